@@ -1,0 +1,321 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/parser"
+)
+
+// jsonFormatVersion changes only when a field is removed or changes meaning.
+const jsonFormatVersion = 1
+
+// safe makes log-derived text (attacker-controlled: EHLO names, addresses,
+// file names) harmless on a terminal: control characters, escape sequences,
+// bidi overrides and invalid UTF-8 are shown as Go escapes.
+func safe(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
+}
+
+func quoteList(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = safe(p)
+	}
+	return strings.Join(q, ", ")
+}
+
+func num(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000Z") }
+
+func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
+	res, sum, tot := rep.Result, rep.Summary, rep.Result.Totals
+	fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB in %s)\n",
+		res.Count(parser.FileParsed), res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
+		float64(tot.Bytes)/1e6, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "Rows:      %s read = %s kept + %s rejected", num(tot.RowsRead), num(tot.RowsEmitted), num(tot.RowsRejected))
+	if tot.Warnings > 0 {
+		fmt.Fprintf(w, " (%s kept with warnings)", num(tot.Warnings))
+	}
+	fmt.Fprintln(w)
+	if !sum.First.IsZero() {
+		fmt.Fprintf(w, "Time span: %s to %s (%s)\n", fmtTime(sum.First), fmtTime(sum.Last), sum.Last.Sub(sum.First).Round(time.Second))
+	}
+	fmt.Fprintf(w, "Sessions:  %s on %d servers, %d connectors\n", num(sum.Sessions), len(sum.Servers), len(sum.Connectors))
+
+	if len(sum.Servers) > 0 {
+		fmt.Fprintln(w, "\nServers")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SERVER\tSESSIONS\tROWS\tOWN ADDRESSES")
+		for _, s := range sum.Servers {
+			name := safe(s.Name)
+			if name == "" {
+				name = "(unknown: send logs outside an EXnn\\...\\SmtpSend folder; use --server)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", name, num(s.Sessions), num(s.Rows), strings.Join(s.LocalAddrs, ", "))
+		}
+		tw.Flush()
+	}
+	for _, lt := range []string{"receive", "send"} {
+		var cs []heuristics.ConnectorSummary
+		for _, c := range sum.Connectors {
+			if c.LogType == lt {
+				cs = append(cs, c)
+			}
+		}
+		if len(cs) == 0 {
+			continue
+		}
+		what := "remote clients"
+		if lt == "send" {
+			what = "remote servers"
+		}
+		fmt.Fprintf(w, "\n%s connectors (session length median/p95; top %s by sessions)\n", strings.ToUpper(lt[:1])+lt[1:], what)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SERVER\tCONNECTOR\tSESSIONS\tLENGTH\tTOP REMOTE")
+		for _, c := range cs {
+			var top []string
+			for _, a := range c.TopRemote {
+				top = append(top, fmt.Sprintf("%s (%s)", a.Addr, num(a.Sessions)))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.1fs/%.1fs\t%s\n", safe(c.Server), safe(c.Name), num(c.Sessions), c.MedianSeconds, c.P95Seconds, strings.Join(top, ", "))
+		}
+		tw.Flush()
+	}
+	renderProblems(w, res, maxProblems)
+	return nil
+}
+
+// renderProblems lists rejections first, then damaged files, then warnings,
+// each grouped by kind with the first place it happened.
+func renderProblems(w io.Writer, res *parser.ScanResult, max int) {
+	type group struct {
+		count int64
+		first *parser.Error
+	}
+	var order []error
+	groups := map[error]*group{}
+	var rejects, warns []*parser.Error
+	var damaged []parser.FileResult
+	for _, f := range res.Files {
+		if f.Err != nil {
+			damaged = append(damaged, f)
+		}
+		rejects = append(rejects, f.Problems.Rejects...)
+		warns = append(warns, f.Problems.Warnings...)
+		for _, counts := range []map[error]int64{f.Problems.RejectCounts, f.Problems.WarningCounts} {
+			for k, n := range counts {
+				if groups[k] == nil {
+					groups[k] = &group{}
+					order = append(order, k)
+				}
+				groups[k].count += n
+			}
+		}
+	}
+	if len(rejects)+len(warns)+len(damaged) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nProblems")
+	for _, f := range damaged {
+		fmt.Fprintf(w, "  %s\n", safe(f.Err.Error()))
+	}
+	for _, e := range append(rejects, warns...) {
+		if g := groups[parser.Kind(e)]; g != nil && g.first == nil {
+			g.first = e
+		}
+	}
+	for _, k := range order {
+		g := groups[k]
+		if g.first == nil {
+			continue
+		}
+		sev := "rejected"
+		if isWarning(k) {
+			sev = "kept with a warning"
+		}
+		fmt.Fprintf(w, "  %s rows %s, first at %s\n", num(g.count), sev, safe(g.first.Error()))
+	}
+	shown := 0
+	for _, e := range rejects {
+		if shown == max {
+			fmt.Fprintf(w, "  ... %s more rejected rows: see --format json\n", num(int64(len(rejects)-shown)))
+			break
+		}
+		fmt.Fprintf(w, "  rejected %s\n", safe(e.Error()))
+		shown++
+	}
+}
+
+func isWarning(k error) bool {
+	switch k {
+	case parser.ErrBadEndpoint, parser.ErrInvalidUTF8, parser.ErrNoLineEnd, parser.ErrNULStripped, parser.ErrUnknownField:
+		return true
+	}
+	return false
+}
+
+// notices prints one line per skipped or failed file on stderr.
+func notices(io *IOStreams, res *parser.ScanResult) {
+	for _, f := range res.Files {
+		switch f.Status {
+		case parser.FileSkipped:
+			fmt.Fprintf(io.ErrOut, "logscan: skipped %s: %s\n", safe(f.Path), safe(f.Reason))
+		case parser.FileFailed:
+			fmt.Fprintf(io.ErrOut, "logscan: could not read %s: %s\n", safe(f.Path), safe(f.Reason))
+		}
+	}
+}
+
+type jsonProblem struct {
+	File     string `json:"file"`
+	Line     int64  `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	Kind     string `json:"kind"`
+	Message  string `json:"message"`
+	Severity string `json:"severity"` // rejected, warning, damaged
+}
+
+type jsonFile struct {
+	Path       string `json:"path"`
+	Status     string `json:"status"`
+	Reason     string `json:"reason,omitempty"`
+	LogType    string `json:"log_type,omitempty"`
+	Version    string `json:"version,omitempty"`
+	Server     string `json:"server,omitempty"`
+	ServerFrom string `json:"server_from,omitempty"`
+	Bytes      int64  `json:"bytes"`
+	Rows       int64  `json:"rows_read"`
+	Emitted    int64  `json:"rows_emitted"`
+	Rejected   int64  `json:"rows_rejected"`
+	Warnings   int64  `json:"warnings"`
+}
+
+type jsonRemote struct {
+	Addr     string `json:"addr"`
+	Sessions int64  `json:"sessions"`
+}
+
+type jsonConnector struct {
+	Server        string       `json:"server"`
+	Name          string       `json:"name"`
+	LogType       string       `json:"log_type"`
+	Sessions      int64        `json:"sessions"`
+	Rows          int64        `json:"rows"`
+	MedianSeconds float64      `json:"median_session_seconds"`
+	P95Seconds    float64      `json:"p95_session_seconds"`
+	TopRemote     []jsonRemote `json:"top_remote"`
+}
+
+type jsonServer struct {
+	Name       string   `json:"name"`
+	Sessions   int64    `json:"sessions"`
+	Rows       int64    `json:"rows"`
+	LocalAddrs []string `json:"own_addresses"`
+}
+
+type jsonReport struct {
+	FormatVersion int             `json:"format_version"`
+	Files         map[string]int  `json:"files"`
+	Bytes         int64           `json:"bytes"`
+	RowsRead      int64           `json:"rows_read"`
+	RowsEmitted   int64           `json:"rows_emitted"`
+	RowsRejected  int64           `json:"rows_rejected"`
+	Warnings      int64           `json:"warnings"`
+	First         *time.Time      `json:"first,omitempty"`
+	Last          *time.Time      `json:"last,omitempty"`
+	Sessions      int64           `json:"sessions"`
+	Servers       []jsonServer    `json:"servers"`
+	Connectors    []jsonConnector `json:"connectors"`
+	Problems      []jsonProblem   `json:"problems"`
+	FileList      []jsonFile      `json:"file_list"`
+}
+
+func renderJSON(w io.Writer, rep *scanReport) error {
+	res, sum, tot := rep.Result, rep.Summary, rep.Result.Totals
+	out := jsonReport{FormatVersion: jsonFormatVersion,
+		Files: map[string]int{"parsed": res.Count(parser.FileParsed), "empty": res.Count(parser.FileEmpty),
+			"skipped": res.Count(parser.FileSkipped), "failed": res.Count(parser.FileFailed)},
+		Bytes: tot.Bytes, RowsRead: tot.RowsRead, RowsEmitted: tot.RowsEmitted, RowsRejected: tot.RowsRejected,
+		Warnings: tot.Warnings, Sessions: sum.Sessions,
+		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{}}
+	if !sum.First.IsZero() {
+		out.First, out.Last = &sum.First, &sum.Last
+	}
+	for _, s := range sum.Servers {
+		out.Servers = append(out.Servers, jsonServer{Name: s.Name, Sessions: s.Sessions, Rows: s.Rows, LocalAddrs: append([]string{}, s.LocalAddrs...)})
+	}
+	for _, c := range sum.Connectors {
+		jc := jsonConnector{Server: c.Server, Name: c.Name, LogType: c.LogType, Sessions: c.Sessions, Rows: c.Rows,
+			MedianSeconds: c.MedianSeconds, P95Seconds: c.P95Seconds, TopRemote: []jsonRemote{}}
+		for _, a := range c.TopRemote {
+			jc.TopRemote = append(jc.TopRemote, jsonRemote{a.Addr.String(), a.Sessions})
+		}
+		out.Connectors = append(out.Connectors, jc)
+	}
+	for _, f := range res.Files {
+		out.FileList = append(out.FileList, jsonFile{Path: f.Path, Status: f.Status.String(), Reason: f.Reason,
+			LogType: logTypeName(f), Version: f.Version, Server: f.Server, ServerFrom: f.ServerFrom, Bytes: f.Stats.Bytes,
+			Rows: f.Stats.RowsRead, Emitted: f.Stats.RowsEmitted, Rejected: f.Stats.RowsRejected, Warnings: f.Stats.Warnings})
+		if f.Err != nil {
+			e, _ := f.Err.(*parser.Error)
+			p := jsonProblem{File: f.Path, Kind: parser.Kind(f.Err).Error(), Message: f.Err.Error(), Severity: "damaged"}
+			if e != nil {
+				p.Line = e.Line
+			}
+			out.Problems = append(out.Problems, p)
+		}
+		for _, list := range []struct {
+			errs []*parser.Error
+			sev  string
+		}{{f.Problems.Rejects, "rejected"}, {f.Problems.Warnings, "warning"}} {
+			for _, e := range list.errs {
+				out.Problems = append(out.Problems, jsonProblem{File: e.File, Line: e.Line, Column: e.Column,
+					Kind: parser.Kind(e).Error(), Message: e.Err.Error(), Severity: list.sev})
+			}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func logTypeName(f parser.FileResult) string {
+	if f.Status != parser.FileParsed {
+		return ""
+	}
+	return f.LogType.String()
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/spf13/cobra"
+
+	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/parser"
+)
+
+type scanOptions struct {
+	IO          *IOStreams
+	Paths       []string
+	Format      string
+	Server      string
+	Workers     int
+	Top         int
+	MaxProblems int
+}
+
+func newScanCmd(io *IOStreams, runF func(*scanOptions) error) *cobra.Command {
+	opts := &scanOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "scan PATH...",
+		Short: "Read protocol logs and summarise what they hold",
+		Long: `Read Exchange SMTP protocol logs and summarise them: files, rows, rejected rows,
+time span, servers, connectors, sessions and the busiest remote addresses per
+connector.
+
+PATH is a file or a folder (read recursively). Logs are recognised by their
+content, not their name: plain, .gz, .bz2 and .zip files all work, and other
+files are skipped with a one-line notice. Every rejected row is reported with
+its file and line.`,
+		Example: `  logscan scan samples/contoso
+  logscan scan --format json \\EX01\c$\logs\SmtpReceive > summary.json
+  logscan scan --server EX02 ./EX02-send-logs`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &FlagError{fmt.Errorf("scan needs at least one PATH (a log file or folder)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			if opts.Workers < 0 {
+				return &FlagError{fmt.Errorf("--workers must be 0 (one per CPU) or more, not %d", opts.Workers)}
+			}
+			if opts.Top < 1 {
+				return &FlagError{fmt.Errorf("--top must be at least 1, not %d", opts.Top)}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runScan(cmd.Context(), opts)
+		},
+	}
+	stringEnumFlag(cmd, &opts.Format, "format", "text", []string{"text", "json"}, "Output format")
+	cmd.Flags().StringVar(&opts.Server, "server", "", "Server name for send logs (default: from each file's folder, e.g. EX01\\...\\SmtpSend)")
+	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "Files read in parallel (0: one per CPU)")
+	cmd.Flags().IntVar(&opts.Top, "top", 5, "Remote addresses listed per connector")
+	cmd.Flags().IntVar(&opts.MaxProblems, "max-problems", 20, "Problems listed in text output (JSON lists up to 100 per file)")
+	return cmd
+}
+
+// scanReport is everything runScan learned, for the renderers.
+type scanReport struct {
+	Result  *parser.ScanResult
+	Summary heuristics.SummaryResult
+	Elapsed time.Duration
+}
+
+func runScan(ctx context.Context, opts *scanOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sum := heuristics.NewSummary(workers)
+	start := time.Now()
+	res, err := parser.Scan(ctx, opts.Paths, parser.ScanOptions{Workers: workers, Server: opts.Server},
+		func(w int, rec arrow.Record) error { sum.Add(w, rec); return nil })
+	if err != nil {
+		return err
+	}
+	rep := &scanReport{Result: res, Summary: sum.Result(opts.Top), Elapsed: time.Since(start)}
+	switch opts.Format {
+	case "json":
+		err = renderJSON(opts.IO.Out, rep)
+	default:
+		err = renderText(opts.IO.Out, rep, opts.MaxProblems)
+	}
+	if err != nil {
+		return err
+	}
+	notices(opts.IO, res)
+	if res.Totals.RowsRead == 0 {
+		return nothingRead(res, opts.Paths)
+	}
+	return nil
+}
+
+// nothingRead explains an empty scan in a sentence the user can act on.
+func nothingRead(res *parser.ScanResult, paths []string) error {
+	switch {
+	case len(res.Files) == 0:
+		return &NothingReadError{Msg: fmt.Sprintf("no files found in %s", quoteList(paths)),
+			Try: `point logscan at a log folder, e.g. ...\TransportRoles\Logs\FrontEnd\ProtocolLog\SmtpReceive`}
+	case res.Count(parser.FileParsed)+res.Count(parser.FileEmpty) == 0:
+		return &NothingReadError{Msg: fmt.Sprintf("none of the %d files in %s is an Exchange SMTP protocol log", len(res.Files), quoteList(paths)),
+			Try: "protocol logging may be off: Get-ReceiveConnector | Set-ReceiveConnector -ProtocolLoggingLevel Verbose (and the same for send connectors)"}
+	default:
+		return &NothingReadError{Msg: "the protocol logs found hold no rows",
+			Try: "check that protocol logging is Verbose on the connectors, and that the files are not still empty"}
+	}
+}

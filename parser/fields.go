@@ -1,0 +1,307 @@
+package parser
+
+import (
+	"bytes"
+	"net/netip"
+	"time"
+	"unsafe"
+)
+
+// splitLine splits one physical line (line end removed) into fields with
+// RFC 4180 quoting confined to that line: a row is one line, so a stray quote
+// costs one row, never the rows after it. Unquoted fields alias line; quoted
+// fields are unescaped into scratch, which must have capacity >= len(line) so
+// that appending never moves earlier fields. On error it returns the 1-based
+// byte column of the fault.
+func splitLine(line []byte, fields [][]byte, scratch []byte, max int) ([][]byte, int, error) {
+	fields = fields[:0]
+	if bytes.IndexByte(line, '"') < 0 {
+		// Fast path: no quotes anywhere, as in nearly every row.
+		for {
+			i := bytes.IndexByte(line, ',')
+			if i < 0 {
+				return append(fields, line), 0, nil
+			}
+			if len(fields) == max {
+				return fields, 0, ErrFieldCount
+			}
+			fields = append(fields, line[:i])
+			line = line[i+1:]
+		}
+	}
+	pos := 0
+	for {
+		if len(fields) == max {
+			return fields, 0, ErrFieldCount
+		}
+		if pos < len(line) && line[pos] == '"' {
+			start := len(scratch)
+			j := pos + 1
+			for {
+				k := bytes.IndexByte(line[j:], '"')
+				if k < 0 {
+					return fields, pos + 1, ErrQuote // opened, never closed
+				}
+				scratch = append(scratch, line[j:j+k]...)
+				j += k + 1
+				if j < len(line) && line[j] == '"' {
+					scratch = append(scratch, '"')
+					j++
+					continue
+				}
+				break
+			}
+			fields = append(fields, scratch[start:len(scratch):len(scratch)])
+			if j == len(line) {
+				return fields, 0, nil
+			}
+			if line[j] != ',' {
+				return fields, j + 1, ErrQuote
+			}
+			pos = j + 1
+			continue
+		}
+		k := bytes.IndexByte(line[pos:], ',')
+		end := len(line)
+		if k >= 0 {
+			end = pos + k
+		}
+		f := line[pos:end]
+		if q := bytes.IndexByte(f, '"'); q >= 0 {
+			return fields, pos + q + 1, ErrBareQuote
+		}
+		fields = append(fields, f)
+		if k < 0 {
+			return fields, 0, nil
+		}
+		pos = end + 1
+	}
+}
+
+// timeParser parses Exchange's "2006-01-02T15:04:05.000Z" quickly, caching the
+// day of the last date seen, and falls back to RFC 3339 for anything else.
+type timeParser struct {
+	lastDate [10]byte
+	lastDays int64
+	valid    bool
+}
+
+func digits2(b []byte) (int64, bool) {
+	d0, d1 := b[0]-'0', b[1]-'0'
+	return int64(d0)*10 + int64(d1), d0 <= 9 && d1 <= 9
+}
+
+// parse returns Unix milliseconds.
+func (p *timeParser) parse(b []byte) (int64, bool) {
+	if len(b) != 24 || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[23] != 'Z' {
+		return parseTimeSlow(b)
+	}
+	var days int64
+	if p.valid && [10]byte(b[:10]) == p.lastDate {
+		days = p.lastDays
+	} else {
+		if b[4] != '-' || b[7] != '-' {
+			return parseTimeSlow(b)
+		}
+		y1, ok1 := digits2(b[0:2])
+		y2, ok2 := digits2(b[2:4])
+		mo, ok3 := digits2(b[5:7])
+		d, ok4 := digits2(b[8:10])
+		y := y1*100 + y2
+		if !(ok1 && ok2 && ok3 && ok4) || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) {
+			return 0, false
+		}
+		days = daysFromCivil(y, mo, d)
+		p.lastDate, p.lastDays, p.valid = [10]byte(b[:10]), days, true
+	}
+	h, ok1 := digits2(b[11:13])
+	mi, ok2 := digits2(b[14:16])
+	s, ok3 := digits2(b[17:19])
+	f1, ok4 := digits2(b[20:22])
+	f2 := int64(b[22]) - '0'
+	if !(ok1 && ok2 && ok3 && ok4) || f2 < 0 || f2 > 9 || h > 23 || mi > 59 || s > 59 {
+		return 0, false
+	}
+	return days*86_400_000 + h*3_600_000 + mi*60_000 + s*1000 + f1*10 + f2, true
+}
+
+func parseTimeSlow(b []byte) (int64, bool) {
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+func daysIn(m, y int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is Howard Hinnant's days_from_civil: days since 1970-01-01.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// parseHex64 parses 1 to 16 hex digits.
+func parseHex64(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
+}
+
+// parseUint parses a decimal no larger than max.
+func parseUint(b []byte, max uint64) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		c -= '0'
+		if c > 9 {
+			return 0, false
+		}
+		if v > (max-uint64(c))/10 {
+			return 0, false
+		}
+		v = v*10 + uint64(c)
+	}
+	return v, true
+}
+
+// endpoint is a parsed "ip:port"; the zero value is null.
+type endpoint struct {
+	ip     [16]byte
+	ipOK   bool
+	port   uint16
+	portOK bool
+}
+
+// endpointCache remembers the last endpoint text, because consecutive rows
+// usually belong to the same session.
+type endpointCache struct {
+	raw []byte
+	ep  endpoint
+	bad bool
+}
+
+// parse returns the endpoint and whether the text was present but not an
+// address (redacted logs hold "x.x.x.x:25" or a host name). It reports a bad
+// text only when it changes, so a redacted file warns once, not on every row.
+func (c *endpointCache) parse(b []byte) (endpoint, bool) {
+	if c.raw != nil && bytes.Equal(b, c.raw) {
+		return c.ep, false
+	}
+	c.ep, c.bad = parseEndpoint(b)
+	c.raw = append(c.raw[:0], b...)
+	return c.ep, c.bad
+}
+
+// parseEndpoint splits on the last colon, as IPv6 may appear bare
+// ("fe80::1:25") or bracketed ("[fe80::1]:25"). IPv4 is stored v4-mapped.
+func parseEndpoint(b []byte) (ep endpoint, bad bool) {
+	if len(b) == 0 {
+		return ep, false
+	}
+	host := b
+	if i := bytes.LastIndexByte(b, ':'); i >= 0 {
+		if p, ok := parseUint(b[i+1:], 65535); ok {
+			ep.port, ep.portOK = uint16(p), true
+			host = b[:i]
+		}
+	}
+	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	if a, ok := parseAddr(host); ok {
+		ep.ip, ep.ipOK = a.As16(), true
+		return ep, false
+	}
+	// A bare IPv6 address without a port ends in a hex group that looked like one.
+	if ep.portOK {
+		if a, ok := parseAddr(b); ok {
+			return endpoint{ip: a.As16(), ipOK: true}, false
+		}
+	}
+	return ep, true
+}
+
+func parseAddr(b []byte) (netip.Addr, bool) {
+	if len(b) == 0 {
+		return netip.Addr{}, false
+	}
+	if a, ok := parseIPv4(b); ok {
+		return a, true
+	}
+	// netip.ParseAddr does not keep its argument (zones are copied), so the
+	// unsafe view of b is safe and saves an allocation per row.
+	a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.WithZone(""), true
+}
+
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	part, digits := 0, 0
+	var v int
+	for _, c := range b {
+		if c == '.' {
+			if digits == 0 || part == 3 {
+				return netip.Addr{}, false
+			}
+			ip[part] = byte(v)
+			part, digits, v = part+1, 0, 0
+			continue
+		}
+		c -= '0'
+		if c > 9 || (digits == 1 && v == 0) { // no leading zeros, as netip
+			return netip.Addr{}, false
+		}
+		v = v*10 + int(c)
+		digits++
+		if v > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	if part != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(v)
+	return netip.AddrFrom4(ip), true
+}

@@ -1,0 +1,493 @@
+package parser
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+)
+
+var _ array.RecordReader = (*Reader)(nil)
+
+// Defaults for the options.
+const (
+	DefaultBatchRows    = 64 * 1024
+	DefaultMaxLineBytes = 4 << 20
+	// maxBatchBytes cuts a batch early when its data and context columns
+	// hold this much, so memory per batch stays bounded with long lines.
+	maxBatchBytes = 32 << 20
+	// maxFields bounds the fields of a row; a row with more is rejected.
+	maxFields = 64
+	readBufferSize = 1 << 20
+)
+
+// Stats counts what a Reader saw. RowsRead == RowsEmitted + RowsRejected
+// always holds; header and blank lines are not rows.
+type Stats struct {
+	Bytes        int64 // bytes read (decompressed)
+	Lines        int64 // physical lines
+	HeaderLines  int64 // lines starting with '#'
+	BlankLines   int64
+	RowsRead     int64
+	RowsEmitted  int64
+	RowsRejected int64
+	Warnings     int64
+	Batches      int64
+	MinTime      int64 // Unix ms of the earliest row, valid when RowsEmitted > 0
+	MaxTime      int64
+}
+
+// Add adds o into s.
+func (s *Stats) Add(o Stats) {
+	if o.RowsEmitted > 0 {
+		if s.RowsEmitted == 0 || o.MinTime < s.MinTime {
+			s.MinTime = o.MinTime
+		}
+		if s.RowsEmitted == 0 || o.MaxTime > s.MaxTime {
+			s.MaxTime = o.MaxTime
+		}
+	}
+	s.Bytes += o.Bytes
+	s.Lines += o.Lines
+	s.HeaderLines += o.HeaderLines
+	s.BlankLines += o.BlankLines
+	s.RowsRead += o.RowsRead
+	s.RowsEmitted += o.RowsEmitted
+	s.RowsRejected += o.RowsRejected
+	s.Warnings += o.Warnings
+	s.Batches += o.Batches
+}
+
+type config struct {
+	mem         memory.Allocator
+	batchRows   int
+	maxLine     int
+	server      string
+	logType     LogType
+	maxProblems int
+}
+
+// Option configures a Reader.
+type Option func(*config)
+
+// WithAllocator sets the allocator of the records' buffers.
+func WithAllocator(mem memory.Allocator) Option { return func(c *config) { c.mem = mem } }
+
+// WithBatchRows sets the most rows in one record (default DefaultBatchRows).
+func WithBatchRows(n int) Option { return func(c *config) { c.batchRows = max(n, 1) } }
+
+// WithMaxLineBytes sets the longest line kept; longer ones are rejected with
+// ErrLineTooLong without being held in memory (default DefaultMaxLineBytes).
+func WithMaxLineBytes(n int) Option { return func(c *config) { c.maxLine = max(n, 64) } }
+
+// WithServer names the server for rows whose connector-id does not say it:
+// send logs, whose connector-id is the send connector's name.
+func WithServer(name string) Option { return func(c *config) { c.server = name } }
+
+// WithLogType says what the stream is when it has no #Log-type header (an
+// excerpt, or a file whose header was cut off). A header overrides it; without
+// either, the first row decides: receive connector-ids are "SERVER\Name".
+func WithLogType(t LogType) Option { return func(c *config) { c.logType = t } }
+
+// WithMaxProblems sets how many rejections and warnings are kept in full.
+func WithMaxProblems(n int) Option { return func(c *config) { c.maxProblems = max(n, 0) } }
+
+// field ids of the columns a row can carry.
+const (
+	fDateTime = iota
+	fConnector
+	fSession
+	fSequence
+	fLocal
+	fRemote
+	fEvent
+	fData
+	fContext
+	numKnownFields
+)
+
+var fieldNames = [numKnownFields]string{"date-time", "connector-id", "session-id", "sequence-number",
+	"local-endpoint", "remote-endpoint", "event", "data", "context"}
+
+// required fields: without them a row cannot be placed in a session.
+var requiredFields = []int{fDateTime, fConnector, fSession, fSequence, fEvent}
+
+// Reader reads one Exchange SMTP protocol log stream into records of Schema.
+// It follows array.RecordReader: Next, Record, Err; the record returned by
+// Record is valid until the next call to Next and is released by the Reader;
+// a caller that keeps it calls Retain and later Release.
+type Reader struct {
+	refs    atomic.Int64
+	cfg     config
+	src     string
+	br      *bufio.Reader
+	long    []byte // a line longer than the read buffer, assembled here
+	cur     arrow.Record
+	err     error
+	done    bool
+	lineNo  int64
+	stats   Stats
+	probs   Problems
+	b       batch
+	fields  [][]byte
+	scratch []byte
+
+	pos        [numKnownFields]int // column of each known field; -1 when absent
+	nfields    int
+	missing    string // a required field the current #Fields lacks
+	logType    LogType
+	version    string
+	foreign    string // a #Log-type that is not an SMTP protocol log
+	times      timeParser
+	local      endpointCache
+	remote     endpointCache
+	serverHint []byte
+	row        row
+}
+
+// NewReader returns a Reader of r; src names the stream in records and errors.
+func NewReader(r io.Reader, src string, opts ...Option) *Reader {
+	cfg := config{mem: memory.DefaultAllocator, batchRows: DefaultBatchRows, maxLine: DefaultMaxLineBytes,
+		logType: LogTypeUnknown, maxProblems: DefaultMaxProblems}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < 64<<10 {
+		br = bufio.NewReaderSize(r, readBufferSize)
+	}
+	rd := &Reader{cfg: cfg, src: src, br: br, logType: cfg.logType, fields: make([][]byte, 0, maxFields)}
+	rd.refs.Store(1)
+	rd.probs.max = cfg.maxProblems
+	rd.setFields(fieldNames[:]) // headerless excerpts use the standard layout
+	if cfg.server != "" {
+		rd.serverHint = []byte(cfg.server)
+	}
+	rd.b.reset()
+	return rd
+}
+
+func (r *Reader) Retain() { r.refs.Add(1) }
+
+func (r *Reader) Release() {
+	if r.refs.Add(-1) == 0 && r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+}
+
+func (r *Reader) Schema() *arrow.Schema { return Schema }
+
+// Record returns the current record, valid until the next call to Next.
+func (r *Reader) Record() arrow.Record { return r.cur }
+
+// Err returns the I/O error that ended the stream early, as an *Error
+// wrapping ErrDamaged, or nil. Bad rows never end the stream.
+func (r *Reader) Err() error { return r.err }
+
+// Stats returns the counts so far.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// Problems returns the rejections and warnings so far.
+func (r *Reader) Problems() *Problems { return &r.probs }
+
+// LogType is what the stream turned out to be (from its header, the option,
+// or its first row).
+func (r *Reader) LogType() LogType { return r.logType }
+
+// Version is the #Version header (e.g. 15.1.2507.6), or "".
+func (r *Reader) Version() string { return r.version }
+
+// Next reads the next record and reports whether there is one.
+func (r *Reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.done {
+		return false
+	}
+	r.b.reset()
+	for r.b.n < r.cfg.batchRows && r.b.bytesHeld() < maxBatchBytes {
+		line, terminated, err := r.readLine()
+		if len(line) > 0 || terminated {
+			r.lineNo++
+			r.stats.Lines++
+			r.handleLine(line, terminated, err != nil && err != io.EOF)
+		}
+		if err != nil {
+			if err != io.EOF {
+				r.err = &Error{File: r.src, Line: r.lineNo + 1, Err: fmt.Errorf("%w: %v; rows up to line %d were kept", ErrDamaged, err, r.lineNo)}
+			}
+			r.done = true
+			break
+		}
+	}
+	if r.b.n == 0 {
+		return false
+	}
+	r.cur = r.b.build(r.cfg.mem, r.src)
+	r.stats.Batches++
+	return true
+}
+
+// readLine returns the next physical line with its line end, and whether it
+// had one. A line longer than maxLine is skipped to its end and returned as
+// nil, with an ErrLineTooLong rejection recorded.
+func (r *Reader) readLine() ([]byte, bool, error) {
+	line, err := r.br.ReadSlice('\n')
+	r.stats.Bytes += int64(len(line))
+	if err != bufio.ErrBufferFull {
+		return line, err == nil, err
+	}
+	r.long = append(r.long[:0], line...)
+	tooLong := false
+	for err == bufio.ErrBufferFull {
+		line, err = r.br.ReadSlice('\n')
+		r.stats.Bytes += int64(len(line))
+		if !tooLong && len(r.long)+len(line) > r.cfg.maxLine {
+			tooLong = true
+			r.long = r.long[:0]
+		}
+		if !tooLong {
+			r.long = append(r.long, line...)
+		}
+	}
+	if tooLong {
+		r.lineNo++
+		r.stats.Lines++
+		r.stats.RowsRead++
+		r.reject(0, fmt.Errorf("%w (over %d bytes); skipped", ErrLineTooLong, r.cfg.maxLine))
+		return nil, false, err
+	}
+	return r.long, err == nil, err
+}
+
+func (r *Reader) reject(col int, err error) {
+	r.stats.RowsRejected++
+	r.probs.add(&r.probs.Rejects, &r.probs.RejectCounts, &Error{File: r.src, Line: r.lineNo, Column: col, Err: err}, Kind(err))
+}
+
+func (r *Reader) warn(col int, err error) {
+	r.stats.Warnings++
+	r.probs.add(&r.probs.Warnings, &r.probs.WarningCounts, &Error{File: r.src, Line: r.lineNo, Column: col, Err: err}, Kind(err))
+}
+
+var bom = []byte("\xEF\xBB\xBF")
+
+// handleLine parses one physical line. terminated says it ended in '\n';
+// damaged says the input broke off right after it.
+func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) >= 3 && line[0] == 0xEF && bytes.HasPrefix(line, bom) {
+		line = line[3:]
+	}
+	if bytes.IndexByte(line, 0) >= 0 {
+		trimmed := bytes.Trim(line, "\x00")
+		if len(trimmed) == 0 {
+			r.stats.RowsRead++
+			r.reject(0, ErrNULBytes)
+			return
+		}
+		if bytes.IndexByte(trimmed, 0) < 0 {
+			r.warn(0, fmt.Errorf("%w: %d bytes", ErrNULStripped, len(line)-len(trimmed)))
+			line = trimmed
+		}
+		// NULs inside a field are kept: they are data.
+	}
+	if len(line) == 0 {
+		r.stats.BlankLines++
+		return
+	}
+	if line[0] == '#' {
+		r.stats.HeaderLines++
+		r.header(line)
+		return
+	}
+	r.stats.RowsRead++
+	if damaged && !terminated {
+		// The input broke off inside this line: whatever it holds is suspect.
+		r.reject(0, fmt.Errorf("%w: the input broke off inside this line", ErrTruncated))
+		return
+	}
+	if !utf8.Valid(line) {
+		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
+		r.warn(0, ErrInvalidUTF8)
+	}
+	if err, col := r.parseRow(line); err != nil {
+		if !terminated {
+			err = fmt.Errorf("%w: %w", ErrTruncated, err)
+		}
+		r.reject(col, err)
+		return
+	}
+	if !terminated {
+		r.warn(0, ErrNoLineEnd)
+	}
+}
+
+// header applies one '#' line.
+func (r *Reader) header(line []byte) {
+	name, value, ok := bytes.Cut(line[1:], []byte(":"))
+	if !ok {
+		return
+	}
+	value = bytes.TrimSpace(value)
+	switch strings.ToLower(string(bytes.TrimSpace(name))) {
+	case "fields":
+		parts := strings.Split(string(value), ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		r.setFields(parts)
+	case "log-type":
+		switch t := logTypeOf(string(value)); t {
+		case LogTypeUnknown:
+			r.foreign = string(value)
+		default:
+			r.logType, r.foreign = t, ""
+		}
+	case "version":
+		r.version = string(value)
+	}
+}
+
+func logTypeOf(s string) LogType {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "smtp receive protocol log":
+		return LogTypeReceive
+	case "smtp send protocol log":
+		return LogTypeSend
+	}
+	return LogTypeUnknown
+}
+
+func (r *Reader) setFields(names []string) {
+	for i := range r.pos {
+		r.pos[i] = -1
+	}
+	r.nfields = len(names)
+	for i, n := range names {
+		known := false
+		for f, fn := range fieldNames {
+			if strings.EqualFold(n, fn) {
+				r.pos[f], known = i, true
+			}
+		}
+		if !known && r.lineNo > 0 {
+			r.warn(0, fmt.Errorf("%w: %q", ErrUnknownField, n))
+		}
+	}
+	r.missing = ""
+	for _, f := range requiredFields {
+		if r.pos[f] < 0 {
+			r.missing = fieldNames[f]
+			break
+		}
+	}
+}
+
+// parseRow validates one row and appends it to the batch only when all of it
+// is good, so the columns never differ in length.
+func (r *Reader) parseRow(line []byte) (error, int) {
+	if r.foreign != "" {
+		return fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, r.foreign), 0
+	}
+	if r.missing != "" {
+		return fmt.Errorf("%w: %s", ErrFieldsHeader, r.missing), 0
+	}
+	if cap(r.scratch) < len(line) {
+		r.scratch = make([]byte, 0, 2*len(line))
+	}
+	f, col, err := splitLine(line, r.fields, r.scratch[:0], max(r.nfields, 1))
+	r.fields = f
+	if err != nil {
+		if err == ErrFieldCount {
+			return fmt.Errorf("%w: more than %d", ErrFieldCount, r.nfields), 0
+		}
+		return err, col
+	}
+	if len(f) != r.nfields {
+		return fmt.Errorf("%w: got %d, #Fields has %d", ErrFieldCount, len(f), r.nfields), 0
+	}
+	rw := &r.row
+	rw.line = r.lineNo
+	get := func(id int) []byte {
+		if p := r.pos[id]; p >= 0 {
+			return f[p]
+		}
+		return nil
+	}
+	var ok bool
+	if rw.ts, ok = r.times.parse(f[r.pos[fDateTime]]); !ok {
+		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f[r.pos[fDateTime]])), 0
+	}
+	if rw.session, ok = parseHex64(f[r.pos[fSession]]); !ok {
+		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f[r.pos[fSession]])), 0
+	}
+	seq, ok := parseUint(f[r.pos[fSequence]], 1<<32-1)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrBadSequence, clip(f[r.pos[fSequence]])), 0
+	}
+	rw.seq = uint32(seq)
+	ev := f[r.pos[fEvent]]
+	switch {
+	case len(ev) == 0:
+		rw.event = -1 // some forum copies lost the '*'; the row is still good
+	case len(ev) == 1 && bytes.IndexByte([]byte(Events), ev[0]) >= 0:
+		rw.event = int8(bytes.IndexByte([]byte(Events), ev[0]))
+	default:
+		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev)), 0
+	}
+	rw.connector = f[r.pos[fConnector]]
+	var bad bool
+	if rw.local, bad = r.local.parse(get(fLocal)); bad {
+		r.warn(0, fmt.Errorf("%w: local-endpoint %q", ErrBadEndpoint, clip(get(fLocal))))
+	}
+	if rw.remote, bad = r.remote.parse(get(fRemote)); bad {
+		r.warn(0, fmt.Errorf("%w: remote-endpoint %q", ErrBadEndpoint, clip(get(fRemote))))
+	}
+	rw.data, rw.ctxt = get(fData), get(fContext)
+	if r.logType == LogTypeUnknown {
+		r.logType = LogTypeSend
+		if bytes.IndexByte(rw.connector, '\\') > 0 {
+			r.logType = LogTypeReceive
+		}
+	}
+	rw.logType = r.logType
+	rw.server = r.serverHint
+	if rw.logType == LogTypeReceive {
+		if i := bytes.IndexByte(rw.connector, '\\'); i > 0 {
+			rw.server = rw.connector[:i]
+		}
+	}
+	if r.stats.RowsEmitted == 0 || rw.ts < r.stats.MinTime {
+		r.stats.MinTime = rw.ts
+	}
+	if r.stats.RowsEmitted == 0 || rw.ts > r.stats.MaxTime {
+		r.stats.MaxTime = rw.ts
+	}
+	r.stats.RowsEmitted++
+	r.b.add(rw)
+	return nil, 0
+}
+
+// clip shortens text quoted in an error message.
+func clip(b []byte) []byte {
+	if len(b) > 64 {
+		return append(b[:60:60], "..."...)
+	}
+	return b
+}

@@ -1,0 +1,287 @@
+package parser
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/apache/arrow/go/v15/arrow"
+)
+
+// FileStatus says what Scan did with one file.
+type FileStatus int
+
+const (
+	FileParsed  FileStatus = iota // read as a protocol log (Err may say it ended early)
+	FileEmpty                     // a protocol log file with nothing in it yet
+	FileSkipped                   // not a protocol log; Reason says what it is
+	FileFailed                    // could not be opened or decompressed at all
+)
+
+func (s FileStatus) String() string {
+	return [...]string{"parsed", "empty", "skipped", "failed"}[s]
+}
+
+// FileResult is what Scan learned from one file or archive entry.
+type FileResult struct {
+	Path       string // archive entries read "archive.zip!/entry"
+	Status     FileStatus
+	Reason     string  // why a file was skipped or failed
+	LogType    LogType // receive or send
+	Version    string  // #Version, when the file has a header
+	Server     string  // server given to rows whose connector-id does not name one
+	ServerFrom string  // "--server", "path", or "" when unknown
+	Stats      Stats
+	Problems   *Problems
+	Err        error // an I/O error that ended the file early; rows before it were kept
+}
+
+// ScanOptions configures Scan.
+type ScanOptions struct {
+	Workers int    // parallel files; default GOMAXPROCS
+	Server  string // server name for send logs; default: from each file's path
+	Reader  []Option
+}
+
+// ScanResult is every file's result, in path order, and their totals.
+type ScanResult struct {
+	Files  []FileResult
+	Totals Stats
+}
+
+// Count returns how many files have status s.
+func (r *ScanResult) Count(s FileStatus) int {
+	n := 0
+	for _, f := range r.Files {
+		if f.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Handler receives each record on the worker goroutine that read it; worker
+// is in [0, Workers), so a handler can keep per-worker state without locks.
+// The record is released when the handler returns: call Retain to keep it.
+type Handler func(worker int, rec arrow.Record) error
+
+// unit is one stream to read: a plain or compressed file, or a zip entry.
+type unit struct {
+	path  string
+	entry *zip.File
+	fail  error
+}
+
+// Scan reads every file under paths (directories recursively), recognising
+// protocol logs by content, and calls handle for each record. Files are read
+// in parallel: Exchange rolls logs over at 10 MB, so a log folder is many
+// small files and one file per worker keeps every core busy without cutting
+// files and losing their header state. Problems with single files go into the
+// result; the error is only the handler's or the context's.
+func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler) (*ScanResult, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	units, closers := discover(paths)
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	results := make([]FileResult, len(units))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = scanUnit(ctx, units[i], opts, func(rec arrow.Record) error {
+					if err := handle(w, rec); err != nil {
+						cancel(err)
+						return err
+					}
+					return ctx.Err()
+				})
+			}
+		})
+	}
+feed:
+	for i := range units {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	res := &ScanResult{Files: results}
+	for _, f := range results {
+		res.Totals.Add(f.Stats)
+	}
+	return res, nil
+}
+
+var (
+	magicZip   = []byte("PK\x03\x04")
+	magicZip0  = []byte("PK\x05\x06") // an empty archive
+	magicGzip  = []byte{0x1f, 0x8b}
+	magicBzip2 = []byte("BZh")
+	// Formats we cannot open, named so the notice can say what to do.
+	otherMagic = []struct {
+		magic []byte
+		name  string
+	}{
+		{[]byte("7z\xBC\xAF\x27\x1C"), "a 7-Zip archive: extract it first"},
+		{[]byte("Rar!\x1A\x07"), "a RAR archive: extract it first"},
+		{[]byte("\xFD7zXZ\x00"), "an xz file: decompress it first"},
+		{[]byte{0x28, 0xB5, 0x2F, 0xFD}, "a zstd file: decompress it first"},
+	}
+)
+
+// discover expands paths into units in lexical order. Zip archives are
+// opened here, so their entries become units of their own.
+func discover(paths []string) ([]unit, []io.Closer) {
+	var units []unit
+	var closers []io.Closer
+	add := func(p string) {
+		var head [4]byte
+		f, err := os.Open(p)
+		if err != nil {
+			units = append(units, unit{path: p, fail: err})
+			return
+		}
+		n, _ := io.ReadFull(f, head[:])
+		f.Close()
+		if !bytes.HasPrefix(head[:n], magicZip) && !bytes.HasPrefix(head[:n], magicZip0) {
+			units = append(units, unit{path: p})
+			return
+		}
+		z, err := zip.OpenReader(p)
+		if err != nil {
+			units = append(units, unit{path: p, fail: fmt.Errorf("%w: zip archive unreadable: %v", ErrDamaged, err)})
+			return
+		}
+		closers = append(closers, z)
+		for _, e := range z.File {
+			if !e.FileInfo().IsDir() {
+				units = append(units, unit{path: p + "!/" + e.Name, entry: e})
+			}
+		}
+	}
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			units = append(units, unit{path: p, fail: err})
+			continue
+		}
+		if !info.IsDir() {
+			add(p)
+			continue
+		}
+		filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				units = append(units, unit{path: q, fail: err})
+			case d.Type().IsRegular():
+				add(q)
+			}
+			return nil
+		})
+	}
+	return units, closers
+}
+
+func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Record) error) FileResult {
+	res := FileResult{Path: u.path, Problems: &Problems{}}
+	if u.fail != nil {
+		res.Status, res.Reason = FileFailed, u.fail.Error()
+		return res
+	}
+	var rc io.ReadCloser
+	var err error
+	if u.entry != nil {
+		rc, err = u.entry.Open()
+	} else {
+		rc, err = os.Open(u.path)
+	}
+	if err != nil {
+		res.Status, res.Reason = FileFailed, err.Error()
+		return res
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, readBufferSize)
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, magicGzip):
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			res.Status, res.Reason = FileFailed, fmt.Sprintf("gzip header damaged: %v", err)
+			return res
+		}
+		defer gz.Close()
+		br = bufio.NewReaderSize(gz, readBufferSize)
+	case bytes.HasPrefix(magic, magicBzip2):
+		br = bufio.NewReaderSize(bzip2.NewReader(br), readBufferSize)
+	default:
+		for _, m := range otherMagic {
+			if bytes.HasPrefix(magic, m.magic) {
+				res.Status, res.Reason = FileSkipped, m.name
+				return res
+			}
+		}
+	}
+	head, peekErr := br.Peek(64 << 10)
+	det, err := Detect(head)
+	if err != nil {
+		if peekErr != nil && peekErr != io.EOF && !errors.Is(peekErr, bufio.ErrBufferFull) && len(head) == 0 {
+			res.Status, res.Reason = FileFailed, fmt.Sprintf("unreadable: %v", peekErr)
+			return res
+		}
+		res.Status, res.Reason = FileSkipped, err.Error()
+		return res
+	}
+	if det.Empty && peekErr == io.EOF {
+		res.Status = FileEmpty
+		res.Stats.Bytes = int64(len(head))
+		return res
+	}
+	res.Server, res.ServerFrom = opts.Server, "--server"
+	if res.Server == "" {
+		res.Server, res.ServerFrom = ServerFromPath(u.path), "path"
+		if res.Server == "" {
+			res.ServerFrom = ""
+		}
+	}
+	ropts := append(append([]Option(nil), opts.Reader...), WithLogType(LogTypeFromPath(u.path)), WithServer(res.Server))
+	rd := NewReader(br, u.path, ropts...)
+	defer rd.Release()
+	for rd.Next() {
+		if err := emit(rd.Record()); err != nil {
+			break
+		}
+	}
+	res.Status = FileParsed
+	res.LogType, res.Version = rd.LogType(), rd.Version()
+	res.Stats, res.Problems, res.Err = rd.Stats(), rd.Problems(), rd.Err()
+	if res.Stats.RowsRead == 0 && res.Err == nil {
+		res.Status = FileEmpty // a header and nothing else: a file just rolled over
+	}
+	return res
+}

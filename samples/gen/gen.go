@@ -1,0 +1,260 @@
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config sizes the organisation's traffic.
+type Config struct {
+	Start        time.Time // first hour (UTC); default 2026-11-02T00:00Z
+	Hours        int       // hours of logs; with TargetBytes, the minimum
+	TargetBytes  int64     // keep adding hours until this much is written (0: Hours only)
+	Scale        float64   // traffic multiplier; 1 is a small office (default 1)
+	Seed         uint64
+	MaxFileBytes int // roll a file over past this size, as Exchange does at 10 MB (default)
+}
+
+// Sink receives the files; path is slash-separated and relative to the
+// output root, e.g. "EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110200-1.LOG".
+type Sink func(path string) (io.WriteCloser, error)
+
+// Stats says what Generate wrote.
+type Stats struct {
+	Files, Rows, Sessions int
+	Bytes                 int64
+}
+
+// streamKey is one log folder of one server.
+type streamKey struct {
+	server int
+	hub    bool // Hub (Transport service) rather than FrontEnd
+	send   bool
+}
+
+func (k streamKey) dir() string {
+	role := "FrontEnd"
+	if k.hub {
+		role = "Hub"
+	}
+	kind := "SmtpReceive"
+	if k.send {
+		kind = "SmtpSend"
+	}
+	return path.Join(servers[k.server].name, role, "ProtocolLog", kind)
+}
+
+type logRow struct {
+	ts        int64 // Unix ms
+	sid       uint64
+	seq       int
+	connector string
+	local     string
+	remote    string
+	event     byte
+	data, ctx string
+}
+
+type generator struct {
+	cfg     Config
+	rng     *rand.Rand
+	rows    map[streamKey][]logRow // rows of the hour being written
+	carry   map[streamKey][]logRow // rows that fall into a later hour
+	hourEnd int64
+	nextSID []uint64
+	peers   []peer
+	msgID   uint64
+	stats   Stats
+}
+
+// Generate writes cfg.Hours (or more, up to cfg.TargetBytes) of logs to sink.
+func Generate(cfg Config, sink Sink) (Stats, error) {
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	}
+	cfg.Start = cfg.Start.UTC().Truncate(time.Hour)
+	if cfg.Hours <= 0 {
+		cfg.Hours = 24
+	}
+	if cfg.Scale <= 0 {
+		cfg.Scale = 1
+	}
+	if cfg.MaxFileBytes <= 0 {
+		cfg.MaxFileBytes = 10 << 20
+	}
+	g := &generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x10950a7)),
+		rows: map[streamKey][]logRow{}, carry: map[streamKey][]logRow{}}
+	for i := range servers {
+		// Session ids look like Exchange's: a per-server 64-bit counter.
+		g.nextSID = append(g.nextSID, 0x08DE1A0000000000|uint64(i+1)<<36|g.rng.Uint64N(1<<32))
+	}
+	g.peers = makePeers(g.rng)
+	for h := 0; h < cfg.Hours || g.stats.Bytes < cfg.TargetBytes; h++ {
+		start := cfg.Start.Add(time.Duration(h) * time.Hour)
+		g.hourEnd = start.Add(time.Hour).UnixMilli()
+		for k, rs := range g.carry {
+			g.rows[k] = append(g.rows[k], rs...)
+		}
+		clear(g.carry)
+		g.hour(start)
+		if err := g.flush(start, sink); err != nil {
+			return g.stats, err
+		}
+	}
+	return g.stats, nil
+}
+
+func makePeers(rng *rand.Rand) []peer {
+	var ps []peer
+	for i := 0; i < 400; i++ {
+		d := externalDomains[rng.IntN(len(externalDomains))]
+		ip := fmt.Sprintf("%d.%d.%d.%d", []int{40, 52, 104, 157, 185, 203, 209, 212, 74, 91}[i%10], rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		ehlo := fmt.Sprintf("mail%d.%s", rng.IntN(40), d)
+		if i%7 == 0 {
+			ehlo = fmt.Sprintf("%s-%d.outbound.protection.outlook.com", strings.ReplaceAll(d, ".", ""), rng.IntN(90))
+		}
+		ps = append(ps, peer{ip: ip, ehlo: ehlo, domain: d})
+	}
+	return ps
+}
+
+// flush writes the hour's rows, sorted by time as Exchange writes them, into
+// one file per folder, rolling over by size.
+func (g *generator) flush(hour time.Time, sink Sink) error {
+	keys := make([]streamKey, 0, len(g.rows))
+	for k := range g.rows {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b streamKey) int { return strings.Compare(a.dir(), b.dir()) })
+	var buf bytes.Buffer
+	for _, k := range keys {
+		rows := g.rows[k]
+		slices.SortStableFunc(rows, func(a, b logRow) int { return int(a.ts - b.ts) })
+		prefix := "RECV"
+		logType := "SMTP Receive Protocol Log"
+		if k.send {
+			prefix, logType = "SEND", "SMTP Send Protocol Log"
+		}
+		n := 0
+		var w io.WriteCloser
+		for i, r := range rows {
+			if w == nil || buf.Len() >= g.cfg.MaxFileBytes {
+				if w != nil {
+					if err := g.writeFile(w, &buf); err != nil {
+						return err
+					}
+				}
+				n++
+				var err error
+				w, err = sink(path.Join(k.dir(), fmt.Sprintf("%s%s-%d.LOG", prefix, hour.Format("2006010215"), n)))
+				if err != nil {
+					return err
+				}
+				created := time.UnixMilli(rows[i].ts).UTC()
+				fmt.Fprintf(&buf, "#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: %s\r\n#Date: %s\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n",
+					servers[k.server].version, logType, created.Format("2006-01-02T15:04:05.000Z"))
+			}
+			writeRow(&buf, &r)
+			g.stats.Rows++
+		}
+		if w != nil {
+			if err := g.writeFile(w, &buf); err != nil {
+				return err
+			}
+		}
+		g.rows[k] = rows[:0]
+	}
+	return nil
+}
+
+func (g *generator) writeFile(w io.WriteCloser, buf *bytes.Buffer) error {
+	g.stats.Files++
+	g.stats.Bytes += int64(buf.Len())
+	_, err := w.Write(buf.Bytes())
+	buf.Reset()
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func writeRow(buf *bytes.Buffer, r *logRow) {
+	buf.WriteString(time.UnixMilli(r.ts).UTC().Format("2006-01-02T15:04:05.000Z"))
+	buf.WriteByte(',')
+	csvField(buf, r.connector)
+	buf.WriteByte(',')
+	fmt.Fprintf(buf, "%016X,%d,%s,%s,", r.sid, r.seq, r.local, r.remote)
+	if r.event != 0 {
+		buf.WriteByte(r.event)
+	}
+	buf.WriteByte(',')
+	csvField(buf, r.data)
+	buf.WriteByte(',')
+	csvField(buf, r.ctx)
+	buf.WriteString("\r\n")
+}
+
+// csvField quotes as Exchange does: only fields holding a comma or a quote.
+func csvField(buf *bytes.Buffer, s string) {
+	if !strings.ContainsAny(s, ",\"") {
+		buf.WriteString(s)
+		return
+	}
+	buf.WriteByte('"')
+	buf.WriteString(strings.ReplaceAll(s, `"`, `""`))
+	buf.WriteByte('"')
+}
+
+// session appends the rows of one SMTP session to its log folder.
+type session struct {
+	g             *generator
+	key           streamKey
+	connector     string
+	sid           uint64
+	seq           int
+	t             int64
+	local, remote string
+}
+
+func (g *generator) open(key streamKey, connector string, t int64, local, remote string) *session {
+	sid := g.nextSID[key.server]
+	g.nextSID[key.server]++
+	g.stats.Sessions++
+	return &session{g: g, key: key, connector: connector, sid: sid, t: t, local: local, remote: remote}
+}
+
+// add logs one row dt milliseconds after the previous one.
+func (s *session) add(dt int64, event byte, data, ctx string) {
+	s.t += dt
+	r := logRow{ts: s.t, sid: s.sid, seq: s.seq, connector: s.connector, local: s.local, remote: s.remote, event: event, data: data, ctx: ctx}
+	s.seq++
+	if s.t >= s.g.hourEnd {
+		s.g.carry[s.key] = append(s.g.carry[s.key], r)
+		return
+	}
+	s.g.rows[s.key] = append(s.g.rows[s.key], r)
+}
+
+func (g *generator) ms(lo, hi int) int64 { return int64(lo + g.rng.IntN(hi-lo+1)) }
+
+func (g *generator) port() string { return strconv.Itoa(1024 + g.rng.IntN(64000)) }
+
+func (g *generator) messageID(host string) string {
+	g.msgID++
+	return fmt.Sprintf("<%08x%04x@%s>", g.rng.Uint32(), g.msgID&0xffff, host)
+}
+
+func (g *generator) user(domain string) string {
+	return users[g.rng.IntN(len(users))] + "@" + domain
+}
+
+func (g *generator) internalUser() string {
+	return g.user(acceptedDomains[g.rng.IntN(10)/9]) // mostly contoso.com
+}

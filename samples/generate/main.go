@@ -1,0 +1,78 @@
+// Command generate writes the Contoso sample organisation's protocol logs.
+//
+//	go run ./samples/generate -out samples/contoso               # the committed demo sample
+//	go run ./samples/generate -out /tmp/big -size 2GB -scale 40  # a corpus for benchmarks
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logscan/logscan/samples/gen"
+)
+
+func main() {
+	out := flag.String("out", "samples/contoso", "output folder (created)")
+	hours := flag.Int("hours", 24, "hours of logs (at least)")
+	size := flag.String("size", "", "keep adding hours until this much is written, e.g. 200MB, 2GB")
+	scale := flag.Float64("scale", 1, "traffic multiplier")
+	seed := flag.Uint64("seed", 1, "random seed; the same seed writes the same files")
+	start := flag.String("start", "2026-11-02T00:00:00Z", "first hour, RFC 3339")
+	flag.Parse()
+	if err := run(*out, *hours, *size, *scale, *seed, *start); err != nil {
+		fmt.Fprintln(os.Stderr, "generate:", err)
+		os.Exit(2)
+	}
+}
+
+func run(out string, hours int, size string, scale float64, seed uint64, start string) error {
+	t, err := time.Parse(time.RFC3339, start)
+	if err != nil {
+		return fmt.Errorf("-start: %w", err)
+	}
+	target, err := parseSize(size)
+	if err != nil {
+		return fmt.Errorf("-size: %w", err)
+	}
+	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed},
+		func(p string) (io.WriteCloser, error) {
+			full := filepath.Join(out, filepath.FromSlash(p))
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				return nil, err
+			}
+			return os.Create(full)
+		})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d files, %d rows, %d sessions, %.1f MB to %s\n", st.Files, st.Rows, st.Sessions, float64(st.Bytes)/1e6, out)
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	u := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, x := range []struct {
+		suffix string
+		m      int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(u, x.suffix) {
+			u, mult = strings.TrimSuffix(u, x.suffix), x.m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(u), 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size like 200MB", s)
+	}
+	return int64(n * float64(mult)), nil
+}
