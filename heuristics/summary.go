@@ -129,7 +129,7 @@ func (s *Summary) Add(worker int, rec arrow.Record) {
 		if servers.IsValid(i) {
 			server = serverIDs[serverIdx[i]]
 		}
-		k := sessionKey{server: server, logType: parser.LogType(logTypes[i]), id: sids[i]}
+		k := sessionKey{server: server, logType: parser.LogType(logTypes[i] + 1), id: sids[i]}
 		t := int64(ts[i])
 		if !have || k != cur {
 			flush()

@@ -147,7 +147,7 @@ func (b *batch) add(r *row) {
 	i := b.n
 	b.n++
 	b.line = append(b.line, r.line)
-	b.logType = append(b.logType, int8(r.logType))
+	b.logType = append(b.logType, int8(r.logType)-1)
 	b.ts = append(b.ts, r.ts)
 	if r.server != nil {
 		b.server = append(b.server, b.servers.id(r.server))

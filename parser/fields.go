@@ -22,7 +22,7 @@ func splitLine(line []byte, fields [][]byte, scratch []byte, max int) ([][]byte,
 			if i < 0 {
 				return append(fields, line), 0, nil
 			}
-			if len(fields) == max {
+			if len(fields)+2 > max { // a comma means at least one more field
 				return fields, 0, ErrFieldCount
 			}
 			fields = append(fields, line[:i])

@@ -24,7 +24,7 @@ const (
 	// hold this much, so memory per batch stays bounded with long lines.
 	maxBatchBytes = 32 << 20
 	// maxFields bounds the fields of a row; a row with more is rejected.
-	maxFields = 64
+	maxFields      = 64
 	readBufferSize = 1 << 20
 )
 
@@ -224,7 +224,11 @@ func (r *Reader) Next() bool {
 		}
 		if err != nil {
 			if err != io.EOF {
-				r.err = &Error{File: r.src, Line: r.lineNo + 1, Err: fmt.Errorf("%w: %v; rows up to line %d were kept", ErrDamaged, err, r.lineNo)}
+				at := r.lineNo + 1 // the input broke off at a line end
+				if len(line) > 0 && !terminated {
+					at = r.lineNo // ... or inside the line just rejected
+				}
+				r.err = &Error{File: r.src, Line: at, Err: fmt.Errorf("%w: %v; every good row before this line was kept", ErrDamaged, err)}
 			}
 			r.done = true
 			break

@@ -11,7 +11,7 @@ import (
 const (
 	ColSourceFile     = iota // dictionary<int32, utf8>: the file the row came from ("a.zip!/x/RECV.LOG" inside archives)
 	ColLine                  // int64: 1-based physical line number in the (decompressed) file
-	ColLogType               // dictionary<int8, utf8>: "receive" or "send"
+	ColLogType               // dictionary<int8, utf8>: "receive" or "send" (index = LogType-1)
 	ColDateTime              // timestamp[ms, UTC]
 	ColServer                // dictionary<int32, utf8>, nullable: receive logs: connector-id before '\'; send logs: from --server or the folder path
 	ColConnectorID           // dictionary<int32, utf8>: connector-id as logged (not trimmed)
@@ -30,11 +30,17 @@ const (
 // LogType says which side of the conversation a log records.
 type LogType int8
 
+// The zero value is unknown; ColLogType's dictionary index is t-1.
 const (
-	LogTypeUnknown LogType = -1
-	LogTypeReceive LogType = 0 // SMTP Receive Protocol Log: '<' is the client, '>' is us
-	LogTypeSend    LogType = 1 // SMTP Send Protocol Log: '>' is us, '<' is the remote server
+	LogTypeUnknown LogType = iota
+	LogTypeReceive         // SMTP Receive Protocol Log: '<' is the client, '>' is us
+	LogTypeSend            // SMTP Send Protocol Log: '>' is us, '<' is the remote server
 )
+
+// LogTypeAt returns the log type in the ColLogType column at row i.
+func LogTypeAt(col *array.Dictionary, i int) LogType {
+	return LogType(col.GetValueIndex(i) + 1)
+}
 
 func (t LogType) String() string {
 	switch t {

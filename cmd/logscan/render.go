@@ -63,9 +63,9 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.00
 
 func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 	res, sum, tot := rep.Result, rep.Summary, rep.Result.Totals
-	fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB in %s)\n",
+	fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB)\n",
 		res.Count(parser.FileParsed), res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
-		float64(tot.Bytes)/1e6, rep.Elapsed.Round(time.Millisecond))
+		float64(tot.Bytes)/1e6)
 	fmt.Fprintf(w, "Rows:      %s read = %s kept + %s rejected", num(tot.RowsRead), num(tot.RowsEmitted), num(tot.RowsRejected))
 	if tot.Warnings > 0 {
 		fmt.Fprintf(w, " (%s kept with warnings)", num(tot.Warnings))

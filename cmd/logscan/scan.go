@@ -100,6 +100,10 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		return err
 	}
 	notices(opts.IO, res)
+	if opts.IO.StderrTTY {
+		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Totals.Bytes)/1e6,
+			rep.Elapsed.Round(time.Millisecond), float64(res.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
+	}
 	if res.Totals.RowsRead == 0 {
 		return nothingRead(res, opts.Paths)
 	}

@@ -1,0 +1,255 @@
+package parser
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+)
+
+const recvLog = "#Software: Microsoft Exchange Server\r\n#Version: 15.2.1544.4\r\n#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-11-02T10:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+	"2026-11-02T10:00:01.000Z,EX01\\Default Frontend EX01,08DE000000000001,0,10.20.0.11:25,203.0.113.7:5000,+,,\r\n" +
+	"2026-11-02T10:00:01.010Z,EX01\\Default Frontend EX01,08DE000000000001,1,10.20.0.11:25,203.0.113.7:5000,<,EHLO a.example,\r\n"
+
+const sendLog = "#Software: Microsoft Exchange Server\r\n#Version: 15.2.1544.4\r\n#Log-type: SMTP Send Protocol Log\r\n#Date: 2026-11-02T10:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+	"2026-11-02T10:00:02.000Z,Outbound to Internet,08DE000000000002,0,,198.51.100.1:25,*,,attempting to connect\r\n" +
+	"2026-11-02T10:00:02.100Z,Outbound to Internet,08DE000000000002,1,10.20.0.12:40000,198.51.100.1:25,+,,\r\n"
+
+func gz(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+func zipOf(t *testing.T, files map[string]string) []byte {
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for name, body := range files {
+		f, err := w.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte(body))
+	}
+	w.Close()
+	return b.Bytes()
+}
+
+// TestScanFolder: a folder copied off several servers, with the usual
+// strays, just works; every file is accounted for.
+func TestScanFolder(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel string, body []byte) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	damaged := gz(strings.Repeat(recvLog, 200))
+	for i := len(damaged) / 2; i < len(damaged)/2+32; i++ {
+		damaged[i] ^= 0xFF
+	}
+	write("EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110210-1.LOG", []byte(recvLog))
+	write("EX02/Hub/ProtocolLog/SmtpSend/SEND2026110210-1.LOG.gz", gz(sendLog))
+	write("EX03.zip", zipOf(t, map[string]string{`EX03\Hub\ProtocolLog\SmtpSend\SEND2026110210-1.LOG`: sendLog, "readme.txt": "hello"}))
+	write("EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110211-1.LOG", nil)
+	write("EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110212-1.LOG", []byte("\xEF\xBB\xBF#Software: Microsoft Exchange Server\r\n#Log-type: SMTP Receive Protocol Log\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n"))
+	write("notes.txt", []byte("copied from EX01 on Monday\n"))
+	write("old.7z", []byte("7z\xBC\xAF\x27\x1Crest"))
+	write("broken.zip", []byte("PK\x03\x04garbage"))
+	write("damaged/RECV2026110213-1.LOG.gz", damaged)
+	write("excerpt/recv-pasted.log", []byte(strings.Split(recvLog, "\r\n")[5]+"\r\n"))
+	write("MessageTracking/MSGTRK2026110210-1.LOG", []byte("#Software: Microsoft Exchange Server\r\n#Version: 15.2.1544.4\r\n#Log-type: Message Tracking Log\r\n#Fields: date-time,client-ip\r\n"))
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var mu sync.Mutex
+	servers := map[string]bool{}
+	var rows atomic.Int64
+	res, err := Scan(context.Background(), []string{dir, filepath.Join(dir, "missing")},
+		ScanOptions{Workers: 3, Reader: []Option{WithAllocator(mem)}},
+		func(w int, rec arrow.Record) error {
+			if w < 0 || w >= 3 {
+				t.Errorf("worker %d", w)
+			}
+			rows.Add(rec.NumRows())
+			col := rec.Column(ColServer).(*array.Dictionary)
+			mu.Lock()
+			for i := range int(rec.NumRows()) {
+				s, _ := DictString(col, i)
+				servers[s] = true
+			}
+			mu.Unlock()
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]FileStatus{
+		"EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110210-1.LOG":   FileParsed,
+		"EX02/Hub/ProtocolLog/SmtpSend/SEND2026110210-1.LOG.gz":        FileParsed,
+		`EX03.zip!/EX03\Hub\ProtocolLog\SmtpSend\SEND2026110210-1.LOG`: FileParsed,
+		"EX03.zip!/readme.txt": FileSkipped,
+		"EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110211-1.LOG": FileEmpty,
+		"EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110212-1.LOG": FileEmpty,
+		"notes.txt":                              FileSkipped,
+		"old.7z":                                 FileSkipped,
+		"broken.zip":                             FileFailed,
+		"damaged/RECV2026110213-1.LOG.gz":        FileParsed,
+		"excerpt/recv-pasted.log":                FileParsed,
+		"MessageTracking/MSGTRK2026110210-1.LOG": FileSkipped,
+		"missing":                                FileFailed,
+	}
+	got := map[string]FileResult{}
+	for _, f := range res.Files {
+		rel, _ := filepath.Rel(dir, f.Path)
+		if strings.Contains(f.Path, "!/") {
+			rel, _ = filepath.Rel(dir, f.Path[:strings.Index(f.Path, "!/")])
+			rel += f.Path[strings.Index(f.Path, "!/"):]
+		}
+		got[filepath.ToSlash(rel)] = f
+	}
+	for path, status := range want {
+		f, ok := got[path]
+		if !ok {
+			t.Errorf("%s: not in the result", path)
+			continue
+		}
+		if f.Status != status {
+			t.Errorf("%s: %v (%s), want %v", path, f.Status, f.Reason, status)
+		}
+		if (status == FileSkipped || status == FileFailed) && f.Reason == "" {
+			t.Errorf("%s: %v without a reason", path, status)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d results, want %d", len(got), len(want))
+	}
+	if f := got["old.7z"]; !strings.Contains(f.Reason, "7-Zip") {
+		t.Errorf("7z reason %q", f.Reason)
+	}
+	if f := got["damaged/RECV2026110213-1.LOG.gz"]; f.Err == nil || !errors.Is(f.Err, ErrDamaged) || f.Stats.RowsEmitted == 0 {
+		t.Errorf("damaged gzip: err %v, %d rows kept", f.Err, f.Stats.RowsEmitted)
+	}
+	if f := got["excerpt/recv-pasted.log"]; f.LogType != LogTypeReceive || f.Stats.RowsEmitted != 1 {
+		t.Errorf("headerless excerpt: %v, %d rows", f.LogType, f.Stats.RowsEmitted)
+	}
+	for _, s := range []string{"EX01", "EX02", "EX03"} {
+		if !servers[s] {
+			t.Errorf("server %s not in the rows (have %v)", s, servers)
+		}
+	}
+	if got := got["EX02/Hub/ProtocolLog/SmtpSend/SEND2026110210-1.LOG.gz"]; got.ServerFrom != "path" || got.LogType != LogTypeSend {
+		t.Errorf("send log: server %q from %q, %v", got.Server, got.ServerFrom, got.LogType)
+	}
+	tot := res.Totals
+	if tot.RowsRead != tot.RowsEmitted+tot.RowsRejected || rows.Load() != tot.RowsEmitted {
+		t.Errorf("totals do not add up: %+v, handler saw %d", tot, rows.Load())
+	}
+}
+
+// TestScanServerFlag: --server names the server of send logs wherever they are.
+func TestScanServerFlag(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "SEND.LOG"), []byte(sendLog), 0o644)
+	var server string
+	res, err := Scan(context.Background(), []string{dir}, ScanOptions{Server: "EX09"}, func(_ int, rec arrow.Record) error {
+		server, _ = DictString(rec.Column(ColServer).(*array.Dictionary), 0)
+		return nil
+	})
+	if err != nil || server != "EX09" || res.Files[0].ServerFrom != "--server" {
+		t.Errorf("server %q from %q, err %v", server, res.Files[0].ServerFrom, err)
+	}
+}
+
+// TestScanHandlerError stops the scan and returns the handler's error.
+func TestScanHandlerError(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.log", "b.log", "c.log"} {
+		os.WriteFile(filepath.Join(dir, n), []byte(recvLog), 0o644)
+	}
+	stop := errors.New("stop")
+	_, err := Scan(context.Background(), []string{dir}, ScanOptions{Workers: 1}, func(int, arrow.Record) error { return stop })
+	if !errors.Is(err, stop) {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestServerFromPath(t *testing.T) {
+	tests := []struct{ path, want string }{
+		{`collected/EX01/FrontEnd/ProtocolLog/SmtpSend/SEND2026110210-1.LOG`, "EX01"},
+		{`\\EX02\c$\Program Files\Microsoft\Exchange Server\V15\TransportRoles\Logs\Hub\ProtocolLog\SmtpSend\SEND.LOG`, "EX02"},
+		{`D:\logs\EX03\c$\Program Files\Microsoft\Exchange Server\V15\TransportRoles\Logs\Hub\ProtocolLog\SmtpSend\SEND.LOG`, "EX03"},
+		{`EX04.contoso.com/SmtpSend/SEND.LOG`, "EX04.contoso.com"},
+		{`a.zip!/EX05\Hub\ProtocolLog\SmtpSend\SEND.LOG`, "EX05"},
+		{`/home/me/Downloads/SEND.LOG`, ""},    // no Exchange folder: no guess
+		{`SEND.LOG`, ""},                       // nothing to go on
+		{`/tmp/My Logs/SmtpSend/SEND.LOG`, ""}, // not a host name
+	}
+	for _, tt := range tests {
+		if got := ServerFromPath(tt.path); got != tt.want {
+			t.Errorf("ServerFromPath(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestLogTypeFromPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want LogType
+	}{
+		{`X\SmtpReceive\a.log`, LogTypeReceive},
+		{`X/SmtpSend/a.log`, LogTypeSend},
+		{`RECV2026110210-1.LOG`, LogTypeReceive},
+		{`send-2016.log`, LogTypeSend},
+		{`excerpt.log`, LogTypeUnknown},
+	}
+	for _, tt := range tests {
+		if got := LogTypeFromPath(tt.path); got != tt.want {
+			t.Errorf("LogTypeFromPath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name, head string
+		ok, empty  bool
+		logType    LogType
+	}{
+		{"receive header", recvLog, true, false, LogTypeReceive},
+		{"send header", sendLog, true, false, LogTypeSend},
+		{"BOM and NULs first", "\x00\x00\xEF\xBB\xBF" + recvLog, true, false, LogTypeReceive},
+		{"headerless row", "2026-11-02T10:00:01.000Z,EX\\Default ,0000000000000000,0,x.x.x.x:25,1.2.3.4:5,+,,\r\n", true, false, LogTypeUnknown},
+		{"fields only", "#Fields: date-time,connector-id,session-id,sequence-number,event\r\n", true, false, LogTypeUnknown},
+		{"empty", "", true, true, LogTypeUnknown},
+		{"blank lines", "\r\n\r\n", true, true, LogTypeUnknown},
+		{"message tracking", "#Software: Microsoft Exchange Server\r\n#Log-type: Message Tracking Log\r\n", false, false, LogTypeUnknown},
+		{"IIS log", "#Software: Microsoft Internet Information Services 10.0\r\n#Fields: date time s-ip\r\n", false, false, LogTypeUnknown},
+		{"text", "hello, world\n", false, false, LogTypeUnknown},
+		{"csv of something else", "a,b,c,d,e,f,g,h,i\n", false, false, LogTypeUnknown},
+	}
+	for _, tt := range tests {
+		d, err := Detect([]byte(tt.head))
+		if (err == nil) != tt.ok || d.Empty != tt.empty || (err == nil && d.LogType != tt.logType) {
+			t.Errorf("%s: %+v, %v", tt.name, d, err)
+		}
+		if err != nil && !errors.Is(err, ErrNotProtocolLog) {
+			t.Errorf("%s: error %v does not wrap ErrNotProtocolLog", tt.name, err)
+		}
+	}
+}
