@@ -137,8 +137,8 @@ type row struct {
 	connector  []byte
 	session    uint64
 	seq        uint32
-	local      endpoint
-	remote     endpoint
+	local      *endpoint
+	remote     *endpoint
 	event      int8 // -1: empty
 	data, ctxt []byte
 }

@@ -162,26 +162,33 @@ func daysFromCivil(y, m, d int64) int64 {
 	return era*146097 + doe - 719468
 }
 
+// hexValue maps a byte to its hex digit value, or 0xFF.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'A'; c <= 'F'; c++ {
+		t[c], t[c+'a'-'A'] = byte(c-'A'+10), byte(c-'A'+10)
+	}
+	return t
+}()
+
 // parseHex64 parses 1 to 16 hex digits.
 func parseHex64(b []byte) (uint64, bool) {
 	if len(b) == 0 || len(b) > 16 {
 		return 0, false
 	}
 	var v uint64
+	var bad byte
 	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			return 0, false
-		}
-		v = v<<4 | uint64(c)
+		d := hexValue[c]
+		bad |= d
+		v = v<<4 | uint64(d&0x0F)
 	}
-	return v, true
+	return v, bad&0xF0 == 0 // any 0xFF sets the high nibble
 }
 
 // parseUint parses a decimal no larger than max.
@@ -222,13 +229,14 @@ type endpointCache struct {
 // parse returns the endpoint and whether the text was present but not an
 // address (redacted logs hold "x.x.x.x:25" or a host name). It reports a bad
 // text only when it changes, so a redacted file warns once, not on every row.
-func (c *endpointCache) parse(b []byte) (endpoint, bool) {
+// The endpoint is valid until the next call.
+func (c *endpointCache) parse(b []byte) (*endpoint, bool) {
 	if c.raw != nil && bytes.Equal(b, c.raw) {
-		return c.ep, false
+		return &c.ep, false
 	}
 	c.ep, c.bad = parseEndpoint(b)
 	c.raw = append(c.raw[:0], b...)
-	return c.ep, c.bad
+	return &c.ep, c.bad
 }
 
 // parseEndpoint splits on the last colon, as IPv6 may appear bare

@@ -298,6 +298,32 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 	if len(line) >= 3 && line[0] == 0xEF && bytes.HasPrefix(line, bom) {
 		line = line[3:]
 	}
+	if len(line) == 0 {
+		r.stats.BlankLines++
+		return
+	}
+	if line[0] == '#' {
+		r.stats.HeaderLines++
+		r.header(line)
+		return
+	}
+	if terminated {
+		// The common case: a plain row, split in one pass.
+		if f, ok := splitPlain(line, r.fields, max(r.nfields, 1)); ok {
+			r.fields = f
+			r.stats.RowsRead++
+			if err := r.parseFields(f); err != nil {
+				r.reject(0, err)
+			}
+			return
+		}
+	}
+	r.careful(line, terminated, damaged)
+}
+
+// careful handles the rare lines splitPlain declines: NULs, invalid UTF-8,
+// quotes, and lines the input cut short.
+func (r *Reader) careful(line []byte, terminated, damaged bool) {
 	if bytes.IndexByte(line, 0) >= 0 {
 		trimmed := bytes.Trim(line, "\x00")
 		if len(trimmed) == 0 {
@@ -310,15 +336,11 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 			line = trimmed
 		}
 		// NULs inside a field are kept: they are data.
-	}
-	if len(line) == 0 {
-		r.stats.BlankLines++
-		return
-	}
-	if line[0] == '#' {
-		r.stats.HeaderLines++
-		r.header(line)
-		return
+		if line[0] == '#' { // a header written after the NULs a crash left
+			r.stats.HeaderLines++
+			r.header(line)
+			return
+		}
 	}
 	r.stats.RowsRead++
 	if damaged && !terminated {
@@ -406,12 +428,6 @@ func (r *Reader) setFields(names []string) {
 // parseRow validates one row and appends it to the batch only when all of it
 // is good, so the columns never differ in length.
 func (r *Reader) parseRow(line []byte) (error, int) {
-	if r.foreign != "" {
-		return fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, r.foreign), 0
-	}
-	if r.missing != "" {
-		return fmt.Errorf("%w: %s", ErrFieldsHeader, r.missing), 0
-	}
 	if cap(r.scratch) < len(line) {
 		r.scratch = make([]byte, 0, 2*len(line))
 	}
@@ -423,47 +439,69 @@ func (r *Reader) parseRow(line []byte) (error, int) {
 		}
 		return err, col
 	}
+	return r.parseFields(f), 0
+}
+
+// parseFields validates a split row and appends it to the batch.
+func (r *Reader) parseFields(f [][]byte) error {
+	if r.foreign != "" {
+		return fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, r.foreign)
+	}
+	if r.missing != "" {
+		return fmt.Errorf("%w: %s", ErrFieldsHeader, r.missing)
+	}
 	if len(f) != r.nfields {
-		return fmt.Errorf("%w: got %d, #Fields has %d", ErrFieldCount, len(f), r.nfields), 0
+		if len(f) > r.nfields {
+			return fmt.Errorf("%w: more than %d", ErrFieldCount, r.nfields)
+		}
+		return fmt.Errorf("%w: got %d, #Fields has %d", ErrFieldCount, len(f), r.nfields)
 	}
 	rw := &r.row
 	rw.line = r.lineNo
-	get := func(id int) []byte {
-		if p := r.pos[id]; p >= 0 {
-			return f[p]
-		}
-		return nil
-	}
 	var ok bool
 	if rw.ts, ok = r.times.parse(f[r.pos[fDateTime]]); !ok {
-		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f[r.pos[fDateTime]])), 0
+		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f[r.pos[fDateTime]]))
 	}
 	if rw.session, ok = parseHex64(f[r.pos[fSession]]); !ok {
-		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f[r.pos[fSession]])), 0
+		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f[r.pos[fSession]]))
 	}
 	seq, ok := parseUint(f[r.pos[fSequence]], 1<<32-1)
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrBadSequence, clip(f[r.pos[fSequence]])), 0
+		return fmt.Errorf("%w: %q", ErrBadSequence, clip(f[r.pos[fSequence]]))
 	}
 	rw.seq = uint32(seq)
 	ev := f[r.pos[fEvent]]
 	switch {
 	case len(ev) == 0:
 		rw.event = -1 // some forum copies lost the '*'; the row is still good
-	case len(ev) == 1 && bytes.IndexByte([]byte(Events), ev[0]) >= 0:
-		rw.event = int8(bytes.IndexByte([]byte(Events), ev[0]))
+	case len(ev) == 1 && eventIndex[ev[0]] >= 0:
+		rw.event = eventIndex[ev[0]]
 	default:
-		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev)), 0
+		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev))
 	}
 	rw.connector = f[r.pos[fConnector]]
 	var bad bool
-	if rw.local, bad = r.local.parse(get(fLocal)); bad {
-		r.warn(0, fmt.Errorf("%w: local-endpoint %q", ErrBadEndpoint, clip(get(fLocal))))
+	if p := r.pos[fLocal]; p >= 0 {
+		if rw.local, bad = r.local.parse(f[p]); bad {
+			r.warn(0, fmt.Errorf("%w: local-endpoint %q", ErrBadEndpoint, clip(f[p])))
+		}
+	} else {
+		rw.local = &nullEndpoint
 	}
-	if rw.remote, bad = r.remote.parse(get(fRemote)); bad {
-		r.warn(0, fmt.Errorf("%w: remote-endpoint %q", ErrBadEndpoint, clip(get(fRemote))))
+	if p := r.pos[fRemote]; p >= 0 {
+		if rw.remote, bad = r.remote.parse(f[p]); bad {
+			r.warn(0, fmt.Errorf("%w: remote-endpoint %q", ErrBadEndpoint, clip(f[p])))
+		}
+	} else {
+		rw.remote = &nullEndpoint
 	}
-	rw.data, rw.ctxt = get(fData), get(fContext)
+	rw.data, rw.ctxt = nil, nil
+	if p := r.pos[fData]; p >= 0 {
+		rw.data = f[p]
+	}
+	if p := r.pos[fContext]; p >= 0 {
+		rw.ctxt = f[p]
+	}
 	if r.logType == LogTypeUnknown {
 		r.logType = LogTypeSend
 		if bytes.IndexByte(rw.connector, '\\') > 0 {
@@ -485,8 +523,21 @@ func (r *Reader) parseRow(line []byte) (error, int) {
 	}
 	r.stats.RowsEmitted++
 	r.b.add(rw)
-	return nil, 0
+	return nil
 }
+
+var nullEndpoint endpoint
+
+// eventIndex maps an event byte to its index in Events, or -1.
+var eventIndex = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := range len(Events) {
+		t[Events[i]] = int8(i)
+	}
+	return t
+}()
 
 // clip shortens text quoted in an error message.
 func clip(b []byte) []byte {
