@@ -64,7 +64,7 @@ func Detect(head []byte) (Detection, error) {
 		// A headerless excerpt: accept it when its first line is a row.
 		probe := NewReader(bytes.NewReader(append(bytes.Clone(line), '\n')), "probe")
 		if err, _ := probe.parseRow(line); err != nil {
-			return d, fmt.Errorf("%w: first line is not a log row (%v)", ErrNotProtocolLog, err)
+			return d, fmt.Errorf("%w (no #Log-type or #Fields header, and the first line is no log row: %v)", ErrNotProtocolLog, err)
 		}
 		return d, nil
 	}

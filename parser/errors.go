@@ -77,12 +77,13 @@ func (p *Problems) add(list *[]*Error, counts *map[error]int64, e *Error, kind e
 	}
 }
 
-// Kind returns the sentinel an error wraps, or the error itself.
+// Kind returns the sentinel an error wraps, or the error itself. ErrTruncated
+// and ErrDamaged come first: they say why the other sentinel happened.
 func Kind(err error) error {
-	for _, s := range []error{ErrFieldCount, ErrBareQuote, ErrQuote, ErrTruncated, ErrLineTooLong,
+	for _, s := range []error{ErrTruncated, ErrDamaged, ErrFieldCount, ErrBareQuote, ErrQuote, ErrLineTooLong,
 		ErrBadTimestamp, ErrBadSessionID, ErrBadSequence, ErrBadEvent, ErrNULBytes, ErrFieldsHeader,
 		ErrNotProtocolLog, ErrBadEndpoint, ErrInvalidUTF8, ErrNoLineEnd, ErrNULStripped,
-		ErrUnknownField, ErrDamaged} {
+		ErrUnknownField} {
 		if errors.Is(err, s) {
 			return s
 		}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -119,65 +122,84 @@ func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 	return nil
 }
 
-// renderProblems lists rejections first, then damaged files, then warnings,
-// each grouped by kind with the first place it happened.
+// renderProblems lists damaged files, then each kind of problem with its
+// count and its first places, rejections before warnings.
 func renderProblems(w io.Writer, res *parser.ScanResult, max int) {
 	type group struct {
-		count int64
-		first *parser.Error
+		kind   error
+		count  int64
+		places []*parser.Error
 	}
-	var order []error
-	groups := map[error]*group{}
-	var rejects, warns []*parser.Error
+	var groups []*group
+	byKind := map[error]*group{}
 	var damaged []parser.FileResult
 	for _, f := range res.Files {
 		if f.Err != nil {
 			damaged = append(damaged, f)
 		}
-		rejects = append(rejects, f.Problems.Rejects...)
-		warns = append(warns, f.Problems.Warnings...)
+		for _, list := range [][]*parser.Error{f.Problems.Rejects, f.Problems.Warnings} {
+			for _, e := range list {
+				k := parser.Kind(e)
+				g := byKind[k]
+				if g == nil {
+					g = &group{kind: k}
+					byKind[k] = g
+					groups = append(groups, g)
+				}
+				g.places = append(g.places, e)
+			}
+		}
 		for _, counts := range []map[error]int64{f.Problems.RejectCounts, f.Problems.WarningCounts} {
 			for k, n := range counts {
-				if groups[k] == nil {
-					groups[k] = &group{}
-					order = append(order, k)
+				if g := byKind[k]; g != nil {
+					g.count += n
 				}
-				groups[k].count += n
 			}
 		}
 	}
-	if len(rejects)+len(warns)+len(damaged) == 0 {
+	if len(groups)+len(damaged) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nProblems")
 	for _, f := range damaged {
 		fmt.Fprintf(w, "  %s\n", safe(f.Err.Error()))
 	}
-	for _, e := range append(rejects, warns...) {
-		if g := groups[parser.Kind(e)]; g != nil && g.first == nil {
-			g.first = e
+	slices.SortStableFunc(groups, func(a, b *group) int {
+		return cmp.Compare(btoi(isWarning(a.kind)), btoi(isWarning(b.kind)))
+	})
+	for _, g := range groups {
+		what := "rejected"
+		if isWarning(g.kind) {
+			what = "kept with a warning"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", plural(g.count, "row", "rows"), what, safe(g.kind.Error()))
+		for i, e := range g.places {
+			if i == max {
+				fmt.Fprintf(w, "    ... and %s more (all are in --format json, up to 100 per file)\n", num(g.count-int64(i)))
+				break
+			}
+			detail := strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), g.kind.Error()), ": ")
+			loc := (&parser.Error{File: e.File, Line: e.Line, Column: e.Column, Err: errors.New(detail)}).Error()
+			if detail == "" {
+				loc = strings.TrimSuffix(loc, ": ")
+			}
+			fmt.Fprintf(w, "    %s\n", safe(loc))
 		}
 	}
-	for _, k := range order {
-		g := groups[k]
-		if g.first == nil {
-			continue
-		}
-		sev := "rejected"
-		if isWarning(k) {
-			sev = "kept with a warning"
-		}
-		fmt.Fprintf(w, "  %s rows %s, first at %s\n", num(g.count), sev, safe(g.first.Error()))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
 	}
-	shown := 0
-	for _, e := range rejects {
-		if shown == max {
-			fmt.Fprintf(w, "  ... %s more rejected rows: see --format json\n", num(int64(len(rejects)-shown)))
-			break
-		}
-		fmt.Fprintf(w, "  rejected %s\n", safe(e.Error()))
-		shown++
+	return num(n) + " " + many
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
 }
 
 func isWarning(k error) bool {

@@ -21,6 +21,7 @@ type scanOptions struct {
 	Workers     int
 	Top         int
 	MaxProblems int
+	Timing      bool
 }
 
 func newScanCmd(io *IOStreams, runF func(*scanOptions) error) *cobra.Command {
@@ -63,7 +64,8 @@ its file and line.`,
 	cmd.Flags().StringVar(&opts.Server, "server", "", "Server name for send logs (default: from each file's folder, e.g. EX01\\...\\SmtpSend)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "Files read in parallel (0: one per CPU)")
 	cmd.Flags().IntVar(&opts.Top, "top", 5, "Remote addresses listed per connector")
-	cmd.Flags().IntVar(&opts.MaxProblems, "max-problems", 20, "Problems listed in text output (JSON lists up to 100 per file)")
+	cmd.Flags().IntVar(&opts.MaxProblems, "max-problems", 5, "Places listed per kind of problem in text output (JSON lists up to 100 per file)")
+	cmd.Flags().BoolVar(&opts.Timing, "timing", false, "Print read time and throughput on stderr (always shown on a terminal)")
 	return cmd
 }
 
@@ -100,7 +102,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		return err
 	}
 	notices(opts.IO, res)
-	if opts.IO.StderrTTY {
+	if opts.IO.StderrTTY || opts.Timing {
 		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Totals.Bytes)/1e6,
 			rep.Elapsed.Round(time.Millisecond), float64(res.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
 	}

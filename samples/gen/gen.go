@@ -20,6 +20,9 @@ type Config struct {
 	Scale        float64   // traffic multiplier; 1 is a small office (default 1)
 	Seed         uint64
 	MaxFileBytes int // roll a file over past this size, as Exchange does at 10 MB (default)
+	// LiveTail cuts the last file of each folder in the middle of its last
+	// row, as when logs are copied while the transport service writes them.
+	LiveTail bool
 }
 
 // Sink receives the files; path is slash-separated and relative to the
@@ -104,7 +107,8 @@ func Generate(cfg Config, sink Sink) (Stats, error) {
 		}
 		clear(g.carry)
 		g.hour(start)
-		if err := g.flush(start, sink); err != nil {
+		last := h+1 >= cfg.Hours && g.stats.Bytes >= cfg.TargetBytes
+		if err := g.flush(start, sink, last && cfg.LiveTail); err != nil {
 			return g.stats, err
 		}
 	}
@@ -127,7 +131,7 @@ func makePeers(rng *rand.Rand) []peer {
 
 // flush writes the hour's rows, sorted by time as Exchange writes them, into
 // one file per folder, rolling over by size.
-func (g *generator) flush(hour time.Time, sink Sink) error {
+func (g *generator) flush(hour time.Time, sink Sink, cutTail bool) error {
 	keys := make([]streamKey, 0, len(g.rows))
 	for k := range g.rows {
 		keys = append(keys, k)
@@ -163,6 +167,12 @@ func (g *generator) flush(hour time.Time, sink Sink) error {
 			}
 			writeRow(&buf, &r)
 			g.stats.Rows++
+		}
+		if w != nil && cutTail && len(rows) > 0 {
+			// Half of the last row: what a copy of a live file holds.
+			b := buf.Bytes()
+			lastLen := len(b) - bytes.LastIndexByte(b[:len(b)-2], '\n') - 1
+			buf.Truncate(len(b) - lastLen/2)
 		}
 		if w != nil {
 			if err := g.writeFile(w, &buf); err != nil {
