@@ -288,8 +288,9 @@ func (s *Summary) Result(top int) SummaryResult {
 	slices.SortFunc(res.Servers, func(a, b ServerSummary) int { return cmp.Compare(a.Name, b.Name) })
 	for k, c := range conns {
 		cs := ConnectorSummary{Server: k.server, Name: k.name, LogType: k.logType.String(), Sessions: c.sessions, Rows: c.rows}
-		cs.MedianSeconds, _ = stats.Percentile(c.durations, 50)
-		cs.P95Seconds, _ = stats.Percentile(c.durations, 95)
+		// Nearest rank: the p95 is a length some session really had.
+		cs.MedianSeconds, _ = stats.Median(c.durations)
+		cs.P95Seconds, _ = stats.PercentileNearestRank(c.durations, 95)
 		for a, n := range c.remote {
 			cs.TopRemote = append(cs.TopRemote, AddrCount{a, n})
 		}

@@ -49,6 +49,11 @@ func (g *generator) hour(start time.Time) {
 			g.submission(sv, at(), brokenSince)
 		}
 	}
+	// A session that starts just before the hour ends and finishes in the
+	// next hour's file, as happens on every busy server.
+	late := g.peers[g.rng.IntN(len(g.peers))]
+	g.inbound(0, "EX01\\Default Frontend EX01", anonPerms, late, start.UnixMilli()+3_600_000-g.ms(100, 900), false, brokenSince)
+
 	// Incident 1: since a one-arm load balancer was put in front of EX03, every
 	// internet client reaches it from the balancer's SNAT address, and a
 	// custom connector listing that address gives them all relay rights.

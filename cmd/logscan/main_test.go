@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// runCLI runs logscan in-process and returns its exit status and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	io, _, out, errOut := Test()
+	code := run(args, io)
+	return code, out.String(), errOut.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.WriteFile(path, []byte(got), 0o644)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/logscan -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test ./cmd/logscan -update rewrites it):\n--- got\n%s", path, got)
+	}
+}
+
+// TestScanSample pins the text output on the bundled sample: what the
+// README's demo command prints.
+func TestScanSample(t *testing.T) {
+	code, out, errOut := runCLI(t, "scan", filepath.Join("..", "..", "samples", "contoso"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("Files:     %d read as protocol logs, 0 empty, 0 skipped, 0 failed", sampleFiles(t)),
+		`EX03\Relay LB EX03`, "10.20.0.5 (", // the load balancer's SNAT address
+		`EX02\Anonymous Relay EX02`, "198.51.100.77", // the relaying internet host
+		`EX01\Relay Hub EX01`,                // the connector that breaks X-EXPS
+		"rows rejected: last line cut short", // the live-cut tails
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	golden(t, "scan-contoso.txt", out)
+}
+
+// sampleFiles counts the files of the bundled sample: one Exchange log each,
+// the last of each folder cut mid-row (12 folders).
+func sampleFiles(t *testing.T) int {
+	n := 0
+	filepath.WalkDir(filepath.Join("..", "..", "samples", "contoso"), func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	})
+	if n == 0 {
+		t.Fatal("samples/contoso is empty")
+	}
+	return n
+}
+
+func TestScanJSON(t *testing.T) {
+	code, out, _ := runCLI(t, "scan", "--format", "json", filepath.Join("..", "..", "samples", "contoso"))
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if n := sampleFiles(t); rep.FormatVersion != 1 || rep.Files["parsed"] != n || rep.RowsRead != rep.RowsEmitted+rep.RowsRejected || rep.RowsRejected != 12 {
+		t.Errorf("format %d, %d files parsed of %d, rows %d read = %d + %d", rep.FormatVersion, rep.Files["parsed"], n, rep.RowsRead, rep.RowsEmitted, rep.RowsRejected)
+	}
+	if len(rep.Problems) != 12 || rep.Problems[0].Severity != "rejected" || rep.Problems[0].Line == 0 {
+		t.Errorf("%d problems, first %+v", len(rep.Problems), rep.Problems[0])
+	}
+	found := false
+	for _, c := range rep.Connectors {
+		if c.Name == `EX03\Relay LB EX03` && len(c.TopRemote) > 0 && c.TopRemote[0].Addr == "10.20.0.5" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("EX03 relay connector with 10.20.0.5 missing from JSON")
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	empty := t.TempDir()
+	stray := t.TempDir()
+	os.WriteFile(filepath.Join(stray, "notes.txt"), []byte("not a log\n"), 0o644)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"version", []string{"version"}, 0, ""},
+		{"no path", []string{"scan"}, 2, "Try: logscan --help"},
+		{"bad format", []string{"scan", "--format", "xml", empty}, 2, "valid values are {text|json}"},
+		{"unknown flag", []string{"scan", "--nope", empty}, 2, "Try: logscan --help"},
+		{"missing path", []string{"scan", filepath.Join(empty, "missing")}, 2, "could not read"},
+		{"empty folder", []string{"scan", empty}, 2, "no files found"},
+		{"only stray files", []string{"scan", stray}, 2, "none of the 1 files"},
+		{"real excerpts", []string{"scan", filepath.Join("..", "..", "parser", "testdata", "realdata")}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+// TestHostileText: connector names, server names and file names come from
+// the logs and the folder; none may reach the terminal as control codes.
+func TestHostileText(t *testing.T) {
+	dir := t.TempDir()
+	log := "#Log-type: SMTP Receive Protocol Log\r\n" +
+		"#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+		"2026-11-02T10:00:01.000Z,EX\x1b]0;pwned\x07\\Evil\x1b[2J\u202eConnector,1,0,10.0.0.1:25,203.0.113.1:5,+,,\r\n" +
+		"2026-11-02T10:00:01.000Z,EX01\\Default,2,x,10.0.0.1:25,203.0.113.1:5,+,\x1b[31m,\r\n"
+	name := filepath.Join(dir, "RECV\x1b[31m.LOG")
+	if err := os.WriteFile(name, []byte(log), 0o644); err != nil {
+		t.Skipf("this file system refuses control characters in names: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "stray\x1b[1m.txt"), []byte("x"), 0o644)
+	code, out, errOut := runCLI(t, "scan", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, s := range []string{out, errOut} {
+		if strings.ContainsAny(s, "\x1b\x07\u202e") {
+			t.Errorf("raw control characters reached the output:\n%q", s)
+		}
+	}
+	if !strings.Contains(out, `\x1b[2J`) || !strings.Contains(out, `\u202e`) {
+		t.Errorf("hostile connector not shown escaped:\n%s", out)
+	}
+	_, jout, _ := runCLI(t, "scan", "--format", "json", dir)
+	if bytes.ContainsAny([]byte(jout), "\x1b\x07") || !json.Valid([]byte(jout)) {
+		t.Errorf("JSON output not escaped or invalid")
+	}
+}
+
+func TestSafe(t *testing.T) {
+	tests := map[string]string{
+		"EX01\\Default Frontend EX01": "EX01\\Default Frontend EX01",
+		"Zürich Relay":                "Zürich Relay",
+		"a\x1b[31mb":                  `a\x1b[31mb`,
+		"tab\there":                   `tab\there`,
+		"rtl\u202eoverride":           `rtl\u202eoverride`,
+		"bad\xffutf8":                 `bad\xffutf8`,
+	}
+	for in, want := range tests {
+		if got := safe(in); got != want {
+			t.Errorf("safe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
