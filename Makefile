@@ -24,9 +24,9 @@ demo: build
 # every core with its peak memory.
 bench: build
 	$(GO) test ./parser -run '^$$' -bench . -benchmem -benchtime 5x -cpu 1
-	@test -f $(BENCH_DIR)/.done-$(BENCH_SIZE) || { rm -rf $(BENCH_DIR) && \
+	@test -f $(BENCH_DIR).done-$(BENCH_SIZE) || { rm -rf $(BENCH_DIR) $(BENCH_DIR).done-* && \
 		$(GO) run ./samples/generate -out $(BENCH_DIR) -size $(BENCH_SIZE) -scale 40 -seed 2 && \
-		touch $(BENCH_DIR)/.done-$(BENCH_SIZE); }
+		touch $(BENCH_DIR).done-$(BENCH_SIZE); }
 	$(GO) run ./tools/peakrss -- ./$(BIN) scan --timing $(BENCH_DIR) > /dev/null
 
 cross:

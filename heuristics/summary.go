@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -17,6 +18,11 @@ import (
 // Summary aggregates what a scan read: servers, connectors, sessions and the
 // busiest remote addresses per connector. Add may be called concurrently for
 // different workers; each worker has its own partial, merged by Result.
+//
+// Memory does not grow with the number of sessions: a session whose rows
+// include both its first row (sequence 0) and its disconnect ('-') is folded
+// into its connector's totals at once and forgotten. Only fragments cut by a
+// file boundary (or by the end of the logs) wait in a map for Result to join.
 type Summary struct {
 	parts []*partial
 }
@@ -25,7 +31,8 @@ type Summary struct {
 func NewSummary(workers int) *Summary {
 	s := &Summary{parts: make([]*partial, max(workers, 1))}
 	for i := range s.parts {
-		s.parts[i] = &partial{names: map[string]uint32{}, sessions: map[sessionKey]sessionVal{}, local: map[localKey]struct{}{}}
+		s.parts[i] = &partial{names: map[string]uint32{}, open: map[sessionKey]sessionVal{},
+			conns: map[connID]*connAgg{}, local: map[localKey]struct{}{}}
 	}
 	return s
 }
@@ -37,11 +44,25 @@ type sessionKey struct {
 	id      uint64
 }
 
+// sessionVal is what is known of a session so far. It holds no pointers,
+// so the garbage collector need not scan the map.
 type sessionVal struct {
 	connector   uint32
-	remote      netip.Addr
-	first, last int64 // Unix ms
+	remote      [16]byte // zero: not seen yet
+	first, last int64    // Unix ms
 	rows        int32
+	start, end  bool // sequence 0 seen; '-' seen
+}
+
+func (v *sessionVal) merge(o sessionVal) {
+	v.first, v.last, v.rows = min(v.first, o.first), max(v.last, o.last), v.rows+o.rows
+	if v.remote == ([16]byte{}) {
+		v.remote = o.remote
+	}
+	if v.connector == 0 {
+		v.connector = o.connector
+	}
+	v.start, v.end = v.start || o.start, v.end || o.end
 }
 
 type localKey struct {
@@ -49,13 +70,37 @@ type localKey struct {
 	ip     netip.Addr
 }
 
+type connID struct {
+	server, connector uint32
+	logType           parser.LogType
+}
+
+type connAgg struct {
+	sessions, rows int64
+	durations      stats.Float64Data
+	remote         map[[16]byte]int64
+}
+
+func (c *connAgg) add(v sessionVal) {
+	c.sessions++
+	c.rows += int64(v.rows)
+	c.durations = append(c.durations, float64(v.last-v.first)/1000)
+	if v.remote != ([16]byte{}) {
+		c.remote[v.remote]++
+	}
+}
+
 // partial is one worker's share. Names are interned per worker.
 type partial struct {
 	names    map[string]uint32
 	list     []string
-	sessions map[sessionKey]sessionVal
+	open     map[sessionKey]sessionVal
+	conns    map[connID]*connAgg
 	local    map[localKey]struct{}
 	rows     int64
+	complete int64
+	minT     int64 // Unix ms, valid when rows > 0
+	maxT     int64
 }
 
 func (p *partial) intern(s string) uint32 {
@@ -85,10 +130,44 @@ func (p *partial) dictIDs(col *array.Dictionary) []uint32 {
 	return ids
 }
 
+func (p *partial) conn(k sessionKey, connector uint32) *connAgg {
+	id := connID{k.server, connector, k.logType}
+	c := p.conns[id]
+	if c == nil {
+		c = &connAgg{remote: map[[16]byte]int64{}}
+		p.conns[id] = c
+	}
+	return c
+}
+
+// fold merges a run of rows of one session into the open map, and moves the
+// session to its connector's totals once it is complete.
+func (p *partial) fold(k sessionKey, v sessionVal) {
+	if old, ok := p.open[k]; ok {
+		v.merge(old)
+	}
+	if v.start && v.end {
+		delete(p.open, k)
+		p.conn(k, v.connector).add(v)
+		p.complete++
+		return
+	}
+	p.open[k] = v
+}
+
+// eventDisconnect is the index of '-' in parser.Events.
+var eventDisconnect = int8(strings.IndexByte(parser.Events, '-'))
+
 // Add folds one record into the worker's partial.
 func (s *Summary) Add(worker int, rec arrow.Record) {
 	p := s.parts[worker]
 	n := int(rec.NumRows())
+	if n == 0 {
+		return
+	}
+	if p.rows == 0 {
+		p.minT, p.maxT = int64(rec.Column(parser.ColDateTime).(*array.Timestamp).Value(0)), int64(rec.Column(parser.ColDateTime).(*array.Timestamp).Value(0))
+	}
 	p.rows += int64(n)
 	servers := rec.Column(parser.ColServer).(*array.Dictionary)
 	serverIDs := p.dictIDs(servers)
@@ -97,8 +176,11 @@ func (s *Summary) Add(worker int, rec arrow.Record) {
 	connIDs := p.dictIDs(conns)
 	connIdx := conns.Indices().(*array.Int32).Int32Values()
 	logTypes := rec.Column(parser.ColLogType).(*array.Dictionary).Indices().(*array.Int8).Int8Values()
+	events := rec.Column(parser.ColEvent).(*array.Dictionary)
+	eventIdx := events.Indices().(*array.Int8).Int8Values()
 	ts := rec.Column(parser.ColDateTime).(*array.Timestamp).TimestampValues()
 	sids := rec.Column(parser.ColSessionID).(*array.Uint64).Uint64Values()
+	seqs := rec.Column(parser.ColSequenceNumber).(*array.Uint32).Uint32Values()
 	remote := rec.Column(parser.ColRemoteIP).(*array.FixedSizeBinary)
 	local := rec.Column(parser.ColLocalIP).(*array.FixedSizeBinary)
 
@@ -106,40 +188,29 @@ func (s *Summary) Add(worker int, rec arrow.Record) {
 	var cur sessionKey
 	var val sessionVal
 	have := false
-	flush := func() {
-		if !have {
-			return
-		}
-		if old, ok := p.sessions[cur]; ok {
-			val.first = min(val.first, old.first)
-			val.last = max(val.last, old.last)
-			val.rows += old.rows
-			if old.remote.IsValid() {
-				val.remote = old.remote
-			}
-			if old.connector != 0 {
-				val.connector = old.connector
-			}
-		}
-		p.sessions[cur] = val
-	}
 	var lastLocal localKey
 	for i := range n {
 		var server uint32
 		if servers.IsValid(i) {
 			server = serverIDs[serverIdx[i]]
 		}
+		// ColLogType's dictionary index is LogType-1.
 		k := sessionKey{server: server, logType: parser.LogType(logTypes[i] + 1), id: sids[i]}
 		t := int64(ts[i])
+		p.minT, p.maxT = min(p.minT, t), max(p.maxT, t)
 		if !have || k != cur {
-			flush()
+			if have {
+				p.fold(cur, val)
+			}
 			cur, have = k, true
 			val = sessionVal{connector: connIDs[connIdx[i]], first: t, last: t}
 		}
 		val.rows++
 		val.first, val.last = min(val.first, t), max(val.last, t)
-		if !val.remote.IsValid() && remote.IsValid(i) {
-			val.remote = parser.IPAt(remote, i)
+		val.start = val.start || seqs[i] == 0
+		val.end = val.end || (events.IsValid(i) && eventIdx[i] == eventDisconnect)
+		if val.remote == ([16]byte{}) && remote.IsValid(i) {
+			val.remote = [16]byte(remote.Value(i))
 		}
 		if local.IsValid(i) && server != 0 {
 			lk := localKey{server: server, ip: parser.IPAt(local, i)}
@@ -149,7 +220,9 @@ func (s *Summary) Add(worker int, rec arrow.Record) {
 			}
 		}
 	}
-	flush()
+	if have {
+		p.fold(cur, val)
+	}
 }
 
 // SummaryResult is the merged summary.
@@ -193,42 +266,63 @@ type connKey struct {
 	logType      parser.LogType
 }
 
-type connAgg struct {
-	sessions, rows int64
-	durations      stats.Float64Data
-	remote         map[netip.Addr]int64
-}
-
 // Result merges the workers' partials; top is how many remote addresses to
-// list per connector.
+// list per connector. Call it once, after the last Add.
 func (s *Summary) Result(top int) SummaryResult {
-	type sess struct {
-		connector   string
-		remote      netip.Addr
-		first, last int64
-		rows        int32
+	var res SummaryResult
+	conns := map[connKey]*connAgg{}
+	connOf := func(k connKey) *connAgg {
+		c := conns[k]
+		if c == nil {
+			c = &connAgg{remote: map[[16]byte]int64{}}
+			conns[k] = c
+		}
+		return c
 	}
+	// Join the fragments that files cut apart, by names, across workers.
 	type gkey struct {
 		server  string
 		logType parser.LogType
 		id      uint64
 	}
-	all := map[gkey]sess{}
+	type fragment struct {
+		val       sessionVal
+		connector string
+	}
+	open := map[gkey]fragment{}
 	localBy := map[string]*netipx.IPSetBuilder{}
-	var res SummaryResult
+	var first, last int64
 	for _, p := range s.parts {
-		res.Rows += p.rows
-		for k, v := range p.sessions {
-			g := gkey{p.name(k.server), k.logType, k.id}
-			cur, ok := all[g]
-			if ok { // a session split across files read by different workers
-				v.first, v.last, v.rows = min(v.first, cur.first), max(v.last, cur.last), v.rows+cur.rows
-				if !v.remote.IsValid() {
-					v.remote = cur.remote
-				}
+		if p.rows > 0 {
+			if res.Rows == 0 || p.minT < first {
+				first = p.minT
 			}
-			all[g] = sess{connector: p.name(v.connector), remote: v.remote, first: v.first, last: v.last, rows: v.rows}
+			if res.Rows == 0 || p.maxT > last {
+				last = p.maxT
+			}
 		}
+		res.Rows += p.rows
+		res.Sessions += p.complete
+		for id, c := range p.conns {
+			dst := connOf(connKey{p.name(id.server), p.name(id.connector), id.logType})
+			dst.sessions += c.sessions
+			dst.rows += c.rows
+			dst.durations = append(dst.durations, c.durations...)
+			for a, n := range c.remote {
+				dst.remote[a] += n
+			}
+		}
+		for k, v := range p.open {
+			g := gkey{p.name(k.server), k.logType, k.id}
+			f, ok := open[g]
+			if ok {
+				v.merge(f.val)
+			} else {
+				f.connector = p.name(v.connector)
+			}
+			open[g] = fragment{val: v, connector: f.connector}
+		}
+		clear(p.open)
 		for k := range p.local {
 			name := p.name(k.server)
 			if localBy[name] == nil {
@@ -237,40 +331,37 @@ func (s *Summary) Result(top int) SummaryResult {
 			localBy[name].Add(k.ip)
 		}
 	}
-	servers := map[string]*ServerSummary{}
-	conns := map[connKey]*connAgg{}
-	var first, last int64
-	for k, v := range all {
-		if res.Sessions == 0 || v.first < first {
-			first = v.first
-		}
-		if res.Sessions == 0 || v.last > last {
-			last = v.last
-		}
+	for g, f := range open {
+		connOf(connKey{g.server, f.connector, g.logType}).add(f.val)
 		res.Sessions++
+	}
+	servers := map[string]*ServerSummary{}
+	for k, c := range conns {
 		sv := servers[k.server]
 		if sv == nil {
 			sv = &ServerSummary{Name: k.server}
 			servers[k.server] = sv
 		}
-		sv.Sessions++
-		sv.Rows += int64(v.rows)
-		ck := connKey{k.server, v.connector, k.logType}
-		c := conns[ck]
-		if c == nil {
-			c = &connAgg{remote: map[netip.Addr]int64{}}
-			conns[ck] = c
+		sv.Sessions += c.sessions
+		sv.Rows += c.rows
+		cs := ConnectorSummary{Server: k.server, Name: k.name, LogType: k.logType.String(), Sessions: c.sessions, Rows: c.rows}
+		// Nearest rank: the p95 is a length some session really had.
+		cs.MedianSeconds, _ = stats.Median(c.durations)
+		cs.P95Seconds, _ = stats.PercentileNearestRank(c.durations, 95)
+		for a, n := range c.remote {
+			cs.TopRemote = append(cs.TopRemote, AddrCount{netip.AddrFrom16(a).Unmap(), n})
 		}
-		c.sessions++
-		c.rows += int64(v.rows)
-		c.durations = append(c.durations, float64(v.last-v.first)/1000)
-		if v.remote.IsValid() {
-			c.remote[v.remote]++
+		slices.SortFunc(cs.TopRemote, func(a, b AddrCount) int {
+			return cmp.Or(cmp.Compare(b.Sessions, a.Sessions), a.Addr.Compare(b.Addr))
+		})
+		if len(cs.TopRemote) > top {
+			cs.TopRemote = cs.TopRemote[:top]
 		}
+		res.Connectors = append(res.Connectors, cs)
 	}
-	if res.Sessions > 0 {
-		res.First, res.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
-	}
+	slices.SortFunc(res.Connectors, func(a, b ConnectorSummary) int {
+		return cmp.Or(cmp.Compare(a.LogType, b.LogType), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Name, b.Name))
+	})
 	for name, sv := range servers {
 		if b := localBy[name]; b != nil {
 			if set, err := b.IPSet(); err == nil {
@@ -286,24 +377,8 @@ func (s *Summary) Result(top int) SummaryResult {
 		res.Servers = append(res.Servers, *sv)
 	}
 	slices.SortFunc(res.Servers, func(a, b ServerSummary) int { return cmp.Compare(a.Name, b.Name) })
-	for k, c := range conns {
-		cs := ConnectorSummary{Server: k.server, Name: k.name, LogType: k.logType.String(), Sessions: c.sessions, Rows: c.rows}
-		// Nearest rank: the p95 is a length some session really had.
-		cs.MedianSeconds, _ = stats.Median(c.durations)
-		cs.P95Seconds, _ = stats.PercentileNearestRank(c.durations, 95)
-		for a, n := range c.remote {
-			cs.TopRemote = append(cs.TopRemote, AddrCount{a, n})
-		}
-		slices.SortFunc(cs.TopRemote, func(a, b AddrCount) int {
-			return cmp.Or(cmp.Compare(b.Sessions, a.Sessions), a.Addr.Compare(b.Addr))
-		})
-		if len(cs.TopRemote) > top {
-			cs.TopRemote = cs.TopRemote[:top]
-		}
-		res.Connectors = append(res.Connectors, cs)
+	if res.Rows > 0 {
+		res.First, res.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
 	}
-	slices.SortFunc(res.Connectors, func(a, b ConnectorSummary) int {
-		return cmp.Or(cmp.Compare(a.LogType, b.LogType), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Name, b.Name))
-	})
 	return res
 }

@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -88,5 +89,27 @@ func TestSummaryEmpty(t *testing.T) {
 	got := NewSummary(2).Result(5)
 	if got.Rows != 0 || got.Sessions != 0 || !got.First.IsZero() || len(got.Connectors) != 0 {
 		t.Errorf("%+v", got)
+	}
+}
+
+// TestSummaryForgetsCompleteSessions: memory must not grow with the number of
+// sessions, so a session seen from its first row to its disconnect leaves
+// nothing behind but its connector's totals.
+func TestSummaryForgetsCompleteSessions(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("#Log-type: SMTP Receive Protocol Log\n" + fields)
+	for i := 1; i <= 2000; i++ {
+		b.WriteString(fmt.Sprintf("2026-11-02T10:00:01.000Z,EX01\\Default Frontend EX01,%X,0,10.0.0.11:25,203.0.113.7:1,+,,\n", i))
+		b.WriteString(fmt.Sprintf("2026-11-02T10:00:02.000Z,EX01\\Default Frontend EX01,%X,1,10.0.0.11:25,203.0.113.7:1,-,,Local\n", i))
+	}
+	b.WriteString("2026-11-02T10:00:03.000Z,EX01\\Default Frontend EX01,FFFF,0,10.0.0.11:25,203.0.113.9:1,+,,\n") // still open
+	s := NewSummary(1)
+	feed(t, s, 0, b.String())
+	if n := len(s.parts[0].open); n != 1 {
+		t.Errorf("%d sessions held open, want only the unfinished one", n)
+	}
+	got := s.Result(5)
+	if got.Sessions != 2001 || got.Connectors[0].Sessions != 2001 || got.Connectors[0].TopRemote[0].Sessions != 2000 {
+		t.Errorf("sessions %d, connector %+v", got.Sessions, got.Connectors[0])
 	}
 }

@@ -9,28 +9,29 @@ import (
 )
 
 // batch accumulates one record's columns in reusable Go slices; build copies
-// them into buffers from the Reader's allocator. Appending to typed slices is
-// several times faster than Arrow's per-value builders, and the copy at the
-// end costs one memmove per column.
+// them into buffers from the Reader's allocator. Rows are written by index
+// into slices that grow by doubling, so the per-row path stores no pointers:
+// an append per column per row would cost a GC write barrier each while the
+// collector runs, which profiling showed at 16% of a scan.
 type batch struct {
 	n          int
 	line       []int64
 	logType    []int8
 	ts         []int64
 	server     []int32
-	serverOK   bitmap
 	connector  []int32
 	session    []uint64
 	seq        []uint32
-	localIP    []byte
-	localIPOK  bitmap
+	localIP    []byte // 16 bytes a row
 	localPort  []uint16
-	localPOK   bitmap
 	remoteIP   []byte
-	remoteIPOK bitmap
 	remotePort []uint16
-	remotePOK  bitmap
 	event      []int8
+	serverOK   bitmap
+	localIPOK  bitmap
+	localPOK   bitmap
+	remoteIPOK bitmap
+	remotePOK  bitmap
 	eventOK    bitmap
 	data       stringCol
 	context    stringCol
@@ -39,15 +40,22 @@ type batch struct {
 	connectors dictMemo
 }
 
+// stringCol is an Arrow utf8 column being built: offsets has a slot per row
+// plus one, bytes[:used] holds the values.
 type stringCol struct {
 	offsets []int32
 	bytes   []byte
+	used    int
 }
 
-func (c *stringCol) reset() { c.offsets = append(c.offsets[:0], 0); c.bytes = c.bytes[:0] }
-func (c *stringCol) add(b []byte) {
-	c.bytes = append(c.bytes, b...)
-	c.offsets = append(c.offsets, int32(len(c.bytes)))
+func (c *stringCol) reset() { c.used = 0 }
+
+func (c *stringCol) set(i int, b []byte) {
+	if c.used+len(b) > len(c.bytes) {
+		c.bytes = grown(c.bytes, c.used+len(b))
+	}
+	c.used += copy(c.bytes[c.used:], b)
+	c.offsets[i+1] = int32(c.used)
 }
 
 // bitmap is an Arrow validity bitmap that also counts nulls.
@@ -56,16 +64,40 @@ type bitmap struct {
 	nulls int
 }
 
-func (m *bitmap) reset() { m.bits = m.bits[:0]; m.nulls = 0 }
-func (m *bitmap) add(i int, ok bool) {
-	if i&7 == 0 {
-		m.bits = append(m.bits, 0)
-	}
+func (m *bitmap) reset(n int) {
+	clear(m.bits[:min((n+7)/8, len(m.bits))])
+	m.nulls = 0
+}
+
+func (m *bitmap) set(i int, ok bool) {
 	if ok {
 		m.bits[i>>3] |= 1 << (i & 7)
 	} else {
 		m.nulls++
 	}
+}
+
+// grown returns s with at least n elements, doubling its size.
+func grown[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	t := make([]T, max(n, 2*len(s), 1024))
+	copy(t, s)
+	return t
+}
+
+// grow makes room for at least n rows.
+func (b *batch) grow(n int) {
+	n = max(n, 2*len(b.line), 1024)
+	b.line, b.logType, b.ts = grown(b.line, n), grown(b.logType, n), grown(b.ts, n)
+	b.server, b.connector, b.session, b.seq = grown(b.server, n), grown(b.connector, n), grown(b.session, n), grown(b.seq, n)
+	b.localIP, b.remoteIP = grown(b.localIP, 16*n), grown(b.remoteIP, 16*n)
+	b.localPort, b.remotePort, b.event = grown(b.localPort, n), grown(b.remotePort, n), grown(b.event, n)
+	for _, m := range []*bitmap{&b.serverOK, &b.localIPOK, &b.localPOK, &b.remoteIPOK, &b.remotePOK, &b.eventOK} {
+		m.bits = grown(m.bits, (n+7)/8)
+	}
+	b.data.offsets, b.context.offsets = grown(b.data.offsets, n+1), grown(b.context.offsets, n+1)
 }
 
 // dictMemo interns the few distinct values of a dictionary column per batch.
@@ -114,14 +146,10 @@ func (d *dictMemo) id(b []byte) int32 {
 }
 
 func (b *batch) reset() {
-	b.n = 0
-	b.line, b.logType, b.ts = b.line[:0], b.logType[:0], b.ts[:0]
-	b.server, b.connector, b.session, b.seq = b.server[:0], b.connector[:0], b.session[:0], b.seq[:0]
-	b.localIP, b.localPort, b.remoteIP, b.remotePort = b.localIP[:0], b.localPort[:0], b.remoteIP[:0], b.remotePort[:0]
-	b.event = b.event[:0]
 	for _, m := range []*bitmap{&b.serverOK, &b.localIPOK, &b.localPOK, &b.remoteIPOK, &b.remotePOK, &b.eventOK} {
-		m.reset()
+		m.reset(b.n)
 	}
+	b.n = 0
 	b.data.reset()
 	b.context.reset()
 	b.servers.reset()
@@ -145,37 +173,38 @@ type row struct {
 
 func (b *batch) add(r *row) {
 	i := b.n
-	b.n++
-	b.line = append(b.line, r.line)
-	b.logType = append(b.logType, int8(r.logType)-1)
-	b.ts = append(b.ts, r.ts)
-	if r.server != nil {
-		b.server = append(b.server, b.servers.id(r.server))
-		b.serverOK.add(i, true)
-	} else {
-		b.server = append(b.server, 0)
-		b.serverOK.add(i, false)
+	if i >= len(b.line) {
+		b.grow(i + 1)
 	}
-	b.connector = append(b.connector, b.connectors.id(r.connector))
-	b.session = append(b.session, r.session)
-	b.seq = append(b.seq, r.seq)
-	b.localIP = append(b.localIP, r.local.ip[:]...)
-	b.localIPOK.add(i, r.local.ipOK)
-	b.localPort = append(b.localPort, r.local.port)
-	b.localPOK.add(i, r.local.portOK)
-	b.remoteIP = append(b.remoteIP, r.remote.ip[:]...)
-	b.remoteIPOK.add(i, r.remote.ipOK)
-	b.remotePort = append(b.remotePort, r.remote.port)
-	b.remotePOK.add(i, r.remote.portOK)
-	b.event = append(b.event, max(r.event, 0))
-	b.eventOK.add(i, r.event >= 0)
-	b.data.add(r.data)
-	b.context.add(r.ctxt)
+	b.n++
+	b.line[i] = r.line
+	b.logType[i] = int8(r.logType) - 1
+	b.ts[i] = r.ts
+	b.server[i] = 0
+	if r.server != nil {
+		b.server[i] = b.servers.id(r.server)
+	}
+	b.serverOK.set(i, r.server != nil)
+	b.connector[i] = b.connectors.id(r.connector)
+	b.session[i] = r.session
+	b.seq[i] = r.seq
+	copy(b.localIP[16*i:], r.local.ip[:])
+	b.localIPOK.set(i, r.local.ipOK)
+	b.localPort[i] = r.local.port
+	b.localPOK.set(i, r.local.portOK)
+	copy(b.remoteIP[16*i:], r.remote.ip[:])
+	b.remoteIPOK.set(i, r.remote.ipOK)
+	b.remotePort[i] = r.remote.port
+	b.remotePOK.set(i, r.remote.portOK)
+	b.event[i] = max(r.event, 0)
+	b.eventOK.set(i, r.event >= 0)
+	b.data.set(i, r.data)
+	b.context.set(i, r.ctxt)
 }
 
 // bytesHeld is the size of the variable-length data in the batch, so the
 // Reader can cut a batch early when rows are long.
-func (b *batch) bytesHeld() int { return len(b.data.bytes) + len(b.context.bytes) }
+func (b *batch) bytesHeld() int { return b.data.used + b.context.used }
 
 // builder turns Go slices into Arrow arrays on one allocator.
 type builder struct {
@@ -191,18 +220,18 @@ func (bd *builder) buf(src []byte) *memory.Buffer {
 	return buf
 }
 
-func (bd *builder) validity(m *bitmap) *memory.Buffer {
+func (bd *builder) validity(m *bitmap, n int) *memory.Buffer {
 	if m.nulls == 0 {
 		return nil
 	}
-	return bd.buf(m.bits)
+	return bd.buf(m.bits[:(n+7)/8])
 }
 
 func (bd *builder) fixed(t arrow.DataType, n int, valid *bitmap, values []byte) arrow.Array {
 	var v *memory.Buffer
 	nulls := 0
 	if valid != nil {
-		v, nulls = bd.validity(valid), valid.nulls
+		v, nulls = bd.validity(valid, n), valid.nulls
 	}
 	d := array.NewData(t, n, []*memory.Buffer{v, bd.buf(values)}, nil, nulls, 0)
 	defer d.Release()
@@ -211,16 +240,15 @@ func (bd *builder) fixed(t arrow.DataType, n int, valid *bitmap, values []byte) 
 
 func (bd *builder) strings(n int, c *stringCol) arrow.Array {
 	d := array.NewData(arrow.BinaryTypes.String, n,
-		[]*memory.Buffer{nil, bd.buf(arrow.Int32Traits.CastToBytes(c.offsets)), bd.buf(c.bytes)}, nil, 0, 0)
+		[]*memory.Buffer{nil, bd.buf(arrow.Int32Traits.CastToBytes(c.offsets[:n+1])), bd.buf(c.bytes[:c.used])}, nil, 0, 0)
 	defer d.Release()
 	return array.MakeFromData(d)
 }
 
 func (bd *builder) dictValues(vals [][]byte) arrow.Array {
-	var sc stringCol
-	sc.reset()
-	for _, v := range vals {
-		sc.add(v)
+	sc := stringCol{offsets: make([]int32, len(vals)+1)}
+	for i, v := range vals {
+		sc.set(i, v)
 	}
 	return bd.strings(len(vals), &sc)
 }
@@ -230,7 +258,7 @@ func (bd *builder) dict(t *arrow.DictionaryType, n int, valid *bitmap, indices [
 	var v *memory.Buffer
 	nulls := 0
 	if valid != nil {
-		v, nulls = bd.validity(valid), valid.nulls
+		v, nulls = bd.validity(valid, n), valid.nulls
 	}
 	d := array.NewDataWithDictionary(t, n, []*memory.Buffer{v, bd.buf(indices)}, nulls, 0, dict.Data().(*array.Data))
 	defer d.Release()
@@ -252,18 +280,18 @@ func (b *batch) build(mem memory.Allocator, source string) arrow.Record {
 	srcIdx := make([]int32, n) // all zero: one file per batch
 	cols := make([]arrow.Array, NumCols)
 	cols[ColSourceFile] = bd.dict(dictString, n, nil, arrow.Int32Traits.CastToBytes(srcIdx), stringsArray(bd, []string{source}))
-	cols[ColLine] = bd.fixed(arrow.PrimitiveTypes.Int64, n, nil, arrow.Int64Traits.CastToBytes(b.line))
-	cols[ColLogType] = bd.dict(dictString8, n, nil, arrow.Int8Traits.CastToBytes(b.logType), stringsArray(bd, logTypeNames))
-	cols[ColDateTime] = bd.fixed(arrow.FixedWidthTypes.Timestamp_ms, n, nil, arrow.Int64Traits.CastToBytes(b.ts))
-	cols[ColServer] = bd.dict(dictString, n, &b.serverOK, arrow.Int32Traits.CastToBytes(b.server), bd.dictValues(b.servers.vals))
-	cols[ColConnectorID] = bd.dict(dictString, n, nil, arrow.Int32Traits.CastToBytes(b.connector), bd.dictValues(b.connectors.vals))
-	cols[ColSessionID] = bd.fixed(arrow.PrimitiveTypes.Uint64, n, nil, arrow.Uint64Traits.CastToBytes(b.session))
-	cols[ColSequenceNumber] = bd.fixed(arrow.PrimitiveTypes.Uint32, n, nil, arrow.Uint32Traits.CastToBytes(b.seq))
-	cols[ColLocalIP] = bd.fixed(ipType, n, &b.localIPOK, b.localIP)
-	cols[ColLocalPort] = bd.fixed(arrow.PrimitiveTypes.Uint16, n, &b.localPOK, arrow.Uint16Traits.CastToBytes(b.localPort))
-	cols[ColRemoteIP] = bd.fixed(ipType, n, &b.remoteIPOK, b.remoteIP)
-	cols[ColRemotePort] = bd.fixed(arrow.PrimitiveTypes.Uint16, n, &b.remotePOK, arrow.Uint16Traits.CastToBytes(b.remotePort))
-	cols[ColEvent] = bd.dict(dictString8, n, &b.eventOK, arrow.Int8Traits.CastToBytes(b.event), stringsArray(bd, eventNames))
+	cols[ColLine] = bd.fixed(arrow.PrimitiveTypes.Int64, n, nil, arrow.Int64Traits.CastToBytes(b.line[:n]))
+	cols[ColLogType] = bd.dict(dictString8, n, nil, arrow.Int8Traits.CastToBytes(b.logType[:n]), stringsArray(bd, logTypeNames))
+	cols[ColDateTime] = bd.fixed(arrow.FixedWidthTypes.Timestamp_ms, n, nil, arrow.Int64Traits.CastToBytes(b.ts[:n]))
+	cols[ColServer] = bd.dict(dictString, n, &b.serverOK, arrow.Int32Traits.CastToBytes(b.server[:n]), bd.dictValues(b.servers.vals))
+	cols[ColConnectorID] = bd.dict(dictString, n, nil, arrow.Int32Traits.CastToBytes(b.connector[:n]), bd.dictValues(b.connectors.vals))
+	cols[ColSessionID] = bd.fixed(arrow.PrimitiveTypes.Uint64, n, nil, arrow.Uint64Traits.CastToBytes(b.session[:n]))
+	cols[ColSequenceNumber] = bd.fixed(arrow.PrimitiveTypes.Uint32, n, nil, arrow.Uint32Traits.CastToBytes(b.seq[:n]))
+	cols[ColLocalIP] = bd.fixed(ipType, n, &b.localIPOK, b.localIP[:16*n])
+	cols[ColLocalPort] = bd.fixed(arrow.PrimitiveTypes.Uint16, n, &b.localPOK, arrow.Uint16Traits.CastToBytes(b.localPort[:n]))
+	cols[ColRemoteIP] = bd.fixed(ipType, n, &b.remoteIPOK, b.remoteIP[:16*n])
+	cols[ColRemotePort] = bd.fixed(arrow.PrimitiveTypes.Uint16, n, &b.remotePOK, arrow.Uint16Traits.CastToBytes(b.remotePort[:n]))
+	cols[ColEvent] = bd.dict(dictString8, n, &b.eventOK, arrow.Int8Traits.CastToBytes(b.event[:n]), stringsArray(bd, eventNames))
 	cols[ColData] = bd.strings(n, &b.data)
 	cols[ColContext] = bd.strings(n, &b.context)
 

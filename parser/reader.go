@@ -195,8 +195,12 @@ func (r *Reader) Err() error { return r.err }
 // Stats returns the counts so far.
 func (r *Reader) Stats() Stats { return r.stats }
 
-// Problems returns the rejections and warnings so far.
-func (r *Reader) Problems() *Problems { return &r.probs }
+// Problems returns a copy of the rejections and warnings so far. It is a
+// copy so that keeping it does not keep the Reader and its buffers alive.
+func (r *Reader) Problems() *Problems {
+	p := r.probs
+	return &p
+}
 
 // LogType is what the stream turned out to be (from its header, the option,
 // or its first row).

@@ -258,7 +258,12 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		return res
 	}
 	if det.Empty && peekErr == io.EOF {
-		res.Status = FileEmpty
+		// Content cannot tell an empty log from any empty file: trust the
+		// name only here (Exchange creates RECV*/SEND* files before writing).
+		res.Status, res.Reason = FileSkipped, "empty file"
+		if LogTypeFromPath(u.path) != LogTypeUnknown {
+			res.Status, res.Reason = FileEmpty, ""
+		}
 		res.Stats.Bytes = int64(len(head))
 		return res
 	}

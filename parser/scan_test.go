@@ -69,6 +69,7 @@ func TestScanFolder(t *testing.T) {
 	write("EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110211-1.LOG", nil)
 	write("EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110212-1.LOG", []byte("\xEF\xBB\xBF#Software: Microsoft Exchange Server\r\n#Log-type: SMTP Receive Protocol Log\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n"))
 	write("notes.txt", []byte("copied from EX01 on Monday\n"))
+	write("empty.txt", nil)
 	write("old.7z", []byte("7z\xBC\xAF\x27\x1Crest"))
 	write("broken.zip", []byte("PK\x03\x04garbage"))
 	write("damaged/RECV2026110213-1.LOG.gz", damaged)
@@ -107,6 +108,7 @@ func TestScanFolder(t *testing.T) {
 		"EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110211-1.LOG": FileEmpty,
 		"EX01/FrontEnd/ProtocolLog/SmtpReceive/RECV2026110212-1.LOG": FileEmpty,
 		"notes.txt":                              FileSkipped,
+		"empty.txt":                              FileSkipped,
 		"old.7z":                                 FileSkipped,
 		"broken.zip":                             FileFailed,
 		"damaged/RECV2026110213-1.LOG.gz":        FileParsed,
