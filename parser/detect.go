@@ -62,8 +62,8 @@ func Detect(head []byte) (Detection, error) {
 			return d, nil
 		}
 		// A headerless excerpt: accept it when its first line is a row.
-		probe := NewReader(bytes.NewReader(append(bytes.Clone(line), '\n')), "probe")
-		if err, _ := probe.parseRow(line); err != nil {
+		probe := newReader("probe", WithBatchRows(1))
+		if _, err := probe.parseRow(line); err != nil {
 			return d, fmt.Errorf("%w (no #Log-type or #Fields header, and the first line is no log row: %v)", ErrNotProtocolLog, err)
 		}
 		return d, nil

@@ -3,7 +3,7 @@
 // It knows bytes, lines and columns; it knows nothing about sessions or detectors.
 //
 // A Reader is an array.RecordReader over one stream. Scan walks files and
-// directories (plain, .gz and .zip), recognises logs by their content and runs
+// directories (plain, .gz, .bz2 and .zip), recognises logs by their content and runs
 // one Reader per file on a pool of workers.
 //
 // Every bad row is rejected whole and reported as an *Error with file and line;

@@ -154,16 +154,33 @@ type Reader struct {
 
 // NewReader returns a Reader of r; src names the stream in records and errors.
 func NewReader(r io.Reader, src string, opts ...Option) *Reader {
+	rd := newReader(src, opts...)
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < 64<<10 {
+		br = bufio.NewReaderSize(r, bufferSizeFor(r))
+	}
+	rd.br = br
+	return rd
+}
+
+// bufferSizeFor sizes a read buffer: readBufferSize, or less when the input
+// says it is smaller (bytes.Reader, strings.Reader), so many small inputs do
+// not each cost a megabyte.
+func bufferSizeFor(r io.Reader) int {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return min(max(l.Len()+1, 4096), readBufferSize)
+	}
+	return readBufferSize
+}
+
+// newReader returns a Reader with no input, able to parse lines handed to it.
+func newReader(src string, opts ...Option) *Reader {
 	cfg := config{mem: memory.DefaultAllocator, batchRows: DefaultBatchRows, maxLine: DefaultMaxLineBytes,
 		logType: LogTypeUnknown, maxProblems: DefaultMaxProblems}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	br, ok := r.(*bufio.Reader)
-	if !ok || br.Size() < 64<<10 {
-		br = bufio.NewReaderSize(r, readBufferSize)
-	}
-	rd := &Reader{cfg: cfg, src: src, br: br, logType: cfg.logType, fields: make([][]byte, 0, maxFields)}
+	rd := &Reader{cfg: cfg, src: src, logType: cfg.logType, fields: make([][]byte, 0, maxFields)}
 	rd.refs.Store(1)
 	rd.probs.max = cfg.maxProblems
 	rd.setFields(fieldNames[:]) // headerless excerpts use the standard layout
@@ -356,7 +373,7 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
 		r.warn(0, ErrInvalidUTF8)
 	}
-	if err, col := r.parseRow(line); err != nil {
+	if col, err := r.parseRow(line); err != nil {
 		if !terminated {
 			err = fmt.Errorf("%w: %w", ErrTruncated, err)
 		}
@@ -431,7 +448,7 @@ func (r *Reader) setFields(names []string) {
 
 // parseRow validates one row and appends it to the batch only when all of it
 // is good, so the columns never differ in length.
-func (r *Reader) parseRow(line []byte) (error, int) {
+func (r *Reader) parseRow(line []byte) (int, error) {
 	if cap(r.scratch) < len(line) {
 		r.scratch = make([]byte, 0, 2*len(line))
 	}
@@ -439,11 +456,11 @@ func (r *Reader) parseRow(line []byte) (error, int) {
 	r.fields = f
 	if err != nil {
 		if err == ErrFieldCount {
-			return fmt.Errorf("%w: more than %d", ErrFieldCount, r.nfields), 0
+			return 0, fmt.Errorf("%w: more than %d", ErrFieldCount, r.nfields)
 		}
-		return err, col
+		return col, err
 	}
-	return r.parseFields(f), 0
+	return 0, r.parseFields(f)
 }
 
 // parseFields validates a split row and appends it to the batch.

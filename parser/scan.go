@@ -226,7 +226,13 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		return res
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, readBufferSize)
+	size := readBufferSize
+	if u.entry == nil {
+		if fi, err := rc.(*os.File).Stat(); err == nil && fi.Size() < int64(size) {
+			size = max(int(fi.Size())+1, 64<<10) // NewReader keeps buffers of 64 KiB and more
+		}
+	}
+	br := bufio.NewReaderSize(rc, size)
 	magic, _ := br.Peek(6)
 	switch {
 	case bytes.HasPrefix(magic, magicGzip):
