@@ -164,22 +164,40 @@ func (g *generator) transaction(r *session, from string, rcpts []string, size in
 // ("Inbound Proxy Internal Send Connector") and the Hub's receive log, where
 // the original client appears only in XPROXYFROM.
 func (g *generator) proxy(fe, hub int, t int64, clientIP, clientEHLO string, sid uint64, from string, rcpts []string, size int, authSrc string) {
-	f, h := servers[fe], servers[hub]
+	f := servers[fe]
+	s, rv := g.hubSession(fe, hub, false, "Inbound Proxy Internal Send Connector", fmt.Sprintf("%s\\Default %s", servers[hub].name, servers[hub].name), t, ehloHub, ehloHubTLS)
+	g.exchangeAuth(s, rv, f)
+	xp := fmt.Sprintf("XPROXYFROM SID=%016X IP=%s PORT=%s DOMAIN=%s SEQNUM=1 PERMS=1205 AUTHSRC=%s", sid, clientIP, g.port(), clientEHLO, authSrc)
+	s.add(0, '>', xp, "")
+	rv.add(g.ms(1, 3), '<', xp, "")
+	rv.add(0, '>', "250 XProxyFrom accepted", "")
+	rv.add(0, '*', anonPerms, "Set Session Permissions")
+	s.add(g.ms(1, 3), '<', "250 XProxyFrom accepted", "")
+	g.relayMessage(s, rv, fe, hub, from, rcpts, size)
+	g.quitBoth(s, rv)
+}
+
+// hubSession opens a session from server from's Transport service (fromHub)
+// or Front End to server to's Transport service on 2525, logged in the
+// sender's send log and the receiver's receive log, and runs it up to the
+// second EHLO reply, which offers ehloTLS.
+func (g *generator) hubSession(from, to int, fromHub bool, sendConnector, recvConnector string, t int64, ehlo, ehloTLS string) (*session, *session) {
+	f, h := servers[from], servers[to]
 	port := g.port()
-	s := g.open(streamKey{server: fe, send: true}, "Inbound Proxy Internal Send Connector", t, "", h.ip+":2525")
+	s := g.open(streamKey{server: from, hub: fromHub, send: true}, sendConnector, t, "", h.ip+":2525")
 	s.add(0, '*', sendPerms, "Set Session Permissions")
 	s.add(0, '*', "", "attempting to connect")
 	s.local = f.ip + ":" + port
 	s.add(g.ms(1, 5), '+', "", "")
-	rv := g.open(streamKey{server: hub, hub: true}, fmt.Sprintf("%s\\Default %s", h.name, h.name), s.t, h.ip+":2525", f.ip+":"+port)
+	rv := g.open(streamKey{server: to, hub: true}, recvConnector, s.t, h.ip+":2525", f.ip+":"+port)
 	rv.add(0, '+', "", "")
 	rv.add(0, '*', anonPerms, "Set Session Permissions")
 	rv.add(0, '>', banner(h, rv.t), "")
 	s.add(g.ms(1, 3), '<', banner(h, s.t), "")
 	s.add(0, '>', "EHLO "+f.fqdn, "")
 	rv.add(g.ms(1, 3), '<', "EHLO "+f.fqdn, "")
-	rv.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehloHub), "")
-	s.add(g.ms(1, 3), '<', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehloHub), "")
+	rv.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehlo), "")
+	s.add(g.ms(1, 3), '<', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehlo), "")
 	s.add(0, '>', "X-ANONYMOUSTLS", "")
 	rv.add(g.ms(1, 3), '<', "X-ANONYMOUSTLS", "")
 	rv.add(0, '>', "220 2.0.0 SMTP server ready", "")
@@ -188,24 +206,29 @@ func (g *generator) proxy(fe, hub int, t int64, clientIP, clientEHLO string, sid
 	s.add(0, '*', "", tlsClient)
 	s.add(g.ms(1, 3), '>', "EHLO "+f.fqdn, "")
 	rv.add(g.ms(1, 3), '<', "EHLO "+f.fqdn, "")
-	rv.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehloHubTLS), "")
-	s.add(g.ms(1, 3), '<', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehloHubTLS), "")
+	rv.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehloTLS), "")
+	s.add(g.ms(1, 3), '<', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, ehloTLS), "")
+	return s, rv
+}
+
+// exchangeAuth is Exchange Server authentication (X-EXPS) between servers.
+func (g *generator) exchangeAuth(s, rv *session, f server) {
 	s.add(0, '>', "X-EXPS GSSAPI", "")
 	rv.add(g.ms(1, 3), '<', "X-EXPS GSSAPI", "")
 	rv.add(g.ms(1, 10), '>', "235 <authentication response>", "")
 	rv.add(0, '*', "CONTOSO\\"+f.name+"$", "authenticated")
 	rv.add(0, '*', exchangePerms, "Set Session Permissions")
 	s.add(g.ms(1, 10), '<', "235 <authentication response>", "")
-	xp := fmt.Sprintf("XPROXYFROM SID=%016X IP=%s PORT=%s DOMAIN=%s SEQNUM=1 PERMS=1205 AUTHSRC=%s", sid, clientIP, g.port(), clientEHLO, authSrc)
-	s.add(0, '>', xp, "")
-	rv.add(g.ms(1, 3), '<', xp, "")
-	rv.add(0, '>', "250 XProxyFrom accepted", "")
-	rv.add(0, '*', anonPerms, "Set Session Permissions")
-	s.add(g.ms(1, 3), '<', "250 XProxyFrom accepted", "")
+}
+
+// relayMessage sends one message over an established server-to-server
+// session: the sender pipelines MAIL and RCPTs, as Exchange does.
+func (g *generator) relayMessage(s, rv *session, from, to int, sender string, rcpts []string, size int) {
+	f, h := servers[from], servers[to]
 	mid := g.messageID(f.fqdn)
 	s.add(0, '*', "", fmt.Sprintf("sending message with RecordId %d and InternetMessageId %s", g.rng.Int64N(1<<40), mid))
-	s.add(0, '>', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", from, size), "")
-	rv.add(g.ms(1, 3), '<', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", from, size), "")
+	s.add(0, '>', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", sender, size), "")
+	rv.add(g.ms(1, 3), '<', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", sender, size), "")
 	rv.add(0, '*', fmt.Sprintf("%016X;%s;1", rv.sid, time.UnixMilli(rv.t).UTC().Format("2006-01-02T15:04:05.000Z")), "receiving message")
 	for _, rc := range rcpts {
 		s.add(0, '>', "RCPT TO:<"+rc+">", "")
@@ -223,6 +246,10 @@ func (g *generator) proxy(fe, hub int, t int64, clientIP, clientEHLO string, sid
 		mid, g.rng.Int64N(1<<40), h.fqdn, size, 0.02+g.rng.Float64()/2, 100+g.rng.Float64()*2000)
 	rv.add(g.ms(10, 200), '>', queued, "")
 	s.add(g.ms(1, 3), '<', queued, "")
+}
+
+// quitBoth ends a server-to-server session on both sides.
+func (g *generator) quitBoth(s, rv *session) {
 	s.add(0, '>', "QUIT", "")
 	rv.add(g.ms(1, 3), '<', "QUIT", "")
 	rv.add(0, '>', "221 2.0.0 Service closing transmission channel", "")
@@ -373,74 +400,17 @@ func (g *generator) outbound(sv int, t int64) {
 // on a custom connector whose RemoteIPRanges covers the sender and which does
 // not offer X-EXPS: the sender gives up with 451 5.7.3 (incident 3).
 func (g *generator) intraOrg(from, to int, t int64, broken bool) {
-	f, h := servers[from], servers[to]
-	port := g.port()
-	s := g.open(streamKey{server: from, hub: true, send: true}, "Intra-Organization SMTP Send Connector", t, "", h.ip+":2525")
-	s.add(0, '*', sendPerms, "Set Session Permissions")
-	s.add(0, '*', "", "attempting to connect")
-	s.local = f.ip + ":" + port
-	s.add(g.ms(1, 5), '+', "", "")
-	connector, perms, e1, e2 := fmt.Sprintf("%s\\Default %s", h.name, h.name), anonPerms, ehloHub, ehloHubTLS
+	connector, e1, e2 := fmt.Sprintf("%s\\Default %s", servers[to].name, servers[to].name), ehloHub, ehloHubTLS
 	if broken {
-		connector, perms, e1, e2 = "EX01\\Relay Hub EX01", anonPerms, ehloCustom, ehloCustomTLS
+		connector, e1, e2 = "EX01\\Relay Hub EX01", ehloCustom, ehloCustomTLS
 	}
-	rv := g.open(streamKey{server: to, hub: true}, connector, s.t, h.ip+":2525", f.ip+":"+port)
-	rv.add(0, '+', "", "")
-	rv.add(0, '*', perms, "Set Session Permissions")
-	rv.add(0, '>', banner(h, rv.t), "")
-	s.add(g.ms(1, 3), '<', banner(h, s.t), "")
-	s.add(0, '>', "EHLO "+f.fqdn, "")
-	rv.add(g.ms(1, 3), '<', "EHLO "+f.fqdn, "")
-	rv.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, e1), "")
-	s.add(g.ms(1, 3), '<', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, e1), "")
-	s.add(0, '>', "X-ANONYMOUSTLS", "")
-	rv.add(g.ms(1, 3), '<', "X-ANONYMOUSTLS", "")
-	rv.add(0, '>', "220 2.0.0 SMTP server ready", "")
-	rv.add(g.ms(5, 20), '*', "", tlsServer)
-	s.add(g.ms(5, 20), '<', "220 2.0.0 SMTP server ready", "")
-	s.add(0, '*', "", tlsClient)
-	s.add(g.ms(1, 3), '>', "EHLO "+f.fqdn, "")
-	rv.add(g.ms(1, 3), '<', "EHLO "+f.fqdn, "")
-	rv.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, e2), "")
-	s.add(g.ms(1, 3), '<', fmt.Sprintf("250-%s Hello [%s] %s", h.fqdn, f.ip, e2), "")
+	s, rv := g.hubSession(from, to, true, "Intra-Organization SMTP Send Connector", connector, t, e1, e2)
 	if broken {
 		s.add(0, '*', "", "451 5.7.3 Cannot achieve Exchange Server authentication.")
-		s.add(0, '>', "QUIT", "")
-		rv.add(g.ms(1, 3), '<', "QUIT", "")
-		rv.add(0, '>', "221 2.0.0 Service closing transmission channel", "")
-		rv.add(0, '-', "", "Local")
-		s.add(g.ms(1, 3), '<', "221 2.0.0 Service closing transmission channel", "")
-		s.add(0, '-', "", "Local")
+		g.quitBoth(s, rv)
 		return
 	}
-	s.add(0, '>', "X-EXPS GSSAPI", "")
-	rv.add(g.ms(1, 3), '<', "X-EXPS GSSAPI", "")
-	rv.add(g.ms(1, 10), '>', "235 <authentication response>", "")
-	rv.add(0, '*', "CONTOSO\\"+f.name+"$", "authenticated")
-	rv.add(0, '*', exchangePerms, "Set Session Permissions")
-	s.add(g.ms(1, 10), '<', "235 <authentication response>", "")
-	mid := g.messageID(f.fqdn)
-	s.add(0, '*', "", fmt.Sprintf("sending message with RecordId %d and InternetMessageId %s", g.rng.Int64N(1<<40), mid))
-	from2, rcpt, size := g.internalUser(), g.internalUser(), 2000+g.rng.IntN(100000)
-	s.add(0, '>', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", from2, size), "")
-	s.add(0, '>', "RCPT TO:<"+rcpt+">", "")
-	rv.add(g.ms(1, 3), '<', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", from2, size), "")
-	rv.add(0, '*', fmt.Sprintf("%016X;%s;1", rv.sid, time.UnixMilli(rv.t).UTC().Format("2006-01-02T15:04:05.000Z")), "receiving message")
-	rv.add(0, '<', "RCPT TO:<"+rcpt+">", "")
-	rv.add(g.ms(1, 5), '>', "250 2.1.0 Sender OK", "")
-	rv.add(0, '>', "250 2.1.5 Recipient OK", "")
-	s.add(g.ms(1, 3), '<', "250 2.1.0 Sender OK", "")
-	s.add(0, '<', "250 2.1.5 Recipient OK", "")
-	s.add(0, '>', fmt.Sprintf("BDAT %d LAST", size), "")
-	rv.add(g.ms(5, 50), '<', fmt.Sprintf("BDAT %d LAST", size), "")
-	queued := fmt.Sprintf("250 2.6.0 %s [InternalId=%d, Hostname=%s] %d bytes in %.3f, %.3f KB/sec Queued mail for delivery",
-		mid, g.rng.Int64N(1<<40), h.fqdn, size, 0.02+g.rng.Float64()/2, 100+g.rng.Float64()*2000)
-	rv.add(g.ms(10, 200), '>', queued, "")
-	s.add(g.ms(1, 3), '<', queued, "")
-	s.add(0, '>', "QUIT", "")
-	rv.add(g.ms(1, 3), '<', "QUIT", "")
-	rv.add(0, '>', "221 2.0.0 Service closing transmission channel", "")
-	rv.add(0, '-', "", "Local")
-	s.add(g.ms(1, 3), '<', "221 2.0.0 Service closing transmission channel", "")
-	s.add(0, '-', "", "Local")
+	g.exchangeAuth(s, rv, servers[from])
+	g.relayMessage(s, rv, from, to, g.internalUser(), []string{g.internalUser()}, 2000+g.rng.IntN(100000))
+	g.quitBoth(s, rv)
 }
