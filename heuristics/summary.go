@@ -194,8 +194,7 @@ func (s *Summary) Add(worker int, rec arrow.Record) {
 		if servers.IsValid(i) {
 			server = serverIDs[serverIdx[i]]
 		}
-		// ColLogType's dictionary index is LogType-1.
-		k := sessionKey{server: server, logType: parser.LogType(logTypes[i] + 1), id: sids[i]}
+		k := sessionKey{server: server, logType: parser.LogTypeOfIndex(logTypes[i]), id: sids[i]}
 		t := int64(ts[i])
 		p.minT, p.maxT = min(p.minT, t), max(p.maxT, t)
 		if !have || k != cur {

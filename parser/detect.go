@@ -10,7 +10,6 @@ import (
 // Detection says what the first bytes of a stream are.
 type Detection struct {
 	LogType LogType // from #Log-type, or LogTypeUnknown
-	Header  bool    // the stream opens with an Exchange header block
 	Empty   bool    // nothing but blank lines, NULs or a BOM
 }
 
@@ -52,13 +51,11 @@ func Detect(head []byte) (Detection, error) {
 						return d, fmt.Errorf("%w: #Fields lacks %s", ErrNotProtocolLog, need)
 					}
 				}
-				d.Header = true
 				return d, nil
 			}
 			continue
 		}
 		if sawHeader {
-			d.Header = true
 			return d, nil
 		}
 		// A headerless excerpt: accept it when its first line is a row.
@@ -69,7 +66,6 @@ func Detect(head []byte) (Detection, error) {
 		return d, nil
 	}
 	if sawHeader {
-		d.Header = true
 		return d, nil
 	}
 	d.Empty = true

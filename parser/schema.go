@@ -37,9 +37,13 @@ const (
 	LogTypeSend            // SMTP Send Protocol Log: '>' is us, '<' is the remote server
 )
 
+// LogTypeOfIndex converts a ColLogType dictionary index to its LogType, for
+// loops that read the int8 indices directly.
+func LogTypeOfIndex(i int8) LogType { return LogType(i + 1) }
+
 // LogTypeAt returns the log type in the ColLogType column at row i.
 func LogTypeAt(col *array.Dictionary, i int) LogType {
-	return LogType(col.GetValueIndex(i) + 1)
+	return LogTypeOfIndex(int8(col.GetValueIndex(i)))
 }
 
 func (t LogType) String() string {
