@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/logscan/logscan/heuristics"
 )
 
 // Exit statuses: the contract scripts rely on (documented in README.md).
@@ -27,6 +29,17 @@ type NothingReadError struct {
 
 func (e *NothingReadError) Error() string { return e.Msg }
 
+// FindingsError means findings at or above --fail-on exist. The report has
+// been written; the status tells a batch job to alert.
+type FindingsError struct {
+	Count    int
+	Severity heuristics.Severity
+}
+
+func (e *FindingsError) Error() string {
+	return fmt.Sprintf("%d finding(s) at or above %s (--fail-on)", e.Count, e.Severity)
+}
+
 // exitCode prints err as a sentence for the user and returns the status.
 // It is the only place that decides exit statuses.
 func exitCode(io *IOStreams, err error) int {
@@ -36,7 +49,10 @@ func exitCode(io *IOStreams, err error) int {
 	fmt.Fprintf(io.ErrOut, "logscan: %s\n", strings.TrimPrefix(err.Error(), "logscan: "))
 	var fe *FlagError
 	var nr *NothingReadError
+	var found *FindingsError
 	switch {
+	case errors.As(err, &found):
+		return exitFinding
 	case errors.As(err, &fe):
 		fmt.Fprintln(io.ErrOut, "Try: logscan --help")
 	case errors.As(err, &nr):

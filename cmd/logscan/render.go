@@ -66,6 +66,10 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.00
 
 func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 	res, sum, tot := rep.Result, rep.Summary, rep.Result.Totals
+	if rep.Analysis != nil {
+		renderFindings(w, rep.Analysis)
+		fmt.Fprintln(w, "\nSummary")
+	}
 	fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB)\n",
 		res.Count(parser.FileParsed), res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
 		float64(tot.Bytes)/1e6)
@@ -284,6 +288,10 @@ type jsonReport struct {
 	Connectors    []jsonConnector `json:"connectors"`
 	Problems      []jsonProblem   `json:"problems"`
 	FileList      []jsonFile      `json:"file_list"`
+
+	Findings      []heuristics.Finding     `json:"findings"`
+	Assumptions   []heuristics.Assumption  `json:"assumptions"`
+	SessionCounts heuristics.SessionCounts `json:"session_counts"`
 }
 
 func renderJSON(w io.Writer, rep *scanReport) error {
@@ -293,7 +301,13 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 			"skipped": res.Count(parser.FileSkipped), "failed": res.Count(parser.FileFailed)},
 		Bytes: tot.Bytes, RowsRead: tot.RowsRead, RowsEmitted: tot.RowsEmitted, RowsRejected: tot.RowsRejected,
 		Warnings: tot.Warnings, Sessions: sum.Sessions,
-		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{}}
+		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{},
+		Findings: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
+	if a := rep.Analysis; a != nil {
+		out.Findings = append(out.Findings, a.Findings...)
+		out.Assumptions = append(out.Assumptions, a.Assumptions...)
+		out.SessionCounts = a.Sessions
+	}
 	if !sum.First.IsZero() {
 		out.First, out.Last = &sum.First, &sum.Last
 	}

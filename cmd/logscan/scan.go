@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -22,22 +23,47 @@ type scanOptions struct {
 	Top         int
 	MaxProblems int
 	Timing      bool
+
+	AcceptedDomains []string
+	ExchangeServers []string
+	Internal        []string
+	SubnetV4        int
+	SubnetV6        int
+	FailOn          string
+
+	org    heuristics.Org
+	failOn heuristics.Severity
 }
 
 func newScanCmd(io *IOStreams, runF func(*scanOptions) error) *cobra.Command {
 	opts := &scanOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "scan PATH...",
-		Short: "Read protocol logs and summarise what they hold",
-		Long: `Read Exchange SMTP protocol logs and summarise them: files, rows, rejected rows,
-time span, servers, connectors, sessions and the busiest remote addresses per
-connector.
+		Short: "Find hidden NAT, anonymous relay and 451 5.7.3 in protocol logs",
+		Long: `Read Exchange SMTP protocol logs, rebuild every session and report findings,
+most severe first, each with its evidence (sessions, file:line), likely cause
+and fix:
+
+  hidden-snat           many clients behind one address on the server's subnet
+  anonymous-relay       unauthenticated mail accepted for outside domains
+                        (and refused relay attempts, as probing)
+  exchange-auth-5.7.3   451 5.7.3 Cannot achieve Exchange Server authentication
+
+Then a summary: files, rows, rejected rows, time span, servers, connectors,
+sessions and the busiest remote addresses per connector.
+
+What logscan assumes about the organisation (accepted domains, Exchange
+servers, internal networks) is inferred from the logs unless given, and the
+report always says what it assumed. List flags take a comma list or @FILE
+with one entry per line, e.g. from
+  Get-AcceptedDomain | % DomainName | Out-File domains.txt
 
 PATH is a file or a folder (read recursively). Logs are recognised by their
 content, not their name: plain, .gz, .bz2 and .zip files all work, and other
 files are skipped with a one-line notice. Every rejected row is reported with
 its file and line.`,
 		Example: `  logscan scan samples/contoso
+  logscan scan --accepted-domains contoso.com,*.contoso.com --fail-on high D:\logs
   logscan scan --format json \\EX01\c$\logs\SmtpReceive > summary.json
   logscan scan --server EX02 ./EX02-send-logs`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -54,6 +80,16 @@ its file and line.`,
 			if opts.Top < 1 {
 				return &FlagError{fmt.Errorf("--top must be at least 1, not %d", opts.Top)}
 			}
+			if opts.FailOn != "" {
+				sev, err := heuristics.ParseSeverity(opts.FailOn)
+				if err != nil {
+					return &FlagError{fmt.Errorf("--fail-on: %w", err)}
+				}
+				opts.failOn = sev
+			}
+			if err := opts.resolveOrg(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -65,15 +101,50 @@ its file and line.`,
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "Files read in parallel (0: one per CPU)")
 	cmd.Flags().IntVar(&opts.Top, "top", 5, "Remote addresses listed per connector")
 	cmd.Flags().IntVar(&opts.MaxProblems, "max-problems", 5, "Places listed per kind of problem in text output (JSON lists up to 100 per file)")
+	cmd.Flags().StringArrayVar(&opts.AcceptedDomains, "accepted-domains", nil, "Accepted domains, e.g. contoso.com,*.contoso.com or @domains.txt (default: inferred)")
+	cmd.Flags().StringArrayVar(&opts.ExchangeServers, "exchange-servers", nil, "Other Exchange servers: addresses, ranges or NAME=address, or @FILE (default: inferred)")
+	cmd.Flags().StringArrayVar(&opts.Internal, "internal", nil, "Internal networks as CIDR ranges, or @FILE (default: private ranges)")
+	cmd.Flags().IntVar(&opts.SubnetV4, "nat-subnet-v4", 24, "Prefix length of a server's own IPv4 subnet, for hidden NAT")
+	cmd.Flags().IntVar(&opts.SubnetV6, "nat-subnet-v6", 64, "Prefix length of a server's own IPv6 subnet, for hidden NAT")
+	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "", "Exit 1 when a finding at or above this severity exists: {"+strings.Join(heuristics.SeverityNames(), "|")+"}")
 	cmd.Flags().BoolVar(&opts.Timing, "timing", false, "Print read time and throughput on stderr (always shown on a terminal)")
 	return cmd
 }
 
+// resolveOrg turns the organisation flags into a heuristics.Org.
+func (opts *scanOptions) resolveOrg() error {
+	if opts.SubnetV4 < 8 || opts.SubnetV4 > 32 || opts.SubnetV6 < 16 || opts.SubnetV6 > 128 {
+		return &FlagError{fmt.Errorf("--nat-subnet-v4 must be 8..32 and --nat-subnet-v6 16..128")}
+	}
+	opts.org.SubnetBitsV4, opts.org.SubnetBitsV6 = opts.SubnetV4, opts.SubnetV6
+	list, err := expandList("accepted-domains", opts.AcceptedDomains)
+	if err == nil {
+		opts.org.AcceptedDomains, err = heuristics.ParseAcceptedDomains(list)
+	}
+	if err != nil {
+		return &FlagError{fmt.Errorf("--accepted-domains: %w", err)}
+	}
+	if list, err = expandList("exchange-servers", opts.ExchangeServers); err == nil {
+		opts.org.ExchangeServers, err = heuristics.ParseExchangeServers(list)
+	}
+	if err != nil {
+		return &FlagError{fmt.Errorf("--exchange-servers: %w", err)}
+	}
+	if list, err = expandList("internal", opts.Internal); err == nil {
+		opts.org.Internal, err = heuristics.ParsePrefixes(list)
+	}
+	if err != nil {
+		return &FlagError{fmt.Errorf("--internal: %w", err)}
+	}
+	return nil
+}
+
 // scanReport is everything runScan learned, for the renderers.
 type scanReport struct {
-	Result  *parser.ScanResult
-	Summary heuristics.SummaryResult
-	Elapsed time.Duration
+	Result   *parser.ScanResult
+	Summary  heuristics.SummaryResult
+	Analysis *heuristics.Report
+	Elapsed  time.Duration
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
@@ -85,13 +156,14 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	sum := heuristics.NewSummary(workers)
+	an := heuristics.NewAnalyzer(opts.org, heuristics.AnalyzerOptions{Workers: workers})
 	start := time.Now()
 	res, err := parser.Scan(ctx, opts.Paths, parser.ScanOptions{Workers: workers, Server: opts.Server},
-		func(w int, rec arrow.Record) error { sum.Add(w, rec); return nil })
+		func(w int, rec arrow.Record) error { sum.Add(w, rec); an.Add(w, rec); return nil })
 	if err != nil {
 		return err
 	}
-	rep := &scanReport{Result: res, Summary: sum.Result(opts.Top), Elapsed: time.Since(start)}
+	rep := &scanReport{Result: res, Summary: sum.Result(opts.Top), Analysis: an.Result(), Elapsed: time.Since(start)}
 	switch opts.Format {
 	case "json":
 		err = renderJSON(opts.IO.Out, rep)
@@ -108,6 +180,17 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	}
 	if res.Totals.RowsRead == 0 {
 		return nothingRead(res, opts.Paths)
+	}
+	if opts.FailOn != "" {
+		var n int
+		for _, f := range rep.Analysis.Findings {
+			if f.Severity >= opts.failOn {
+				n++
+			}
+		}
+		if n > 0 {
+			return &FindingsError{Count: n, Severity: opts.failOn}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/logscan/logscan/heuristics"
+)
+
+// renderFindings prints the findings, most severe first, then what the
+// analysis assumed. Every string that can hold log text goes through safe.
+func renderFindings(w io.Writer, a *heuristics.Report) {
+	counts := map[heuristics.Severity]int{}
+	for _, f := range a.Findings {
+		counts[f.Severity]++
+	}
+	var parts []string
+	for s := heuristics.SeverityCritical; ; s-- {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+		if s == heuristics.SeverityInfo {
+			break
+		}
+	}
+	if len(a.Findings) == 0 {
+		fmt.Fprintln(w, "Findings: none (no hidden NAT, no anonymous relay, no 451 5.7.3 in these logs)")
+	} else {
+		fmt.Fprintf(w, "Findings: %d (%s)\n", len(a.Findings), strings.Join(parts, ", "))
+	}
+	for _, f := range a.Findings {
+		fmt.Fprintf(w, "\n[%s] %s\n", strings.ToUpper(f.Severity.String()), safe(f.Title))
+		var head []string
+		head = append(head, "id "+f.ID, "detector "+f.Detector)
+		if f.Server != "" {
+			head = append(head, "server "+safe(f.Server))
+		}
+		if f.Connector != "" {
+			head = append(head, `connector "`+safe(f.Connector)+`"`)
+		}
+		if f.Source != "" {
+			head = append(head, "source "+safe(f.Source))
+		}
+		fmt.Fprintf(w, "  %s\n", strings.Join(head, " · "))
+		if !f.First.IsZero() {
+			fmt.Fprintf(w, "  seen %s to %s\n", fmtTime(f.First), fmtTime(f.Last))
+		}
+		para(w, "What", f.Explanation)
+		keys := make([]string, 0, len(f.Counts))
+		for k := range f.Counts {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var cs []string
+		for _, k := range keys {
+			cs = append(cs, strings.ReplaceAll(k, "_", " ")+" "+num(f.Counts[k]))
+		}
+		para(w, "Counts", strings.Join(cs, ", "))
+		for _, fact := range f.Facts {
+			if len(fact.Values) == 0 {
+				continue
+			}
+			v := strings.Join(fact.Values, ", ")
+			if fact.More > 0 {
+				v += fmt.Sprintf(" (and %s more)", num(int64(fact.More)))
+			}
+			para(w, capitalise(fact.Name), v)
+		}
+		for i, s := range f.Samples {
+			label := ""
+			if i == 0 {
+				label = "Sessions"
+			}
+			fmt.Fprintf(w, "  %-8s %s session %s at %s\n", label, safe(s.Server), s.Session, safe(s.At))
+		}
+		para(w, "Cause", f.Cause)
+		for i, fix := range f.Fix {
+			label := ""
+			if i == 0 {
+				label = "Fix"
+			}
+			para(w, label, fmt.Sprintf("%d. %s", i+1, fix))
+		}
+	}
+	fmt.Fprintln(w, "\nAssumed (give the flags to be exact)")
+	for _, as := range a.Assumptions {
+		v := strings.Join(as.Values, ", ")
+		if v == "" {
+			v = "(none)"
+		}
+		para(w, capitalise(as.What), v+" — "+as.Source)
+	}
+	s := a.Sessions
+	fmt.Fprintf(w, "\nSessions rebuilt: %s (%s complete, %s cut by the start or end of the logs); %s receive, %s send, %s proxied by a Front End; %s messages queued",
+		num(s.Total), num(s.Complete), num(s.Incomplete), num(s.Receive), num(s.Send), num(s.Proxied), num(s.Messages))
+	if s.Evicted > 0 {
+		fmt.Fprintf(w, "; %s closed early: too many open at once", num(s.Evicted))
+	}
+	if s.FieldsTruncated > 0 {
+		fmt.Fprintf(w, "; %s fields over %d bytes cut", num(s.FieldsTruncated), heuristics.MaxFieldBytes)
+	}
+	fmt.Fprintln(w)
+}
+
+// para prints "  Label:  text" wrapped at 100 columns, continuation lines
+// indented under the text.
+func para(w io.Writer, label, text string) {
+	const width, indent = 100, 11
+	prefix := fmt.Sprintf("  %-8s ", label+cond(label != "", ":", ""))
+	line := prefix
+	for i, word := range strings.Fields(safe(text)) {
+		if i > 0 && len(line)+1+len(word) > width {
+			fmt.Fprintln(w, line)
+			line = strings.Repeat(" ", indent) + word
+			continue
+		}
+		if i > 0 {
+			line += " "
+		}
+		line += word
+	}
+	fmt.Fprintln(w, line)
+}
+
+func cond(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,127 @@
+package heuristics
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/apache/arrow/go/v15/arrow"
+)
+
+// Analyzer rebuilds sessions from records and runs the detectors over them.
+// Add may be called concurrently for different workers.
+type Analyzer struct {
+	org     Org
+	builder *SessionBuilder
+
+	mu    sync.Mutex // guards everything below: sessions arrive from all workers
+	ev    *orgEvidence
+	use   *connectorUsage
+	snat  *SNATDetector
+	relay *RelayDetector
+	auth  *ExchangeAuthDetector
+	kinds SessionCounts
+}
+
+// AnalyzerOptions tune an Analyzer.
+type AnalyzerOptions struct {
+	Workers         int
+	MaxOpenSessions int // per worker; 0: DefaultMaxOpenSessions
+}
+
+// SessionCounts describe the sessions rebuilt.
+type SessionCounts struct {
+	Total      int64 `json:"total"`
+	Complete   int64 `json:"complete"`   // first row and disconnect seen, no gap
+	Incomplete int64 `json:"incomplete"` // cut by the start or end of the logs (or a missing file)
+	Evicted    int64 `json:"evicted"`    // closed early because too many were open at once
+	Receive    int64 `json:"receive"`
+	Send       int64 `json:"send"`
+	Proxied    int64 `json:"proxied"` // Hub sessions handed on by a Front End (XPROXYFROM)
+	Messages   int64 `json:"messages_queued"`
+	// FieldsTruncated counts data/context fields cut to MaxFieldBytes.
+	FieldsTruncated int64 `json:"fields_truncated"`
+}
+
+// NewAnalyzer returns an Analyzer for org (empty fields are inferred).
+func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
+	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), snat: newSNATDetector(org),
+		relay: newRelayDetector(), auth: newExchangeAuthDetector()}
+	a.builder = NewSessionBuilder(opts.Workers, opts.MaxOpenSessions, a.observe)
+	return a
+}
+
+// Add reads one record of worker's.
+func (a *Analyzer) Add(worker int, rec arrow.Record) { a.builder.Add(worker, rec) }
+
+func (a *Analyzer) observe(s *Session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.kinds.Total++
+	if s.Complete {
+		a.kinds.Complete++
+	} else {
+		a.kinds.Incomplete++
+	}
+	if isReceive(s) {
+		a.kinds.Receive++
+	} else {
+		a.kinds.Send++
+	}
+	if s.Proxied {
+		a.kinds.Proxied++
+	}
+	if isReceive(s) && !s.Proxied {
+		for _, m := range s.Messages {
+			if m.Queued {
+				a.kinds.Messages++
+			}
+		}
+	}
+	a.ev.observe(s)
+	a.use.observe(s)
+	a.snat.observe(s)
+	a.relay.observe(s)
+	a.auth.observe(s)
+}
+
+// Report is what the detectors found.
+type Report struct {
+	Findings    []Finding     `json:"findings"`
+	Assumptions []Assumption  `json:"assumptions"`
+	Sessions    SessionCounts `json:"sessions"`
+}
+
+// Result finishes the open sessions and runs the detectors. Call it once,
+// after the last Add.
+func (a *Analyzer) Result() *Report {
+	a.builder.Finish()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v := a.ev.resolve(a.org)
+	hits := a.snat.detect(v)
+	nat := map[netip.Addr]string{}
+	for _, h := range hits {
+		nat[h.key.client] = h.id
+	}
+	relayFindings, relaying := a.relay.findings(v, a.use, nat)
+	var all []Finding
+	all = append(all, a.snat.findings(hits, v, relaying)...)
+	all = append(all, relayFindings...)
+	all = append(all, a.auth.findings(v)...)
+	SortFindings(all)
+	st := a.builder.Stats()
+	a.kinds.Evicted = st.Evicted.Load()
+	a.kinds.FieldsTruncated = st.Truncated.Load()
+	return &Report{Findings: all, Assumptions: v.assumptions, Sessions: a.kinds}
+}
+
+// SortFindings orders findings most severe first, then by detector, server,
+// connector and source, so that output is stable between runs.
+func SortFindings(f []Finding) {
+	slices.SortFunc(f, func(x, y Finding) int {
+		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(x.Detector, y.Detector),
+			cmp.Compare(x.Server, y.Server), cmp.Compare(x.Connector, y.Connector), cmp.Compare(x.Source, y.Source), cmp.Compare(x.ID, y.ID))
+	})
+}

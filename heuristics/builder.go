@@ -1,0 +1,341 @@
+package heuristics
+
+import (
+	"cmp"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/logscan/logscan/parser"
+)
+
+// SessionBuilder rebuilds sessions from the parser's records and hands each
+// finished one to emit. Add may be called concurrently for different workers.
+//
+// A session is keyed by (server, log type, session-id). Its rows are kept,
+// compactly, until it is complete (sequence 0 and its disconnect seen, no
+// gap), then replayed in sequence order and forgotten: memory follows the
+// sessions open at once, not the input. Fragments that a file boundary cut
+// apart wait until Finish joins them across workers, so the sessions emitted
+// do not depend on the order in which files were read.
+type SessionBuilder struct {
+	emit    func(*Session)
+	maxOpen int
+	names   interner
+	parts   []*builderPart
+	stats   BuildStats
+}
+
+// BuildStats counts what the builder did.
+type BuildStats struct {
+	Sessions   atomic.Int64 // emitted
+	Complete   atomic.Int64 // emitted with their first row and disconnect, no gap
+	Evicted    atomic.Int64 // emitted early, incomplete, because too many were open
+	Truncated  atomic.Int64 // fields cut to MaxFieldBytes
+	MaxOpenNow atomic.Int64 // the most sessions open at once in one worker
+}
+
+// Defaults for NewSessionBuilder.
+const (
+	// DefaultMaxOpenSessions bounds the sessions one worker keeps open. A
+	// busy Exchange server has a few hundred open at once; a million
+	// sessions that never disconnect must not exhaust memory.
+	DefaultMaxOpenSessions = 200_000
+	// MaxFieldBytes is the most of one data or context field a session
+	// keeps. SMTP lines are at most 1,000 bytes (RFC 5321); longer ones are
+	// attacks or damage and are cut, and counted.
+	MaxFieldBytes = 4096
+)
+
+// NewSessionBuilder returns a builder for records from workers goroutines.
+// emit is called from those goroutines and must be safe for concurrent use.
+// maxOpen <= 0 means DefaultMaxOpenSessions.
+func NewSessionBuilder(workers, maxOpen int, emit func(*Session)) *SessionBuilder {
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpenSessions
+	}
+	b := &SessionBuilder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1))}
+	b.names.ids = map[string]uint32{}
+	for i := range b.parts {
+		b.parts[i] = &builderPart{open: map[fragKey]*fragment{}}
+	}
+	return b
+}
+
+// Stats returns the builder's counters.
+func (b *SessionBuilder) Stats() *BuildStats { return &b.stats }
+
+// interner gives every file, server and connector name one id shared by all
+// workers, so fragments from different workers join by id.
+type interner struct {
+	mu   sync.Mutex
+	ids  map[string]uint32
+	list []string
+}
+
+func (in *interner) dict(col *array.Dictionary) []uint32 {
+	d := col.Dictionary().(*array.String)
+	out := make([]uint32, d.Len())
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i := range out {
+		v := d.Value(i)
+		id, ok := in.ids[v]
+		if !ok {
+			v = strings.Clone(v) // the dictionary's memory goes with the record
+			in.list = append(in.list, v)
+			id = uint32(len(in.list)) // 0 stays "none"
+			in.ids[v] = id
+		}
+		out[i] = id
+	}
+	return out
+}
+
+func (in *interner) name(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.list[id-1]
+}
+
+type fragKey struct {
+	server  uint32
+	logType parser.LogType
+	id      uint64
+}
+
+// frow is one row of an open session; its data and context live in the
+// fragment's buf.
+type frow struct {
+	seq        uint32
+	event      byte
+	t          int64
+	file       uint32
+	line       int64
+	off        uint32
+	dLen, cLen uint32
+}
+
+type fragment struct {
+	connector         uint32
+	rows              []frow
+	buf               []byte
+	local, remote     netip.AddrPort
+	localAt, remoteAt uint32 // sequence of the row they came from
+	start, end        bool
+	maxSeq            uint32
+	lastT             int64
+}
+
+func newFragment(connector uint32) *fragment {
+	return &fragment{connector: connector, localAt: math.MaxUint32, remoteAt: math.MaxUint32}
+}
+
+func (f *fragment) complete() bool {
+	return f.start && f.end && uint64(len(f.rows)) >= uint64(f.maxSeq)+1
+}
+
+// absorb moves o's rows into f.
+func (f *fragment) absorb(o *fragment) {
+	base := uint32(len(f.buf))
+	f.buf = append(f.buf, o.buf...)
+	for _, r := range o.rows {
+		r.off += base
+		f.rows = append(f.rows, r)
+	}
+	if o.localAt < f.localAt {
+		f.local, f.localAt = o.local, o.localAt
+	}
+	if o.remoteAt < f.remoteAt {
+		f.remote, f.remoteAt = o.remote, o.remoteAt
+	}
+	if f.connector == 0 {
+		f.connector = o.connector
+	}
+	f.start, f.end = f.start || o.start, f.end || o.end
+	f.maxSeq, f.lastT = max(f.maxSeq, o.maxSeq), max(f.lastT, o.lastT)
+}
+
+type builderPart struct {
+	open map[fragKey]*fragment
+}
+
+// Add reads one record of worker's. It keeps no reference to rec.
+func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
+	p := b.parts[worker]
+	n := int(rec.NumRows())
+	if n == 0 {
+		return
+	}
+	files := rec.Column(parser.ColSourceFile).(*array.Dictionary)
+	fileIDs, fileIdx := b.names.dict(files), files.Indices().(*array.Int32).Int32Values()
+	servers := rec.Column(parser.ColServer).(*array.Dictionary)
+	serverIDs, serverIdx := b.names.dict(servers), servers.Indices().(*array.Int32).Int32Values()
+	conns := rec.Column(parser.ColConnectorID).(*array.Dictionary)
+	connIDs, connIdx := b.names.dict(conns), conns.Indices().(*array.Int32).Int32Values()
+	logTypes := rec.Column(parser.ColLogType).(*array.Dictionary).Indices().(*array.Int8).Int8Values()
+	events := rec.Column(parser.ColEvent).(*array.Dictionary)
+	eventIdx := events.Indices().(*array.Int8).Int8Values()
+	lines := rec.Column(parser.ColLine).(*array.Int64).Int64Values()
+	ts := rec.Column(parser.ColDateTime).(*array.Timestamp).TimestampValues()
+	sids := rec.Column(parser.ColSessionID).(*array.Uint64).Uint64Values()
+	seqs := rec.Column(parser.ColSequenceNumber).(*array.Uint32).Uint32Values()
+	localIP := rec.Column(parser.ColLocalIP).(*array.FixedSizeBinary)
+	localPort := rec.Column(parser.ColLocalPort).(*array.Uint16)
+	remoteIP := rec.Column(parser.ColRemoteIP).(*array.FixedSizeBinary)
+	remotePort := rec.Column(parser.ColRemotePort).(*array.Uint16)
+	data := rec.Column(parser.ColData).(*array.String)
+	context := rec.Column(parser.ColContext).(*array.String)
+
+	var curKey fragKey
+	var cur *fragment
+	for i := range n {
+		var server uint32
+		if servers.IsValid(i) {
+			server = serverIDs[serverIdx[i]]
+		}
+		k := fragKey{server: server, logType: parser.LogTypeOfIndex(logTypes[i]), id: sids[i]}
+		if cur == nil || k != curKey {
+			if cur != nil && cur.complete() {
+				b.finish(p, curKey, cur)
+			}
+			curKey = k
+			cur = p.open[k]
+			if cur == nil {
+				cur = newFragment(connIDs[connIdx[i]])
+				p.open[k] = cur
+				if len(p.open) > b.maxOpen {
+					b.evict(p, k)
+				}
+			}
+		}
+		seq := seqs[i]
+		var ev byte
+		if events.IsValid(i) {
+			ev = parser.Events[eventIdx[i]]
+		}
+		d, c := data.Value(i), context.Value(i)
+		if len(d) > MaxFieldBytes {
+			d = d[:MaxFieldBytes]
+			b.stats.Truncated.Add(1)
+		}
+		if len(c) > MaxFieldBytes {
+			c = c[:MaxFieldBytes]
+			b.stats.Truncated.Add(1)
+		}
+		off := uint32(len(cur.buf))
+		cur.buf = append(append(cur.buf, d...), c...)
+		cur.rows = append(cur.rows, frow{seq: seq, event: ev, t: int64(ts[i]), file: fileIDs[fileIdx[i]],
+			line: lines[i], off: off, dLen: uint32(len(d)), cLen: uint32(len(c))})
+		if seq < cur.localAt && localIP.IsValid(i) {
+			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq
+		}
+		if seq < cur.remoteAt && remoteIP.IsValid(i) {
+			cur.remote, cur.remoteAt = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i)), seq
+		}
+		cur.start = cur.start || seq == 0
+		cur.end = cur.end || ev == '-'
+		cur.maxSeq = max(cur.maxSeq, seq)
+		cur.lastT = max(cur.lastT, int64(ts[i]))
+	}
+	if cur != nil && cur.complete() {
+		b.finish(p, curKey, cur)
+	}
+	if o := int64(len(p.open)); o > b.stats.MaxOpenNow.Load() {
+		b.stats.MaxOpenNow.Store(o) // racy max across workers; a statistic only
+	}
+}
+
+// evict emits the quarter of p's open sessions that were idle longest, as
+// incomplete, keeping keep open. It runs only when a worker holds more than
+// maxOpen sessions, which real logs do not reach.
+func (b *SessionBuilder) evict(p *builderPart, keep fragKey) {
+	type aged struct {
+		k fragKey
+		t int64
+	}
+	all := make([]aged, 0, len(p.open))
+	for k, f := range p.open {
+		if k != keep {
+			all = append(all, aged{k, f.lastT})
+		}
+	}
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.t, b.t) })
+	for _, a := range all[:len(all)/4] {
+		b.stats.Evicted.Add(1)
+		b.finish(p, a.k, p.open[a.k])
+	}
+}
+
+func (b *SessionBuilder) finish(p *builderPart, k fragKey, f *fragment) {
+	delete(p.open, k)
+	b.emitFragment(k, f)
+}
+
+// Finish joins the fragments left open by every worker and emits them.
+// Call it once, after the last Add.
+func (b *SessionBuilder) Finish() {
+	all := map[fragKey]*fragment{}
+	for _, p := range b.parts {
+		// Workers in a fixed order, so joins do not depend on scheduling.
+		for k, f := range p.open {
+			if g, ok := all[k]; ok {
+				g.absorb(f)
+			} else {
+				all[k] = f
+			}
+		}
+		clear(p.open)
+	}
+	keys := make([]fragKey, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, c fragKey) int {
+		return cmp.Or(cmp.Compare(a.server, c.server), cmp.Compare(a.logType, c.logType), cmp.Compare(a.id, c.id))
+	})
+	for _, k := range keys {
+		b.emitFragment(k, all[k])
+	}
+}
+
+// emitFragment replays a fragment's rows in sequence order into a Session.
+func (b *SessionBuilder) emitFragment(k fragKey, f *fragment) {
+	slices.SortStableFunc(f.rows, func(x, y frow) int {
+		if x.seq != y.seq {
+			return cmp.Compare(x.seq, y.seq)
+		}
+		if x.file != y.file { // a duplicated sequence number: order by name, not by read order
+			return cmp.Compare(b.names.name(x.file), b.names.name(y.file))
+		}
+		return cmp.Compare(x.line, y.line)
+	})
+	all := string(f.buf) // one copy; every field below is a slice of it
+	rows := make([]row, len(f.rows))
+	var lastFile uint32
+	var lastName string
+	for i, r := range f.rows {
+		if r.file != lastFile {
+			lastFile, lastName = r.file, b.names.name(r.file)
+		}
+		rows[i] = row{seq: r.seq, event: r.event, t: r.t, ref: Ref{File: lastName, Line: r.line},
+			data: all[r.off : r.off+r.dLen], context: all[r.off+r.dLen : r.off+r.dLen+r.cLen]}
+	}
+	s := &Session{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
+		Local: f.local, Remote: f.remote, Complete: f.complete()}
+	buildSession(s, rows)
+	b.stats.Sessions.Add(1)
+	if s.Complete {
+		b.stats.Complete.Add(1)
+	}
+	b.emit(s)
+}

@@ -1,0 +1,223 @@
+package heuristics
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Severity orders findings. Info is inventory, not an alarm.
+type Severity uint8
+
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", uint8(s))
+}
+
+// MarshalText writes the severity's name (for JSON).
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// SeverityNames lists the valid names, lowest first.
+func SeverityNames() []string { return append([]string(nil), severityNames...) }
+
+// ParseSeverity reads a severity name.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(name, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames, ", "))
+}
+
+// Finding is one thing an Exchange engineer should look at: what was seen,
+// the evidence, the likely cause and the fix.
+type Finding struct {
+	// ID is stable across runs for the same subject (detector, server,
+	// connector, source), so nightly jobs can tell new findings from old.
+	ID       string   `json:"id"`
+	Detector string   `json:"detector"`
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	// Explanation says in plain words what the logs show and why it matters.
+	Explanation string   `json:"explanation"`
+	Cause       string   `json:"cause"`
+	Fix         []string `json:"fix"`
+
+	Server    string `json:"server,omitempty"`
+	Connector string `json:"connector,omitempty"`
+	Source    string `json:"source,omitempty"` // the remote address the finding is about
+
+	First time.Time `json:"first_seen"`
+	Last  time.Time `json:"last_seen"`
+	// Counts are the figures behind the finding (sessions, messages, ...).
+	Counts map[string]int64 `json:"counts"`
+	// Facts are short lists that support it (top senders, domains, EHLO names).
+	Facts []Fact `json:"facts,omitempty"`
+	// Samples are sessions to open in the logs, earliest first.
+	Samples []Sample `json:"samples"`
+}
+
+// Fact is a named list of values shown as evidence.
+type Fact struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+	More   int      `json:"more,omitempty"` // values not listed
+}
+
+// Sample is one session that shows the finding.
+type Sample struct {
+	Server  string    `json:"server"`
+	Session string    `json:"session_id"` // 16 hex digits, as logged
+	Start   time.Time `json:"start"`
+	At      string    `json:"at"` // file:line of the row that shows it
+}
+
+func sampleOf(s *Session, at Ref) Sample {
+	return Sample{Server: s.Server, Session: fmt.Sprintf("%016X", s.ID), Start: s.Start, At: at.String()}
+}
+
+// findingID hashes the finding's subject into a short stable id.
+func findingID(detector string, subject ...string) string {
+	h := sha256.Sum256([]byte(detector + "\x00" + strings.Join(subject, "\x00")))
+	return detector + "-" + hex.EncodeToString(h[:5])
+}
+
+// samples keeps the earliest n sessions that show something, so that the
+// chosen examples do not depend on the order sessions were finished in.
+type samples struct {
+	n    int
+	list []Sample
+}
+
+func (s *samples) add(x Sample) {
+	if s.n == 0 {
+		s.n = maxSamples
+	}
+	for _, y := range s.list {
+		if y.Server == x.Server && y.Session == x.Session {
+			return // one example per session
+		}
+	}
+	i := len(s.list)
+	for i > 0 && sampleLess(x, s.list[i-1]) {
+		i--
+	}
+	if i >= s.n {
+		return
+	}
+	s.list = append(s.list, Sample{})
+	copy(s.list[i+1:], s.list[i:])
+	s.list[i] = x
+	if len(s.list) > s.n {
+		s.list = s.list[:s.n]
+	}
+}
+
+func (s *samples) merge(o samples) {
+	for _, x := range o.list {
+		s.add(x)
+	}
+}
+
+func sampleLess(a, b Sample) bool {
+	if !a.Start.Equal(b.Start) {
+		return a.Start.Before(b.Start)
+	}
+	if a.At != b.At {
+		return a.At < b.At
+	}
+	return a.Session < b.Session
+}
+
+// maxSamples is how many example sessions a finding lists.
+const maxSamples = 5
+
+// span tracks the first and last time something was seen.
+type span struct{ first, last time.Time }
+
+func (s *span) add(t0, t1 time.Time) {
+	if s.first.IsZero() || t0.Before(s.first) {
+		s.first = t0
+	}
+	if t1.After(s.last) {
+		s.last = t1
+	}
+}
+
+// counter counts distinct strings up to a cap, then only counts.
+type counter struct {
+	m    map[string]int64
+	over int64 // occurrences of values that did not fit
+}
+
+func (c *counter) add(v string, n int64, limit int) {
+	if c.m == nil {
+		c.m = map[string]int64{}
+	}
+	if _, ok := c.m[v]; ok || len(c.m) < limit {
+		if !ok {
+			v = strings.Clone(v)
+		}
+		c.m[v] += n
+		return
+	}
+	c.over += n
+}
+
+func (c *counter) merge(o *counter, limit int) {
+	for v, n := range o.m {
+		c.add(v, n, limit)
+	}
+	c.over += o.over
+}
+
+// top returns a fact listing the n most frequent values with their counts.
+func (c *counter) top(name string, n int) Fact {
+	type vc struct {
+		v string
+		n int64
+	}
+	var all []vc
+	for v, k := range c.m {
+		all = append(all, vc{v, k})
+	}
+	sortDesc(all, func(x vc) int64 { return x.n }, func(x vc) string { return x.v })
+	f := Fact{Name: name}
+	for i, x := range all {
+		if i == n {
+			f.More = len(all) - n
+			break
+		}
+		f.Values = append(f.Values, fmt.Sprintf("%s (%d)", x.v, x.n))
+	}
+	return f
+}
+
+// sortDesc sorts by key, largest first, ties by name.
+func sortDesc[T any](s []T, key func(T) int64, name func(T) string) {
+	slices.SortFunc(s, func(a, b T) int { return cmp.Or(cmp.Compare(key(b), key(a)), cmp.Compare(name(a), name(b))) })
+}
+
+// psq quotes s as a PowerShell single-quoted string: nothing inside is
+// expanded, so text from the logs cannot run as code when pasted.
+func psq(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// dq puts s in double quotes for prose, unescaped (renderers escape).
+func dq(s string) string { return "\"" + s + "\"" }

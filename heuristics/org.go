@@ -1,0 +1,386 @@
+package heuristics
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"go4.org/netipx"
+
+	"github.com/logscan/logscan/parser"
+)
+
+// Org is what the detectors must know of the organisation. Whatever is left
+// empty is inferred from the logs, and the report's assumptions say how.
+type Org struct {
+	// AcceptedDomains are the domains the organisation accepts mail for
+	// (Get-AcceptedDomain); "*.contoso.com" also matches subdomains.
+	AcceptedDomains []string
+	// ExchangeServers are the organisation's Exchange servers, by address
+	// or range, with an optional name.
+	ExchangeServers []ServerAddr
+	// Internal are the organisation's own networks. Default: the private
+	// and local ranges (RFC 1918, RFC 6598, RFC 4193, loopback, link-local).
+	Internal []netip.Prefix
+	// SubnetBitsV4 and SubnetBitsV6 size "the server's own subnet" for the
+	// hidden-NAT detector. Defaults: 24 and 64.
+	SubnetBitsV4, SubnetBitsV6 int
+}
+
+// ServerAddr is one Exchange server's address or range.
+type ServerAddr struct {
+	Name   string // "" when not given
+	Prefix netip.Prefix
+}
+
+// ParseAcceptedDomains checks and normalises domain patterns
+// ("contoso.com", "*.contoso.com").
+func ParseAcceptedDomains(list []string) ([]string, error) {
+	var out []string
+	for _, d := range list {
+		d = strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(d), ".")))
+		if d == "" {
+			continue
+		}
+		base := strings.TrimPrefix(d, "*.")
+		if base == "" || strings.ContainsAny(base, " @*/\\,;") || !strings.Contains(base, ".") && base != "localhost" {
+			return nil, fmt.Errorf("%q is not a domain (want e.g. contoso.com or *.contoso.com)", d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ParseExchangeServers reads "10.20.0.11", "10.20.0.0/28" or
+// "EX01=10.20.0.11".
+func ParseExchangeServers(list []string) ([]ServerAddr, error) {
+	var out []ServerAddr
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		name, addr, ok := strings.Cut(s, "=")
+		if !ok {
+			name, addr = "", s
+		}
+		p, err := parsePrefix(addr)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want an address, a range (10.20.0.0/28) or NAME=address", s)
+		}
+		out = append(out, ServerAddr{Name: strings.TrimSpace(name), Prefix: p})
+	}
+	return out, nil
+}
+
+// ParsePrefixes reads addresses and CIDR ranges.
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR range", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// defaultInternal are the address ranges no Internet host can have.
+var defaultInternal = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"), netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("::1/128"),
+}
+
+// Assumption is one thing the report takes as given, and where it came from.
+type Assumption struct {
+	What   string   `json:"what"`
+	Values []string `json:"values"`
+	Source string   `json:"source"`
+}
+
+// orgEvidence is what the logs say about the organisation itself.
+type orgEvidence struct {
+	serverAddrs map[string]map[netip.Addr]struct{} // server name -> its local addresses
+	fqdns       map[string]map[string]struct{}     // server name -> FQDNs in its 220 banners
+	peers       map[netip.Addr]string              // X-EXPS peers -> the account they authenticated as
+	domains     map[string]*domainEvidence
+	relayPerm   int64 // sessions that held SMTPAcceptAnyRecipient anonymously
+}
+
+// domainEvidence counts how Exchange itself treated recipients in a domain.
+type domainEvidence struct {
+	acceptedPlain int64 // accepted from an anonymous session without relay permission
+	refusedRelay  int64 // refused with "Unable to relay"
+}
+
+// maxDomainEvidence bounds the refused-domain map against spam runs to
+// random domains; accepted domains are few by nature.
+const maxDomainEvidence = 100_000
+
+func newOrgEvidence() *orgEvidence {
+	return &orgEvidence{serverAddrs: map[string]map[netip.Addr]struct{}{}, fqdns: map[string]map[string]struct{}{},
+		peers: map[netip.Addr]string{}, domains: map[string]*domainEvidence{}}
+}
+
+func (e *orgEvidence) observe(s *Session) {
+	if s.Server != "" && s.Local.Addr().IsValid() {
+		m := e.serverAddrs[s.Server]
+		if m == nil {
+			m = map[netip.Addr]struct{}{}
+			e.serverAddrs[strings.Clone(s.Server)] = m
+		}
+		m[s.Local.Addr()] = struct{}{}
+	}
+	if s.Auth == AuthExchange && s.Remote.Addr().IsValid() {
+		if _, ok := e.peers[s.Remote.Addr()]; !ok {
+			e.peers[s.Remote.Addr()] = strings.Clone(s.AuthUser)
+		}
+	}
+	if !isReceive(s) || s.Proxied {
+		return
+	}
+	if f := bannerFQDN(s.Banner); f != "" && s.Server != "" {
+		m := e.fqdns[s.Server]
+		if m == nil {
+			m = map[string]struct{}{}
+			e.fqdns[s.Server] = m
+		}
+		if len(m) < 16 {
+			m[strings.Clone(f)] = struct{}{}
+		}
+	}
+	plain := s.Auth == AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)
+	for _, m := range s.Messages {
+		for _, r := range m.Rcpts {
+			if r.Domain == "" {
+				continue
+			}
+			switch {
+			case plain && r.Accepted():
+				e.domain(r.Domain, true).acceptedPlain++
+			case isRelayRefusal(r):
+				if d := e.domain(r.Domain, len(e.domains) < maxDomainEvidence); d != nil {
+					d.refusedRelay++
+				}
+			}
+		}
+	}
+}
+
+func (e *orgEvidence) domain(d string, create bool) *domainEvidence {
+	if v := e.domains[d]; v != nil {
+		return v
+	}
+	if !create {
+		return nil
+	}
+	v := &domainEvidence{}
+	e.domains[strings.Clone(d)] = v
+	return v
+}
+
+// isRelayRefusal reports whether a RCPT was refused as relay: 550 5.7.54
+// (2016+) or 550 5.7.1 Unable to relay (2007-2013).
+func isRelayRefusal(r Rcpt) bool {
+	return r.Code >= 500 && containsFold(r.Reply, "relay")
+}
+
+// bannerFQDN returns the host name in "220 EX01.contoso.com Microsoft ESMTP ...".
+func bannerFQDN(banner string) string {
+	f, _, _ := strings.Cut(banner, " ")
+	if strings.Count(f, ".") < 1 || strings.ContainsAny(f, "[]:@") {
+		return ""
+	}
+	return strings.ToLower(f)
+}
+
+// orgView is the organisation as the detectors use it: given, else inferred.
+type orgView struct {
+	accepted       []string // patterns
+	exchange       map[netip.Addr]string
+	exchangeRanges *netipx.IPSet
+	internal       *netipx.IPSet
+	bits4, bits6   int
+	assumptions    []Assumption
+	serverOf       map[netip.Addr]string // scanned servers' own addresses
+}
+
+const permAnyRecipient = "SMTPAcceptAnyRecipient"
+
+// resolve decides what the detectors take as the organisation.
+func (e *orgEvidence) resolve(org Org) *orgView {
+	v := &orgView{exchange: map[netip.Addr]string{}, serverOf: map[netip.Addr]string{},
+		bits4: cmp.Or(org.SubnetBitsV4, 24), bits6: cmp.Or(org.SubnetBitsV6, 64)}
+
+	// Accepted domains.
+	if len(org.AcceptedDomains) > 0 {
+		v.accepted = slices.Clone(org.AcceptedDomains)
+		v.assumptions = append(v.assumptions, Assumption{"accepted domains", v.accepted, "given (--accepted-domains)"})
+	} else {
+		var fromRcpt, fromBanner []string
+		for d, ev := range e.domains {
+			if ev.acceptedPlain > ev.refusedRelay {
+				fromRcpt = append(fromRcpt, d)
+			}
+		}
+		for _, fq := range e.fqdns {
+			for f := range fq {
+				p := parentDomain(f)
+				if ev := e.domains[p]; ev != nil && ev.refusedRelay > ev.acceptedPlain {
+					continue // Exchange itself refuses it: not accepted, whatever the banner says
+				}
+				if !slices.Contains(fromBanner, p) {
+					fromBanner = append(fromBanner, p)
+				}
+			}
+		}
+		slices.Sort(fromRcpt)
+		slices.Sort(fromBanner)
+		v.accepted = append(slices.Clone(fromRcpt), fromBanner...)
+		v.accepted = slices.Compact(slices.Sorted(slices.Values(v.accepted)))
+		src := "inferred: domains Exchange accepted RCPT TO for from anonymous senders without relay permission"
+		if len(fromBanner) > 0 {
+			src += "; parent domain of the server names in the 220 banners (" + strings.Join(fromBanner, ", ") + ")"
+		}
+		if len(v.accepted) == 0 {
+			src = "none could be inferred: no anonymous mail to the organisation in these logs; relay judgement needs --accepted-domains"
+		}
+		v.assumptions = append(v.assumptions, Assumption{"accepted domains", v.accepted, src + ". Give --accepted-domains to be exact"})
+	}
+
+	// Exchange servers: the scanned ones are facts; the rest given or inferred.
+	for name, addrs := range e.serverAddrs {
+		for a := range addrs {
+			v.exchange[a] = name
+			v.serverOf[a] = name
+		}
+	}
+	var b netipx.IPSetBuilder
+	if len(org.ExchangeServers) > 0 {
+		var vals []string
+		for _, s := range org.ExchangeServers {
+			b.AddPrefix(s.Prefix)
+			if s.Prefix.IsSingleIP() && s.Name != "" {
+				v.exchange[s.Prefix.Addr()] = s.Name
+			}
+			vals = append(vals, cmp.Or(s.Name+"=", "")+s.Prefix.String())
+		}
+		v.assumptions = append(v.assumptions, Assumption{"Exchange servers", vals, "given (--exchange-servers), plus the servers whose logs were read"})
+	} else {
+		var vals []string
+		for a, user := range e.peers {
+			if _, ok := v.exchange[a]; !ok {
+				v.exchange[a] = strings.TrimSuffix(userName(user), "$")
+			}
+		}
+		for a, name := range v.exchange {
+			vals = append(vals, cmp.Or(name, "?")+"="+a.String())
+		}
+		slices.Sort(vals)
+		v.assumptions = append(v.assumptions, Assumption{"Exchange servers", vals,
+			"inferred: the servers whose logs were read (their local endpoints) and peers that passed Exchange Server authentication (X-EXPS). Give --exchange-servers to add others"})
+	}
+	for a := range v.exchange {
+		b.Add(a)
+	}
+	v.exchangeRanges, _ = b.IPSet()
+
+	var ib netipx.IPSetBuilder
+	internal := org.Internal
+	src := "given (--internal)"
+	if len(internal) == 0 {
+		internal, src = defaultInternal, "default: private and local address ranges. Give --internal to name your own public ranges"
+	}
+	var vals []string
+	for _, p := range internal {
+		ib.AddPrefix(p)
+		vals = append(vals, p.String())
+	}
+	v.internal, _ = ib.IPSet()
+	v.assumptions = append(v.assumptions, Assumption{"internal networks", vals, src})
+	v.assumptions = append(v.assumptions, Assumption{"server subnet for hidden NAT",
+		[]string{fmt.Sprintf("/%d (IPv4)", v.bits4), fmt.Sprintf("/%d (IPv6)", v.bits6)}, "around each server's own local endpoint"})
+	return v
+}
+
+// userName strips the domain from DOMAIN\user.
+func userName(u string) string {
+	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+		return u[i+1:]
+	}
+	return u
+}
+
+// parentDomain turns "ex01.contoso.com" into "contoso.com"; a two-label
+// name is its own parent.
+func parentDomain(fqdn string) string {
+	if strings.Count(fqdn, ".") <= 1 {
+		return fqdn
+	}
+	_, p, _ := strings.Cut(fqdn, ".")
+	return p
+}
+
+// isAccepted reports whether domain matches an accepted pattern.
+func (v *orgView) isAccepted(domain string) bool {
+	for _, p := range v.accepted {
+		if base, ok := strings.CutPrefix(p, "*."); ok {
+			if domain == base || strings.HasSuffix(domain, "."+base) {
+				return true
+			}
+		} else if domain == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *orgView) isExchange(a netip.Addr) bool {
+	return a.IsValid() && v.exchangeRanges.Contains(a)
+}
+
+func (v *orgView) isInternal(a netip.Addr) bool {
+	return a.IsValid() && v.internal.Contains(a)
+}
+
+// name returns "EX02 (10.20.0.12)" for a known server, else the address.
+func (v *orgView) name(a netip.Addr) string {
+	if n := v.exchange[a]; n != "" {
+		return n + " (" + a.String() + ")"
+	}
+	return a.String()
+}
+
+// subnet returns the server's own subnet around its local address.
+func (v *orgView) subnet(local netip.Addr) netip.Prefix {
+	bits := v.bits4
+	if local.Is6() {
+		bits = v.bits6
+	}
+	p, _ := local.Prefix(bits)
+	return p
+}
+
+func isReceive(s *Session) bool { return s.LogType == parser.LogTypeReceive }

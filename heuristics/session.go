@@ -1,0 +1,468 @@
+package heuristics
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logscan/logscan/parser"
+)
+
+// Session is one SMTP session rebuilt from its rows, in sequence order.
+// It holds copies only: no Arrow memory.
+type Session struct {
+	Server    string // "" when a send log's server could not be told
+	LogType   parser.LogType
+	ID        uint64 // session-id
+	Connector string // connector-id as logged
+
+	Start, End    time.Time
+	Local, Remote netip.AddrPort // zero when never logged (or redacted)
+
+	// Client is who really sent: the IP= of XPROXYFROM on a proxied Hub
+	// session, else the remote address.
+	Client    netip.Addr
+	Proxied   bool   // XPROXYFROM seen: a Front End handed this session on
+	ProxySID  uint64 // the Front End's session-id, from XPROXYFROM SID=
+	ProxyAuth string // XPROXYFROM AUTHSRC= (Anonymous, Organization, ...)
+
+	EHLO   string // the last EHLO/HELO name; on a proxied session the original client's (XPROXYFROM DOMAIN=)
+	Banner string // the 220 greeting text
+
+	TLS         bool
+	TLSProtocol string // e.g. "TLS1.2"; "" when the negotiation row was not logged
+
+	Auth          AuthKind
+	AuthUser      string // DOMAIN\user or DOMAIN\SERVER$ from the "authenticated" row
+	AuthMechanism string // LOGIN, NTLM, GSSAPI, ...
+	AuthFailures  int
+
+	// Permissions is the last "Set Session Permissions" (they change after
+	// STARTTLS, AUTH and X-EXPS; the last one is what the session could do).
+	Permissions string
+
+	EHLOReplied  bool // an EHLO reply was logged
+	OfferedEXPS  bool // some EHLO reply offered X-EXPS (Exchange Server authentication)
+	Messages     []Message
+	Errors       []Reply // 4xx and 5xx replies, paired with their command
+	ErrorsCapped int     // errors past maxErrors, counted only
+
+	// ExchangeAuthFailures are the rows that say "451 5.7.3 Cannot achieve
+	// Exchange Server authentication", wherever the log put them.
+	ExchangeAuthFailures []Ref
+
+	Disconnect string // context of the '-' row (Local, Remote, ...); "" if not logged
+	Complete   bool   // sequence 0 and the disconnect were both seen, with no gap
+	Rows       int
+
+	First, Last Ref // the session's first and last row
+}
+
+// AuthKind says how a session authenticated.
+type AuthKind uint8
+
+const (
+	AuthNone     AuthKind = iota // anonymous
+	AuthUser                     // AUTH with a user's credentials
+	AuthExchange                 // X-EXPS: another Exchange server
+)
+
+func (a AuthKind) String() string {
+	switch a {
+	case AuthUser:
+		return "user"
+	case AuthExchange:
+		return "exchange-server"
+	}
+	return "none"
+}
+
+// Ref points at one row: file and line.
+type Ref struct {
+	File string
+	Line int64
+}
+
+func (r Ref) String() string {
+	if r.File == "" {
+		return ""
+	}
+	return r.File + ":" + strconv.FormatInt(r.Line, 10)
+}
+
+// Message is one MAIL FROM transaction.
+type Message struct {
+	From        string // the address inside <>; "" for the null sender
+	FromMissing bool   // the MAIL FROM was not in the logs read (session cut at the front)
+	Rcpts  []Rcpt
+	Queued bool // the server took the message ("250 ... Queued mail for delivery" or the DATA/BDAT LAST 250)
+	At     Ref
+}
+
+// Rcpt is one RCPT TO and the reply it got.
+type Rcpt struct {
+	Addr   string // as given, inside <>
+	Domain string // lower case
+	Code   int    // 0: no reply logged
+	Reply  string
+	At     Ref
+}
+
+// Accepted reports whether the recipient got a 2xx reply.
+func (r Rcpt) Accepted() bool { return r.Code >= 200 && r.Code < 300 }
+
+// Reply is a 4xx/5xx reply with the command it answered.
+type Reply struct {
+	Command string // verb: MAIL, RCPT, AUTH, ...; "" for a greeting or an unsolicited reply
+	Code    int
+	Text    string
+	At      Ref
+}
+
+// Duration is the time from the first row to the last.
+func (s *Session) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// HasPermission reports whether the last Set Session Permissions holds p.
+func (s *Session) HasPermission(p string) bool {
+	for f := range strings.FieldsSeq(s.Permissions) {
+		if f == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Caps on what one session keeps, so that a hostile session (100,000 RCPT
+// TO, endless errors) costs bounded memory. Counts stay exact.
+const (
+	maxErrors         = 32
+	maxRcptsPerSess   = 10_000
+	maxMessagesPerSes = 10_000
+)
+
+// row is one logged event of a session, as finalize reads it.
+type row struct {
+	seq     uint32
+	event   byte // one of parser.Events, or 0 when the log left it empty
+	t       int64
+	ref     Ref
+	data    string
+	context string
+}
+
+// command is a command still waiting for (the end of) its reply.
+type command struct {
+	verb    string
+	arg     string
+	partial bool // a continuation line ("250-...") was seen
+	msg     int  // index into Messages for MAIL, RCPT, DATA, BDAT; -1 otherwise
+	rcpt    int  // index into the message's Rcpts for RCPT
+	ref     Ref
+}
+
+// buildSession replays rows (already in sequence order) through the SMTP
+// conversation. In a receive log '<' rows are the client's commands and '>'
+// our replies; in a send log it is the other way round. Replies are paired
+// with commands first-in first-out, never by adjacency: with PIPELINING the
+// reply to MAIL FROM may be logged after the RCPT TO rows.
+func buildSession(s *Session, rows []row) {
+	if len(rows) == 0 {
+		return
+	}
+	s.Rows = len(rows)
+	s.First, s.Last = rows[0].ref, rows[len(rows)-1].ref
+	start, end := rows[0].t, rows[0].t
+	cmdEvent, replyEvent := byte('<'), byte('>')
+	if s.LogType == parser.LogTypeSend {
+		cmdEvent, replyEvent = '>', '<'
+	}
+	// The greeting is a reply without a command: a pseudo-command waits for it.
+	pending := []command{{verb: "", msg: -1}}
+	if rows[0].seq != 0 {
+		pending = pending[:0] // the session started in a file we do not have
+	}
+	cur := -1 // current message
+	closeContinued := func() {
+		for len(pending) > 0 && pending[0].partial {
+			pending = pending[1:]
+		}
+	}
+	for _, r := range rows {
+		start, end = min(start, r.t), max(end, r.t)
+		switch r.event {
+		case '+', '-':
+			if r.event == '-' {
+				s.Disconnect = r.context
+				pending = pending[:0]
+			}
+		case cmdEvent:
+			closeContinued()
+			verb, arg := splitVerb(r.data)
+			c := command{verb: verb, arg: arg, msg: -1, ref: r.ref}
+			switch verb {
+			case "EHLO", "HELO":
+				s.EHLO = arg
+			case "MAIL":
+				if len(s.Messages) < maxMessagesPerSes {
+					s.Messages = append(s.Messages, Message{From: angleAddr(arg), At: r.ref})
+					cur = len(s.Messages) - 1
+				} else {
+					cur = -1
+				}
+				c.msg = cur
+			case "RCPT":
+				if cur < 0 && len(s.Messages) == 0 && len(pending) == 0 {
+					// The session's start (and its MAIL FROM) is in a file we
+					// do not have; the recipients still count.
+					s.Messages = append(s.Messages, Message{FromMissing: true, At: r.ref})
+					cur = 0
+				}
+				if cur >= 0 && len(s.Messages[cur].Rcpts) < maxRcptsPerSess {
+					addr := angleAddr(arg)
+					m := &s.Messages[cur]
+					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: domainOf(addr), At: r.ref})
+					c.msg, c.rcpt = cur, len(m.Rcpts)-1
+				}
+			case "DATA", "BDAT":
+				c.msg = cur
+			case "XPROXYFROM":
+				s.applyProxy(arg)
+			}
+			pending = append(pending, c)
+		case replyEvent:
+			code, cont, text := splitReply(r.data)
+			if code == 0 {
+				continue // not a reply line (a send log's free text); nothing to pair
+			}
+			if len(pending) == 0 {
+				// A reply nobody asked for: a 421 on timeout, or a session cut
+				// at the front. Keep the errors; the rest carries no meaning.
+				if code >= 400 {
+					s.addError(Reply{Code: code, Text: r.data, At: r.ref})
+				}
+				continue
+			}
+			c := &pending[0]
+			if rows[0].seq != 0 && c.verb != "MAIL" && isSenderReply(text) && len(s.Messages) > 0 && s.Messages[0].FromMissing {
+				continue // answers the MAIL FROM we did not see
+			}
+			if cont {
+				c.partial = true
+			}
+			s.applyReply(c, code, cont, text, r)
+			if !cont && !(code >= 300 && code < 400) {
+				pending = pending[1:]
+			}
+		default: // '*' and rows whose event the log left empty
+			s.applyInfo(r)
+		}
+		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
+			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
+		}
+	}
+	s.Start, s.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+	if !s.Client.IsValid() {
+		s.Client = s.Remote.Addr()
+	}
+}
+
+func (s *Session) addError(r Reply) {
+	if len(s.Errors) < maxErrors {
+		s.Errors = append(s.Errors, r)
+	} else {
+		s.ErrorsCapped++
+	}
+}
+
+// applyReply records what a (final or partial) reply means for its command.
+func (s *Session) applyReply(c *command, code int, cont bool, text string, r row) {
+	if code >= 400 {
+		s.addError(Reply{Command: c.verb, Code: code, Text: r.data, At: r.ref})
+	}
+	switch c.verb {
+	case "":
+		if s.Banner == "" {
+			s.Banner = text
+		}
+	case "EHLO":
+		s.EHLOReplied = true
+		if hasToken(text, "X-EXPS") {
+			s.OfferedEXPS = true
+		}
+	case "RCPT":
+		if c.msg >= 0 && !cont {
+			rc := &s.Messages[c.msg].Rcpts[c.rcpt]
+			rc.Code, rc.Reply = code, r.data
+		}
+	case "DATA", "BDAT":
+		// DATA's 354 is intermediate; the final 2xx after the content, and
+		// the 2xx to BDAT ... LAST, mean the message was taken.
+		last := c.verb == "DATA" || strings.HasSuffix(strings.ToUpper(strings.TrimSpace(c.arg)), "LAST")
+		if c.msg >= 0 && code >= 200 && code < 300 && last {
+			s.Messages[c.msg].Queued = true
+		}
+	case "AUTH":
+		switch {
+		case code == 235:
+			s.Auth = AuthUser
+			s.AuthMechanism, _ = splitVerb(c.arg)
+		case code >= 500 && code != 504:
+			s.AuthFailures++
+		}
+	case "X-EXPS":
+		if code == 235 {
+			s.Auth = AuthExchange
+			s.AuthMechanism, _ = splitVerb(c.arg)
+		}
+	case "STARTTLS", "X-ANONYMOUSTLS":
+		if code == 220 {
+			s.TLS = true
+		}
+	}
+}
+
+// applyInfo reads the '*' rows that matter.
+func (s *Session) applyInfo(r row) {
+	switch {
+	case r.context == "Set Session Permissions":
+		s.Permissions = r.data
+	case r.context == "authenticated":
+		s.AuthUser = r.data
+	case strings.HasPrefix(r.context, "TLS protocol ") && strings.Contains(r.context, "succeeded"):
+		s.TLS = true
+		s.TLSProtocol = tlsProtocol(r.context)
+	}
+}
+
+// applyProxy reads XPROXYFROM SID=... IP=... PORT=... DOMAIN=... AUTHSRC=...
+func (s *Session) applyProxy(arg string) {
+	s.Proxied = true
+	for f := range strings.FieldsSeq(arg) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		switch strings.ToUpper(k) {
+		case "IP":
+			if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+				s.Client = a.Unmap()
+			}
+		case "SID":
+			if id, err := strconv.ParseUint(v, 16, 64); err == nil {
+				s.ProxySID = id
+			}
+		case "AUTHSRC":
+			s.ProxyAuth = v
+		case "DOMAIN":
+			s.EHLO = v // the original client's EHLO name
+		}
+	}
+}
+
+// isExchangeAuthFailure reports whether text is the 5.7.3 Exchange Server
+// authentication failure. "535 5.7.3 Authentication unsuccessful" is a
+// user's bad password and is not.
+func isExchangeAuthFailure(text string) bool {
+	if len(text) < 20 {
+		return false
+	}
+	return strings.HasPrefix(text, "451 5.7.3") ||
+		containsFold(text, "Cannot achieve Exchange Server authentication")
+}
+
+// containsFold is a case-insensitive strings.Contains for ASCII needles.
+func containsFold(s, needle string) bool {
+	n := len(needle)
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitVerb splits "MAIL FROM:<a@b>" into "MAIL" and "FROM:<a@b>"; the verb
+// is upper-cased.
+func splitVerb(s string) (verb, arg string) {
+	s = strings.TrimSpace(s)
+	v, a, _ := strings.Cut(s, " ")
+	return strings.ToUpper(v), strings.TrimSpace(a)
+}
+
+// isSenderReply reports whether a reply's enhanced status code is about the
+// sender (X.1.0, "250 2.1.0 Sender OK"), which only MAIL FROM gets.
+func isSenderReply(text string) bool {
+	code, _, _ := strings.Cut(text, " ")
+	return len(code) == 5 && code[1:] == ".1.0"
+}
+
+// splitReply parses "250-text" or "250 text": code, whether more lines
+// follow, and the text. code is 0 when the line is not a reply.
+func splitReply(s string) (code int, cont bool, text string) {
+	if len(s) < 3 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
+		return 0, false, ""
+	}
+	code = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
+	if len(s) == 3 {
+		return code, false, ""
+	}
+	switch s[3] {
+	case '-':
+		return code, true, s[4:]
+	case ' ':
+		return code, false, s[4:]
+	}
+	return 0, false, ""
+}
+
+// angleAddr returns the address inside the first <...> of a MAIL or RCPT
+// argument, or the first word after the colon when there are no brackets.
+func angleAddr(arg string) string {
+	if i := strings.IndexByte(arg, '<'); i >= 0 {
+		if j := strings.IndexByte(arg[i:], '>'); j >= 0 {
+			return strings.TrimSpace(arg[i+1 : i+j])
+		}
+		return strings.TrimSpace(arg[i+1:])
+	}
+	_, a, ok := strings.Cut(arg, ":")
+	if !ok {
+		return ""
+	}
+	w, _, _ := strings.Cut(strings.TrimSpace(a), " ")
+	return w
+}
+
+// domainOf returns the lower-cased domain of an address ("" when none).
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimRight(strings.TrimSpace(addr[i+1:]), "."))
+}
+
+// hasToken reports whether the space-separated text holds tok (any case).
+func hasToken(text, tok string) bool {
+	for f := range strings.FieldsSeq(text) {
+		if strings.EqualFold(f, tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsProtocol turns "TLS protocol SP_PROT_TLS1_2_SERVER negotiation ..."
+// into "TLS1.2".
+func tlsProtocol(ctx string) string {
+	f := strings.Fields(ctx)
+	if len(f) < 3 {
+		return ""
+	}
+	p := strings.TrimPrefix(f[2], "SP_PROT_")
+	p = strings.TrimSuffix(strings.TrimSuffix(p, "_SERVER"), "_CLIENT")
+	if v, ok := strings.CutPrefix(p, "TLS"); ok {
+		return "TLS" + strings.ReplaceAll(v, "_", ".")
+	}
+	return p
+}

@@ -1,0 +1,236 @@
+package heuristics
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/montanaflynn/stats"
+)
+
+// SNATDetector finds a hidden source NAT: a load balancer in one-arm mode,
+// or a firewall NATing inbound mail, makes many clients arrive from one
+// address on the server's own subnet. The real clients are hidden, and a
+// receive connector whose RemoteIPRanges names that address gives all of
+// them its rights.
+//
+// Signal: a direct (not proxied) client on the server's own subnet (see
+// Org.SubnetBitsV4/V6), not a known Exchange server, that
+//   - carries an outlying number of the server's sessions: its modified
+//     z-score 0.6745·(x − median)/MAD over the sessions per client of that
+//     server is at least NATOutlierZ (Iglewicz and Hoaglin's cut-off), or,
+//     with fewer than NATMinSources clients to compare, it carries at least
+//     half of them; and
+//   - shows breadth no single host has: at least NATMinEHLONames distinct
+//     EHLO names. A smart host or spam filter relaying for others presents
+//     one name of its own and is not flagged.
+//
+// Peak concurrency and distinct sender domains are reported as evidence.
+// Severity rises to high when a connector grants it relay, and to critical
+// when it relayed anonymously to outside domains.
+type SNATDetector struct {
+	perServer map[string]map[netip.Addr]int64
+	cands     map[snatKey]*snatCand
+	org       Org
+}
+
+// Thresholds of SNATDetector.
+const (
+	NATOutlierZ      = 3.5
+	NATMinSources    = 5
+	NATMinEHLONames  = 5
+	maxNATIntervals  = 1 << 20 // per candidate, for peak concurrency (16 MiB at most)
+	natMinShareSmall = 0.5
+)
+
+type snatKey struct {
+	server string
+	client netip.Addr
+}
+
+type snatCand struct {
+	sessions      int64
+	local         netip.Addr
+	ehlo          counter
+	senderDomains counter
+	connectors    counter
+	relayConns    map[string]bool
+	intervals     [][2]int64
+	span          span
+	samples       samples
+}
+
+func newSNATDetector(org Org) *SNATDetector {
+	return &SNATDetector{perServer: map[string]map[netip.Addr]int64{}, cands: map[snatKey]*snatCand{}, org: org}
+}
+
+func (d *SNATDetector) observe(s *Session) {
+	if !isReceive(s) || s.Proxied || !s.Client.IsValid() || !s.Local.Addr().IsValid() {
+		return
+	}
+	m := d.perServer[s.Server]
+	if m == nil {
+		m = map[netip.Addr]int64{}
+		d.perServer[strings.Clone(s.Server)] = m
+	}
+	m[s.Client]++
+	local := s.Local.Addr()
+	bits := cmp.Or(d.org.SubnetBitsV4, 24)
+	if local.Is6() {
+		bits = cmp.Or(d.org.SubnetBitsV6, 64)
+	}
+	p, err := local.Prefix(bits)
+	if err != nil || !p.Contains(s.Client) || s.Client == local || s.Client.IsLoopback() {
+		return
+	}
+	k := snatKey{s.Server, s.Client}
+	c := d.cands[k]
+	if c == nil {
+		c = &snatCand{local: local, relayConns: map[string]bool{}}
+		d.cands[snatKey{strings.Clone(s.Server), s.Client}] = c
+	}
+	c.sessions++
+	c.ehlo.add(s.EHLO, 1, maxDistinctValues)
+	for _, m := range s.Messages {
+		if dom := domainOf(m.From); dom != "" {
+			c.senderDomains.add(dom, 1, maxDistinctValues)
+		}
+	}
+	c.connectors.add(s.Connector, 1, 64)
+	if s.HasPermission(permAnyRecipient) && s.Auth == AuthNone && !c.relayConns[s.Connector] {
+		c.relayConns[strings.Clone(s.Connector)] = true
+	}
+	if len(c.intervals) < maxNATIntervals {
+		c.intervals = append(c.intervals, [2]int64{s.Start.UnixMilli(), s.End.UnixMilli()})
+	}
+	c.span.add(s.Start, s.End)
+	c.samples.add(sampleOf(s, s.First))
+}
+
+// natHit is a candidate the statistics picked out.
+type natHit struct {
+	key       snatKey
+	c         *snatCand
+	z         float64
+	median    float64
+	mad       float64
+	sources   int
+	total     int64
+	peak      int
+	id        string
+	relayConn []string
+}
+
+// detect applies the thresholds; severity waits for the relay detector.
+func (d *SNATDetector) detect(v *orgView) []natHit {
+	var hits []natHit
+	for k, c := range d.cands {
+		if v.isExchange(k.client) || len(c.ehlo.m) < NATMinEHLONames {
+			continue
+		}
+		var counts stats.Float64Data
+		var total int64
+		for a, n := range d.perServer[k.server] {
+			if v.isExchange(a) {
+				continue
+			}
+			counts = append(counts, float64(n))
+			total += n
+		}
+		h := natHit{key: k, c: c, sources: len(counts), total: total}
+		if len(counts) >= NATMinSources {
+			h.median, _ = stats.Median(counts)
+			h.mad, _ = stats.MedianAbsoluteDeviation(counts)
+			h.z = 0.6745 * (float64(c.sessions) - h.median) / max(h.mad, 1)
+			if h.z < NATOutlierZ {
+				continue
+			}
+		} else if float64(c.sessions) < natMinShareSmall*float64(total) {
+			continue
+		}
+		h.peak = peakConcurrency(c.intervals)
+		h.id = findingID("snat", k.server, k.client.String())
+		for conn := range c.relayConns {
+			h.relayConn = append(h.relayConn, conn)
+		}
+		slices.Sort(h.relayConn)
+		hits = append(hits, h)
+	}
+	return hits
+}
+
+// peakConcurrency is the most intervals open at one instant.
+func peakConcurrency(iv [][2]int64) int {
+	type ev struct {
+		t int64
+		d int
+	}
+	evs := make([]ev, 0, 2*len(iv))
+	for _, x := range iv {
+		evs = append(evs, ev{x[0], 1}, ev{x[1], -1})
+	}
+	// Ends before starts at the same instant: back-to-back sessions do not overlap.
+	slices.SortFunc(evs, func(a, b ev) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.d, b.d)) })
+	cur, peak := 0, 0
+	for _, e := range evs {
+		cur += e.d
+		peak = max(peak, cur)
+	}
+	return peak
+}
+
+func (d *SNATDetector) findings(hits []natHit, v *orgView, relaying map[netip.Addr]bool) []Finding {
+	var out []Finding
+	for _, h := range hits {
+		k, c := h.key, h.c
+		ip := k.client.String()
+		subnet := v.subnet(c.local)
+		f := Finding{
+			ID: h.id, Detector: "hidden-snat", Severity: SeverityMedium, Server: k.server, Source: ip,
+			First: c.span.first, Last: c.span.last, Samples: c.samples.list,
+			Counts: map[string]int64{"sessions": c.sessions, "server_sessions": h.total, "server_sources": int64(h.sources),
+				"distinct_ehlo_names": int64(len(c.ehlo.m)), "distinct_sender_domains": int64(len(c.senderDomains.m)),
+				"peak_concurrent_sessions": int64(h.peak)},
+			Facts: []Fact{c.connectors.top("connectors", 5), c.ehlo.top("EHLO names", 8), c.senderDomains.top("sender domains", 8)},
+		}
+		if conns := c.connectors.top("", 1).Values; len(conns) == 1 {
+			f.Connector, _, _ = strings.Cut(conns[0], " (")
+		}
+		share := float64(c.sessions) / float64(max(h.total, 1)) * 100
+		stat := fmt.Sprintf("a typical client of %s opens %.0f session(s) (median; MAD %.0f), so %d is %.0f robust deviations above it", k.server, h.median, h.mad, c.sessions, h.z)
+		if h.sources < NATMinSources {
+			stat = fmt.Sprintf("%s has only %d client address(es), and this one carries %.0f%% of its sessions", k.server, h.sources, share)
+		}
+		f.Title = fmt.Sprintf("Hidden NAT: %d clients' worth of mail reaches %s from one address, %s, on its own subnet", len(c.ehlo.m), k.server, ip)
+		f.Explanation = fmt.Sprintf("%d of %s's %d direct sessions (%.0f%%) came from %s, inside the server's own subnet %s; %s. Behind that one address the logs show %d different EHLO names, %d sender domains and up to %d sessions at once — one host does not look like that. A device in front of the server is translating the source address of many clients.",
+			c.sessions, k.server, h.total, share, ip, subnet, stat, len(c.ehlo.m), len(c.senderDomains.m), h.peak)
+		f.Cause = fmt.Sprintf("A load balancer in one-arm (SNAT) mode or a firewall NATing inbound SMTP presents every client as %s. Exchange can no longer tell clients apart: connection filtering, IP allow/block lists and every receive connector whose RemoteIPRanges names %s apply to all of them.", ip, ip)
+		f.Fix = []string{
+			"Make the load balancer or firewall keep the client address (routed/two-arm mode, transparent proxy, or no SNAT on the SMTP rule).",
+			fmt.Sprintf("Until then, make sure no connector that grants relay or authentication bypass lists %s: Get-ReceiveConnector -Server %s | ? { $_.RemoteIPRanges -match %s } | ft Identity,PermissionGroups,AuthMechanism", ip, psq(k.server), psq(strings.ReplaceAll(ip, ".", `\.`))),
+		}
+		if len(h.relayConn) > 0 {
+			f.Severity = SeverityHigh
+			f.Explanation += fmt.Sprintf(" Sessions from it hold the anonymous relay right on %s.", strings.Join(quoteAll(h.relayConn), ", "))
+			for _, conn := range h.relayConn {
+				f.Fix = append(f.Fix, fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # applications that must relay get their own addresses`, psq(conn), psq(ip)))
+			}
+		}
+		if relaying[k.client] {
+			f.Severity = SeverityCritical
+			f.Explanation += " It did relay to outside domains (see the anonymous-relay finding for this address): everyone behind the NAT can use the organisation as a relay."
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = dq(x)
+	}
+	return out
+}
