@@ -88,7 +88,16 @@ func (a *Analyzer) observe(s *Session) {
 
 // Report is what the detectors found.
 type Report struct {
-	Findings    []Finding     `json:"findings"`
+	Findings []Finding `json:"findings"`
+	// Probes are refused relay attempts per connector. They are reported
+	// apart: bots probe every Internet-facing server, so they are the
+	// background, not a finding — except that refusals of Microsoft 365
+	// mail (SeverityMedium) mean real mail is being lost.
+	Probes []Finding `json:"relay_probes"`
+	// Inventory lists internal hosts relaying through dedicated relay
+	// connectors: the documented way to let printers and applications
+	// send. It says who relays, through which connector, to where.
+	Inventory   []Finding     `json:"relay_inventory"`
 	Assumptions []Assumption  `json:"assumptions"`
 	Sessions    SessionCounts `json:"sessions"`
 }
@@ -105,16 +114,24 @@ func (a *Analyzer) Result() *Report {
 	for _, h := range hits {
 		nat[h.key.client] = h.id
 	}
-	relayFindings, relaying := a.relay.findings(v, a.use, nat)
-	var all []Finding
+	relayFindings, probes, relaying := a.relay.findings(v, a.use, nat)
+	var all, inventory []Finding
 	all = append(all, a.snat.findings(hits, v, relaying)...)
-	all = append(all, relayFindings...)
+	for _, f := range relayFindings {
+		if f.Severity == SeverityInfo {
+			inventory = append(inventory, f)
+		} else {
+			all = append(all, f)
+		}
+	}
 	all = append(all, a.auth.findings(v)...)
 	SortFindings(all)
+	SortFindings(probes)
+	SortFindings(inventory)
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
 	a.kinds.FieldsTruncated = st.Truncated.Load()
-	return &Report{Findings: all, Assumptions: v.assumptions, Sessions: a.kinds}
+	return &Report{Findings: all, Probes: probes, Inventory: inventory, Assumptions: v.assumptions, Sessions: a.kinds}
 }
 
 // SortFindings orders findings most severe first, then by detector, server,

@@ -166,7 +166,32 @@ func (f *fragment) absorb(o *fragment) {
 }
 
 type builderPart struct {
-	open map[fragKey]*fragment
+	open    map[fragKey]*fragment
+	free    []*fragment // finished fragments, reused: most sessions are alike in size
+	scratch []row
+}
+
+func (p *builderPart) newFragment(connector uint32) *fragment {
+	if n := len(p.free); n > 0 {
+		f := p.free[n-1]
+		p.free = p.free[:n-1]
+		*f = fragment{connector: connector, rows: f.rows[:0], buf: f.buf[:0], localAt: math.MaxUint32, remoteAt: math.MaxUint32}
+		return f
+	}
+	return newFragment(connector)
+}
+
+// maxFreeFragments bounds the reuse list; a fragment that grew past
+// maxReusedBytes (a hostile session) is left to the garbage collector.
+const (
+	maxFreeFragments = 256
+	maxReusedBytes   = 64 << 10
+)
+
+func (p *builderPart) recycle(f *fragment) {
+	if len(p.free) < maxFreeFragments && cap(f.buf) <= maxReusedBytes {
+		p.free = append(p.free, f)
+	}
 }
 
 // Add reads one record of worker's. It keeps no reference to rec.
@@ -211,7 +236,7 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 			curKey = k
 			cur = p.open[k]
 			if cur == nil {
-				cur = newFragment(connIDs[connIdx[i]])
+				cur = p.newFragment(connIDs[connIdx[i]])
 				p.open[k] = cur
 				if len(p.open) > b.maxOpen {
 					b.evict(p, k)
@@ -278,7 +303,8 @@ func (b *SessionBuilder) evict(p *builderPart, keep fragKey) {
 
 func (b *SessionBuilder) finish(p *builderPart, k fragKey, f *fragment) {
 	delete(p.open, k)
-	b.emitFragment(k, f)
+	p.scratch = b.emitFragment(k, f, p.scratch)
+	p.recycle(f)
 }
 
 // Finish joins the fragments left open by every worker and emits them.
@@ -303,13 +329,15 @@ func (b *SessionBuilder) Finish() {
 	slices.SortFunc(keys, func(a, c fragKey) int {
 		return cmp.Or(cmp.Compare(a.server, c.server), cmp.Compare(a.logType, c.logType), cmp.Compare(a.id, c.id))
 	})
+	var scratch []row
 	for _, k := range keys {
-		b.emitFragment(k, all[k])
+		scratch = b.emitFragment(k, all[k], scratch)
 	}
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session.
-func (b *SessionBuilder) emitFragment(k fragKey, f *fragment) {
+// scratch is reused for the rows and returned for the next call.
+func (b *SessionBuilder) emitFragment(k fragKey, f *fragment, scratch []row) []row {
 	slices.SortStableFunc(f.rows, func(x, y frow) int {
 		if x.seq != y.seq {
 			return cmp.Compare(x.seq, y.seq)
@@ -320,7 +348,7 @@ func (b *SessionBuilder) emitFragment(k fragKey, f *fragment) {
 		return cmp.Compare(x.line, y.line)
 	})
 	all := string(f.buf) // one copy; every field below is a slice of it
-	rows := make([]row, len(f.rows))
+	rows := slices.Grow(scratch[:0], len(f.rows))[:len(f.rows)]
 	var lastFile uint32
 	var lastName string
 	for i, r := range f.rows {
@@ -338,4 +366,6 @@ func (b *SessionBuilder) emitFragment(k fragKey, f *fragment) {
 		b.stats.Complete.Add(1)
 	}
 	b.emit(s)
+	clear(rows) // drop the references to this session's text
+	return rows
 }

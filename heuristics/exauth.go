@@ -76,7 +76,7 @@ func (d *ExchangeAuthDetector) observe(s *Session) {
 		o.span.add(s.Start, s.End)
 		o.samples.add(sampleOf(s, s.ExchangeAuthFailures[0]))
 	}
-	if !isReceive(s) || s.Proxied || !s.EHLOReplied || s.OfferedEXPS || s.Auth == AuthExchange || !s.Remote.Addr().IsValid() {
+	if !isReceive(s) || s.Proxied || !s.EHLOReplied || s.OfferedEXPS || s.Auth != AuthNone || !s.Remote.Addr().IsValid() {
 		return
 	}
 	k := exLandingKey{s.Server, s.Connector, s.Remote.Addr()}

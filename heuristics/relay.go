@@ -267,22 +267,23 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 }
 
 // findings judges every group once the organisation and the NAT addresses
-// are known. It returns the sources found relaying, for the NAT detector.
-func (d *RelayDetector) findings(v *orgView, use *connectorUsage, nat map[netip.Addr]string) ([]Finding, map[netip.Addr]bool) {
-	var out []Finding
-	relaying := map[netip.Addr]bool{}
+// are known. It returns the sources found relaying, for the NAT detector,
+// and the refused attempts per connector (probes), which are not findings:
+// every Internet-facing server is probed all day.
+func (d *RelayDetector) findings(v *orgView, use *connectorUsage, nat map[netip.Addr]string) (found []Finding, probes []Finding, relaying map[netip.Addr]bool) {
+	relaying = map[netip.Addr]bool{}
 	for k, g := range d.groups {
 		st := g.outside(v)
 		if st.rcpts == 0 {
 			continue
 		}
 		relaying[k.client] = true
-		out = append(out, relayFinding(k, g, st, v, use, nat))
+		found = append(found, relayFinding(k, g, st, v, use, nat))
 	}
 	for k, rg := range d.refused {
-		out = append(out, probeFinding(k, rg))
+		probes = append(probes, probeFinding(k, rg))
 	}
-	return out, relaying
+	return found, probes, relaying
 }
 
 func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *connectorUsage, nat map[netip.Addr]string) Finding {
@@ -354,7 +355,7 @@ func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *con
 			"Relay for applications belongs on a dedicated connector scoped to single addresses, not on a connector that takes Internet mail."}
 	default:
 		f.Severity = SeverityInfo
-		f.Title = fmt.Sprintf("Relay inventory: %s relays through %s to %d outside domain(s)", src, k.connector, len(st.domains))
+		f.Title = fmt.Sprintf("%s relays through %s to %d outside domain(s)", src, k.connector, len(st.domains))
 		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: an internal host on a dedicated connector (%d client(s) use it). Listed so you know who relays, through which connector, to where.", clients)
 		f.Cause = "A relay connector set up for this host."
 		f.Fix = []string{"Nothing to do if this host is meant to send to these domains. Keep the connector's RemoteIPRanges to single addresses."}
@@ -364,7 +365,7 @@ func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *con
 
 func probeFinding(k connRef, rg *refusedGroup) Finding {
 	f := Finding{
-		ID: findingID("relay-probe", k.server, k.connector), Detector: "anonymous-relay", Severity: SeverityLow,
+		ID: findingID("relay-probe", k.server, k.connector), Detector: "relay-probe", Severity: SeverityInfo,
 		Server: k.server, Connector: k.connector, First: rg.span.first, Last: rg.span.last,
 		Counts: map[string]int64{"sessions": rg.sessions, "recipients_refused": rg.rcpts,
 			"sources": int64(len(rg.sources.m)), "recipient_domains": int64(len(rg.domains.m))},
@@ -374,6 +375,9 @@ func probeFinding(k connRef, rg *refusedGroup) Finding {
 	f.Explanation = fmt.Sprintf("Between %s and %s Exchange refused %d recipient(s) in %d session(s) on %s with \"Unable to relay\": the senders were anonymous and the domains are not accepted. The server did its job.",
 		stamp(rg.span.first), stamp(rg.span.last), rg.rcpts, rg.sessions, dq(k.connector))
 	f.Cause = "Relay probing: bots try every mail server they find for an open relay. If the refused domains include one you host, it is missing from the accepted domains and Exchange is refusing real inbound mail as relay."
+	f.Fix = []string{"Nothing to do for Internet probes. Check that none of the refused recipient domains is yours (Get-AcceptedDomain); add it with New-AcceptedDomain if it is.",
+		"If internal applications are among the sources, give them a dedicated relay connector scoped to their addresses."}
+	f.Facts = []Fact{rg.domains.top("refused recipient domains", 10), rg.sources.top("sources", 10)}
 	if eop := rg.eop.m; len(eop) > 0 {
 		// Exchange Online Protection does not probe for relays: what it
 		// delivers is real mail, so a refusal loses it.
@@ -382,12 +386,9 @@ func probeFinding(k connRef, rg *refusedGroup) Finding {
 		f.Cause = fmt.Sprintf("%d of the sources are Exchange Online Protection servers (Microsoft 365 outbound), which deliver real mail and do not probe. Exchange refused their recipients as relay, so the recipient domain is most likely missing from the accepted domains (or mail for a domain hosted elsewhere is routed here). Other sources may still be probes.", len(eop))
 		f.Facts = append(f.Facts, rg.eop.top("Exchange Online Protection sources", 5))
 		f.Explanation = strings.TrimSuffix(f.Explanation, " The server did its job.") + " Mail from Microsoft 365 among them is real mail that was lost."
-		f.Fix = []string{"Compare the refused domains below with Get-AcceptedDomain. For a domain you host: New-AcceptedDomain -DomainName '<domain>' -DomainType Authoritative.",
+		f.Fix = []string{"Compare the refused recipient domains with Get-AcceptedDomain. For a domain you host: New-AcceptedDomain -DomainName '<domain>' -DomainType Authoritative.",
 			"In a hybrid organisation, check that the Microsoft 365 outbound connector to on-premises only carries domains this organisation accepts."}
 	}
-	f.Fix = []string{"Nothing to do for Internet probes. Check that none of the refused domains below is yours (Get-AcceptedDomain); add it with New-AcceptedDomain if it is.",
-		"If internal applications are among the sources, give them a dedicated relay connector scoped to their addresses."}
-	f.Facts = []Fact{rg.domains.top("refused recipient domains", 10), rg.sources.top("sources", 10)}
 	return f
 }
 

@@ -95,9 +95,9 @@ func (r Ref) String() string {
 type Message struct {
 	From        string // the address inside <>; "" for the null sender
 	FromMissing bool   // the MAIL FROM was not in the logs read (session cut at the front)
-	Rcpts  []Rcpt
-	Queued bool // the server took the message ("250 ... Queued mail for delivery" or the DATA/BDAT LAST 250)
-	At     Ref
+	Rcpts       []Rcpt
+	Queued      bool // the server took the message ("250 ... Queued mail for delivery" or the DATA/BDAT LAST 250)
+	At          Ref
 }
 
 // Rcpt is one RCPT TO and the reply it got.
@@ -367,8 +367,10 @@ func isExchangeAuthFailure(text string) bool {
 	if len(text) < 20 {
 		return false
 	}
+	// Exchange writes the text in one spelling; a case-sensitive search
+	// is several times faster on every row than a folded one.
 	return strings.HasPrefix(text, "451 5.7.3") ||
-		containsFold(text, "Cannot achieve Exchange Server authentication")
+		strings.Contains(text, "Cannot achieve Exchange Server authentication")
 }
 
 // containsFold is a case-insensitive strings.Contains for ASCII needles.

@@ -289,9 +289,11 @@ type jsonReport struct {
 	Problems      []jsonProblem   `json:"problems"`
 	FileList      []jsonFile      `json:"file_list"`
 
-	Findings      []heuristics.Finding     `json:"findings"`
-	Assumptions   []heuristics.Assumption  `json:"assumptions"`
-	SessionCounts heuristics.SessionCounts `json:"session_counts"`
+	Findings       []heuristics.Finding     `json:"findings"`
+	RelayProbes    []heuristics.Finding     `json:"relay_probes"`
+	RelayInventory []heuristics.Finding     `json:"relay_inventory"`
+	Assumptions    []heuristics.Assumption  `json:"assumptions"`
+	SessionCounts  heuristics.SessionCounts `json:"session_counts"`
 }
 
 func renderJSON(w io.Writer, rep *scanReport) error {
@@ -302,9 +304,11 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 		Bytes: tot.Bytes, RowsRead: tot.RowsRead, RowsEmitted: tot.RowsEmitted, RowsRejected: tot.RowsRejected,
 		Warnings: tot.Warnings, Sessions: sum.Sessions,
 		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{},
-		Findings: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
+		Findings: []heuristics.Finding{}, RelayProbes: []heuristics.Finding{}, RelayInventory: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
 	if a := rep.Analysis; a != nil {
 		out.Findings = append(out.Findings, a.Findings...)
+		out.RelayProbes = append(out.RelayProbes, a.Probes...)
+		out.RelayInventory = append(out.RelayInventory, a.Inventory...)
 		out.Assumptions = append(out.Assumptions, a.Assumptions...)
 		out.SessionCounts = a.Sessions
 	}

@@ -62,11 +62,7 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 			if len(fact.Values) == 0 {
 				continue
 			}
-			v := strings.Join(fact.Values, ", ")
-			if fact.More > 0 {
-				v += fmt.Sprintf(" (and %s more)", num(int64(fact.More)))
-			}
-			para(w, capitalise(fact.Name), v)
+			para(w, capitalise(fact.Name), factText(fact))
 		}
 		for i, s := range f.Samples {
 			label := ""
@@ -82,6 +78,36 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 				label = "Fix"
 			}
 			para(w, label, fmt.Sprintf("%d. %s", i+1, fix))
+		}
+	}
+	if len(a.Inventory) > 0 {
+		fmt.Fprintln(w, "\nRelay inventory (internal hosts relaying through dedicated connectors, as Microsoft documents)")
+		for _, p := range a.Inventory {
+			fmt.Fprintf(w, "  %s\n", safe(p.Title))
+			para(w, "", fmt.Sprintf("%s message(s) to %s recipient(s), %s to %s; first at %s",
+				num(p.Counts["messages"]), num(p.Counts["recipients"]), fmtTime(p.First), fmtTime(p.Last), firstAt(p)))
+			for _, fact := range p.Facts {
+				if len(fact.Values) > 0 {
+					para(w, "", capitalise(fact.Name)+": "+factText(fact))
+				}
+			}
+		}
+	}
+	if len(a.Probes) > 0 {
+		fmt.Fprintln(w, "\nRelay attempts refused (reported apart: bots probe every Internet-facing server)")
+		for _, p := range a.Probes {
+			fmt.Fprintf(w, "  %s\n", safe(p.Title))
+			para(w, "", fmt.Sprintf("%s recipient(s) in %s session(s) from %s source(s), %s to %s; first at %s",
+				num(p.Counts["recipients_refused"]), num(p.Counts["sessions"]), num(p.Counts["sources"]), fmtTime(p.First), fmtTime(p.Last), firstAt(p)))
+			for _, fact := range p.Facts {
+				para(w, "", capitalise(fact.Name)+": "+factText(fact))
+			}
+			if p.Severity > heuristics.SeverityInfo {
+				para(w, "Cause", p.Cause)
+				for i, fix := range p.Fix {
+					para(w, cond(i == 0, "Fix", ""), fmt.Sprintf("%d. %s", i+1, fix))
+				}
+			}
 		}
 	}
 	fmt.Fprintln(w, "\nAssumed (give the flags to be exact)")
@@ -102,6 +128,21 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 		fmt.Fprintf(w, "; %s fields over %d bytes cut", num(s.FieldsTruncated), heuristics.MaxFieldBytes)
 	}
 	fmt.Fprintln(w)
+}
+
+func factText(f heuristics.Fact) string {
+	v := strings.Join(f.Values, ", ")
+	if f.More > 0 {
+		v += fmt.Sprintf(" (and %s more)", num(int64(f.More)))
+	}
+	return v
+}
+
+func firstAt(f heuristics.Finding) string {
+	if len(f.Samples) == 0 {
+		return "(no row)"
+	}
+	return f.Samples[0].At
 }
 
 // para prints "  Label:  text" wrapped at 100 columns, continuation lines

@@ -23,6 +23,12 @@ type Config struct {
 	// LiveTail cuts the last file of each folder in the middle of its last
 	// row, as when logs are copied while the transport service writes them.
 	LiveTail bool
+	// Clean writes the same organisation without its three incidents: EX03
+	// sees its clients' own addresses on its Default Frontend connector,
+	// nobody relays from the Internet, and no connector breaks X-EXPS. The
+	// printer's relay and the Internet's relay probes remain: they are
+	// normal, and must not raise findings.
+	Clean bool
 }
 
 // Sink receives the files; path is slash-separated and relative to the

@@ -32,6 +32,9 @@ func (g *generator) hour(start time.Time) {
 		day = 1
 	}
 	brokenSince := g.cfg.Start.Add(brokenConnectorAfter).UnixMilli()
+	if g.cfg.Clean {
+		brokenSince = math.MaxInt64
+	}
 	at := func() int64 { return start.UnixMilli() + g.rng.Int64N(3_600_000) }
 
 	// Internet mail straight to EX01 and EX02 (the firewall keeps the client address).
@@ -59,15 +62,19 @@ func (g *generator) hour(start time.Time) {
 	// custom connector listing that address gives them all relay rights.
 	for range g.count(30*day, 1) {
 		p := g.peers[g.rng.IntN(len(g.peers))]
+		if g.cfg.Clean {
+			g.inbound(2, "EX03\\Default Frontend EX03", anonPerms, p, at(), false, brokenSince)
+			continue
+		}
 		g.inbound(2, "EX03\\Relay LB EX03", relayPerms, peer{ip: lbSNAT, ehlo: p.ehlo, domain: p.domain}, at(), false, brokenSince)
 	}
-	if h == 13 || h == 14 {
+	if (h == 13 || h == 14) && !g.cfg.Clean {
 		for i := range g.count(8, 4) {
 			g.inbound(2, "EX03\\Relay LB EX03", relayPerms, peer{ip: lbSNAT, ehlo: fmt.Sprintf("host%d.dyn-%d.example.net", i, g.rng.IntN(900)), domain: "example.net"}, at(), true, brokenSince)
 		}
 	}
 	// Incident 2: EX02's relay connector for printers also lists an internet range.
-	if h >= 1 && h <= 3 {
+	if h >= 1 && h <= 3 && !g.cfg.Clean {
 		for range g.count(25, 6) {
 			g.inbound(1, "EX02\\Anonymous Relay EX02", relayPerms, peer{ip: relayAbuser, ehlo: "User", domain: "paypa1-secure.com"}, at(), true, brokenSince)
 		}

@@ -25,14 +25,15 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed; the same seed writes the same files")
 	start := flag.String("start", "2026-11-02T00:00:00Z", "first hour, RFC 3339")
 	liveTail := flag.Bool("live-tail", false, "cut each folder's last file mid-row, as a copy of a live log")
+	clean := flag.Bool("clean", false, "the same organisation without its three incidents")
 	flag.Parse()
-	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail); err != nil {
+	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail bool) error {
+func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean bool) error {
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {
 		return fmt.Errorf("-start: %w", err)
@@ -41,7 +42,7 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
-	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail},
+	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean},
 		func(p string) (io.WriteCloser, error) {
 			full := filepath.Join(out, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/logscan/logscan/samples/gen"
+)
+
+// BenchmarkScan measures `logscan scan` end to end — parse, sessions,
+// detectors, summary and the text report — on a generated organisation of
+// 200 MB+ in hourly files, on every core the benchmark is given. Peak memory
+// of the real binary is what `make bench` prints. Compare runs with
+//
+//	go test ./cmd/logscan -run '^$' -bench Scan -count 6 > new.txt && benchstat old.txt new.txt
+func BenchmarkScan(b *testing.B) {
+	dir := b.TempDir()
+	st, err := gen.Generate(gen.Config{Scale: 5, TargetBytes: 200 << 20, Seed: 7}, func(p string) (io.WriteCloser, error) {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return nil, err
+		}
+		return os.Create(full)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ios, _, _, _ := Test()
+	ios.Out = io.Discard
+	opts := &scanOptions{IO: ios, Paths: []string{dir}, Format: "text", Top: 5, MaxProblems: 5}
+	opts.org.SubnetBitsV4, opts.org.SubnetBitsV6 = 24, 64
+	b.SetBytes(st.Bytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := runScan(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.Sessions)*float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+}
