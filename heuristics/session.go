@@ -153,12 +153,13 @@ type row struct {
 
 // command is a command still waiting for (the end of) its reply.
 type command struct {
-	verb    string
-	arg     string
-	partial bool // a continuation line ("250-...") was seen
-	msg     int  // index into Messages for MAIL, RCPT, DATA, BDAT; -1 otherwise
-	rcpt    int  // index into the message's Rcpts for RCPT
-	ref     Ref
+	verb     string
+	arg      string
+	partial  bool // a continuation line ("250-...") was seen
+	greeting bool // the pseudo-command that waits for the 220 greeting
+	msg      int  // index into Messages for MAIL, RCPT, DATA, BDAT; -1 otherwise
+	rcpt     int  // index into the message's Rcpts for RCPT
+	ref      Ref
 }
 
 // buildSession replays rows (already in sequence order) through the SMTP
@@ -178,7 +179,7 @@ func buildSession(s *Session, rows []row) {
 		cmdEvent, replyEvent = '>', '<'
 	}
 	// The greeting is a reply without a command: a pseudo-command waits for it.
-	pending := []command{{verb: "", msg: -1}}
+	pending := []command{{greeting: true, msg: -1}}
 	if rows[0].seq != 0 {
 		pending = pending[:0] // the session started in a file we do not have
 	}
@@ -198,6 +199,11 @@ func buildSession(s *Session, rows []row) {
 			}
 		case cmdEvent:
 			closeContinued()
+			if len(pending) > 0 && pending[0].greeting && !pending[0].partial {
+				// Nobody speaks before the greeting: if a command comes
+				// first, the greeting was not logged and never will be.
+				pending = pending[1:]
+			}
 			verb, arg := splitVerb(r.data)
 			c := command{verb: verb, arg: arg, msg: -1, ref: r.ref}
 			switch verb {

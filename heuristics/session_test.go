@@ -1,0 +1,356 @@
+package heuristics
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/logscan/logscan/parser"
+)
+
+// logFile is one input file for the session builder.
+type logFile struct {
+	name string
+	text string
+	opts []parser.Option
+}
+
+// buildSessions parses files (file i by worker i%workers, in the order
+// given) and returns every session emitted, sorted by key.
+func buildSessions(t *testing.T, workers int, files ...logFile) []*Session {
+	t.Helper()
+	var mu sync.Mutex
+	var out []*Session
+	b := NewSessionBuilder(workers, 0, func(s *Session) { mu.Lock(); out = append(out, s); mu.Unlock() })
+	for i, f := range files {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		r := parser.NewReader(strings.NewReader(f.text), f.name, append([]parser.Option{parser.WithAllocator(mem)}, f.opts...)...)
+		for r.Next() {
+			b.Add(i%workers, r.Record())
+		}
+		if r.Stats().RowsRejected != 0 {
+			t.Fatalf("%s: rejected rows: %v", f.name, r.Problems().Rejects)
+		}
+		r.Release()
+		mem.AssertSize(t, 0)
+	}
+	b.Finish()
+	slices.SortFunc(out, func(a, b *Session) int {
+		return cmp.Or(cmp.Compare(a.Server, b.Server), cmp.Compare(a.LogType, b.LogType), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+const recvHeader = "#Software: Microsoft Exchange Server\n#Version: 15.2.1544.4\n#Log-type: SMTP Receive Protocol Log\n" + fields
+const sendHeader = "#Software: Microsoft Exchange Server\n#Version: 15.2.1544.4\n#Log-type: SMTP Send Protocol Log\n" + fields
+
+// rows writes receive-log rows of one session: each entry is
+// "event,data,context" and gets the date, connector, id and sequence.
+func rows(connector, id, local, remote string, first int, entries ...string) string {
+	var b strings.Builder
+	for i, e := range entries {
+		fmt.Fprintf(&b, "2026-11-02T10:00:%02d.%03dZ,%s,%s,%d,%s,%s,%s\r\n", (first+i)/1000%60, (first+i)%1000, connector, id, first+i, local, remote, e)
+	}
+	return b.String()
+}
+
+func readRealData(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "parser", "testdata", "realdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestBuildSession(t *testing.T) {
+	full := recvHeader + rows(`EX01\Default Frontend EX01`, "08DD000000000001", "10.0.0.11:25", "203.0.113.7:40000", 0,
+		"+,,",
+		"*,SMTPSubmit SMTPAcceptAnySender,Set Session Permissions",
+		`>,"220 EX01.contoso.com Microsoft ESMTP MAIL Service ready at Mon, 2 Nov 2026 10:00:00 +0000",`,
+		"<,EHLO mail.example.org,",
+		">,250-EX01.contoso.com Hello [203.0.113.7] SIZE 37748736 PIPELINING STARTTLS AUTH NTLM X-EXPS GSSAPI NTLM 8BITMIME,",
+		"<,STARTTLS,",
+		">,220 2.0.0 SMTP server ready,",
+		`*,,"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits"`,
+		"<,EHLO mail.example.org,",
+		">,250-EX01.contoso.com Hello [203.0.113.7] SIZE 37748736 PIPELINING AUTH NTLM LOGIN 8BITMIME,",
+		"<,AUTH LOGIN,",
+		"><,334 <authentication response>,",
+		">,235 2.7.0 Authentication successful,",
+		`*,CONTOSO\alice,authenticated`,
+		"*,SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender,Set Session Permissions",
+		"<,MAIL FROM:<alice@contoso.com> SIZE=100,",
+		"*,08DD000000000001;2026-11-02T10:00:00.000Z;1,receiving message",
+		"<,RCPT TO:<bob@fabrikam.com>,",
+		"<,RCPT TO:<Carol@Example.NET>,",
+		">,250 2.1.0 Sender OK,",
+		">,250 2.1.5 Recipient OK,",
+		">,550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain,",
+		"<,BDAT 100 LAST,",
+		">,250 2.6.0 <id@contoso.com> [InternalId=1] Queued mail for delivery,",
+		"<,QUIT,",
+		">,221 2.0.0 Service closing transmission channel,",
+		"-,,Local")
+	// The "><" row above is no event logscan knows: the parser rejects it,
+	// so the test below uses a valid copy.
+	full = strings.Replace(full, "><,334", ">,334", 1)
+
+	tests := []struct {
+		name  string
+		files []logFile
+		check func(t *testing.T, s []*Session)
+	}{{
+		name:  "full receive session",
+		files: []logFile{{"a.log", full, nil}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			want := Session{Server: "EX01", LogType: parser.LogTypeReceive, ID: 0x08DD000000000001, Connector: `EX01\Default Frontend EX01`,
+				Local: netip.MustParseAddrPort("10.0.0.11:25"), Remote: netip.MustParseAddrPort("203.0.113.7:40000"),
+				Client: netip.MustParseAddr("203.0.113.7"), EHLO: "mail.example.org",
+				Banner: "EX01.contoso.com Microsoft ESMTP MAIL Service ready at Mon, 2 Nov 2026 10:00:00 +0000",
+				TLS:    true, TLSProtocol: "TLS1.2", Auth: AuthUser, AuthUser: `CONTOSO\alice`, AuthMechanism: "LOGIN",
+				Permissions: "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender", EHLOReplied: true, OfferedEXPS: true,
+				Disconnect: "Local", Complete: true, Rows: 27}
+			if d := diffSession(s, &want); d != "" {
+				t.Error(d)
+			}
+			if len(s.Messages) != 1 {
+				t.Fatalf("messages = %d, want 1", len(s.Messages))
+			}
+			m := s.Messages[0]
+			if m.From != "alice@contoso.com" || !m.Queued || len(m.Rcpts) != 2 {
+				t.Fatalf("message = %+v", m)
+			}
+			// Pipelined: the 250 2.1.0 answers MAIL, then one reply per RCPT in order.
+			if r := m.Rcpts[0]; r.Code != 250 || r.Domain != "fabrikam.com" || !r.Accepted() {
+				t.Errorf("rcpt 0 = %+v", r)
+			}
+			if r := m.Rcpts[1]; r.Code != 550 || r.Domain != "example.net" || !isRelayRefusal(r) || r.At.Line != 23 {
+				t.Errorf("rcpt 1 = %+v", r)
+			}
+			if len(s.Errors) != 1 || s.Errors[0].Command != "RCPT" || s.Errors[0].Code != 550 {
+				t.Errorf("errors = %+v", s.Errors)
+			}
+		},
+	}, {
+		name:  "multi-line EHLO reply, refused AUTH, remote disconnect (real excerpt)",
+		files: []logFile{{"probe.log", readRealData(t, "recv-2010-auth-probe-multiline-ehlo.log"), []parser.Option{parser.WithLogType(parser.LogTypeReceive)}}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			if !s.EHLOReplied || s.OfferedEXPS || s.EHLO != "ylmf-pc" || s.Disconnect != "Remote" || !s.Complete || s.Auth != AuthNone {
+				t.Errorf("session = %+v", s)
+			}
+			// 504 is "mechanism not offered", not a failed password.
+			if s.AuthFailures != 0 || len(s.Errors) != 1 || s.Errors[0].Command != "AUTH" || s.Errors[0].Code != 504 {
+				t.Errorf("auth failures %d, errors %+v", s.AuthFailures, s.Errors)
+			}
+			if s.Local.IsValid() || s.Remote != netip.MustParseAddrPort("91.112.61.94:55171") {
+				t.Errorf("endpoints %v %v, want the redacted local one left out", s.Local, s.Remote)
+			}
+		},
+	}, {
+		name:  "pipelined refusal in a session cut at the front (real excerpt)",
+		files: []logFile{{"relay.log", readRealData(t, "recv-2013-relay-denied-pipelined-excerpt.log"), []parser.Option{parser.WithLogType(parser.LogTypeReceive)}}},
+		check: func(t *testing.T, got []*Session) {
+			var s *Session
+			for _, x := range got {
+				if x.Server == "Servername" {
+					s = x
+				}
+			}
+			if s == nil || s.Complete || len(s.Messages) != 1 || !s.Messages[0].FromMissing {
+				t.Fatalf("session = %+v", s)
+			}
+			// "250 2.1.0 Sender OK" answers the MAIL FROM that is not in the
+			// excerpt; the RCPT gets the 550 after it.
+			r := s.Messages[0].Rcpts[0]
+			if r.Code != 550 || r.Reply != "550 5.7.1 Unable to relay" || r.Domain != "keyman  .com" {
+				t.Errorf("rcpt = %+v", r)
+			}
+		},
+	}, {
+		name: "send log with DATA, null sender and redacted local endpoint (real excerpt)",
+		files: []logFile{{"SmtpSend/send.log", readRealData(t, "send-2016-outbound-ndr-anonymised.log"),
+			[]parser.Option{parser.WithLogType(parser.LogTypeSend), parser.WithServer("EXS")}}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			if s.LogType != parser.LogTypeSend || s.Server != "EXS" || s.Remote != netip.MustParseAddrPort("50.7.176.26:25") || !s.Complete {
+				t.Errorf("session = %+v", s)
+			}
+			if s.Banner != "0dsblqs2.hispanicliving.shop ESMTP Postfix" || s.EHLO != "My.Mail.Server.com" {
+				t.Errorf("banner %q, EHLO %q", s.Banner, s.EHLO)
+			}
+			if len(s.Messages) != 1 || s.Messages[0].From != "" || !s.Messages[0].Queued || s.Messages[0].Rcpts[0].Code != 250 {
+				t.Errorf("messages = %+v", s.Messages)
+			}
+		},
+	}, {
+		name: "proxied Hub session with Exchange Server authentication",
+		files: []logFile{{"hub.log", recvHeader + rows(`EX02\Default EX02`, "2", "10.0.0.12:2525", "10.0.0.11:15000", 0,
+			"+,,",
+			`>,220 EX02.contoso.com Microsoft ESMTP MAIL Service ready,`,
+			"<,EHLO EX01.contoso.com,",
+			">,250-EX02.contoso.com Hello [10.0.0.11],",
+			">,250-SIZE,",
+			">,250-X-ANONYMOUSTLS,",
+			">,250 XPROXYFROM,",
+			"<,X-ANONYMOUSTLS,",
+			">,220 2.0.0 SMTP server ready,",
+			"<,EHLO EX01.contoso.com,",
+			">,250-EX02.contoso.com Hello [10.0.0.11],",
+			">,250-X-EXPS GSSAPI NTLM,",
+			">,250 XPROXYFROM,",
+			"<,X-EXPS GSSAPI,",
+			">,235 <authentication response>,",
+			`*,CONTOSO\EX01$,authenticated`,
+			"<,XPROXYFROM SID=08DD0000000000AB IP=198.51.100.9 PORT=5555 DOMAIN=bulk.example.com SEQNUM=1 PERMS=1205 AUTHSRC=Anonymous,",
+			">,250 XProxyFrom accepted,",
+			"-,,Local"), nil}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			if !s.Proxied || s.Client != netip.MustParseAddr("198.51.100.9") || s.ProxySID != 0x08DD0000000000AB || s.ProxyAuth != "Anonymous" {
+				t.Errorf("proxy: %+v", s)
+			}
+			if s.Auth != AuthExchange || s.AuthUser != `CONTOSO\EX01$` || s.AuthMechanism != "GSSAPI" || !s.OfferedEXPS || !s.TLS {
+				t.Errorf("auth: %+v", s)
+			}
+			if s.EHLO != "bulk.example.com" {
+				t.Errorf("EHLO = %q, want the original client's", s.EHLO)
+			}
+		},
+	}, {
+		name: "451 5.7.3 as an information row of a send log",
+		files: []logFile{{"EX02/SmtpSend/s.log", sendHeader + rows("Intra-Organization SMTP Send Connector", "3", "", "10.0.0.11:2525", 0,
+			"*,SendRoutingHeaders,Set Session Permissions",
+			"*,,attempting to connect") +
+			rows("Intra-Organization SMTP Send Connector", "3", "10.0.0.12:16000", "10.0.0.11:2525", 2,
+				"+,,",
+				"<,220 EX01.contoso.com Microsoft ESMTP MAIL Service ready,",
+				">,EHLO EX02.contoso.com,",
+				"<,250-EX01.contoso.com Hello [10.0.0.12] SIZE PIPELINING,",
+				"*,,451 5.7.3 Cannot achieve Exchange Server authentication.",
+				">,QUIT,",
+				"<,221 2.0.0 Service closing transmission channel,",
+				"-,,Local"), []parser.Option{parser.WithServer("EX02")}}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			if s.Server != "EX02" || len(s.ExchangeAuthFailures) != 1 || s.ExchangeAuthFailures[0].Line != 11 {
+				t.Errorf("session = %+v", s)
+			}
+			if s.Local != netip.MustParseAddrPort("10.0.0.12:16000") {
+				t.Errorf("local = %v: want the first logged one", s.Local)
+			}
+		},
+	}, {
+		name: "535 5.7.3 is a bad password, not the Exchange authentication failure",
+		files: []logFile{{"a.log", recvHeader + rows(`EX01\Client Frontend EX01`, "4", "10.0.0.11:587", "10.40.0.9:5000", 0,
+			"+,,", "<,AUTH LOGIN,", ">,334 <authentication response>,", ">,535 5.7.3 Authentication unsuccessful,", "-,,Remote"), nil}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			if s.AuthFailures != 1 || len(s.ExchangeAuthFailures) != 0 || s.Auth != AuthNone {
+				t.Errorf("session = %+v", s)
+			}
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.check(t, buildSessions(t, 1, tt.files...))
+		})
+	}
+}
+
+func one(t *testing.T, s []*Session) *Session {
+	t.Helper()
+	if len(s) != 1 {
+		t.Fatalf("got %d sessions, want 1", len(s))
+	}
+	return s[0]
+}
+
+// diffSession compares the scalar fields of a session with want.
+func diffSession(got, want *Session) string {
+	g, w := *got, *want
+	g.Messages, g.Errors, g.ExchangeAuthFailures, g.Start, g.End, g.First, g.Last = nil, nil, nil, w.Start, w.End, w.First, w.Last
+	if reflect.DeepEqual(g, w) {
+		return ""
+	}
+	return fmt.Sprintf("session\n got %+v\nwant %+v", g, w)
+}
+
+// TestSessionsIndependentOfReadOrder cuts sessions across files (an hourly
+// rollover, rows of a session out of order inside a file) and checks that
+// reading the files in any order, by one or several workers, gives the
+// same sessions.
+func TestSessionsIndependentOfReadOrder(t *testing.T) {
+	c := `EX01\Default Frontend EX01`
+	a := recvHeader + rows(c, "10", "10.0.0.11:25", "203.0.113.1:1", 0, "+,,", "<,EHLO a.example,", ">,250 EX01 Hello,", "<,MAIL FROM:<x@a.example>,") +
+		rows(c, "11", "10.0.0.11:25", "203.0.113.2:1", 0, "+,,", "<,EHLO b.example,")
+	// File b holds the rest of 10 (its RCPT logged before its MAIL reply)
+	// and the rest of 11 with two rows swapped.
+	b := recvHeader + rows(c, "10", "10.0.0.11:25", "203.0.113.1:1", 4, "<,RCPT TO:<y@contoso.com>,", ">,250 2.1.0 Sender OK,", ">,250 2.1.5 Recipient OK,", "-,,Local") +
+		rows(c, "11", "10.0.0.11:25", "203.0.113.2:1", 3, "-,,Remote") +
+		rows(c, "11", "10.0.0.11:25", "203.0.113.2:1", 2, ">,250 EX01 Hello,")
+	orders := []struct {
+		workers int
+		files   []logFile
+	}{
+		{1, []logFile{{"a.log", a, nil}, {"b.log", b, nil}}},
+		{1, []logFile{{"b.log", b, nil}, {"a.log", a, nil}}},
+		{2, []logFile{{"a.log", a, nil}, {"b.log", b, nil}}},
+		{2, []logFile{{"b.log", b, nil}, {"a.log", a, nil}}},
+	}
+	var first []*Session
+	for i, o := range orders {
+		got := buildSessions(t, o.workers, o.files...)
+		if len(got) != 2 || !got[0].Complete || !got[1].Complete {
+			t.Fatalf("order %d: %d sessions, want 2 complete: %+v", i, len(got), got)
+		}
+		if r := got[0].Messages[0].Rcpts[0]; r.Code != 250 || r.At.File != "b.log" {
+			t.Errorf("order %d: rcpt %+v", i, r)
+		}
+		if got[1].EHLOReplied != true || got[1].Disconnect != "Remote" {
+			t.Errorf("order %d: session 11 = %+v", i, got[1])
+		}
+		if i == 0 {
+			first = got
+			continue
+		}
+		if !reflect.DeepEqual(got, first) {
+			t.Errorf("order %d gives different sessions:\n%+v\n%+v", i, got, first)
+		}
+	}
+}
+
+// TestEviction: more sessions open than the cap are closed early, counted,
+// and every one is still emitted.
+func TestEviction(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(recvHeader)
+	for i := range 1000 {
+		b.WriteString(rows(`EX01\Default Frontend EX01`, fmt.Sprintf("%X", i+1), "10.0.0.11:25", "203.0.113.1:1", 0, "+,,"))
+	}
+	n := 0
+	sb := NewSessionBuilder(1, 100, func(*Session) { n++ })
+	r := parser.NewReader(strings.NewReader(b.String()), "open.log")
+	for r.Next() {
+		sb.Add(0, r.Record())
+	}
+	r.Release()
+	sb.Finish()
+	if n != 1000 {
+		t.Errorf("emitted %d sessions, want 1000", n)
+	}
+	if ev := sb.Stats().Evicted.Load(); ev < 900 {
+		t.Errorf("evicted %d, want at least 900 with 100 open at most", ev)
+	}
+}
