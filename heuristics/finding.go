@@ -33,6 +33,13 @@ func (s Severity) String() string {
 // MarshalText writes the severity's name (for JSON).
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a severity's name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
 // SeverityNames lists the valid names, lowest first.
 func SeverityNames() []string { return append([]string(nil), severityNames...) }
 

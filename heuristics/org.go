@@ -285,7 +285,14 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 			if s.Prefix.IsSingleIP() && s.Name != "" {
 				v.exchange[s.Prefix.Addr()] = s.Name
 			}
-			vals = append(vals, cmp.Or(s.Name+"=", "")+s.Prefix.String())
+			val := s.Prefix.String()
+			if s.Prefix.IsSingleIP() {
+				val = s.Prefix.Addr().String()
+			}
+			if s.Name != "" {
+				val = s.Name + "=" + val
+			}
+			vals = append(vals, val)
 		}
 		v.assumptions = append(v.assumptions, Assumption{"Exchange servers", vals, "given (--exchange-servers), plus the servers whose logs were read"})
 	} else {

@@ -50,6 +50,14 @@ func TestScanSample(t *testing.T) {
 		`EX02\Anonymous Relay EX02`, "198.51.100.77", // the relaying internet host
 		`EX01\Relay Hub EX01`,                // the connector that breaks X-EXPS
 		"rows rejected: last line cut short", // the live-cut tails
+		// The three findings, with cause and fix.
+		"[CRITICAL] Hidden NAT: 10.20.0.5 on EX03's own subnet",
+		"[CRITICAL] Everyone behind the hidden NAT address 10.20.0.5 can relay",
+		"[HIGH] Public host 198.51.100.77 relays anonymously through EX02\\Anonymous Relay EX02",
+		"[HIGH] EX02 (10.20.0.12) -> EX01: 451 5.7.3 Cannot achieve Exchange Server authentication",
+		"Set-ReceiveConnector -Identity 'EX01\\Relay Hub EX01' -RemoteIPRanges",
+		"Relay inventory", "10.30.5.21 (EHLO SCAN01)",
+		"Accepted domains: contoso.co.uk, contoso.com — inferred",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
@@ -89,6 +97,12 @@ func TestScanJSON(t *testing.T) {
 	if len(rep.Problems) != 12 || rep.Problems[0].Severity != "rejected" || rep.Problems[0].Line == 0 {
 		t.Errorf("%d problems, first %+v", len(rep.Problems), rep.Problems[0])
 	}
+	if len(rep.Findings) != 4 || rep.Findings[0].Severity.String() != "critical" || len(rep.RelayProbes) != 2 || len(rep.RelayInventory) != 1 || len(rep.Assumptions) == 0 {
+		t.Errorf("%d findings (first %v), %d probes, %d inventory, %d assumptions", len(rep.Findings), rep.Findings[0].Severity, len(rep.RelayProbes), len(rep.RelayInventory), len(rep.Assumptions))
+	}
+	if !strings.Contains(out, `"severity": "critical"`) || !strings.Contains(out, `"detector": "hidden-snat"`) || rep.SessionCounts.Total == 0 {
+		t.Error("JSON lacks severity names, detector names or session counts")
+	}
 	found := false
 	for _, c := range rep.Connectors {
 		if c.Name == `EX03\Relay LB EX03` && len(c.TopRemote) > 0 && c.TopRemote[0].Addr == "10.20.0.5" {
@@ -118,6 +132,15 @@ func TestExitCodes(t *testing.T) {
 		{"empty folder", []string{"scan", empty}, 2, "no files found"},
 		{"only stray files", []string{"scan", stray}, 2, "none of the 1 files"},
 		{"real excerpts", []string{"scan", filepath.Join("..", "..", "parser", "testdata", "realdata")}, 0, ""},
+		{"no finding at --fail-on info", []string{"scan", "--fail-on", "info", filepath.Join("..", "..", "parser", "testdata", "realdata")}, 0, ""},
+		{"findings at --fail-on high", []string{"scan", "--fail-on", "high", filepath.Join("..", "..", "samples", "contoso")}, 1, "4 finding(s) at or above high"},
+		{"findings at --fail-on critical", []string{"scan", "--fail-on", "critical", filepath.Join("..", "..", "samples", "contoso")}, 1, "2 finding(s) at or above critical"},
+		{"bad --fail-on", []string{"scan", "--fail-on", "urgent", empty}, 2, "unknown severity"},
+		{"bad domain", []string{"scan", "--accepted-domains", "contoso.com,not a domain", empty}, 2, "is not a domain"},
+		{"bad server", []string{"scan", "--exchange-servers", "EX09=10.0.0.300", empty}, 2, "NAME=address"},
+		{"bad range", []string{"scan", "--internal", "10.0.0.0/33", empty}, 2, "is not an address or CIDR range"},
+		{"missing list file", []string{"scan", "--accepted-domains", "@" + filepath.Join(empty, "nope.txt"), empty}, 2, "--accepted-domains"},
+		{"bad NAT subnet", []string{"scan", "--nat-subnet-v4", "40", empty}, 2, "--nat-subnet-v4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,5 +196,73 @@ func TestSafe(t *testing.T) {
 		if got := safe(in); got != want {
 			t.Errorf("safe(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestOrgFlags: list flags take comma lists and @FILE, including the UTF-16
+// files Windows PowerShell's Out-File writes, and the report says they were
+// given.
+func TestOrgFlags(t *testing.T) {
+	dir := t.TempDir()
+	utf16 := []byte{0xFF, 0xFE}
+	for _, r := range "# from Get-AcceptedDomain\r\ncontoso.com\r\n*.contoso.co.uk\r\n" {
+		utf16 = append(utf16, byte(r), 0)
+	}
+	domains := filepath.Join(dir, "domains.txt")
+	os.WriteFile(domains, utf16, 0o644)
+	code, out, errOut := runCLI(t, "scan", "--accepted-domains", "@"+domains, "--exchange-servers", "EX09=10.9.0.9,10.8.0.0/29",
+		"--internal", "10.0.0.0/8", filepath.Join("..", "..", "samples", "contoso"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Accepted domains: contoso.com, *.contoso.co.uk — given (--accepted-domains)",
+		"Exchange servers: EX09=10.9.0.9, 10.8.0.0/29 — given",
+		"Internal networks: 10.0.0.0/8 — given (--internal)",
+		"Findings: 4 (2 critical, 2 high)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+// TestHostileFindings: a relay session whose EHLO name and sender carry
+// terminal escapes and a spreadsheet formula reaches the findings; the text
+// output shows them escaped, the JSON stays valid.
+func TestHostileFindings(t *testing.T) {
+	dir := t.TempDir()
+	row := func(seq int, ev, data string) string {
+		return fmt.Sprintf("2026-11-02T10:00:%02d.000Z,EX01\\Anonymous Relay EX01,08DD000000000001,%d,10.0.0.1:25,198.51.100.7:4000,%s,%s,\r\n", seq, seq, ev, data)
+	}
+	log := "#Log-type: SMTP Receive Protocol Log\r\n" +
+		"#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+		row(0, "+", "") +
+		"2026-11-02T10:00:01.000Z,EX01\\Anonymous Relay EX01,08DD000000000001,1,10.0.0.1:25,198.51.100.7:4000,*,SMTPSubmit SMTPAcceptAnyRecipient,Set Session Permissions\r\n" +
+		row(2, ">", "220 EX01.contoso.com ready") +
+		row(3, "<", "EHLO \x1b]0;owned\x07\x1b[2J") +
+		row(4, ">", "250 EX01.contoso.com Hello") +
+		row(5, "<", "MAIL FROM:<=cmd|'/c calc'!A1\x1b[31m@evil.example>") +
+		row(6, "<", "RCPT TO:<victim@\x1b[1mgmail.com>") +
+		row(7, ">", "250 2.1.0 Sender OK") +
+		row(8, ">", "250 2.1.5 Recipient OK") +
+		row(9, "-", "")
+	os.WriteFile(filepath.Join(dir, "RECV2026110210-1.LOG"), []byte(log), 0o644)
+	code, out, errOut := runCLI(t, "scan", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "relays anonymously") {
+		t.Fatalf("no relay finding:\n%s", out)
+	}
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Errorf("raw control characters reached the terminal:\n%q", out)
+	}
+	if !strings.Contains(out, `\x1b]0;owned\a\x1b[2J`) {
+		t.Errorf("hostile EHLO not shown escaped:\n%s", out)
+	}
+	_, jout, _ := runCLI(t, "scan", "--format", "json", dir)
+	if !json.Valid([]byte(jout)) || strings.ContainsAny(jout, "\x1b\x07") {
+		t.Error("JSON invalid or carries raw control characters")
 	}
 }
