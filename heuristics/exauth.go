@@ -203,6 +203,7 @@ func exFinding(p exPair, a *exPairAgg, v *orgView) Finding {
 	if len(conns) > 0 {
 		f.Connector = conns[0]
 	}
+	slices.Sort(a.where)
 	f.Facts = append(f.Facts, Fact{Name: "seen in", Values: a.where})
 
 	switch {

@@ -94,10 +94,11 @@ type Sample struct {
 	Session string    `json:"session_id"` // 16 hex digits, as logged
 	Start   time.Time `json:"start"`
 	At      string    `json:"at"` // file:line of the row that shows it
+	ref     Ref
 }
 
 func sampleOf(s *Session, at Ref) Sample {
-	return Sample{Server: s.Server, Session: fmt.Sprintf("%016X", s.ID), Start: s.Start, At: at.String()}
+	return Sample{Server: s.Server, Session: fmt.Sprintf("%016X", s.ID), Start: s.Start, At: at.String(), ref: at}
 }
 
 // findingID hashes the finding's subject into a short stable id.
@@ -117,9 +118,20 @@ func (s *samples) add(x Sample) {
 	if s.n == 0 {
 		s.n = maxSamples
 	}
-	for _, y := range s.list {
+	for i, y := range s.list {
 		if y.Server == x.Server && y.Session == x.Session {
-			return // one example per session
+			// One example per session: its earliest row, whatever the
+			// order the rows were offered in.
+			if sampleLess(x, y) {
+				s.list[i] = x
+				slices.SortFunc(s.list, func(a, b Sample) int {
+					if sampleLess(a, b) {
+						return -1
+					}
+					return 1
+				})
+			}
+			return
 		}
 	}
 	i := len(s.list)
@@ -147,8 +159,11 @@ func sampleLess(a, b Sample) bool {
 	if !a.Start.Equal(b.Start) {
 		return a.Start.Before(b.Start)
 	}
-	if a.At != b.At {
-		return a.At < b.At
+	if a.ref.File != b.ref.File {
+		return a.ref.File < b.ref.File
+	}
+	if a.ref.Line != b.ref.Line {
+		return a.ref.Line < b.ref.Line
 	}
 	return a.Session < b.Session
 }
