@@ -19,11 +19,13 @@ test:
 demo: build
 	./$(BIN) scan samples/contoso
 
-# Parser throughput on one core (MB/s, from go test -bench over 200 MB of
-# generated logs), then the whole scan of a $(BENCH_SIZE) generated folder on
-# every core with its peak memory.
+# Parser throughput on one core and the whole scan (parse, sessions,
+# detectors, report) on two cores, both in MB/s from go test -bench over
+# 200 MB of generated logs; then the real binary on a $(BENCH_SIZE) generated
+# folder on every core, with its peak memory.
 bench: build
 	$(GO) test ./parser -run '^$$' -bench . -benchmem -benchtime 5x -cpu 1
+	$(GO) test ./cmd/logscan -run '^$$' -bench Scan -benchmem -benchtime 3x -cpu 2
 	@test -f $(BENCH_DIR).done-$(BENCH_SIZE) || { rm -rf $(BENCH_DIR) $(BENCH_DIR).done-* && \
 		$(GO) run ./samples/generate -out $(BENCH_DIR) -size $(BENCH_SIZE) -scale 40 -seed 2 && \
 		touch $(BENCH_DIR).done-$(BENCH_SIZE); }

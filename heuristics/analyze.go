@@ -134,11 +134,15 @@ func (a *Analyzer) Result() *Report {
 	return &Report{Findings: all, Probes: probes, Inventory: inventory, Assumptions: v.assumptions, Sessions: a.kinds}
 }
 
+// detectorOrder puts causes before their consequences at equal severity:
+// a hidden NAT explains the relay through it.
+var detectorOrder = map[string]int{"hidden-snat": 0, "anonymous-relay": 1, "exchange-auth-5.7.3": 2, "relay-probe": 3}
+
 // SortFindings orders findings most severe first, then by detector, server,
 // connector and source, so that output is stable between runs.
 func SortFindings(f []Finding) {
 	slices.SortFunc(f, func(x, y Finding) int {
-		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(x.Detector, y.Detector),
+		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(detectorOrder[x.Detector], detectorOrder[y.Detector]),
 			cmp.Compare(x.Server, y.Server), cmp.Compare(x.Connector, y.Connector), cmp.Compare(x.Source, y.Source), cmp.Compare(x.ID, y.ID))
 	})
 }

@@ -149,7 +149,7 @@ func TestSNATDetector(t *testing.T) {
 		name: "and relays to outside domains: critical, with the relay finding",
 		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, relayPerms, "contoso.com"),
 			natClients("EX01", lb, ex, "10.1.0.5", 10, 10, relayPerms, "gmail.com")},
-		want: []want{{"anonymous-relay", SeverityCritical, "EX01", lb, "10.1.0.5"}, {"hidden-snat", SeverityCritical, "EX01", lb, "10.1.0.5"}},
+		want: []want{{"hidden-snat", SeverityCritical, "EX01", lb, "10.1.0.5"}, {"anonymous-relay", SeverityCritical, "EX01", lb, "10.1.0.5"}},
 	}, {
 		name: "all traffic through the balancer: too few sources to compare, share decides",
 		sessions: [][]*Session{natClients("EX01", lb, ex, "10.1.0.5", 50, 20, anonPerms, "contoso.com"),

@@ -204,12 +204,12 @@ func (d *SNATDetector) findings(hits []natHit, v *orgView, relaying map[netip.Ad
 			stat = fmt.Sprintf("%s has only %d client address(es), and this one carries %.0f%% of its sessions", k.server, h.sources, share)
 		}
 		f.Title = fmt.Sprintf("Hidden NAT: %s on %s's own subnet stands for many clients (%d EHLO names)", ip, k.server, len(c.ehlo.m))
-		conc := ""
+		breadth := fmt.Sprintf("%d different EHLO names and %d sender domains", len(c.ehlo.m), len(c.senderDomains.m))
 		if h.peak > 1 {
-			conc = fmt.Sprintf(" and up to %d sessions at once", h.peak)
+			breadth = fmt.Sprintf("%d different EHLO names, %d sender domains and up to %d sessions at once", len(c.ehlo.m), len(c.senderDomains.m), h.peak)
 		}
-		f.Explanation = fmt.Sprintf("%d of %s's %d direct sessions (%.0f%%) came from %s, inside the server's own subnet %s; %s. Behind that one address the logs show %d different EHLO names, %d sender domains%s. One host does not look like that: a device in front of the server is translating the source address of many clients.",
-			c.sessions, k.server, h.total, share, ip, subnet, stat, len(c.ehlo.m), len(c.senderDomains.m), conc)
+		f.Explanation = fmt.Sprintf("%d of %s's %d direct sessions (%.0f%%) came from %s, inside the server's own subnet %s; %s. Behind that one address the logs show %s. One host does not look like that: a device in front of the server is translating the source address of many clients.",
+			c.sessions, k.server, h.total, share, ip, subnet, stat, breadth)
 		f.Cause = fmt.Sprintf("A load balancer in one-arm (SNAT) mode or a firewall NATing inbound SMTP presents every client as %s. Exchange can no longer tell clients apart: connection filtering, IP allow/block lists and every receive connector whose RemoteIPRanges names %s apply to all of them.", ip, ip)
 		f.Fix = []string{
 			"Make the load balancer or firewall keep the client address (routed/two-arm mode, transparent proxy, or no SNAT on the SMTP rule).",

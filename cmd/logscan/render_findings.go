@@ -72,12 +72,10 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 			fmt.Fprintf(w, "  %-8s %s session %s at %s\n", label, safe(s.Server), s.Session, safe(s.At))
 		}
 		para(w, "Cause", f.Cause)
+		// Fixes are often commands: one line each, never wrapped, so they
+		// paste whole into the Exchange Management Shell.
 		for i, fix := range f.Fix {
-			label := ""
-			if i == 0 {
-				label = "Fix"
-			}
-			para(w, label, fmt.Sprintf("%d. %s", i+1, fix))
+			fmt.Fprintf(w, "  %-8s %d. %s\n", cond(i == 0, "Fix:", ""), i+1, safe(fix))
 		}
 	}
 	if len(a.Inventory) > 0 {
