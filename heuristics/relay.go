@@ -45,9 +45,11 @@ const (
 	// dedicated relay connector.
 	FewRelaySources = 5
 
-	maxRelayDomains   = 10_000 // per group; more are counted as "other"
-	maxRelaySigs      = 4_096  // distinct recipient-domain sets per group
-	maxDistinctValues = 1_000  // recipients, EHLO names per group
+	maxRelayDomains   = 10_000  // per group; more are counted as "other"
+	maxRelaySigs      = 4_096   // distinct recipient-domain sets per group
+	maxSigDomains     = 64      // a larger set is counted as relaying without being kept
+	maxGroupRcpts     = 100_000 // distinct recipient addresses kept per group; past it, a lower bound
+	maxDistinctValues = 1_000   // recipients, EHLO names per group
 )
 
 type relayKey struct {
@@ -63,7 +65,11 @@ type relayGroup struct {
 	other     relayDomain // recipients in domains past maxRelayDomains
 	sessSigs  map[string]*relaySig
 	msgSigs   map[string]*relaySig
-	sigOver   relaySig // sessions past maxRelaySigs, counted as relaying
+	sigOver   relaySig // sessions past maxRelaySigs or maxSigDomains, counted as relaying
+	msgOver   relaySig // messages likewise
+
+	distinct     int  // distinct recipient addresses kept, over all domains
+	distinctOver bool // some were not kept: distinct counts are lower bounds
 }
 
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
@@ -109,10 +115,10 @@ func (d *RelayDetector) observe(s *Session) {
 	canRelay := s.Permissions == "" || s.HasPermission(permAnyRecipient)
 	k := relayKey{s.Server, s.Connector, s.Client}
 	g := d.groups[k]
-	var sessDomains []string
+	var sessDomains domainSet
 	refusedHere := false
 	for _, m := range s.Messages {
-		var msgDomains []string
+		var msgDomains domainSet
 		for _, r := range m.Rcpts {
 			if isRelayRefusal(r) {
 				rg := d.refusedGroup(s)
@@ -139,28 +145,60 @@ func (d *RelayDetector) observe(s *Session) {
 			}
 			rd := g.domain(r.Domain)
 			rd.rcpts++
-			rd.addrs.add(strings.ToLower(r.Addr), 1, maxDistinctValues)
-			if !slices.Contains(msgDomains, r.Domain) {
-				msgDomains = append(msgDomains, r.Domain)
+			if addr := strings.ToLower(r.Addr); g.distinct < maxGroupRcpts || rd.addrs.m[addr] > 0 {
+				before := len(rd.addrs.m)
+				rd.addrs.add(addr, 1, maxDistinctValues)
+				g.distinct += len(rd.addrs.m) - before
+			} else {
+				g.distinctOver = true
+			}
+			if msgDomains.add(r.Domain) {
 				rd.senders.add(cmp.Or(m.From, "<>"), 1, 64)
 			}
-			if !slices.Contains(sessDomains, r.Domain) {
-				sessDomains = append(sessDomains, r.Domain)
+			if sessDomains.add(r.Domain) {
 				rd.span.add(s.Start, s.End)
 				rd.samples.add(sampleOf(s, r.At))
 			}
 		}
-		if len(msgDomains) > 0 {
-			g.sig(g.msgSigs, msgDomains, 1, m.Queued)
+		if len(msgDomains.list) > 0 {
+			g.sig(g.msgSigs, &g.msgOver, msgDomains.list, m.Queued)
 		}
 	}
-	if g == nil || len(sessDomains) == 0 {
+	if g == nil || len(sessDomains.list) == 0 {
 		return
 	}
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	g.sig(g.sessSigs, sessDomains, 1, false)
+	g.sig(g.sessSigs, &g.sigOver, sessDomains.list, false)
+}
+
+// domainSet is a set of domains in insertion order; a slice while small,
+// with a map beside it once a session names many domains, so that a
+// session with 100,000 recipients costs linear time.
+type domainSet struct {
+	list []string
+	m    map[string]struct{}
+}
+
+func (d *domainSet) add(s string) bool {
+	if d.m != nil {
+		if _, ok := d.m[s]; ok {
+			return false
+		}
+	} else if slices.Contains(d.list, s) {
+		return false
+	}
+	d.list = append(d.list, s)
+	if d.m != nil {
+		d.m[s] = struct{}{}
+	} else if len(d.list) > 16 {
+		d.m = make(map[string]struct{}, 64)
+		for _, x := range d.list {
+			d.m[x] = struct{}{}
+		}
+	}
+	return true
 }
 
 func (d *RelayDetector) refusedGroup(s *Session) *refusedGroup {
@@ -185,19 +223,30 @@ func (g *relayGroup) domain(name string) *relayDomain {
 	return rd
 }
 
-func (g *relayGroup) sig(m map[string]*relaySig, domains []string, n int64, queued bool) {
+// sig counts one session or message under its set of domains; over takes
+// what does not fit.
+func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []string, queued bool) {
+	if len(domains) > maxSigDomains {
+		// So many domains at once is mass mailing: count it as relaying
+		// rather than keep a key this long.
+		over.n++
+		if queued {
+			over.queued++
+		}
+		return
+	}
 	slices.Sort(domains)
 	key := strings.Join(domains, "\n")
 	rs := m[key]
 	if rs == nil {
 		if len(m) >= maxRelaySigs {
-			rs = &g.sigOver
+			rs = over
 		} else {
 			rs = &relaySig{domains: strings.Split(strings.Clone(key), "\n")}
 			m[rs.joined()] = rs
 		}
 	}
-	rs.n += n
+	rs.n++
 	if queued {
 		rs.queued++
 	}
@@ -209,6 +258,7 @@ func (s *relaySig) joined() string { return strings.Join(s.domains, "\n") }
 type relayStats struct {
 	sessions, messages, queued, rcpts int64
 	distinctRcpts                     int
+	distinctLower                     bool     // distinctRcpts is a lower bound
 	domains                           []string // outside domains, most recipients first
 	span                              span
 	samples                           samples
@@ -237,6 +287,8 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		}
 	}
 	st.sessions += g.sigOver.n
+	st.messages += g.msgOver.n
+	st.queued += g.msgOver.queued
 	type dn struct {
 		name string
 		n    int64
@@ -249,6 +301,7 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		doms = append(doms, dn{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.distinctRcpts += len(rd.addrs.m)
+		st.distinctLower = st.distinctLower || rd.addrs.over > 0 || g.distinctOver
 		st.span.add(rd.span.first, rd.span.last)
 		st.samples.merge(rd.samples)
 		st.senders.merge(&rd.senders, 64)
@@ -308,6 +361,9 @@ func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *con
 		Samples: st.samples.list,
 	}
 	f.Facts = append(f.Facts, listFact("outside recipient domains", st.domains, 10), st.senders.top("top senders (MAIL FROM)", 5), g.ehlo.top("EHLO names", 5))
+	if st.distinctLower {
+		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{"distinct recipients is a lower bound: past a cap, addresses are counted, not kept"}})
+	}
 
 	what := fmt.Sprintf("Between %s and %s, %s opened %d anonymous session(s) on %s (server %s), and Exchange accepted %d recipient(s) in %d domain(s) the organisation is not authoritative for (%s); %d of %d message(s) were queued for delivery.",
 		stamp(st.span.first), stamp(st.span.last), src, st.sessions, dq(k.connector), k.server, st.rcpts, len(st.domains),

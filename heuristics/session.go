@@ -98,6 +98,8 @@ type Message struct {
 	Rcpts       []Rcpt
 	Queued      bool // the server took the message ("250 ... Queued mail for delivery" or the DATA/BDAT LAST 250)
 	At          Ref
+	// RcptsOver counts RCPT TO past maxRcptsPerMessage: counted, not kept.
+	RcptsOver int
 }
 
 // Rcpt is one RCPT TO and the reply it got.
@@ -136,9 +138,9 @@ func (s *Session) HasPermission(p string) bool {
 // Caps on what one session keeps, so that a hostile session (100,000 RCPT
 // TO, endless errors) costs bounded memory. Counts stay exact.
 const (
-	maxErrors         = 32
-	maxRcptsPerSess   = 10_000
-	maxMessagesPerSes = 10_000
+	maxErrors          = 32
+	maxRcptsPerMessage = 10_000
+	maxMessagesPerSes  = 10_000
 )
 
 // row is one logged event of a session, as finalize reads it.
@@ -224,7 +226,9 @@ func buildSession(s *Session, rows []row) {
 					s.Messages = append(s.Messages, Message{FromMissing: true, At: r.ref})
 					cur = 0
 				}
-				if cur >= 0 && len(s.Messages[cur].Rcpts) < maxRcptsPerSess {
+				if cur >= 0 && len(s.Messages[cur].Rcpts) >= maxRcptsPerMessage {
+					s.Messages[cur].RcptsOver++
+				} else if cur >= 0 {
 					addr := angleAddr(arg)
 					m := &s.Messages[cur]
 					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: domainOf(addr), At: r.ref})
