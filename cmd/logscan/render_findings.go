@@ -119,13 +119,15 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 	s := a.Sessions
 	fmt.Fprintf(w, "\nSessions rebuilt: %s (%s complete, %s cut by the start or end of the logs); %s receive, %s send, %s proxied by a Front End; %s messages queued",
 		num(s.Total), num(s.Complete), num(s.Incomplete), num(s.Receive), num(s.Send), num(s.Proxied), num(s.Messages))
+	fmt.Fprintln(w)
 	if s.Evicted > 0 {
-		fmt.Fprintf(w, "; %s closed early: too many open at once", num(s.Evicted))
+		fmt.Fprintf(w, "  %s sessions closed early, incomplete: more than %s were open at once in one worker (sessions that never disconnect); first at %s\n",
+			num(s.Evicted), num(heuristics.DefaultMaxOpenSessions), safe(strings.Join(s.EvictedAt, ", ")))
 	}
 	if s.FieldsTruncated > 0 {
-		fmt.Fprintf(w, "; %s fields over %d bytes cut", num(s.FieldsTruncated), heuristics.MaxFieldBytes)
+		fmt.Fprintf(w, "  %s rows with a field over %s bytes: analysed on its first %s bytes; first at %s\n",
+			num(s.FieldsTruncated), num(heuristics.MaxFieldBytes), num(heuristics.MaxFieldBytes), safe(strings.Join(s.TruncatedAt, ", ")))
 	}
-	fmt.Fprintln(w)
 }
 
 func factText(f heuristics.Fact) string {

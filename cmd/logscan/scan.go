@@ -96,7 +96,7 @@ its file and line.`,
 			return runScan(cmd.Context(), opts)
 		},
 	}
-	stringEnumFlag(cmd, &opts.Format, "format", "text", []string{"text", "json"}, "Output format")
+	stringEnumFlag(cmd, &opts.Format, "format", "text", []string{"text", "json", "csv"}, "Output format (csv: the findings only, one row each, safe to open in a spreadsheet)")
 	cmd.Flags().StringVar(&opts.Server, "server", "", "Server name for send logs (default: from each file's folder, e.g. EX01\\...\\SmtpSend)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "Files read in parallel (0: one per CPU)")
 	cmd.Flags().IntVar(&opts.Top, "top", 5, "Remote addresses listed per connector")
@@ -167,6 +167,8 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	switch opts.Format {
 	case "json":
 		err = renderJSON(opts.IO.Out, rep)
+	case "csv":
+		err = renderCSV(opts.IO.Out, rep)
 	default:
 		err = renderText(opts.IO.Out, rep, opts.MaxProblems)
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/csv"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/logscan/logscan/heuristics"
+)
+
+// csvHeader is the column list of --format csv: one row per finding, relay
+// inventory entry and relay probe, for spreadsheets and ticket systems.
+var csvHeader = []string{"section", "id", "severity", "detector", "server", "connector", "source",
+	"first_seen", "last_seen", "title", "explanation", "cause", "fix", "counts", "facts", "samples"}
+
+// renderCSV writes the analysis as CSV. Every cell goes through csvCell:
+// log text must not become a formula in Excel or LibreOffice.
+func renderCSV(w io.Writer, rep *scanReport) error {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // what Excel expects, and Exchange admins use Excel
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	a := rep.Analysis
+	for _, sec := range []struct {
+		name string
+		list []heuristics.Finding
+	}{{"finding", a.Findings}, {"relay-inventory", a.Inventory}, {"relay-probe", a.Probes}} {
+		for _, f := range sec.list {
+			var counts, facts, samples []string
+			for _, fact := range f.Facts {
+				if len(fact.Values) > 0 {
+					facts = append(facts, fact.Name+": "+factText(fact))
+				}
+			}
+			for _, k := range sortedKeys(f.Counts) {
+				counts = append(counts, k+"="+strconv.FormatInt(f.Counts[k], 10))
+			}
+			for _, s := range f.Samples {
+				samples = append(samples, s.Server+" "+s.Session+" "+s.At)
+			}
+			row := []string{sec.name, f.ID, f.Severity.String(), f.Detector, f.Server, f.Connector, f.Source,
+				csvTime(f.First), csvTime(f.Last), f.Title, f.Explanation, f.Cause, strings.Join(f.Fix, "\n"),
+				strings.Join(counts, "; "), strings.Join(facts, "\n"), strings.Join(samples, "\n")}
+			for i := range row {
+				row[i] = csvCell(row[i])
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvCell neutralises a cell a spreadsheet would run as a formula (OWASP
+// "CSV injection"): one starting, after any blanks, with = + - @ or a tab or
+// carriage return gets a leading apostrophe, which shows as text. Invalid
+// UTF-8 becomes U+FFFD.
+func csvCell(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	t := strings.TrimLeft(s, " ")
+	if t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
