@@ -21,13 +21,16 @@ type Analyzer struct {
 	snat  *SNATDetector
 	relay *RelayDetector
 	auth  *ExchangeAuthDetector
+	sum   *Summary
 	kinds SessionCounts
+	top   int
 }
 
 // AnalyzerOptions tune an Analyzer.
 type AnalyzerOptions struct {
 	Workers         int
 	MaxOpenSessions int // per worker; 0: DefaultMaxOpenSessions
+	TopRemote       int // remote addresses listed per connector in the summary (default 5)
 }
 
 // SessionCounts describe the sessions rebuilt.
@@ -36,6 +39,7 @@ type SessionCounts struct {
 	Complete   int64 `json:"complete"`   // first row and disconnect seen, no gap
 	Incomplete int64 `json:"incomplete"` // cut by the start or end of the logs (or a missing file)
 	Evicted    int64 `json:"evicted"`    // closed early because too many were open at once
+	Split      int64 `json:"split"`      // longer than MaxSessionRows rows, analysed in parts
 	Receive    int64 `json:"receive"`
 	Send       int64 `json:"send"`
 	Proxied    int64 `json:"proxied"` // Hub sessions handed on by a Front End (XPROXYFROM)
@@ -46,12 +50,13 @@ type SessionCounts struct {
 	// EvictedAt and TruncatedAt are the first places (file:line) of each.
 	EvictedAt   []string `json:"evicted_at,omitempty"`
 	TruncatedAt []string `json:"truncated_at,omitempty"`
+	SplitAt     []string `json:"split_at,omitempty"`
 }
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
 func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
 	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), snat: newSNATDetector(org),
-		relay: newRelayDetector(), auth: newExchangeAuthDetector()}
+		relay: newRelayDetector(), auth: newExchangeAuthDetector(), sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
 	a.builder = NewSessionBuilder(opts.Workers, opts.MaxOpenSessions, a.observe)
 	return a
 }
@@ -83,6 +88,7 @@ func (a *Analyzer) observe(s *Session) {
 			}
 		}
 	}
+	a.sum.observe(s)
 	a.ev.observe(s)
 	a.use.observe(s)
 	a.snat.observe(s)
@@ -104,6 +110,8 @@ type Report struct {
 	Inventory   []Finding     `json:"relay_inventory"`
 	Assumptions []Assumption  `json:"assumptions"`
 	Sessions    SessionCounts `json:"sessions"`
+	// Summary describes servers and connectors (rendered apart in JSON).
+	Summary SummaryResult `json:"-"`
 }
 
 // Result finishes the open sessions and runs the detectors. Call it once,
@@ -135,8 +143,9 @@ func (a *Analyzer) Result() *Report {
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
 	a.kinds.FieldsTruncated = st.Truncated.Load()
-	a.kinds.EvictedAt, a.kinds.TruncatedAt = a.builder.Examples()
-	return &Report{Findings: all, Probes: probes, Inventory: inventory, Assumptions: v.assumptions, Sessions: a.kinds}
+	a.kinds.Split = st.Split.Load()
+	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
+	return &Report{Findings: all, Probes: probes, Inventory: inventory, Assumptions: v.assumptions, Sessions: a.kinds, Summary: a.sum.Result(a.top)}
 }
 
 // detectorOrder puts causes before their consequences at equal severity:

@@ -35,6 +35,7 @@ type SessionBuilder struct {
 	mu          sync.Mutex // guards the examples
 	evictedAt   []string   // "file:line (session X)" of the first evicted sessions
 	truncatedAt []string   // file:line of the first cut fields
+	splitAt     []string   // where the first over-long sessions were cut
 }
 
 // maxExamples is how many places of each warning are kept.
@@ -48,11 +49,12 @@ func (b *SessionBuilder) example(list *[]string, s string) {
 	}
 }
 
-// Examples returns where the first evictions and field cuts happened.
-func (b *SessionBuilder) Examples() (evicted, truncated []string) {
+// Examples returns where the first evictions, field cuts and session
+// splits happened.
+func (b *SessionBuilder) Examples() (evicted, truncated, split []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.evictedAt), slices.Clone(b.truncatedAt)
+	return slices.Clone(b.evictedAt), slices.Clone(b.truncatedAt), slices.Clone(b.splitAt)
 }
 
 // BuildStats counts what the builder did.
@@ -60,20 +62,25 @@ type BuildStats struct {
 	Sessions   atomic.Int64 // emitted
 	Complete   atomic.Int64 // emitted with their first row and disconnect, no gap
 	Evicted    atomic.Int64 // emitted early, incomplete, because too many were open
+	Split      atomic.Int64 // sessions longer than MaxSessionRows, emitted in parts
 	Truncated  atomic.Int64 // rows with a data or context field cut to MaxFieldBytes
 	MaxOpenNow atomic.Int64 // the most sessions open at once in one worker
 }
 
 // Defaults for NewSessionBuilder.
 const (
-	// DefaultMaxOpenSessions bounds the sessions one worker keeps open. A
-	// busy Exchange server has a few hundred open at once; a million
-	// sessions that never disconnect must not exhaust memory.
-	DefaultMaxOpenSessions = 200_000
+	// DefaultMaxOpenSessions bounds the sessions one worker keeps open
+	// (about 300 bytes each with a row or two). A busy Exchange server has
+	// a few hundred open at once; a million sessions that never disconnect
+	// must not exhaust memory.
+	DefaultMaxOpenSessions = 100_000
 	// MaxFieldBytes is the most of one data or context field a session
 	// keeps. SMTP lines are at most 1,000 bytes (RFC 5321); longer ones are
 	// attacks or damage and are cut, and counted.
 	MaxFieldBytes = 4096
+	// MaxSessionRows bounds the rows one open session holds (a session
+	// with 100,000 RCPT TO has 200,000). A longer one is analysed in parts.
+	MaxSessionRows = 250_000
 )
 
 // NewSessionBuilder returns a builder for records from workers goroutines.
@@ -292,6 +299,13 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 		cur.end = cur.end || ev == '-'
 		cur.maxSeq = max(cur.maxSeq, seq)
 		cur.lastT = max(cur.lastT, int64(ts[i]))
+		if len(cur.rows) >= MaxSessionRows && !cur.complete() {
+			if b.stats.Split.Add(1) <= maxExamples {
+				b.example(&b.splitAt, fmt.Sprintf("%s:%d (session %016X)", b.names.name(fileIDs[fileIdx[i]]), lines[i], k.id))
+			}
+			b.finish(p, curKey, cur)
+			cur = nil
+		}
 	}
 	if cur != nil && cur.complete() {
 		b.finish(p, curKey, cur)
@@ -315,7 +329,9 @@ func (b *SessionBuilder) evict(p *builderPart, keep fragKey) {
 			all = append(all, aged{k, f.lastT})
 		}
 	}
-	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.t, b.t) })
+	slices.SortFunc(all, func(a, b aged) int {
+		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.k.server, b.k.server), cmp.Compare(a.k.logType, b.k.logType), cmp.Compare(a.k.id, b.k.id))
+	})
 	for _, a := range all[:len(all)/4] {
 		f := p.open[a.k]
 		if b.stats.Evicted.Add(1) <= maxExamples {

@@ -139,7 +139,7 @@ func (s *Session) HasPermission(p string) bool {
 // TO, endless errors) costs bounded memory. Counts stay exact.
 const (
 	maxErrors          = 32
-	maxRcptsPerMessage = 10_000
+	maxRcptsPerMessage = 100_000
 	maxMessagesPerSes  = 10_000
 )
 

@@ -14,8 +14,8 @@ import (
 
 const fields = "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\n"
 
-// feed parses a log and adds its records to s as worker w.
-func feed(t *testing.T, s *Summary, w int, log string, opts ...parser.Option) {
+// feed parses a log and adds its records to a as worker w.
+func feed(t *testing.T, s *Analyzer, w int, log string, opts ...parser.Option) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -41,11 +41,11 @@ func TestSummary(t *testing.T) {
 	send := "#Log-type: SMTP Send Protocol Log\n" + fields +
 		"2026-11-02T11:00:05.000Z,Outbound to Internet,1,0,,198.51.100.1:25,*,,attempting to connect\n" +
 		"2026-11-02T11:00:06.000Z,Outbound to Internet,1,1,10.0.0.11:4000,198.51.100.1:25,+,,\n"
-	s := NewSummary(3)
+	s := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 3, TopRemote: 1})
 	feed(t, s, 0, fileA)
 	feed(t, s, 1, fileB)
 	feed(t, s, 2, send, parser.WithServer("EX01"))
-	got := s.Result(1)
+	got := s.Result().Summary
 
 	if got.Rows != 7 || got.Sessions != 5 {
 		t.Errorf("rows %d sessions %d, want 7 and 5 (session 1 counted once, send session 1 apart from receive session 1)", got.Rows, got.Sessions)
@@ -77,16 +77,16 @@ func TestSummary(t *testing.T) {
 }
 
 func TestSummaryUnknownServer(t *testing.T) {
-	s := NewSummary(1)
+	s := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
 	feed(t, s, 0, "#Log-type: SMTP Send Protocol Log\n"+fields+"2026-11-02T11:00:05.000Z,Outbound to Internet,1,0,,198.51.100.1:25,*,,attempting to connect\n")
-	got := s.Result(5)
+	got := s.Result().Summary
 	if len(got.Servers) != 1 || got.Servers[0].Name != "" || got.Sessions != 1 {
 		t.Errorf("%+v", got)
 	}
 }
 
 func TestSummaryEmpty(t *testing.T) {
-	got := NewSummary(2).Result(5)
+	got := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 2}).Result().Summary
 	if got.Rows != 0 || got.Sessions != 0 || !got.First.IsZero() || len(got.Connectors) != 0 {
 		t.Errorf("%+v", got)
 	}
@@ -103,12 +103,12 @@ func TestSummaryForgetsCompleteSessions(t *testing.T) {
 		b.WriteString(fmt.Sprintf("2026-11-02T10:00:02.000Z,EX01\\Default Frontend EX01,%X,1,10.0.0.11:25,203.0.113.7:1,-,,Local\n", i))
 	}
 	b.WriteString("2026-11-02T10:00:03.000Z,EX01\\Default Frontend EX01,FFFF,0,10.0.0.11:25,203.0.113.9:1,+,,\n") // still open
-	s := NewSummary(1)
+	s := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
 	feed(t, s, 0, b.String())
-	if n := len(s.parts[0].open); n != 1 {
+	if n := len(s.builder.parts[0].open); n != 1 {
 		t.Errorf("%d sessions held open, want only the unfinished one", n)
 	}
-	got := s.Result(5)
+	got := s.Result().Summary
 	if got.Sessions != 2001 || got.Connectors[0].Sessions != 2001 || got.Connectors[0].TopRemote[0].Sessions != 2000 {
 		t.Errorf("sessions %d, connector %+v", got.Sessions, got.Connectors[0])
 	}

@@ -18,8 +18,12 @@ var _ array.RecordReader = (*Reader)(nil)
 
 // Defaults for the options.
 const (
-	DefaultBatchRows    = 64 * 1024
-	DefaultMaxLineBytes = 4 << 20
+	DefaultBatchRows = 64 * 1024
+	// DefaultMaxLineBytes keeps a row with a 10 MB field (an attacker's
+	// EHLO, a damaged file) whole in the records — the analysis cuts such
+	// fields and says so — while a longer line is skipped without being
+	// held in memory.
+	DefaultMaxLineBytes = 16 << 20
 	// maxBatchBytes cuts a batch early when its data and context columns
 	// hold this much, so memory per batch stays bounded with long lines.
 	maxBatchBytes = 32 << 20

@@ -124,6 +124,10 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 		fmt.Fprintf(w, "  %s sessions closed early, incomplete: more than %s were open at once in one worker (sessions that never disconnect); first at %s\n",
 			num(s.Evicted), num(heuristics.DefaultMaxOpenSessions), safe(strings.Join(s.EvictedAt, ", ")))
 	}
+	if s.Split > 0 {
+		fmt.Fprintf(w, "  %s sessions longer than %s rows analysed in parts; first cut at %s\n",
+			num(s.Split), num(heuristics.MaxSessionRows), safe(strings.Join(s.SplitAt, ", ")))
+	}
 	if s.FieldsTruncated > 0 {
 		fmt.Fprintf(w, "  %s rows with a field over %s bytes: analysed on its first %s bytes; first at %s\n",
 			num(s.FieldsTruncated), num(heuristics.MaxFieldBytes), num(heuristics.MaxFieldBytes), safe(strings.Join(s.TruncatedAt, ", ")))

@@ -155,15 +155,15 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	sum := heuristics.NewSummary(workers)
-	an := heuristics.NewAnalyzer(opts.org, heuristics.AnalyzerOptions{Workers: workers})
+	an := heuristics.NewAnalyzer(opts.org, heuristics.AnalyzerOptions{Workers: workers, TopRemote: opts.Top})
 	start := time.Now()
 	res, err := parser.Scan(ctx, opts.Paths, parser.ScanOptions{Workers: workers, Server: opts.Server},
-		func(w int, rec arrow.Record) error { sum.Add(w, rec); an.Add(w, rec); return nil })
+		func(w int, rec arrow.Record) error { an.Add(w, rec); return nil })
 	if err != nil {
 		return err
 	}
-	rep := &scanReport{Result: res, Summary: sum.Result(opts.Top), Analysis: an.Result(), Elapsed: time.Since(start)}
+	analysis := an.Result()
+	rep := &scanReport{Result: res, Summary: analysis.Summary, Analysis: analysis, Elapsed: time.Since(start)}
 	switch opts.Format {
 	case "json":
 		err = renderJSON(opts.IO.Out, rep)
