@@ -166,3 +166,156 @@ func scanJSON(t *testing.T, paths ...string) (jsonReport, string) {
 	}
 	return rep, text
 }
+
+// TestHostileInput asserts, for each case, the exact counts (rows read =
+// kept + rejected, sessions complete and incomplete) and the warnings with
+// file and line, and that no control character reaches the terminal.
+func TestHostileInput(t *testing.T) {
+	big := t.TempDir()
+	hostileBig(t, big)
+	dir := filepath.Join("testdata", "hostile")
+	type counts struct{ read, kept, rejected, warnings, sessions, complete int64 }
+	tests := []struct {
+		file  string
+		want  counts
+		text  []string // in the text output
+		check func(t *testing.T, rep jsonReport)
+	}{
+		{file: filepath.Join(dir, "ansi-escapes.log"), want: counts{14, 14, 0, 0, 1, 1}},
+		{file: filepath.Join(dir, "invalid-utf8.log"), want: counts{14, 14, 0, 2, 1, 1},
+			text: []string{"2 rows kept with a warning: invalid UTF-8 replaced by U+FFFD", "invalid-utf8.log:9\n", "invalid-utf8.log:11\n"}},
+		{file: filepath.Join(dir, "sessionid-reused.log"), want: counts{28, 28, 0, 0, 2, 2},
+			check: func(t *testing.T, rep jsonReport) {
+				if len(rep.Servers) != 2 {
+					t.Errorf("servers %+v, want EX01 and EX02 each with its own session", rep.Servers)
+				}
+			}},
+		{file: filepath.Join(dir, "sequence-disorder.log"), want: counts{15, 15, 0, 0, 1, 1}},
+		{file: filepath.Join(dir, "timestamps.log"), want: counts{14, 12, 2, 0, 1, 0},
+			text: []string{"2 rows rejected: bad date-time", `timestamps.log:10: "2026-13-45T99:00:00.004Z"`, `timestamps.log:12: "yesterday-at-tea-time"`}},
+		{file: filepath.Join(dir, "endpoints.log"), want: counts{42, 42, 0, 1, 3, 3},
+			text: []string{"endpoints.log:34:", `"not-an-address:http"`, "2001:db8:1::7 (1)", "2001:db8:1::8 (1)"}},
+		{file: filepath.Join(big, "field-10mb.log"), want: counts{14, 14, 0, 0, 1, 1},
+			text: []string{"1 rows with a field over 4,096 bytes: analysed on its first 4,096 bytes; first at " + filepath.Join(big, "field-10mb.log") + ":9"}},
+		{file: filepath.Join(big, "rcpt-100k.log"), want: counts{200_012, 200_012, 0, 0, 1, 1},
+			check: func(t *testing.T, rep jsonReport) {
+				if len(rep.Findings) != 1 || rep.Findings[0].Counts["recipients"] != 100_000 || rep.Findings[0].Counts["recipient_domains"] != 5000 {
+					t.Errorf("findings %+v", rep.Findings)
+				}
+			}},
+		{file: filepath.Join(big, "open-1m.log"), want: counts{1_000_000, 1_000_000, 0, 0, 1_000_000, 0},
+			text: []string{"900,000 sessions closed early, incomplete: more than 100,000 were open at once"},
+			check: func(t *testing.T, rep jsonReport) {
+				// 100,001 open: a quarter of the others closed, every 25,000
+				// sessions after that: 36 evictions of 25,000.
+				if rep.SessionCounts.Evicted != 900_000 || len(rep.SessionCounts.EvictedAt) != 5 {
+					t.Errorf("evicted %d at %v", rep.SessionCounts.Evicted, rep.SessionCounts.EvictedAt)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			rep, text := scanJSON(t, tt.file)
+			sc := rep.SessionCounts
+			got := counts{rep.RowsRead, rep.RowsEmitted, rep.RowsRejected, rep.Warnings, sc.Total, sc.Complete}
+			if got != tt.want || sc.Incomplete != sc.Total-sc.Complete {
+				t.Errorf("counts %+v (incomplete %d), want %+v", got, sc.Incomplete, tt.want)
+			}
+			for _, s := range tt.text {
+				if !strings.Contains(text, s) {
+					t.Errorf("text output lacks %q", s)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, rep)
+			}
+		})
+	}
+}
+
+// TestParserDamageCorpus runs the whole command over the parser's damage
+// corpus: every kind of damage at once, nothing lost, nothing crashes.
+func TestParserDamageCorpus(t *testing.T) {
+	rep, text := scanJSON(t, filepath.Join("..", "..", "parser", "testdata", "damage"))
+	if rep.RowsRejected == 0 || rep.RowsEmitted == 0 || rep.Files["parsed"] == 0 {
+		t.Errorf("read %d = %d + %d in %v", rep.RowsRead, rep.RowsEmitted, rep.RowsRejected, rep.Files)
+	}
+	if !strings.Contains(text, "Problems") {
+		t.Error("no problems listed for the damage corpus")
+	}
+}
+
+// TestSymlinkLoops: a link to a folder above, a link to itself and a pipe
+// are reported and skipped; the logs beside them are read; nothing hangs.
+func TestSymlinkLoops(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "EX01", "SmtpReceive")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(sub, "RECV2026110210-1.LOG"), []byte(hostileCases()["ansi-escapes.log"]), 0o644)
+	if err := os.Symlink(dir, filepath.Join(sub, "up")); err != nil {
+		t.Skipf("no symbolic links here: %v", err) // Windows without developer mode
+	}
+	os.Symlink(filepath.Join(sub, "self"), filepath.Join(sub, "self"))
+	os.Symlink(filepath.Join(sub, "RECV2026110210-1.LOG"), filepath.Join(sub, "link.LOG"))
+	code, out, errOut := runCLI(t, "scan", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"skipped " + filepath.Join(sub, "up") + ": symbolic link to a folder, not followed",
+		"could not read " + filepath.Join(sub, "self") + ": broken or looping symbolic link",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	// The log and the link to it: two files, 28 rows (the same session twice
+	// under one key, so one session with duplicate rows).
+	if !strings.Contains(out, "Files:     2 read as protocol logs, 0 empty, 1 skipped, 1 failed") || !strings.Contains(out, "Rows:      28 read = 28 kept + 0 rejected") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestGrowingFile: Exchange appends to the current hour's log while logscan
+// reads it. How much of the growth a run sees depends on timing, so the
+// test asserts what must hold whatever it sees: every row written before
+// the run is kept, read = kept + rejected, at most the one row being
+// written is rejected, and every session is counted once.
+func TestGrowingFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "RECV2026110210-1.LOG")
+	var initial strings.Builder
+	initial.WriteString(hostileFields)
+	for i := range 200 {
+		initial.WriteString(smtpSession(fe, fmt.Sprintf("%016X", i+1), "10.0.0.1:25", "203.0.113.5:4000", "a.example", "a@a.example", anon, "bob@contoso.com"))
+	}
+	os.WriteFile(path, []byte(initial.String()), 0o644)
+	const before = 200 * 14
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		defer f.Close()
+		for i := range 400 {
+			s := smtpSession(fe, fmt.Sprintf("%016X", 1000+i), "10.0.0.1:25", "203.0.113.6:4000", "b.example", "b@b.example", anon, "bob@contoso.com")
+			if i == 399 {
+				s = s[:len(s)-30] // the writer is mid-row when the copy ends
+			}
+			f.WriteString(s)
+		}
+	}()
+	rep, _ := scanJSON(t, path)
+	<-done
+	sc := rep.SessionCounts
+	if rep.RowsEmitted < before || rep.RowsRejected > 1 || rep.RowsRead > before+400*14 {
+		t.Errorf("rows read %d = %d + %d; want at least the %d written before, at most one rejected", rep.RowsRead, rep.RowsEmitted, rep.RowsRejected, before)
+	}
+	if sc.Total < 200 || sc.Complete+sc.Incomplete != sc.Total || sc.Incomplete > 1 {
+		t.Errorf("sessions %+v", sc)
+	}
+	// Read again when the writer has stopped: everything, exactly.
+	rep, _ = scanJSON(t, path)
+	if rep.RowsRead != 600*14 || rep.RowsRejected != 1 || rep.SessionCounts.Total != 600 || rep.SessionCounts.Complete != 599 {
+		t.Errorf("after growth: rows %d = %d + %d, sessions %+v", rep.RowsRead, rep.RowsEmitted, rep.RowsRejected, rep.SessionCounts)
+	}
+}
