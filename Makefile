@@ -12,9 +12,13 @@ FUZZTIME  ?= 5m
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logscan
 
+# The fuzz targets run briefly on every test run (CI included); make fuzz
+# runs them for FUZZTIME each.
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
+	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime 15s -fuzzminimizetime 5s
+	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime 15s -fuzzminimizetime 5s
 
 demo: build
 	./$(BIN) scan samples/contoso
@@ -37,7 +41,8 @@ cross:
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 
 fuzz:
-	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 # Rewrites the committed sample; TestCommittedSample checks it matches.
 samples:
