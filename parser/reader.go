@@ -76,6 +76,8 @@ type config struct {
 	server      string
 	logType     LogType
 	maxProblems int
+	resume      *ResumePoint
+	holdTail    bool
 }
 
 // Option configures a Reader.
@@ -154,6 +156,10 @@ type Reader struct {
 	remote     endpointCache
 	serverHint []byte
 	row        row
+
+	base    int64     // offset of the input in its file (WithResume)
+	pending int64     // bytes of an unfinished last line held for the next run
+	hdr     [4]string // header lines in force, for ResumePoint
 }
 
 // NewReader returns a Reader of r; src names the stream in records and errors.
@@ -192,6 +198,9 @@ func newReader(src string, opts ...Option) *Reader {
 		rd.serverHint = []byte(cfg.server)
 	}
 	rd.b.reset()
+	if cfg.resume != nil {
+		rd.applyResume(cfg.resume)
+	}
 	return rd
 }
 
@@ -242,6 +251,12 @@ func (r *Reader) Next() bool {
 	r.b.reset()
 	for r.b.n < r.cfg.batchRows && r.b.bytesHeld() < maxBatchBytes {
 		line, terminated, err := r.readLine()
+		if r.cfg.holdTail && !terminated && err == io.EOF && len(line) > 0 {
+			// The writer is still on this line: leave it for the next run.
+			r.pending = int64(len(line))
+			r.done = true
+			break
+		}
 		if len(line) > 0 || terminated {
 			r.lineNo++
 			r.stats.Lines++
@@ -329,6 +344,7 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 	}
 	if line[0] == '#' {
 		r.stats.HeaderLines++
+		r.keepHeader(line)
 		r.header(line)
 		return
 	}
@@ -363,6 +379,7 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 		// NULs inside a field are kept: they are data.
 		if line[0] == '#' { // a header written after the NULs a crash left
 			r.stats.HeaderLines++
+			r.keepHeader(line)
 			r.header(line)
 			return
 		}
