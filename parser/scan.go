@@ -45,6 +45,13 @@ type FileResult struct {
 	Stats      Stats
 	Problems   *Problems
 	Err        error // an I/O error that ended the file early; rows before it were kept
+	// State is where the next incremental run should go on (Incremental
+	// scans only; nil for files that were not read).
+	State *FileState
+	// Resumed says the file was read from where the last run stopped;
+	// Restarted, why it was read from the start although it had been seen.
+	Resumed   bool
+	Restarted string
 }
 
 // ScanOptions configures Scan.
@@ -52,6 +59,12 @@ type ScanOptions struct {
 	Workers int    // parallel files; default GOMAXPROCS
 	Server  string // server name for send logs; default: from each file's path
 	Reader  []Option
+	// Incremental reads each plain file from where Previous says its last
+	// run stopped, leaves an unfinished last line for the next run, and
+	// records every file's FileResult.State. Compressed files and archive
+	// entries are read whole once, and skipped while unchanged.
+	Incremental bool
+	Previous    map[string]FileState
 }
 
 // ScanResult is every file's result, in path order, and their totals.
@@ -262,6 +275,14 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		return res
 	}
 	defer rc.Close()
+	var resume *ResumePoint
+	if opts.Incremental {
+		var done bool
+		resume, done = res.incremental(u, rc, opts.Previous)
+		if done {
+			return res
+		}
+	}
 	size := readBufferSize
 	if u.entry == nil {
 		if fi, err := rc.(*os.File).Stat(); err == nil && fi.Size() < int64(size) {
@@ -289,6 +310,9 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 			}
 		}
 	}
+	if resume != nil {
+		return res.read(br, u, opts, resume, emit)
+	}
 	head, peekErr := br.Peek(64 << 10)
 	det, err := Detect(head)
 	if err != nil {
@@ -309,6 +333,11 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		res.Stats.Bytes = int64(len(head))
 		return res
 	}
+	return res.read(br, u, opts, nil, emit)
+}
+
+// read parses one stream, from its start or from resume.
+func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *ResumePoint, emit func(arrow.Record) error) FileResult {
 	res.Server, res.ServerFrom = opts.Server, "--server"
 	if res.Server == "" {
 		res.Server, res.ServerFrom = ServerFromPath(u.path), "path"
@@ -317,12 +346,21 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		}
 	}
 	ropts := append(append([]Option(nil), opts.Reader...), WithLogType(LogTypeFromPath(u.path)), WithServer(res.Server))
+	if resume != nil {
+		ropts = append(ropts, WithResume(*resume))
+	}
+	if opts.Incremental && u.entry == nil && res.State != nil && !res.State.Whole {
+		ropts = append(ropts, WithHoldTail())
+	}
 	rd := NewReader(br, u.path, ropts...)
 	defer rd.Release()
 	for rd.Next() {
 		if err := emit(rd.Record()); err != nil {
 			break
 		}
+	}
+	if res.State != nil {
+		res.State.Point = rd.ResumePoint()
 	}
 	res.Status = FileParsed
 	res.LogType, res.Version = rd.LogType(), rd.Version()
