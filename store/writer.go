@@ -1,0 +1,341 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+)
+
+// Dataset is a folder of partitioned tables and their manifest.
+type Dataset struct {
+	Dir      string
+	Manifest *Manifest
+}
+
+// Open reads the dataset in dir (an empty or missing folder is an empty
+// dataset) and deletes what a killed run of the given tables left behind.
+// A folder that holds other files but no manifest is refused: it is not
+// ours to write into.
+func Open(dir string, tables ...string) (*Dataset, error) {
+	if !IsDataset(dir) {
+		entries, err := os.ReadDir(dir)
+		if err == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("%s is not empty and holds no %s: give an empty or new folder, or an existing dataset", dir, ManifestName)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		// Mark the folder as a dataset before any part is written, so a
+		// run killed before its first commit can be cleaned up.
+		empty, _ := json.MarshalIndent(&Manifest{Format: "logscan-dataset", FormatVersion: FormatVersion, Tables: map[string]TableInfo{}}, "", "  ")
+		if err := writeFileAtomic(filepath.Join(dir, ManifestName), empty); err != nil {
+			return nil, err
+		}
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := removeOrphans(dir, m, tables); err != nil {
+		return nil, err
+	}
+	return &Dataset{Dir: dir, Manifest: m}, nil
+}
+
+// State decodes the caller's state committed with the last run into v.
+func (d *Dataset) State(v any) error {
+	if len(d.Manifest.State) == 0 {
+		return nil
+	}
+	return json.Unmarshal(d.Manifest.State, v)
+}
+
+// Txn is one run: its parts become part of the dataset, with the state, at
+// Commit, or not at all.
+type Txn struct {
+	d       *Dataset
+	format  Format
+	run     Run
+	mu      sync.Mutex
+	writers map[string]*TableWriter
+	parts   []Part
+}
+
+// Begin starts a run writing parts in format.
+func (d *Dataset) Begin(format Format) *Txn {
+	id := 1
+	for _, r := range d.Manifest.Runs {
+		id = max(id, r.ID+1)
+	}
+	return &Txn{d: d, format: format, run: Run{ID: id, Started: time.Now().UTC(), Rows: map[string]int64{}}, writers: map[string]*TableWriter{}}
+}
+
+// PartitionKey names a partition folder level: name=value, the value being
+// a string column's value ("unknown" when null) or a timestamp column's UTC
+// date.
+type PartitionKey struct {
+	Name string
+	Col  int
+	Date bool
+}
+
+// Table returns the writer of table with schema, partitioned by keys.
+func (t *Txn) Table(table string, schema *arrow.Schema, schemaVersion int, keys ...PartitionKey) (*TableWriter, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w := t.writers[table]; w != nil {
+		return w, nil
+	}
+	info := TableInfo{SchemaVersion: schemaVersion, Columns: describe(schema)}
+	if old, ok := t.d.Manifest.Tables[table]; ok && !slices.Equal(old.Columns, info.Columns) {
+		return nil, fmt.Errorf("table %s in %s has another schema (version %d); write to a new folder", table, t.d.Dir, old.SchemaVersion)
+	}
+	w := &TableWriter{txn: t, table: table, schema: schema, keys: keys, parts: map[string]*partWriter{}, info: info}
+	t.writers[table] = w
+	return w, nil
+}
+
+// TableWriter writes one table's records into partition files. Write may
+// be called concurrently.
+type TableWriter struct {
+	txn    *Txn
+	table  string
+	schema *arrow.Schema
+	keys   []PartitionKey
+	info   TableInfo
+	mu     sync.Mutex
+	parts  map[string]*partWriter
+}
+
+type partWriter struct {
+	mu    sync.Mutex
+	part  Part
+	tmp   string
+	f     *os.File
+	pq    *pqarrow.FileWriter
+	ipc   *ipc.Writer
+	rows  int64
+	dirty bool
+}
+
+// maxRowGroupRows bounds a Parquet row group: what a part writer buffers.
+const maxRowGroupRows = 64 * 1024
+
+// Write splits rec into runs of rows with the same partition and appends
+// each to its partition's file.
+func (w *TableWriter) Write(rec arrow.Record) error {
+	n := int(rec.NumRows())
+	start := 0
+	for start < n {
+		key := w.partition(rec, start)
+		end := start + 1
+		for end < n && w.partition(rec, end) == key {
+			end++
+		}
+		if err := w.writeSlice(rec, key, start, end); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+func (w *TableWriter) partition(rec arrow.Record, i int) string {
+	var parts []string
+	for _, k := range w.keys {
+		col := rec.Column(k.Col)
+		v := "unknown"
+		if col.IsValid(i) {
+			switch c := col.(type) {
+			case *array.Timestamp:
+				unit := c.DataType().(*arrow.TimestampType).Unit
+				v = c.Value(i).ToTime(unit).UTC().Format("2006-01-02")
+			case *array.Dictionary:
+				v = c.Dictionary().(*array.String).Value(c.GetValueIndex(i))
+			case *array.String:
+				v = c.Value(i)
+			default:
+				v = c.ValueStr(i)
+			}
+		}
+		parts = append(parts, k.Name+"="+url.PathEscape(v))
+	}
+	return path.Join(parts...)
+}
+
+func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
+	pw, err := w.part(key)
+	if err != nil {
+		return err
+	}
+	s := rec
+	if i != 0 || j != int(rec.NumRows()) {
+		s = rec.NewSlice(int64(i), int64(j))
+		defer s.Release()
+	}
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	pw.rows += s.NumRows()
+	if pw.pq != nil {
+		return pw.pq.WriteBuffered(s)
+	}
+	return pw.ipc.Write(s)
+}
+
+func (w *TableWriter) part(key string) (*partWriter, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pw := w.parts[key]; pw != nil {
+		return pw, nil
+	}
+	t := w.txn
+	ext := ".parquet"
+	if t.format == FormatArrow {
+		ext = ".arrows"
+	}
+	rel := path.Join(w.table, key, fmt.Sprintf("part-r%05d-%03d%s", t.run.ID, len(w.parts)+1, ext))
+	full := filepath.Join(t.d.Dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(full + ".tmp")
+	if err != nil {
+		return nil, err
+	}
+	pw := &partWriter{part: Part{Table: w.table, Path: rel, Partition: key, Format: t.format, Run: t.run.ID}, tmp: full + ".tmp", f: f}
+	if t.format == FormatArrow {
+		pw.ipc = ipc.NewWriter(f, ipc.WithSchema(w.schema), ipc.WithDictionaryDeltas(true), ipc.WithAllocator(memory.DefaultAllocator))
+	} else {
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(maxRowGroupRows),
+			parquet.WithDictionaryDefault(true), parquet.WithCreatedBy("logscan"))
+		pw.pq, err = pqarrow.NewFileWriter(w.schema, syncCloser{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	w.parts[key] = pw
+	return pw, nil
+}
+
+// Commit closes every part, moves it to its name and writes the manifest
+// with state (JSON-encoded) in one atomic step: a run killed before this
+// returns leaves the dataset as it was.
+func (t *Txn) Commit(state any) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.d.Manifest
+	var added []Part
+	tables := make([]string, 0, len(t.writers))
+	for name := range t.writers {
+		tables = append(tables, name)
+	}
+	sort.Strings(tables)
+	for _, name := range tables {
+		w := t.writers[name]
+		keys := make([]string, 0, len(w.parts))
+		for k := range w.parts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			pw := w.parts[k]
+			if err := pw.close(); err != nil {
+				return fmt.Errorf("%s: %w", pw.tmp, err)
+			}
+			if pw.rows == 0 {
+				os.Remove(pw.tmp)
+				continue
+			}
+			full := filepath.Join(t.d.Dir, filepath.FromSlash(pw.part.Path))
+			if err := os.Rename(pw.tmp, full); err != nil {
+				return err
+			}
+			pw.part.Rows = pw.rows
+			added = append(added, pw.part)
+			t.run.Rows[name] += pw.rows
+		}
+		m.Tables[name] = w.info
+	}
+	next := *m
+	next.Parts = append(slices.Clone(m.Parts), added...)
+	t.run.Finished = time.Now().UTC()
+	next.Runs = append(slices.Clone(m.Runs), t.run)
+	if state != nil {
+		b, err := json.Marshal(state)
+		if err != nil {
+			return err
+		}
+		next.State = b
+	}
+	b, err := json.MarshalIndent(&next, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(t.d.Dir, ManifestName), b); err != nil {
+		return err
+	}
+	*m = next
+	return nil
+}
+
+// Abort drops the run's parts.
+func (t *Txn) Abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range t.writers {
+		for _, pw := range w.parts {
+			pw.close()
+			os.Remove(pw.tmp)
+		}
+	}
+}
+
+// syncCloser makes the Parquet writer's final Close durable before the
+// part is renamed into the dataset.
+type syncCloser struct{ *os.File }
+
+func (s syncCloser) Close() error {
+	err := s.File.Sync()
+	if cerr := s.File.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (pw *partWriter) close() error {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	if pw.f == nil {
+		return nil
+	}
+	var err error
+	if pw.pq != nil {
+		err = pw.pq.Close() // closes the file too
+	} else {
+		err = pw.ipc.Close()
+		if err == nil {
+			err = pw.f.Sync()
+		}
+		if cerr := pw.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	pw.f = nil
+	return err
+}
