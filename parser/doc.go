@@ -7,5 +7,6 @@
 // one Reader per file on a pool of workers.
 //
 // Every bad row is rejected whole and reported as an *Error with file and line;
-// the counts always satisfy RowsRead == RowsEmitted + RowsRejected.
+// the counts always satisfy RowsRead == RowsEmitted + RowsRejected + RowsOutside
+// (rows left out by WithTimeRange).
 package parser

@@ -114,7 +114,7 @@ func readAll(t testing.TB, input io.Reader, name string, opts ...Option) dump {
 		d.Err = err.Error()
 	}
 	st := r.Stats()
-	if st.RowsRead != st.RowsEmitted+st.RowsRejected {
+	if st.RowsRead != st.RowsEmitted+st.RowsRejected+st.RowsOutside {
 		t.Errorf("rows read %d != emitted %d + rejected %d", st.RowsRead, st.RowsEmitted, st.RowsRejected)
 	}
 	if int64(len(d.Rows)) != st.RowsEmitted {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
@@ -53,6 +54,21 @@ func TestResume(t *testing.T) {
 			if end.Offset != int64(len(log)) || end.Pending != 0 || end.LogType.String() != whole.LogType {
 				t.Fatalf("%s cut %d: end %+v", name, cut, end)
 			}
+		}
+	}
+}
+
+func TestTimeRange(t *testing.T) {
+	log := recvHead + recvRows(0, 60) // 10:00:00 .. 10:00:59
+	since := time.Date(2026, 11, 2, 10, 0, 10, 0, time.UTC)
+	until := time.Date(2026, 11, 2, 10, 0, 20, 0, time.UTC)
+	for _, tt := range []struct {
+		since, until time.Time
+		kept         int64
+	}{{since, until, 10}, {since, time.Time{}, 50}, {time.Time{}, until, 20}, {time.Time{}, time.Time{}, 60}} {
+		d := readAll(t, bytes.NewReader([]byte(log)), "w.log", WithTimeRange(tt.since, tt.until))
+		if int64(len(d.Rows)) != tt.kept {
+			t.Errorf("since %v until %v: kept %d, want %d", tt.since, tt.until, len(d.Rows), tt.kept)
 		}
 	}
 }
