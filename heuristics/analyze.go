@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 )
@@ -160,3 +161,11 @@ func SortFindings(f []Finding) {
 			cmp.Compare(x.Server, y.Server), cmp.Compare(x.Connector, y.Connector), cmp.Compare(x.Source, y.Source), cmp.Compare(x.ID, y.ID))
 	})
 }
+
+// Restore gives the analyzer the sessions a previous incremental run left
+// open (see SessionBuilder.Restore). Call it before the first Add.
+func (a *Analyzer) Restore(open []OpenSession) { a.builder.Restore(open) }
+
+// Drain ends an incremental run: it returns the sessions to carry to the
+// next run and emits the rest. Call it before Result.
+func (a *Analyzer) Drain(carry time.Duration) []OpenSession { return a.builder.Drain(carry) }

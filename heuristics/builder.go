@@ -237,9 +237,24 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 	serverIDs, serverIdx := b.names.dict(servers), servers.Indices().(*array.Int32).Int32Values()
 	conns := rec.Column(parser.ColConnectorID).(*array.Dictionary)
 	connIDs, connIdx := b.names.dict(conns), conns.Indices().(*array.Int32).Int32Values()
-	logTypes := rec.Column(parser.ColLogType).(*array.Dictionary).Indices().(*array.Int8).Int8Values()
+	// Dictionaries are read by value, not by position: records read back
+	// from a dataset may order them differently from the parser.
+	ltCol := rec.Column(parser.ColLogType).(*array.Dictionary)
+	logTypes := ltCol.Indices().(*array.Int8).Int8Values()
+	ltDict := ltCol.Dictionary().(*array.String)
+	ltOf := make([]parser.LogType, ltDict.Len())
+	for j := range ltOf {
+		ltOf[j] = parser.ParseLogType(ltDict.Value(j))
+	}
 	events := rec.Column(parser.ColEvent).(*array.Dictionary)
 	eventIdx := events.Indices().(*array.Int8).Int8Values()
+	evDict := events.Dictionary().(*array.String)
+	evOf := make([]byte, evDict.Len())
+	for j := range evOf {
+		if v := evDict.Value(j); len(v) == 1 {
+			evOf[j] = v[0]
+		}
+	}
 	lines := rec.Column(parser.ColLine).(*array.Int64).Int64Values()
 	ts := rec.Column(parser.ColDateTime).(*array.Timestamp).TimestampValues()
 	sids := rec.Column(parser.ColSessionID).(*array.Uint64).Uint64Values()
@@ -258,7 +273,7 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 		if servers.IsValid(i) {
 			server = serverIDs[serverIdx[i]]
 		}
-		k := fragKey{server: server, logType: parser.LogTypeOfIndex(logTypes[i]), id: sids[i]}
+		k := fragKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}
 		if cur == nil || k != curKey {
 			if cur != nil && cur.complete() {
 				b.finish(p, curKey, cur)
@@ -276,7 +291,7 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 		seq := seqs[i]
 		var ev byte
 		if events.IsValid(i) {
-			ev = parser.Events[eventIdx[i]]
+			ev = evOf[eventIdx[i]]
 		}
 		d, c := data.Value(i), context.Value(i)
 		if len(d) > MaxFieldBytes || len(c) > MaxFieldBytes {
@@ -351,6 +366,15 @@ func (b *SessionBuilder) finish(p *builderPart, k fragKey, f *fragment) {
 // Finish joins the fragments left open by every worker and emits them.
 // Call it once, after the last Add.
 func (b *SessionBuilder) Finish() {
+	all := b.joinOpen()
+	var scratch []row
+	for _, k := range sortedFragKeys(all) {
+		scratch = b.emitFragment(k, all[k], scratch)
+	}
+}
+
+// joinOpen takes every worker's open fragments, joined by key.
+func (b *SessionBuilder) joinOpen() map[fragKey]*fragment {
 	all := map[fragKey]*fragment{}
 	for _, p := range b.parts {
 		// Workers in a fixed order, so joins do not depend on scheduling.
@@ -363,17 +387,7 @@ func (b *SessionBuilder) Finish() {
 		}
 		clear(p.open)
 	}
-	keys := make([]fragKey, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, c fragKey) int {
-		return cmp.Or(cmp.Compare(a.server, c.server), cmp.Compare(a.logType, c.logType), cmp.Compare(a.id, c.id))
-	})
-	var scratch []row
-	for _, k := range keys {
-		scratch = b.emitFragment(k, all[k], scratch)
-	}
+	return all
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session.

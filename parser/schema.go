@@ -46,6 +46,17 @@ func LogTypeAt(col *array.Dictionary, i int) LogType {
 	return LogTypeOfIndex(int8(col.GetValueIndex(i)))
 }
 
+// ParseLogType reads "receive" or "send" (LogType.String's names).
+func ParseLogType(s string) LogType {
+	switch s {
+	case "receive":
+		return LogTypeReceive
+	case "send":
+		return LogTypeSend
+	}
+	return LogTypeUnknown
+}
+
 func (t LogType) String() string {
 	switch t {
 	case LogTypeReceive:

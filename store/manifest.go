@@ -104,6 +104,10 @@ func readManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
+// WriteFileAtomic writes name through a temporary file, synced, renamed
+// over it, for state files kept beside a dataset or alone.
+func WriteFileAtomic(name string, data []byte) error { return writeFileAtomic(name, data) }
+
 // writeFileAtomic writes name through a temporary file, synced, renamed
 // over it: a reader, or a run killed at any point, sees the old or the new
 // file whole.

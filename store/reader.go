@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/compute"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
@@ -19,11 +21,21 @@ import (
 // readBatchRows is how many rows a record read back holds at most.
 const readBatchRows = 64 * 1024
 
+// TimeFilter keeps the rows whose timestamp column Col is in [Since, Until);
+// a zero time leaves that side open.
+type TimeFilter struct {
+	Col          int
+	Since, Until time.Time
+}
+
+func (f *TimeFilter) active() bool { return f != nil && !(f.Since.IsZero() && f.Until.IsZero()) }
+
 // Read calls fn with every record of table, conformed to schema (the
 // schema the table was written with: dictionary index types come back as
 // written), reading parts on workers goroutines. fn may be called
-// concurrently for different workers and must not keep the record.
-func (d *Dataset) Read(ctx context.Context, table string, schema *arrow.Schema, workers int, fn func(worker int, rec arrow.Record) error) error {
+// concurrently for different workers and must not keep the record. A
+// non-nil filter drops rows outside its window first.
+func (d *Dataset) Read(ctx context.Context, table string, schema *arrow.Schema, workers int, filter *TimeFilter, fn func(worker int, rec arrow.Record) error) error {
 	var parts []Part
 	for _, p := range d.Manifest.Parts {
 		if p.Table == table {
@@ -42,7 +54,20 @@ func (d *Dataset) Read(ctx context.Context, table string, schema *arrow.Schema, 
 				if errs[w] != nil || ctx.Err() != nil {
 					continue
 				}
-				errs[w] = d.readPart(ctx, p, schema, func(rec arrow.Record) error { return fn(w, rec) })
+				errs[w] = d.readPart(ctx, p, schema, func(rec arrow.Record) error {
+					if filter.active() {
+						kept, err := filter.apply(ctx, rec)
+						if err != nil {
+							return err
+						}
+						defer kept.Release()
+						if kept.NumRows() == 0 {
+							return nil
+						}
+						rec = kept
+					}
+					return fn(w, rec)
+				})
 			}
 		}()
 	}
@@ -106,6 +131,24 @@ func (d *Dataset) readPart(ctx context.Context, p Part, schema *arrow.Schema, fn
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// apply returns the rows of rec inside the window (the caller releases it).
+func (f *TimeFilter) apply(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
+	ts, ok := rec.Column(f.Col).(*array.Timestamp)
+	if !ok {
+		return nil, fmt.Errorf("column %d is not a timestamp", f.Col)
+	}
+	unit := ts.DataType().(*arrow.TimestampType).Unit
+	mb := array.NewBooleanBuilder(memory.DefaultAllocator)
+	defer mb.Release()
+	for i := 0; i < ts.Len(); i++ {
+		t := ts.Value(i).ToTime(unit)
+		mb.Append(ts.IsValid(i) && (f.Since.IsZero() || !t.Before(f.Since)) && (f.Until.IsZero() || t.Before(f.Until)))
+	}
+	mask := mb.NewBooleanArray()
+	defer mask.Release()
+	return compute.FilterRecordBatch(ctx, rec, mask, compute.DefaultFilterOptions())
 }
 
 // conform returns rec with schema's types: a dictionary column read back

@@ -88,7 +88,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			var mu sync.Mutex
 			var got []string
-			err = d.Read(context.Background(), "rows", parser.Schema, 2, func(_ int, rec arrow.Record) error {
+			err = d.Read(context.Background(), "rows", parser.Schema, 2, nil, func(_ int, rec arrow.Record) error {
 				if !rec.Schema().Equal(parser.Schema) {
 					return fmt.Errorf("schema %v", rec.Schema())
 				}

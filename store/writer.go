@@ -57,6 +57,29 @@ func Open(dir string, tables ...string) (*Dataset, error) {
 	return &Dataset{Dir: dir, Manifest: m}, nil
 }
 
+// OpenRead opens an existing dataset to read it, changing nothing.
+func OpenRead(dir string) (*Dataset, error) {
+	if !IsDataset(dir) {
+		return nil, fmt.Errorf("%s holds no %s", dir, ManifestName)
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Dataset{Dir: dir, Manifest: m}, nil
+}
+
+// Rows counts the rows of table.
+func (d *Dataset) Rows(table string) (rows int64, parts int) {
+	for _, p := range d.Manifest.Parts {
+		if p.Table == table {
+			rows += p.Rows
+			parts++
+		}
+	}
+	return rows, parts
+}
+
 // State decodes the caller's state committed with the last run into v.
 func (d *Dataset) State(v any) error {
 	if len(d.Manifest.State) == 0 {

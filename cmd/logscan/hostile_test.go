@@ -89,9 +89,9 @@ func hostileCases() map[string]string {
 	c["sequence-disorder.log"] = hostileFields + strings.Join(shuffled, "")
 	// Timestamps out of order (kept) and malformed (rejected).
 	ts := strings.SplitAfter(smtpSession(fe, "08DD000000000005", "10.0.0.1:25", "203.0.113.10:4000", "d.example", "d@d.example", anon, "bob@contoso.com"), "\r\n")
-	ts[2] = strings.Replace(ts[2], "2026-11-02T10:00:00.002Z", "2026-11-02T09:59:58.002Z", 1)                    // earlier than the row before
-	ts[4] = strings.Replace(ts[4], "2026-11-02T10:00:00.004Z", "2026-13-45T99:00:00.004Z", 1)                    // no such date
-	ts[6] = strings.Replace(ts[6], "2026-11-02T10:00:00.006Z", "yesterday-at-tea-time", 1)                        // not a date
+	ts[2] = strings.Replace(ts[2], "2026-11-02T10:00:00.002Z", "2026-11-02T09:59:58.002Z", 1) // earlier than the row before
+	ts[4] = strings.Replace(ts[4], "2026-11-02T10:00:00.004Z", "2026-13-45T99:00:00.004Z", 1) // no such date
+	ts[6] = strings.Replace(ts[6], "2026-11-02T10:00:00.006Z", "yesterday-at-tea-time", 1)    // not a date
 	c["timestamps.log"] = hostileFields + strings.Join(ts, "")
 	// IPv6 endpoints, bracketed and bare, and garbage endpoints.
 	c["endpoints.log"] = hostileFields +

@@ -70,10 +70,22 @@ func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 		renderFindings(w, rep.Analysis)
 		fmt.Fprintln(w, "\nSummary")
 	}
-	fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB)\n",
-		res.Count(parser.FileParsed), res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
-		float64(tot.Bytes)/1e6)
+	if len(res.Files) > 0 || len(rep.Datasets) == 0 {
+		fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB)\n",
+			res.Count(parser.FileParsed), res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
+			float64(tot.Bytes)/1e6)
+	}
+	for _, d := range rep.Datasets {
+		fmt.Fprintf(w, "Dataset:   %s: %s rows in %d files, written by %d runs\n", safe(d.Dir), num(d.Rows), d.Parts, d.Runs)
+	}
+	if n := rep.Incremental; n != nil {
+		fmt.Fprintf(w, "Since the last run (--state %s): %d files went on where it stopped, %d had nothing new; %d open sessions carried to the next run\n",
+			safe(n.State), n.Resumed, n.Unchanged, n.Carried)
+	}
 	fmt.Fprintf(w, "Rows:      %s read = %s kept + %s rejected", num(tot.RowsRead), num(tot.RowsEmitted), num(tot.RowsRejected))
+	if tot.RowsOutside > 0 {
+		fmt.Fprintf(w, " + %s outside --since/--until", num(tot.RowsOutside))
+	}
 	if tot.Warnings > 0 {
 		fmt.Fprintf(w, " (%s kept with warnings)", num(tot.Warnings))
 	}
@@ -290,6 +302,9 @@ type jsonReport struct {
 	FileList      []jsonFile      `json:"file_list"`
 
 	Findings       []heuristics.Finding     `json:"findings"`
+	Datasets       []datasetRead            `json:"datasets,omitempty"`
+	Incremental    *incrementalNote         `json:"incremental,omitempty"`
+	RowsOutside    int64                    `json:"rows_outside,omitempty"`
 	RelayProbes    []heuristics.Finding     `json:"relay_probes"`
 	RelayInventory []heuristics.Finding     `json:"relay_inventory"`
 	Assumptions    []heuristics.Assumption  `json:"assumptions"`
@@ -308,6 +323,7 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 	if a := rep.Analysis; a != nil {
 		out.Findings = append(out.Findings, a.Findings...)
 		out.RelayProbes = append(out.RelayProbes, a.Probes...)
+		out.Datasets, out.Incremental, out.RowsOutside = rep.Datasets, rep.Incremental, tot.RowsOutside
 		out.RelayInventory = append(out.RelayInventory, a.Inventory...)
 		out.Assumptions = append(out.Assumptions, a.Assumptions...)
 		out.SessionCounts = a.Sessions

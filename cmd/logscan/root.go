@@ -21,6 +21,7 @@ and tells you what they hold.`,
 	cmd.SetErr(io.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
 	cmd.AddCommand(newScanCmd(io, nil))
+	cmd.AddCommand(newIngestCmd(io, nil))
 	cmd.AddCommand(newVersionCmd(io, version))
 	return cmd
 }

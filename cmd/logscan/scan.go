@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/logscan/logscan/heuristics"
 	"github.com/logscan/logscan/parser"
+	"github.com/logscan/logscan/store"
 )
 
 type scanOptions struct {
@@ -31,8 +33,13 @@ type scanOptions struct {
 	SubnetV6        int
 	FailOn          string
 
+	Since string
+	Until string
+	State string
+
 	org    heuristics.Org
 	failOn heuristics.Severity
+	window timeWindow
 }
 
 func newScanCmd(io *IOStreams, runF func(*scanOptions) error) *cobra.Command {
@@ -90,6 +97,11 @@ its file and line.`,
 			if err := opts.resolveOrg(); err != nil {
 				return err
 			}
+			w, err := parseWindow(opts.Since, opts.Until)
+			if err != nil {
+				return err
+			}
+			opts.window = w
 			if runF != nil {
 				return runF(opts)
 			}
@@ -107,6 +119,9 @@ its file and line.`,
 	cmd.Flags().IntVar(&opts.SubnetV4, "nat-subnet-v4", 24, "Prefix length of a server's own IPv4 subnet, for hidden NAT")
 	cmd.Flags().IntVar(&opts.SubnetV6, "nat-subnet-v6", 64, "Prefix length of a server's own IPv6 subnet, for hidden NAT")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "", "Exit 1 when a finding at or above this severity exists: {"+strings.Join(heuristics.SeverityNames(), "|")+"}")
+	cmd.Flags().StringVar(&opts.Since, "since", "", "Only rows at or after this time (2026-11-02 or RFC 3339, UTC)")
+	cmd.Flags().StringVar(&opts.Until, "until", "", "Only rows before this time")
+	cmd.Flags().StringVar(&opts.State, "state", "", "Incremental: read only what the logs gained since the run that wrote this state file, and update it")
 	cmd.Flags().BoolVar(&opts.Timing, "timing", false, "Print read time and throughput on stderr (always shown on a terminal)")
 	return cmd
 }
@@ -144,7 +159,31 @@ type scanReport struct {
 	Result   *parser.ScanResult
 	Summary  heuristics.SummaryResult
 	Analysis *heuristics.Report
+	Datasets []datasetRead
 	Elapsed  time.Duration
+	// Incremental is set with --state: what the run went on from.
+	Incremental *incrementalNote
+}
+
+// datasetRead is one dataset a scan read instead of raw logs.
+type datasetRead struct {
+	Dir   string `json:"dir"`
+	Rows  int64  `json:"rows"`
+	Parts int    `json:"parts"`
+	Runs  int    `json:"runs"`
+}
+
+type incrementalNote struct {
+	State     string `json:"state"`
+	Resumed   int    `json:"files_resumed"`
+	Unchanged int    `json:"files_unchanged"`
+	Carried   int    `json:"open_sessions_carried"`
+}
+
+// scanState is what --state keeps between runs.
+type scanState struct {
+	Files map[string]parser.FileState `json:"files"`
+	Open  []heuristics.OpenSession    `json:"open_sessions"`
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
@@ -157,13 +196,79 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	}
 	an := heuristics.NewAnalyzer(opts.org, heuristics.AnalyzerOptions{Workers: workers, TopRemote: opts.Top})
 	start := time.Now()
-	res, err := parser.Scan(ctx, opts.Paths, parser.ScanOptions{Workers: workers, Server: opts.Server},
-		func(w int, rec arrow.Record) error { an.Add(w, rec); return nil })
-	if err != nil {
-		return err
+	var raw, datasets []string
+	for _, p := range opts.Paths {
+		if store.IsDataset(p) {
+			datasets = append(datasets, p)
+		} else {
+			raw = append(raw, p)
+		}
+	}
+	var st scanState
+	if opts.State != "" {
+		if err := readState(opts.State, &st); err != nil {
+			return err
+		}
+		an.Restore(st.Open)
+	}
+	add := func(w int, rec arrow.Record) error { an.Add(w, rec); return nil }
+	res := &parser.ScanResult{}
+	if len(raw) > 0 {
+		var err error
+		res, err = parser.Scan(ctx, raw, parser.ScanOptions{Workers: workers, Server: opts.Server, Incremental: opts.State != "", Previous: st.Files,
+			Reader: []parser.Option{parser.WithTimeRange(opts.window.since, opts.window.until)}}, add)
+		if err != nil {
+			return err
+		}
+	}
+	rep := &scanReport{Result: res}
+	for _, dir := range datasets {
+		d, err := store.OpenRead(dir)
+		if err != nil {
+			return err
+		}
+		var filter *store.TimeFilter
+		if !opts.window.since.IsZero() || !opts.window.until.IsZero() {
+			filter = &store.TimeFilter{Col: parser.ColDateTime, Since: opts.window.since, Until: opts.window.until}
+		}
+		var rows atomic.Int64
+		if err := d.Read(ctx, "rows", parser.Schema, workers, filter, func(w int, rec arrow.Record) error {
+			rows.Add(rec.NumRows())
+			an.Add(w, rec)
+			return nil
+		}); err != nil {
+			return err
+		}
+		_, parts := d.Rows("rows")
+		rep.Datasets = append(rep.Datasets, datasetRead{Dir: dir, Rows: rows.Load(), Parts: parts, Runs: len(d.Manifest.Runs)})
+		res.Totals.RowsRead += rows.Load()
+		res.Totals.RowsEmitted += rows.Load()
+	}
+	if opts.State != "" {
+		open := an.Drain(heuristics.DefaultCarry)
+		next := scanState{Files: map[string]parser.FileState{}, Open: open}
+		for k, v := range st.Files {
+			next.Files[k] = v
+		}
+		note := &incrementalNote{State: opts.State, Carried: len(open)}
+		for _, f := range res.Files {
+			if f.State != nil {
+				next.Files[f.Path] = *f.State
+			}
+			if f.Reason == "no new lines since the last run" {
+				note.Unchanged++
+			} else if f.Resumed {
+				note.Resumed++
+			}
+		}
+		if err := writeState(opts.State, &next); err != nil {
+			return err
+		}
+		rep.Incremental = note
 	}
 	analysis := an.Result()
-	rep := &scanReport{Result: res, Summary: analysis.Summary, Analysis: analysis, Elapsed: time.Since(start)}
+	rep.Summary, rep.Analysis, rep.Elapsed = analysis.Summary, analysis, time.Since(start)
+	var err error
 	switch opts.Format {
 	case "json":
 		err = renderJSON(opts.IO.Out, rep)
@@ -180,7 +285,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Totals.Bytes)/1e6,
 			rep.Elapsed.Round(time.Millisecond), float64(res.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
 	}
-	if res.Totals.RowsRead == 0 {
+	if res.Totals.RowsRead == 0 && len(rep.Datasets) == 0 && (rep.Incremental == nil || rep.Incremental.Unchanged == 0) {
 		return nothingRead(res, opts.Paths)
 	}
 	if opts.FailOn != "" {
