@@ -128,7 +128,7 @@ func (t *Txn) Table(table string, schema *arrow.Schema, schemaVersion int, keys 
 	if old, ok := t.d.Manifest.Tables[table]; ok && !slices.Equal(old.Columns, info.Columns) {
 		return nil, fmt.Errorf("table %s in %s has another schema (version %d); write to a new folder", table, t.d.Dir, old.SchemaVersion)
 	}
-	w := &TableWriter{txn: t, table: table, schema: schema, keys: keys, parts: map[string]*partWriter{}, info: info}
+	w := &TableWriter{txn: t, table: table, schema: schema, keys: keys, parts: map[string]*partWriter{}, info: info, plain: plainSchema(schema)}
 	t.writers[table] = w
 	return w, nil
 }
@@ -143,6 +143,7 @@ type TableWriter struct {
 	info   TableInfo
 	mu     sync.Mutex
 	parts  map[string]*partWriter
+	plain  *arrow.Schema // schema with dictionaries of strings as strings, for Parquet
 }
 
 type partWriter struct {
@@ -215,7 +216,13 @@ func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
 	defer pw.mu.Unlock()
 	pw.rows += s.NumRows()
 	if pw.pq != nil {
-		return pw.pq.WriteBuffered(s)
+		// Parquet dictionary-encodes strings itself; handing it Arrow
+		// dictionaries that change between records (and slices of them)
+		// trips pqarrow v15, so they are written as plain strings and
+		// turned back into dictionaries on reading (conform).
+		plain := plainStrings(s, w.plain)
+		defer plain.Release()
+		return pw.pq.WriteBuffered(plain)
 	}
 	return pw.ipc.Write(s)
 }
@@ -246,7 +253,7 @@ func (w *TableWriter) part(key string) (*partWriter, error) {
 	} else {
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(maxRowGroupRows),
 			parquet.WithDictionaryDefault(true), parquet.WithCreatedBy("logscan"))
-		pw.pq, err = pqarrow.NewFileWriter(w.schema, syncCloser{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		pw.pq, err = pqarrow.NewFileWriter(w.plain, syncCloser{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			f.Close()
 			return nil, err
@@ -361,4 +368,48 @@ func (pw *partWriter) close() error {
 	}
 	pw.f = nil
 	return err
+}
+
+// plainSchema replaces dictionary<_, utf8> fields by utf8.
+func plainSchema(s *arrow.Schema) *arrow.Schema {
+	fields := slices.Clone(s.Fields())
+	for i, f := range fields {
+		if d, ok := f.Type.(*arrow.DictionaryType); ok && d.ValueType.ID() == arrow.STRING {
+			fields[i].Type = arrow.BinaryTypes.String
+		}
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+// plainStrings returns rec with its dictionary<_, utf8> columns as utf8
+// (the caller releases it).
+func plainStrings(rec arrow.Record, schema *arrow.Schema) arrow.Record {
+	cols := make([]arrow.Array, rec.NumCols())
+	for i := range cols {
+		c := rec.Column(i)
+		d, ok := c.(*array.Dictionary)
+		if !ok || !arrow.TypeEqual(schema.Field(i).Type, arrow.BinaryTypes.String) {
+			c.Retain()
+			cols[i] = c
+			continue
+		}
+		dict := d.Dictionary().(*array.String)
+		b := array.NewStringBuilder(memory.DefaultAllocator)
+		b.Reserve(d.Len())
+		for j := 0; j < d.Len(); j++ {
+			if d.IsNull(j) {
+				b.AppendNull()
+			} else {
+				b.Append(dict.Value(d.GetValueIndex(j)))
+			}
+		}
+		cols[i] = b.NewArray()
+		b.Release()
+	}
+	out := array.NewRecord(schema, cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
 }
