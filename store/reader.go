@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/compute"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
@@ -56,15 +55,7 @@ func (d *Dataset) Read(ctx context.Context, table string, schema *arrow.Schema, 
 				}
 				errs[w] = d.readPart(ctx, p, schema, func(rec arrow.Record) error {
 					if filter.active() {
-						kept, err := filter.apply(ctx, rec)
-						if err != nil {
-							return err
-						}
-						defer kept.Release()
-						if kept.NumRows() == 0 {
-							return nil
-						}
-						rec = kept
+						return filter.each(rec, func(s arrow.Record) error { return fn(w, s) })
 					}
 					return fn(w, rec)
 				})
@@ -133,22 +124,38 @@ func (d *Dataset) readPart(ctx context.Context, p Part, schema *arrow.Schema, fn
 	return nil
 }
 
-// apply returns the rows of rec inside the window (the caller releases it).
-func (f *TimeFilter) apply(ctx context.Context, rec arrow.Record) (arrow.Record, error) {
+// each calls fn with the runs of rows of rec inside the window, as slices:
+// rows of a log are close to time order, so runs are long, and slicing
+// works for every column type.
+func (f *TimeFilter) each(rec arrow.Record, fn func(arrow.Record) error) error {
 	ts, ok := rec.Column(f.Col).(*array.Timestamp)
 	if !ok {
-		return nil, fmt.Errorf("column %d is not a timestamp", f.Col)
+		return fmt.Errorf("column %d is not a timestamp", f.Col)
 	}
 	unit := ts.DataType().(*arrow.TimestampType).Unit
-	mb := array.NewBooleanBuilder(memory.DefaultAllocator)
-	defer mb.Release()
-	for i := 0; i < ts.Len(); i++ {
+	in := func(i int) bool {
 		t := ts.Value(i).ToTime(unit)
-		mb.Append(ts.IsValid(i) && (f.Since.IsZero() || !t.Before(f.Since)) && (f.Until.IsZero() || t.Before(f.Until)))
+		return ts.IsValid(i) && (f.Since.IsZero() || !t.Before(f.Since)) && (f.Until.IsZero() || t.Before(f.Until))
 	}
-	mask := mb.NewBooleanArray()
-	defer mask.Release()
-	return compute.FilterRecordBatch(ctx, rec, mask, compute.DefaultFilterOptions())
+	n := ts.Len()
+	for i := 0; i < n; {
+		if !in(i) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < n && in(j) {
+			j++
+		}
+		s := rec.NewSlice(int64(i), int64(j))
+		err := fn(s)
+		s.Release()
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }
 
 // conform returns rec with schema's types: a dictionary column read back
