@@ -7,7 +7,7 @@ BENCH_DIR ?= /tmp/logscan-bench
 BENCH_SIZE ?= 2GB
 FUZZTIME  ?= 5m
 
-.PHONY: build test demo bench cross fuzz samples clean
+.PHONY: build test demo bench cross fuzz samples clean duckdb-check
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logscan
@@ -29,11 +29,14 @@ demo: build
 # folder on every core, with its peak memory.
 bench: build
 	$(GO) test ./parser -run '^$$' -bench . -benchmem -benchtime 5x -cpu 1
-	$(GO) test ./cmd/logscan -run '^$$' -bench Scan -benchmem -benchtime 3x -cpu 2
+	$(GO) test ./cmd/logscan -run '^$$' -bench 'Scan|Ingest' -benchmem -benchtime 3x -cpu 2
 	@test -f $(BENCH_DIR).done-$(BENCH_SIZE) || { rm -rf $(BENCH_DIR) $(BENCH_DIR).done-* && \
 		$(GO) run ./samples/generate -out $(BENCH_DIR) -size $(BENCH_SIZE) -scale 40 -seed 2 && \
 		touch $(BENCH_DIR).done-$(BENCH_SIZE); }
 	$(GO) run ./tools/peakrss -- ./$(BIN) scan --timing $(BENCH_DIR) > /dev/null
+	rm -rf $(BENCH_DIR)-dataset
+	$(GO) run ./tools/peakrss -- ./$(BIN) ingest --out $(BENCH_DIR)-dataset $(BENCH_DIR)
+	rm -rf $(BENCH_DIR)-dataset
 
 cross:
 	GOOS=linux   GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/logscan-linux-amd64 ./cmd/logscan
@@ -48,6 +51,13 @@ fuzz:
 samples:
 	rm -rf samples/contoso
 	$(GO) run ./samples/generate -out samples/contoso -scale 0.1 -seed 1 -live-tail
+
+# Opens the sample's dataset with DuckDB (from the npm registry), an
+# independent Parquet reader, and runs the README's example queries.
+duckdb-check: build
+	rm -rf /tmp/logscan-duckdb-ds
+	./$(BIN) ingest --out /tmp/logscan-duckdb-ds samples/contoso
+	cd tools/duckdb-check && npm install --no-audit --no-fund --silent && node check.mjs /tmp/logscan-duckdb-ds
 
 clean:
 	rm -rf bin dist

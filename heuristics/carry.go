@@ -66,7 +66,9 @@ func (b *SessionBuilder) Drain(carry time.Duration) []OpenSession {
 			o.Rows = append(o.Rows, OpenRow{Seq: r.seq, Event: r.event, T: r.t, File: b.names.name(r.file), Line: r.line,
 				Data: string(f.buf[r.off : r.off+r.dLen]), Context: string(f.buf[r.off+r.dLen : r.off+r.dLen+r.cLen])})
 		}
-		slices.SortFunc(o.Rows, func(x, y OpenRow) int { return cmp.Or(cmp.Compare(x.Seq, y.Seq), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line)) })
+		slices.SortFunc(o.Rows, func(x, y OpenRow) int {
+			return cmp.Or(cmp.Compare(x.Seq, y.Seq), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
+		})
 		out = append(out, o)
 	}
 	return out

@@ -61,7 +61,7 @@ type Run struct {
 type Format string
 
 const (
-	FormatParquet Format = "parquet" // zstd-compressed Parquet, Arrow schema stored
+	FormatParquet Format = "parquet" // Snappy-compressed Parquet, Arrow schema stored
 	FormatArrow   Format = "arrow"   // Arrow IPC stream (.arrows), dictionary deltas allowed
 )
 

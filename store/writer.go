@@ -144,7 +144,15 @@ type TableWriter struct {
 	mu     sync.Mutex
 	parts  map[string]*partWriter
 	plain  *arrow.Schema // schema with dictionaries of strings as strings, for Parquet
+
+	perRecord bool // Parquet: each record its own row group, nothing buffered
 }
+
+// RowGroupPerRecord makes every record written a Parquet row group of its
+// own, written at once: for tables whose caller already batches records
+// (and whose rows are wide, so buffering them would cost memory). Call it
+// before the first Write.
+func (w *TableWriter) RowGroupPerRecord() { w.perRecord = true }
 
 type partWriter struct {
 	mu    sync.Mutex
@@ -157,8 +165,9 @@ type partWriter struct {
 	dirty bool
 }
 
-// maxRowGroupRows bounds a Parquet row group: what a part writer buffers.
-const maxRowGroupRows = 64 * 1024
+// maxRowGroupRows bounds a Parquet row group: what a part writer buffers
+// (a few MB of encoded pages per open partition).
+const maxRowGroupRows = 32 * 1024
 
 // Write splits rec into runs of rows with the same partition and appends
 // each to its partition's file.
@@ -222,6 +231,9 @@ func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
 		// turned back into dictionaries on reading (conform).
 		plain := plainStrings(s, w.plain)
 		defer plain.Release()
+		if w.perRecord {
+			return pw.pq.Write(plain)
+		}
 		return pw.pq.WriteBuffered(plain)
 	}
 	return pw.ipc.Write(s)
@@ -251,8 +263,19 @@ func (w *TableWriter) part(key string) (*partWriter, error) {
 	if t.format == FormatArrow {
 		pw.ipc = ipc.NewWriter(f, ipc.WithSchema(w.schema), ipc.WithDictionaryDeltas(true), ipc.WithAllocator(memory.DefaultAllocator))
 	} else {
-		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(maxRowGroupRows),
-			parquet.WithDictionaryDefault(true), parquet.WithCreatedBy("logscan"))
+		// Snappy, not zstd: pqarrow v15 builds a new zstd encoder for
+		// every page, which costs more than the compression gains.
+		// Dictionary encoding for text columns only: on numbers with a
+		// distinct value per row (line, session-id, time) its hash tables
+		// cost memory and gain little over the compression.
+		popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithMaxRowGroupLength(maxRowGroupRows),
+			parquet.WithDictionaryDefault(false), parquet.WithCreatedBy("logscan")}
+		for _, f := range w.plain.Fields() {
+			if f.Type.ID() == arrow.STRING {
+				popts = append(popts, parquet.WithDictionaryFor(f.Name, true))
+			}
+		}
+		props := parquet.NewWriterProperties(popts...)
 		pw.pq, err = pqarrow.NewFileWriter(w.plain, syncCloser{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			f.Close()

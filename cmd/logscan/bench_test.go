@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,4 +41,37 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(st.Sessions)*float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+// BenchmarkIngest measures `logscan ingest` to Parquet — parse, sessions,
+// Snappy Parquet of rows and sessions, manifest — on the same generated
+// organisation, into a fresh dataset each time.
+//
+//	go test ./cmd/logscan -run '^$' -bench Ingest -count 6 > new.txt && benchstat old.txt new.txt
+func BenchmarkIngest(b *testing.B) {
+	dir := b.TempDir()
+	logs := filepath.Join(dir, "logs")
+	st, err := gen.Generate(gen.Config{Scale: 5, TargetBytes: 200 << 20, Seed: 7}, func(p string) (io.WriteCloser, error) {
+		full := filepath.Join(logs, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return nil, err
+		}
+		return os.Create(full)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ios, _, _, _ := Test()
+	ios.Out = io.Discard
+	b.SetBytes(st.Bytes)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		out := filepath.Join(dir, fmt.Sprintf("ds%d", i))
+		if err := runIngest(context.Background(), &ingestOptions{IO: ios, Paths: []string{logs}, Out: out, Format: "parquet"}); err != nil {
+			b.Fatal(err)
+		}
+		os.RemoveAll(out)
+	}
 }

@@ -37,7 +37,7 @@ func newIngestCmd(io *IOStreams, runF func(*ingestOptions) error) *cobra.Command
 		Use:   "ingest PATH... --out DIR",
 		Short: "Store parsed rows and rebuilt sessions as a Parquet dataset, incrementally",
 		Long: `Parse Exchange SMTP protocol logs and add them to a dataset in DIR: the rows
-(the parser's schema) and the rebuilt sessions, as zstd-compressed Parquet (or
+(the parser's schema) and the rebuilt sessions, as Snappy-compressed Parquet (or
 Arrow IPC streams with --format arrow), partitioned Hive-style by server and
 date (rows/server=EX01/date=2026-11-02/part-....parquet), with a manifest.
 
@@ -133,6 +133,7 @@ func runIngest(ctx context.Context, opts *ingestOptions) error {
 	if err != nil {
 		return err
 	}
+	sessW.RowGroupPerRecord() // sessions come in batches of 8192 already
 	sessRecs := heuristics.NewSessionRecords(memory.DefaultAllocator, 8192, sessW.Write)
 	// An error here sticks in sessRecs and comes back from Close.
 	sb := heuristics.NewSessionBuilder(workers, 0, func(s *heuristics.Session) { sessRecs.Add(s) })
