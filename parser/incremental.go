@@ -102,7 +102,7 @@ func (res *FileResult) incremental(u unit, rc io.ReadCloser, prev map[string]Fil
 
 // unchanged marks a file with nothing new since the last run.
 func (res *FileResult) unchanged(p FileState) {
-	res.Status, res.Reason = FileParsed, "no new lines since the last run"
+	res.Status, res.Reason, res.Unchanged = FileParsed, "no new lines since the last run", true
 	res.LogType = p.Point.LogType
 	s := p
 	res.State = &s

@@ -52,6 +52,7 @@ type FileResult struct {
 	// Restarted, why it was read from the start although it had been seen.
 	Resumed   bool
 	Restarted string
+	Unchanged bool // incremental: nothing new since the last run, nothing read
 }
 
 // ScanOptions configures Scan.

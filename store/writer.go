@@ -3,12 +3,12 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -294,19 +294,9 @@ func (t *Txn) Commit(state any) error {
 	defer t.mu.Unlock()
 	m := t.d.Manifest
 	var added []Part
-	tables := make([]string, 0, len(t.writers))
-	for name := range t.writers {
-		tables = append(tables, name)
-	}
-	sort.Strings(tables)
-	for _, name := range tables {
+	for _, name := range slices.Sorted(maps.Keys(t.writers)) {
 		w := t.writers[name]
-		keys := make([]string, 0, len(w.parts))
-		for k := range w.parts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(w.parts)) {
 			pw := w.parts[k]
 			if err := pw.close(); err != nil {
 				return fmt.Errorf("%s: %w", pw.tmp, err)

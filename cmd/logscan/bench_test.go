@@ -11,6 +11,10 @@ import (
 	"github.com/logscan/logscan/samples/gen"
 )
 
+// benchCorpus is the generated organisation the benchmarks read: 200 MB+
+// of hourly files.
+var benchCorpus = gen.Config{Scale: 5, TargetBytes: 200 << 20, Seed: 7}
+
 // BenchmarkScan measures `logscan scan` end to end — parse, sessions,
 // detectors, summary and the text report — on a generated organisation of
 // 200 MB+ in hourly files, on every core the benchmark is given. Peak memory
@@ -19,16 +23,7 @@ import (
 //	go test ./cmd/logscan -run '^$' -bench Scan -count 6 > new.txt && benchstat old.txt new.txt
 func BenchmarkScan(b *testing.B) {
 	dir := b.TempDir()
-	st, err := gen.Generate(gen.Config{Scale: 5, TargetBytes: 200 << 20, Seed: 7}, func(p string) (io.WriteCloser, error) {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return nil, err
-		}
-		return os.Create(full)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := genOrg(b, dir, benchCorpus)
 	ios, _, _, _ := Test()
 	ios.Out = io.Discard
 	opts := &scanOptions{IO: ios, Paths: []string{dir}, Format: "text", Top: 5, MaxProblems: 5}
@@ -51,16 +46,7 @@ func BenchmarkScan(b *testing.B) {
 func BenchmarkIngest(b *testing.B) {
 	dir := b.TempDir()
 	logs := filepath.Join(dir, "logs")
-	st, err := gen.Generate(gen.Config{Scale: 5, TargetBytes: 200 << 20, Seed: 7}, func(p string) (io.WriteCloser, error) {
-		full := filepath.Join(logs, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return nil, err
-		}
-		return os.Create(full)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := genOrg(b, logs, benchCorpus)
 	ios, _, _, _ := Test()
 	ios.Out = io.Discard
 	b.SetBytes(st.Bytes)

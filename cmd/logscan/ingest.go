@@ -83,12 +83,6 @@ with: logscan scan DIR`,
 	return cmd
 }
 
-// ingestState is what a dataset remembers between runs.
-type ingestState struct {
-	Files map[string]parser.FileState `json:"files"`
-	Open  []heuristics.OpenSession    `json:"open_sessions"`
-}
-
 func runIngest(ctx context.Context, opts *ingestOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -112,7 +106,7 @@ func runIngest(ctx context.Context, opts *ingestOptions) error {
 	if err != nil {
 		return err
 	}
-	var st ingestState
+	var st runState
 	if err := d.State(&st); err != nil {
 		return fmt.Errorf("%s: state unreadable: %w", opts.Out, err)
 	}
@@ -154,16 +148,7 @@ func runIngest(ctx context.Context, opts *ingestOptions) error {
 	if err := sessRecs.Close(); err != nil {
 		return err
 	}
-	next := ingestState{Files: map[string]parser.FileState{}, Open: open}
-	for k, v := range st.Files {
-		next.Files[k] = v
-	}
-	for _, f := range res.Files {
-		if f.State != nil {
-			next.Files[f.Path] = *f.State
-		}
-	}
-	if err := txn.Commit(next); err != nil {
+	if err := txn.Commit(st.next(res, open)); err != nil {
 		return err
 	}
 	committed = true
@@ -179,7 +164,7 @@ func renderIngest(io *IOStreams, res *parser.ScanResult, d *store.Dataset, sessi
 	var resumed, unchanged, restarted int
 	for _, f := range res.Files {
 		switch {
-		case f.Reason == "no new lines since the last run":
+		case f.Unchanged:
 			unchanged++
 		case f.Resumed:
 			resumed++

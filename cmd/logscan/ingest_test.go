@@ -61,16 +61,20 @@ func ingest(t *testing.T, args ...string) string {
 	return out
 }
 
-func genOrg(t *testing.T, dir string, cfg gen.Config) {
+// genOrg writes a generated organisation's logs under dir.
+func genOrg(t testing.TB, dir string, cfg gen.Config) gen.Stats {
 	t.Helper()
-	_, err := gen.Generate(cfg, func(p string) (io.WriteCloser, error) {
+	st, err := gen.Generate(cfg, func(p string) (io.WriteCloser, error) {
 		full := filepath.Join(dir, filepath.FromSlash(p))
-		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return nil, err
+		}
 		return os.Create(full)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
 }
 
 // TestDatasetScanEqualsRaw: the detectors over a dataset give what they

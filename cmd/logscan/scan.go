@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -68,8 +69,15 @@ with one entry per line, e.g. from
 PATH is a file or a folder (read recursively). Logs are recognised by their
 content, not their name: plain, .gz, .bz2 and .zip files all work, and other
 files are skipped with a one-line notice. Every rejected row is reported with
-its file and line.`,
+its file and line. A PATH that is a dataset made by "logscan ingest" is read
+from its rows table, with the same findings as the raw logs would give.
+
+With --state FILE the scan is incremental: it reads only what the logs gained
+since the run that wrote FILE (a nightly job's "what is new"), carries
+sessions still open to the next run, and replaces FILE atomically.`,
 		Example: `  logscan scan samples/contoso
+  logscan scan --state /var/lib/logscan/nightly.state --fail-on high --format json \\EX01\c$\...\Logs
+  logscan scan /data/exchange-dataset --since 2026-11-01 --until 2026-11-08
   logscan scan --accepted-domains contoso.com,*.contoso.com --fail-on high D:\logs
   logscan scan --format json \\EX01\c$\logs\SmtpReceive > summary.json
   logscan scan --server EX02 ./EX02-send-logs`,
@@ -180,10 +188,23 @@ type incrementalNote struct {
 	Carried   int    `json:"open_sessions_carried"`
 }
 
-// scanState is what --state keeps between runs.
-type scanState struct {
+// runState is what an incremental run (ingest, or scan --state) leaves
+// for the next: where each file was left, and the sessions still open.
+type runState struct {
 	Files map[string]parser.FileState `json:"files"`
 	Open  []heuristics.OpenSession    `json:"open_sessions"`
+}
+
+// next is the state after a run that read res and left open sessions open.
+func (s runState) next(res *parser.ScanResult, open []heuristics.OpenSession) runState {
+	n := runState{Files: make(map[string]parser.FileState, len(s.Files)), Open: open}
+	maps.Copy(n.Files, s.Files)
+	for _, f := range res.Files {
+		if f.State != nil {
+			n.Files[f.Path] = *f.State
+		}
+	}
+	return n
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
@@ -204,7 +225,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 			raw = append(raw, p)
 		}
 	}
-	var st scanState
+	var st runState
 	if opts.State != "" {
 		if err := readState(opts.State, &st); err != nil {
 			return err
@@ -246,16 +267,10 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	}
 	if opts.State != "" {
 		open := an.Drain(heuristics.DefaultCarry)
-		next := scanState{Files: map[string]parser.FileState{}, Open: open}
-		for k, v := range st.Files {
-			next.Files[k] = v
-		}
+		next := st.next(res, open)
 		note := &incrementalNote{State: opts.State, Carried: len(open)}
 		for _, f := range res.Files {
-			if f.State != nil {
-				next.Files[f.Path] = *f.State
-			}
-			if f.Reason == "no new lines since the last run" {
+			if f.Unchanged {
 				note.Unchanged++
 			} else if f.Resumed {
 				note.Resumed++
