@@ -126,7 +126,6 @@ type orgEvidence struct {
 	fqdns       map[string]map[string]struct{}     // server name -> FQDNs in its 220 banners
 	peers       map[netip.Addr]string              // X-EXPS peers -> the account they authenticated as
 	domains     map[string]*domainEvidence
-	relayPerm   int64 // sessions that held SMTPAcceptAnyRecipient anonymously
 }
 
 // domainEvidence counts how Exchange itself treated recipients in a domain.

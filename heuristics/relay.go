@@ -85,16 +85,14 @@ type relayDomain struct {
 // recipients accepted in; which of those are outside is decided at the end,
 // once the accepted domains are known.
 type relaySig struct {
-	domains        []string
-	n, queued      int64
-	lastQueuedFrom string
+	domains   []string
+	n, queued int64
 }
 
 type refusedGroup struct {
 	sessions, rcpts int64
 	sources         counter
 	eop             counter // sources in Exchange Online Protection's ranges
-	internal        counter
 	domains         counter
 	span            span
 	samples         samples

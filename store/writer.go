@@ -96,7 +96,6 @@ type Txn struct {
 	run     Run
 	mu      sync.Mutex
 	writers map[string]*TableWriter
-	parts   []Part
 }
 
 // Begin starts a run writing parts in format.
@@ -155,14 +154,13 @@ type TableWriter struct {
 func (w *TableWriter) RowGroupPerRecord() { w.perRecord = true }
 
 type partWriter struct {
-	mu    sync.Mutex
-	part  Part
-	tmp   string
-	f     *os.File
-	pq    *pqarrow.FileWriter
-	ipc   *ipc.Writer
-	rows  int64
-	dirty bool
+	mu   sync.Mutex
+	part Part
+	tmp  string
+	f    *os.File
+	pq   *pqarrow.FileWriter
+	ipc  *ipc.Writer
+	rows int64
 }
 
 // maxRowGroupRows bounds a Parquet row group: what a part writer buffers
