@@ -26,8 +26,7 @@ type ingestOptions struct {
 	Format  string
 	Server  string
 	Workers int
-	Since   string
-	Until   string
+	Window  windowFlags
 	window  timeWindow
 }
 
@@ -63,7 +62,7 @@ with: logscan scan DIR`,
 			if opts.Out == "" {
 				return &FlagError{fmt.Errorf("ingest needs --out DIR, the dataset folder")}
 			}
-			w, err := parseWindow(opts.Since, opts.Until)
+			w, err := opts.Window.parse()
 			if err != nil {
 				return err
 			}
@@ -78,8 +77,7 @@ with: logscan scan DIR`,
 	stringEnumFlag(cmd, &opts.Format, "format", "parquet", []string{"parquet", "arrow"}, "Data file format")
 	cmd.Flags().StringVar(&opts.Server, "server", "", "Server name for send logs (default: from each file's folder)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "Files read in parallel (0: one per CPU)")
-	cmd.Flags().StringVar(&opts.Since, "since", "", "Only rows at or after this time (2026-11-02 or RFC 3339, UTC)")
-	cmd.Flags().StringVar(&opts.Until, "until", "", "Only rows before this time")
+	addWindowFlags(cmd, &opts.Window)
 	return cmd
 }
 

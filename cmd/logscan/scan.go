@@ -34,9 +34,8 @@ type scanOptions struct {
 	SubnetV6        int
 	FailOn          string
 
-	Since string
-	Until string
-	State string
+	Window windowFlags
+	State  string
 
 	org    heuristics.Org
 	failOn heuristics.Severity
@@ -105,7 +104,7 @@ sessions still open to the next run, and replaces FILE atomically.`,
 			if err := opts.resolveOrg(); err != nil {
 				return err
 			}
-			w, err := parseWindow(opts.Since, opts.Until)
+			w, err := opts.Window.parse()
 			if err != nil {
 				return err
 			}
@@ -127,8 +126,7 @@ sessions still open to the next run, and replaces FILE atomically.`,
 	cmd.Flags().IntVar(&opts.SubnetV4, "nat-subnet-v4", 24, "Prefix length of a server's own IPv4 subnet, for hidden NAT")
 	cmd.Flags().IntVar(&opts.SubnetV6, "nat-subnet-v6", 64, "Prefix length of a server's own IPv6 subnet, for hidden NAT")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "", "Exit 1 when a finding at or above this severity exists: {"+strings.Join(heuristics.SeverityNames(), "|")+"}")
-	cmd.Flags().StringVar(&opts.Since, "since", "", "Only rows at or after this time (2026-11-02 or RFC 3339, UTC)")
-	cmd.Flags().StringVar(&opts.Until, "until", "", "Only rows before this time")
+	addWindowFlags(cmd, &opts.Window)
 	cmd.Flags().StringVar(&opts.State, "state", "", "Incremental: read only what the logs gained since the run that wrote this state file, and update it")
 	cmd.Flags().BoolVar(&opts.Timing, "timing", false, "Print read time and throughput on stderr (always shown on a terminal)")
 	return cmd

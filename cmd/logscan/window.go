@@ -3,10 +3,22 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // timeWindow is --since/--until.
 type timeWindow struct{ since, until time.Time }
+
+// windowFlags are --since and --until as given, for scan and ingest alike.
+type windowFlags struct{ since, until string }
+
+func addWindowFlags(cmd *cobra.Command, w *windowFlags) {
+	cmd.Flags().StringVar(&w.since, "since", "", "Only rows at or after this time (2026-11-02 or RFC 3339, UTC)")
+	cmd.Flags().StringVar(&w.until, "until", "", "Only rows before this time")
+}
+
+func (w windowFlags) parse() (timeWindow, error) { return parseWindow(w.since, w.until) }
 
 // parseWindow reads --since and --until: a date (2026-11-02, meaning its
 // midnight UTC) or an RFC 3339 time.
