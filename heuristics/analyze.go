@@ -2,35 +2,33 @@ package heuristics
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // Analyzer rebuilds sessions from records and runs the detectors over them.
 // Add may be called concurrently for different workers.
 type Analyzer struct {
 	org     Org
-	builder *SessionBuilder
+	builder *session.Builder
 
-	mu    sync.Mutex // guards everything below: sessions arrive from all workers
-	ev    *orgEvidence
-	use   *connectorUsage
-	snat  *SNATDetector
-	relay *RelayDetector
-	auth  *ExchangeAuthDetector
-	sum   *Summary
-	kinds SessionCounts
-	top   int
+	mu        sync.Mutex // guards everything below: sessions arrive from all workers
+	ev        *orgEvidence
+	use       *connectorUsage
+	detectors []detector // one per registration, in order
+	sum       *Summary
+	kinds     SessionCounts
+	top       int
 }
 
 // AnalyzerOptions tune an Analyzer.
 type AnalyzerOptions struct {
 	Workers         int
-	MaxOpenSessions int // per worker; 0: DefaultMaxOpenSessions
+	MaxOpenSessions int // per worker; 0: session.DefaultMaxOpenSessions
 	TopRemote       int // remote addresses listed per connector in the summary (default 5)
 }
 
@@ -46,7 +44,7 @@ type SessionCounts struct {
 	Proxied    int64 `json:"proxied"` // Hub sessions handed on by a Front End (XPROXYFROM)
 	Messages   int64 `json:"messages_queued"`
 	// FieldsTruncated counts rows whose data or context field was cut to
-	// MaxFieldBytes for the analysis (the parser's records keep them whole).
+	// session.MaxFieldBytes for the analysis (the parser's records keep them whole).
 	FieldsTruncated int64 `json:"fields_truncated"`
 	// EvictedAt and TruncatedAt are the first places (file:line) of each.
 	EvictedAt   []string `json:"evicted_at,omitempty"`
@@ -56,16 +54,18 @@ type SessionCounts struct {
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
 func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
-	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), snat: newSNATDetector(org),
-		relay: newRelayDetector(), auth: newExchangeAuthDetector(), sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
-	a.builder = NewSessionBuilder(opts.Workers, opts.MaxOpenSessions, a.observe)
+	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
+	for _, reg := range detectors {
+		a.detectors = append(a.detectors, reg.new(org))
+	}
+	a.builder = session.NewBuilder(opts.Workers, opts.MaxOpenSessions, a.observe)
 	return a
 }
 
 // Add reads one record of worker's.
 func (a *Analyzer) Add(worker int, rec arrow.Record) { a.builder.Add(worker, rec) }
 
-func (a *Analyzer) observe(s *Session) {
+func (a *Analyzer) observe(s *session.Session) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.kinds.Total++
@@ -74,7 +74,7 @@ func (a *Analyzer) observe(s *Session) {
 	} else {
 		a.kinds.Incomplete++
 	}
-	if isReceive(s) {
+	if s.IsReceive() {
 		a.kinds.Receive++
 	} else {
 		a.kinds.Send++
@@ -82,7 +82,7 @@ func (a *Analyzer) observe(s *Session) {
 	if s.Proxied {
 		a.kinds.Proxied++
 	}
-	if isReceive(s) && !s.Proxied {
+	if s.IsReceive() && !s.Proxied {
 		for _, m := range s.Messages {
 			if m.Queued {
 				a.kinds.Messages++
@@ -92,9 +92,9 @@ func (a *Analyzer) observe(s *Session) {
 	a.sum.observe(s)
 	a.ev.observe(s)
 	a.use.observe(s)
-	a.snat.observe(s)
-	a.relay.observe(s)
-	a.auth.observe(s)
+	for _, d := range a.detectors {
+		d.observe(s)
+	}
 }
 
 // Report is what the detectors found.
@@ -121,37 +121,26 @@ func (a *Analyzer) Result() *Report {
 	a.builder.Finish()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	v := a.ev.resolve(a.org)
-	hits := a.snat.detect(v)
-	nat := map[netip.Addr]string{}
-	for _, h := range hits {
-		nat[h.key.client] = h.id
+	rep := &Report{}
+	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, results: map[string]any{}}
+	for i, reg := range detectors {
+		in.results[reg.name] = a.detectors[i].report(in, rep)
 	}
-	relayFindings, probes, relaying := a.relay.findings(v, a.use, nat)
-	var all, inventory []Finding
-	all = append(all, a.snat.findings(hits, v, relaying)...)
-	for _, f := range relayFindings {
-		if f.Severity == SeverityInfo {
-			inventory = append(inventory, f)
-		} else {
-			all = append(all, f)
-		}
-	}
-	all = append(all, a.auth.findings(v)...)
-	SortFindings(all)
-	SortFindings(probes)
-	SortFindings(inventory)
+	SortFindings(rep.Findings)
+	SortFindings(rep.Probes)
+	SortFindings(rep.Inventory)
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
 	a.kinds.FieldsTruncated = st.Truncated.Load()
 	a.kinds.Split = st.Split.Load()
 	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
-	return &Report{Findings: all, Probes: probes, Inventory: inventory, Assumptions: v.assumptions, Sessions: a.kinds, Summary: a.sum.Result(a.top)}
+	rep.Assumptions, rep.Sessions, rep.Summary = in.org.assumptions, a.kinds, a.sum.Result(a.top)
+	return rep
 }
 
 // detectorOrder puts causes before their consequences at equal severity:
 // a hidden NAT explains the relay through it.
-var detectorOrder = map[string]int{"hidden-snat": 0, "anonymous-relay": 1, "exchange-auth-5.7.3": 2, "relay-probe": 3}
+var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorExchangeAuth: 2, "relay-probe": 3}
 
 // SortFindings orders findings most severe first, then by detector, server,
 // connector and source, so that output is stable between runs.
@@ -163,9 +152,9 @@ func SortFindings(f []Finding) {
 }
 
 // Restore gives the analyzer the sessions a previous incremental run left
-// open (see SessionBuilder.Restore). Call it before the first Add.
-func (a *Analyzer) Restore(open []OpenSession) { a.builder.Restore(open) }
+// open (see session.Builder.Restore). Call it before the first Add.
+func (a *Analyzer) Restore(open []session.Open) { a.builder.Restore(open) }
 
 // Drain ends an incremental run: it returns the sessions to carry to the
 // next run and emits the rest. Call it before Result.
-func (a *Analyzer) Drain(carry time.Duration) []OpenSession { return a.builder.Drain(carry) }
+func (a *Analyzer) Drain(carry time.Duration) []session.Open { return a.builder.Drain(carry) }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logscan/logscan/heuristics/session"
 	"github.com/logscan/logscan/parser"
 )
 
@@ -15,16 +16,16 @@ import (
 
 var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
-type sessOpt func(*Session)
+type sessOpt func(*session.Session)
 
 var nextID uint64
 
-func sess(server, connector, local, remote string, opts ...sessOpt) *Session {
+func sess(server, connector, local, remote string, opts ...sessOpt) *session.Session {
 	nextID++
-	s := &Session{Server: server, LogType: parser.LogTypeReceive, ID: nextID, Connector: connector,
+	s := &session.Session{Server: server, LogType: parser.LogTypeReceive, ID: nextID, Connector: connector,
 		Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote),
 		Start: t0.Add(time.Duration(nextID) * time.Second), Complete: true, EHLOReplied: true, OfferedEXPS: true,
-		Permissions: anonPerms, First: Ref{File: "RECV.LOG", Line: int64(nextID)}}
+		Permissions: anonPerms, First: session.Ref{File: "RECV.LOG", Line: int64(nextID)}}
 	s.End = s.Start.Add(2 * time.Second)
 	s.Client = s.Remote.Addr()
 	for _, o := range opts {
@@ -38,27 +39,27 @@ const (
 	relayPerms = anonPerms + " SMTPAcceptAnyRecipient"
 )
 
-func ehlo(name string) sessOpt { return func(s *Session) { s.EHLO = name } }
-func perms(p string) sessOpt   { return func(s *Session) { s.Permissions = p } }
+func ehlo(name string) sessOpt { return func(s *session.Session) { s.EHLO = name } }
+func perms(p string) sessOpt   { return func(s *session.Session) { s.Permissions = p } }
 func at(d time.Duration) sessOpt {
-	return func(s *Session) { s.Start = t0.Add(d); s.End = s.Start.Add(2 * time.Second) }
+	return func(s *session.Session) { s.Start = t0.Add(d); s.End = s.Start.Add(2 * time.Second) }
 }
-func noEXPS() sessOpt { return func(s *Session) { s.OfferedEXPS = false } }
-func authed(k AuthKind, u string) sessOpt {
-	return func(s *Session) { s.Auth, s.AuthUser = k, u }
+func noEXPS() sessOpt { return func(s *session.Session) { s.OfferedEXPS = false } }
+func authed(k session.AuthKind, u string) sessOpt {
+	return func(s *session.Session) { s.Auth, s.AuthUser = k, u }
 }
-func send() sessOpt { return func(s *Session) { s.LogType = parser.LogTypeSend } }
+func send() sessOpt { return func(s *session.Session) { s.LogType = parser.LogTypeSend } }
 func exFail() sessOpt {
-	return func(s *Session) { s.ExchangeAuthFailures = []Ref{{File: "SEND.LOG", Line: 7}} }
+	return func(s *session.Session) { s.ExchangeAuthFailures = []session.Ref{{File: "SEND.LOG", Line: 7}} }
 }
 
 // mail adds a message from `from` to rcpts; a rcpt "x@d:550" is refused as relay.
 func mail(from string, rcpts ...string) sessOpt {
-	return func(s *Session) {
-		m := Message{From: from, Queued: true}
+	return func(s *session.Session) {
+		m := session.Message{From: from, Queued: true}
 		for _, r := range rcpts {
 			addr, code, _ := strings.Cut(r, ":")
-			rc := Rcpt{Addr: addr, Domain: domainOf(addr), Code: 250, Reply: "250 2.1.5 Recipient OK"}
+			rc := session.Rcpt{Addr: addr, Domain: session.DomainOf(addr), Code: 250, Reply: "250 2.1.5 Recipient OK"}
 			if code == "550" {
 				rc.Code, rc.Reply = 550, "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain"
 			}
@@ -70,8 +71,8 @@ func mail(from string, rcpts ...string) sessOpt {
 
 // internet is ordinary inbound mail: n public clients, 1-2 sessions each,
 // anonymous without relay right, to contoso.com.
-func internet(server, local string, n int) []*Session {
-	var out []*Session
+func internet(server, local string, n int) []*session.Session {
+	var out []*session.Session
 	for i := range n {
 		for range 1 + i%2 {
 			out = append(out, sess(server, server+`\Default Frontend `+server, local+":25", fmt.Sprintf("198.18.%d.%d:4000", i/200, i%200+1),
@@ -81,7 +82,7 @@ func internet(server, local string, n int) []*Session {
 	return out
 }
 
-func analyze(org Org, sessions ...[]*Session) *Report {
+func analyze(org Org, sessions ...[]*session.Session) *Report {
 	a := NewAnalyzer(org, AnalyzerOptions{Workers: 1})
 	for _, list := range sessions {
 		for _, s := range list {
@@ -92,8 +93,8 @@ func analyze(org Org, sessions ...[]*Session) *Report {
 }
 
 // natClients are many clients seen through one address.
-func natClients(server, connector, local, ip string, n, names int, p string, rcptDomain string) []*Session {
-	var out []*Session
+func natClients(server, connector, local, ip string, n, names int, p string, rcptDomain string) []*session.Session {
+	var out []*session.Session
 	for i := range n {
 		out = append(out, sess(server, connector, local+":25", ip+":"+fmt.Sprint(1000+i), ehlo(fmt.Sprintf("mail%d.sender%d.example", i%names, i%names)),
 			perms(p), at(time.Duration(i)*time.Minute), mail(fmt.Sprintf("u@sender%d.example", i%names), "x@"+rcptDomain)))
@@ -135,48 +136,48 @@ func TestSNATDetector(t *testing.T) {
 	tests := []struct {
 		name     string
 		org      Org
-		sessions [][]*Session
+		sessions [][]*session.Session
 		want     []want
 	}{{
 		name:     "many clients behind one same-subnet address",
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, anonPerms, "contoso.com")},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, anonPerms, "contoso.com")},
 		want:     []want{{"hidden-snat", SeverityMedium, "EX01", lb, "10.1.0.5"}},
 	}, {
 		name:     "the NAT address holds the relay right: high",
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, relayPerms, "contoso.com")},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, relayPerms, "contoso.com")},
 		want:     []want{{"hidden-snat", SeverityHigh, "EX01", lb, "10.1.0.5"}},
 	}, {
 		name: "and relays to outside domains: critical, with the relay finding",
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, relayPerms, "contoso.com"),
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, relayPerms, "contoso.com"),
 			natClients("EX01", lb, ex, "10.1.0.5", 10, 10, relayPerms, "gmail.com")},
 		want: []want{{"hidden-snat", SeverityCritical, "EX01", lb, "10.1.0.5"}, {"anonymous-relay", SeverityCritical, "EX01", lb, "10.1.0.5"}},
 	}, {
 		name: "all traffic through the balancer: too few sources to compare, share decides",
-		sessions: [][]*Session{natClients("EX01", lb, ex, "10.1.0.5", 50, 20, anonPerms, "contoso.com"),
+		sessions: [][]*session.Session{natClients("EX01", lb, ex, "10.1.0.5", 50, 20, anonPerms, "contoso.com"),
 			{sess("EX01", lb, ex+":25", "10.1.0.77:1", ehlo("app01"))}},
 		want: []want{{"hidden-snat", SeverityMedium, "EX01", lb, "10.1.0.5"}},
 	}, {
 		name:     "a smart host presents one name of its own: quiet",
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 1, anonPerms, "contoso.com")},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 1, anonPerms, "contoso.com")},
 	}, {
 		name: "another Exchange server (X-EXPS) on the subnet: quiet",
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.12", 200, 40, anonPerms, "contoso.com"),
-			{sess("EX01", `EX01\Default EX01`, ex+":2525", "10.1.0.12:2000", authed(AuthExchange, `CONTOSO\EX02$`))}},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.12", 200, 40, anonPerms, "contoso.com"),
+			{sess("EX01", `EX01\Default EX01`, ex+":2525", "10.1.0.12:2000", authed(session.AuthExchange, `CONTOSO\EX02$`))}},
 	}, {
 		name:     "given as an Exchange server: quiet",
 		org:      Org{ExchangeServers: []ServerAddr{{Name: "EX02", Prefix: netip.MustParsePrefix("10.1.0.5/32")}}},
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, anonPerms, "contoso.com")},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.0.5", 200, 40, anonPerms, "contoso.com")},
 	}, {
 		name:     "not on the server's subnet: quiet",
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.9.0.5", 200, 40, anonPerms, "contoso.com")},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.9.0.5", 200, 40, anonPerms, "contoso.com")},
 	}, {
 		name:     "a wider subnet given: fires",
 		org:      Org{SubnetBitsV4: 16},
-		sessions: [][]*Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.9.5", 200, 40, anonPerms, "contoso.com")},
+		sessions: [][]*session.Session{internet("EX01", ex, 60), natClients("EX01", lb, ex, "10.1.9.5", 200, 40, anonPerms, "contoso.com")},
 		want:     []want{{"hidden-snat", SeverityMedium, "EX01", lb, "10.1.9.5"}},
 	}, {
 		name: "not an outlier among busy internal senders: quiet",
-		sessions: [][]*Session{
+		sessions: [][]*session.Session{
 			natClients("EX01", lb, ex, "10.1.0.5", 6, 6, anonPerms, "contoso.com"),
 			natClients("EX01", lb, ex, "10.1.0.6", 6, 1, anonPerms, "contoso.com"),
 			natClients("EX01", lb, ex, "10.1.0.7", 6, 1, anonPerms, "contoso.com"),
@@ -206,45 +207,45 @@ func TestRelayDetector(t *testing.T) {
 	tests := []struct {
 		name      string
 		org       Org
-		sessions  []*Session
+		sessions  []*session.Session
 		want      []want
 		inventory int
 		probes    int
 	}{{
 		name: "printer on a dedicated connector: inventory, not a finding",
-		sessions: []*Session{sess("EX01", relay, ex, "10.30.5.21:1", ehlo("SCAN01"), perms(relayPerms), mail("scanner@contoso.com", "p@fabrikam.com")),
+		sessions: []*session.Session{sess("EX01", relay, ex, "10.30.5.21:1", ehlo("SCAN01"), perms(relayPerms), mail("scanner@contoso.com", "p@fabrikam.com")),
 			sess("EX01", relay, ex, "10.30.5.21:2", ehlo("SCAN01"), perms(relayPerms), mail("scanner@contoso.com", "bob@contoso.com"))},
 		inventory: 1,
 	}, {
 		name:     "public host on a relay connector: high",
-		sessions: []*Session{sess("EX01", relay, ex, "198.51.100.77:1", ehlo("User"), perms(relayPerms), mail("x@paypa1.example", outside(3)...))},
+		sessions: []*session.Session{sess("EX01", relay, ex, "198.51.100.77:1", ehlo("User"), perms(relayPerms), mail("x@paypa1.example", outside(3)...))},
 		want:     []want{{"anonymous-relay", SeverityHigh, "EX01", relay, "198.51.100.77"}},
 	}, {
 		name:     "public host through the Internet-facing default connector: critical open relay",
-		sessions: []*Session{sess("EX01", fe, ex, "198.51.100.78:1", perms(relayPerms), mail("x@spam.example", outside(2)...))},
+		sessions: []*session.Session{sess("EX01", fe, ex, "198.51.100.78:1", perms(relayPerms), mail("x@spam.example", outside(2)...))},
 		want:     []want{{"anonymous-relay", SeverityCritical, "EX01", fe, "198.51.100.78"}},
 	}, {
 		name:     "internal host mailing many outside domains: high",
-		sessions: []*Session{sess("EX01", relay, ex, "10.30.5.40:1", perms(relayPerms), mail("app@contoso.com", outside(ManyRelayDomains)...))},
+		sessions: []*session.Session{sess("EX01", relay, ex, "10.30.5.40:1", perms(relayPerms), mail("app@contoso.com", outside(ManyRelayDomains)...))},
 		want:     []want{{"anonymous-relay", SeverityHigh, "EX01", relay, "10.30.5.40"}},
 	}, {
 		name:      "public range given as internal: inventory",
 		org:       Org{Internal: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}},
-		sessions:  []*Session{sess("EX01", relay, ex, "198.51.100.77:1", perms(relayPerms), mail("x@contoso.com", outside(1)...))},
+		sessions:  []*session.Session{sess("EX01", relay, ex, "198.51.100.77:1", perms(relayPerms), mail("x@contoso.com", outside(1)...))},
 		inventory: 1,
 	}, {
 		name:     "authenticated user sending out: quiet",
-		sessions: []*Session{sess("EX01", `EX01\Client Frontend EX01`, "10.1.0.10:587", "10.40.0.9:1", authed(AuthUser, `CONTOSO\alice`), perms(relayPerms), mail("alice@contoso.com", outside(3)...))},
+		sessions: []*session.Session{sess("EX01", `EX01\Client Frontend EX01`, "10.1.0.10:587", "10.40.0.9:1", authed(session.AuthUser, `CONTOSO\alice`), perms(relayPerms), mail("alice@contoso.com", outside(3)...))},
 	}, {
 		name:     "proxied copy on the Hub is not counted twice: quiet",
-		sessions: []*Session{sess("EX01", `EX01\Default EX01`, "10.1.0.10:2525", "10.1.0.11:1", func(s *Session) { s.Proxied = true; s.Client = netip.MustParseAddr("198.51.100.77") }, perms(relayPerms), mail("x@y.example", outside(3)...))},
+		sessions: []*session.Session{sess("EX01", `EX01\Default EX01`, "10.1.0.10:2525", "10.1.0.11:1", func(s *session.Session) { s.Proxied = true; s.Client = netip.MustParseAddr("198.51.100.77") }, perms(relayPerms), mail("x@y.example", outside(3)...))},
 	}, {
 		name:     "recipient in an accepted subdomain given by wildcard: quiet",
 		org:      Org{AcceptedDomains: []string{"*.contoso.com"}},
-		sessions: []*Session{sess("EX01", relay, ex, "198.51.100.77:1", perms(relayPerms), mail("x@y.example", "a@eu.contoso.com"))},
+		sessions: []*session.Session{sess("EX01", relay, ex, "198.51.100.77:1", perms(relayPerms), mail("x@y.example", "a@eu.contoso.com"))},
 	}, {
 		name:     "refused relay attempts: probes, reported apart",
-		sessions: []*Session{sess("EX01", fe, ex, "45.1.2.3:1", mail("x@y.example", "a@gmail.com:550")), sess("EX01", fe, ex, "45.1.2.4:1", mail("x@y.example", "a@qq.com:550"))},
+		sessions: []*session.Session{sess("EX01", fe, ex, "45.1.2.3:1", mail("x@y.example", "a@gmail.com:550")), sess("EX01", fe, ex, "45.1.2.4:1", mail("x@y.example", "a@qq.com:550"))},
 		probes:   1,
 	}}
 	for _, tt := range tests {
@@ -259,7 +260,7 @@ func TestRelayDetector(t *testing.T) {
 }
 
 func TestRelayProbeFromMicrosoft365(t *testing.T) {
-	rep := analyze(Org{}, []*Session{sess("EX01", `EX01\Default Frontend EX01`, "10.1.0.10:25", "40.107.19.96:1", mail("a@partner.example", "u@newdomain.example:550"))})
+	rep := analyze(Org{}, []*session.Session{sess("EX01", `EX01\Default Frontend EX01`, "10.1.0.10:25", "40.107.19.96:1", mail("a@partner.example", "u@newdomain.example:550"))})
 	if len(rep.Findings) != 0 || len(rep.Probes) != 1 || rep.Probes[0].Severity != SeverityMedium || !strings.Contains(rep.Probes[0].Cause, "Exchange Online Protection") {
 		t.Fatalf("findings %d, probes %+v", len(rep.Findings), rep.Probes)
 	}
@@ -269,38 +270,38 @@ func TestExchangeAuthDetector(t *testing.T) {
 	custom := `EX01\Relay Hub EX01`
 	ex1, ex2 := "10.1.0.11", "10.1.0.12"
 	// Each server's own logs make it a known Exchange server.
-	known := []*Session{
-		sess("EX01", `EX01\Default EX01`, ex1+":2525", ex2+":1", authed(AuthExchange, `CONTOSO\EX02$`)),
-		sess("EX02", `EX02\Default EX02`, ex2+":2525", ex1+":1", authed(AuthExchange, `CONTOSO\EX01$`)),
+	known := []*session.Session{
+		sess("EX01", `EX01\Default EX01`, ex1+":2525", ex2+":1", authed(session.AuthExchange, `CONTOSO\EX02$`)),
+		sess("EX02", `EX02\Default EX02`, ex2+":2525", ex1+":1", authed(session.AuthExchange, `CONTOSO\EX01$`)),
 	}
 	sendFail := sess("EX02", "Intra-Organization SMTP Send Connector", ex2+":3000", ex1+":2525", send(), exFail())
 	landing := sess("EX01", custom, ex1+":2525", ex2+":3000", noEXPS())
 	tests := []struct {
 		name     string
-		sessions []*Session
+		sessions []*session.Session
 		want     []want
 		fix      string
 	}{{
 		name:     "451 in the sender's send log, cause in the receiver's receive log",
-		sessions: []*Session{sendFail, landing},
+		sessions: []*session.Session{sendFail, landing},
 		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", custom, ex2}},
 		fix:      `Set-ReceiveConnector -Identity 'EX01\Relay Hub EX01' -RemoteIPRanges @{Remove='10.1.0.12'}`,
 	}, {
 		name:     "cause only (send logs not scanned)",
-		sessions: []*Session{landing},
+		sessions: []*session.Session{landing},
 		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", custom, ex2}},
 		fix:      `@{Remove='10.1.0.12'}`,
 	}, {
 		name:     "451 only (receiver's logs not scanned)",
-		sessions: []*Session{sess("EX02", "Intra-Organization SMTP Send Connector", ex2+":3000", "10.1.0.99:2525", send(), exFail())},
+		sessions: []*session.Session{sess("EX02", "Intra-Organization SMTP Send Connector", ex2+":3000", "10.1.0.99:2525", send(), exFail())},
 		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "10.1.0.99", "", ex2}},
 		fix:      "SMTP/ESMTP inspection",
 	}, {
 		name:     "an application on the custom connector is not an Exchange server: quiet",
-		sessions: []*Session{sess("EX01", custom, ex1+":2525", "10.1.0.50:1", noEXPS())},
+		sessions: []*session.Session{sess("EX01", custom, ex1+":2525", "10.1.0.50:1", noEXPS())},
 	}, {
 		name:     "a user authenticating on a connector without X-EXPS: quiet",
-		sessions: []*Session{sess("EX01", `EX01\Client Frontend EX01`, ex1+":587", ex2+":1", noEXPS(), authed(AuthUser, `CONTOSO\HealthMailbox`))},
+		sessions: []*session.Session{sess("EX01", `EX01\Client Frontend EX01`, ex1+":587", ex2+":1", noEXPS(), authed(session.AuthUser, `CONTOSO\HealthMailbox`))},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logscan/logscan/heuristics/session"
 	"github.com/logscan/logscan/parser"
 )
 
@@ -62,7 +63,7 @@ func newExchangeAuthDetector() *ExchangeAuthDetector {
 	return &ExchangeAuthDetector{occurrences: map[exKey]*exOccurrence{}, landings: map[exLandingKey]*exLanding{}}
 }
 
-func (d *ExchangeAuthDetector) observe(s *Session) {
+func (d *ExchangeAuthDetector) observe(s *session.Session) {
 	if len(s.ExchangeAuthFailures) > 0 {
 		k := exKey{logServer: s.Server, send: s.LogType == parser.LogTypeSend, connector: s.Connector, local: s.Local.Addr(), remote: s.Remote.Addr()}
 		o := d.occurrences[k]
@@ -76,7 +77,7 @@ func (d *ExchangeAuthDetector) observe(s *Session) {
 		o.span.add(s.Start, s.End)
 		o.samples.add(sampleOf(s, s.ExchangeAuthFailures[0]))
 	}
-	if !isReceive(s) || s.Proxied || !s.EHLOReplied || s.OfferedEXPS || s.Auth != AuthNone || !s.Remote.Addr().IsValid() {
+	if !s.IsReceive() || s.Proxied || !s.EHLOReplied || s.OfferedEXPS || s.Auth != session.AuthNone || !s.Remote.Addr().IsValid() {
 		return
 	}
 	k := exLandingKey{s.Server, s.Connector, s.Remote.Addr()}
@@ -118,6 +119,14 @@ type exPairAgg struct {
 type exLandingRef struct {
 	key exLandingKey
 	l   *exLanding
+}
+
+// detectorExchangeAuth names the 451 5.7.3 detector.
+const detectorExchangeAuth = "exchange-auth-5.7.3"
+
+func (d *ExchangeAuthDetector) report(in *detectorInputs, r *Report) any {
+	r.Findings = append(r.Findings, d.findings(in.org)...)
+	return nil
 }
 
 func (d *ExchangeAuthDetector) findings(v *orgView) []Finding {
@@ -186,7 +195,7 @@ func exFinding(p exPair, a *exPairAgg, v *orgView) Finding {
 		sender = "an unknown server"
 	}
 	f := Finding{
-		ID: findingID("exchange-auth", p.sender.String(), p.receiver), Detector: "exchange-auth-5.7.3", Severity: SeverityHigh,
+		ID: findingID("exchange-auth", p.sender.String(), p.receiver), Detector: detectorExchangeAuth, Severity: SeverityHigh,
 		Server: p.receiver, Source: addrString(p.sender),
 		Counts: map[string]int64{"failures": a.rows, "failed_sessions": a.sessions},
 	}

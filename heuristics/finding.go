@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // Severity orders findings. Info is inventory, not an alarm.
@@ -94,10 +96,10 @@ type Sample struct {
 	Session string    `json:"session_id"` // 16 hex digits, as logged
 	Start   time.Time `json:"start"`
 	At      string    `json:"at"` // file:line of the row that shows it
-	ref     Ref
+	ref     session.Ref
 }
 
-func sampleOf(s *Session, at Ref) Sample {
+func sampleOf(s *session.Session, at session.Ref) Sample {
 	return Sample{Server: s.Server, Session: fmt.Sprintf("%016X", s.ID), Start: s.Start, At: at.String(), ref: at}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
+	"github.com/logscan/logscan/heuristics/session"
 	"github.com/logscan/logscan/parser"
 )
 
@@ -61,8 +62,8 @@ func fuzzBody(t *testing.T, data []byte, cut uint16, send bool) {
 			workers int
 			first   bool
 		}{{1, true}, {1, false}, {2, true}, {2, false}} {
-			var got []*Session
-			sb := NewSessionBuilder(order.workers, 0, func(s *Session) { got = append(got, s) })
+			var got []*session.Session
+			sb := session.NewBuilder(order.workers, 0, func(s *session.Session) { got = append(got, s) })
 			files := [][]byte{a, b}
 			names := []string{"a.log", "b.log"}
 			if !order.first {

@@ -3,13 +3,13 @@ package heuristics
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/logscan/logscan/heuristics/session"
 	"go4.org/netipx"
-
-	"github.com/logscan/logscan/parser"
 )
 
 // Org is what the detectors must know of the organisation. Whatever is left
@@ -143,7 +143,7 @@ func newOrgEvidence() *orgEvidence {
 		peers: map[netip.Addr]string{}, domains: map[string]*domainEvidence{}}
 }
 
-func (e *orgEvidence) observe(s *Session) {
+func (e *orgEvidence) observe(s *session.Session) {
 	if s.Server != "" && s.Local.Addr().IsValid() {
 		m := e.serverAddrs[s.Server]
 		if m == nil {
@@ -152,12 +152,12 @@ func (e *orgEvidence) observe(s *Session) {
 		}
 		m[s.Local.Addr()] = struct{}{}
 	}
-	if s.Auth == AuthExchange && s.Remote.Addr().IsValid() {
+	if s.Auth == session.AuthExchange && s.Remote.Addr().IsValid() {
 		if _, ok := e.peers[s.Remote.Addr()]; !ok {
 			e.peers[s.Remote.Addr()] = strings.Clone(s.AuthUser)
 		}
 	}
-	if !isReceive(s) || s.Proxied {
+	if !s.IsReceive() || s.Proxied {
 		return
 	}
 	if f := bannerFQDN(s.Banner); f != "" && s.Server != "" {
@@ -170,7 +170,7 @@ func (e *orgEvidence) observe(s *Session) {
 			m[strings.Clone(f)] = struct{}{}
 		}
 	}
-	plain := s.Auth == AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)
+	plain := s.Auth == session.AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)
 	for _, m := range s.Messages {
 		for _, r := range m.Rcpts {
 			if r.Domain == "" {
@@ -179,7 +179,7 @@ func (e *orgEvidence) observe(s *Session) {
 			switch {
 			case plain && r.Accepted():
 				e.domain(r.Domain, true).acceptedPlain++
-			case isRelayRefusal(r):
+			case r.RelayRefused():
 				if d := e.domain(r.Domain, len(e.domains) < maxDomainEvidence); d != nil {
 					d.refusedRelay++
 				}
@@ -198,12 +198,6 @@ func (e *orgEvidence) domain(d string, create bool) *domainEvidence {
 	v := &domainEvidence{}
 	e.domains[strings.Clone(d)] = v
 	return v
-}
-
-// isRelayRefusal reports whether a RCPT was refused as relay: 550 5.7.54
-// (2016+) or 550 5.7.1 Unable to relay (2007-2013).
-func isRelayRefusal(r Rcpt) bool {
-	return r.Code >= 500 && containsFold(r.Reply, "relay")
 }
 
 // bannerFQDN returns the host name in "220 EX01.contoso.com Microsoft ESMTP ...".
@@ -270,10 +264,15 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 	}
 
 	// Exchange servers: the scanned ones are facts; the rest given or inferred.
-	for name, addrs := range e.serverAddrs {
-		for a := range addrs {
-			v.exchange[a] = name
-			v.serverOf[a] = name
+	// In name order, the first server to claim an address keeps it, so
+	// that anonymised logs where several names share one address give the
+	// same answer on every run.
+	for _, name := range slices.Sorted(maps.Keys(e.serverAddrs)) {
+		for a := range e.serverAddrs[name] {
+			if _, taken := v.serverOf[a]; !taken {
+				v.exchange[a] = name
+				v.serverOf[a] = name
+			}
 		}
 	}
 	var b netipx.IPSetBuilder
@@ -388,5 +387,3 @@ func (v *orgView) subnet(local netip.Addr) netip.Prefix {
 	p, _ := local.Prefix(bits)
 	return p
 }
-
-func isReceive(s *Session) bool { return s.LogType == parser.LogTypeReceive }

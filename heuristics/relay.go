@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // RelayDetector finds anonymous relay: an unauthenticated session in which
@@ -102,8 +104,8 @@ func newRelayDetector() *RelayDetector {
 	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{}}
 }
 
-func (d *RelayDetector) observe(s *Session) {
-	if !isReceive(s) || s.Proxied || s.Auth != AuthNone || len(s.Messages) == 0 {
+func (d *RelayDetector) observe(s *session.Session) {
+	if !s.IsReceive() || s.Proxied || s.Auth != session.AuthNone || len(s.Messages) == 0 {
 		return
 	}
 	// Exchange accepts a recipient from an anonymous session without
@@ -118,7 +120,7 @@ func (d *RelayDetector) observe(s *Session) {
 	for _, m := range s.Messages {
 		var msgDomains domainSet
 		for _, r := range m.Rcpts {
-			if isRelayRefusal(r) {
+			if r.RelayRefused() {
 				rg := d.refusedGroup(s)
 				rg.rcpts++
 				rg.domains.add(r.Domain, 1, maxDistinctValues)
@@ -199,7 +201,7 @@ func (d *domainSet) add(s string) bool {
 	return true
 }
 
-func (d *RelayDetector) refusedGroup(s *Session) *refusedGroup {
+func (d *RelayDetector) refusedGroup(s *session.Session) *refusedGroup {
 	k := connRef{s.Server, s.Connector}
 	rg := d.refused[k]
 	if rg == nil {
@@ -317,24 +319,33 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 	return st
 }
 
-// findings judges every group once the organisation and the NAT addresses
-// are known. It returns the sources found relaying, for the NAT detector,
-// and the refused attempts per connector (probes), which are not findings:
-// every Internet-facing server is probed all day.
-func (d *RelayDetector) findings(v *orgView, use *connectorUsage, nat map[netip.Addr]string) (found []Finding, probes []Finding, relaying map[netip.Addr]bool) {
-	relaying = map[netip.Addr]bool{}
+// detectorRelay names the anonymous-relay detector.
+const detectorRelay = "anonymous-relay"
+
+// report judges every group once the organisation and the NAT addresses
+// are known. Relay through a NAT address raises that address's NAT
+// finding. Internal hosts relaying through dedicated connectors go to the
+// inventory, and refused attempts per connector to the probes: neither is
+// a finding, since every Internet-facing server is probed all day.
+func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
+	nat := in.result(detectorSNAT).(natResult)
 	for k, g := range d.groups {
-		st := g.outside(v)
+		st := g.outside(in.org)
 		if st.rcpts == 0 {
 			continue
 		}
-		relaying[k.client] = true
-		found = append(found, relayFinding(k, g, st, v, use, nat))
+		nat.relayedThrough(r, k.client)
+		f := relayFinding(k, g, st, in.org, in.use, nat.ids)
+		if f.Severity == SeverityInfo {
+			r.Inventory = append(r.Inventory, f)
+		} else {
+			r.Findings = append(r.Findings, f)
+		}
 	}
 	for k, rg := range d.refused {
-		probes = append(probes, probeFinding(k, rg))
+		r.Probes = append(r.Probes, probeFinding(k, rg))
 	}
-	return found, probes, relaying
+	return nil
 }
 
 func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *connectorUsage, nat map[netip.Addr]string) Finding {
@@ -350,7 +361,7 @@ func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *con
 	src := sourceName(k.client, g.ehlo)
 
 	f := Finding{
-		ID: findingID("relay", k.server, k.connector, k.client.String()), Detector: "anonymous-relay",
+		ID: findingID("relay", k.server, k.connector, k.client.String()), Detector: detectorRelay,
 		Server: k.server, Connector: k.connector, Source: addrString(k.client),
 		First: st.span.first, Last: st.span.last,
 		Counts: map[string]int64{"sessions": st.sessions, "messages": st.messages, "messages_queued": st.queued,

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logscan/logscan/heuristics/session"
 	"github.com/montanaflynn/stats"
 )
 
@@ -66,8 +67,8 @@ func newSNATDetector(org Org) *SNATDetector {
 	return &SNATDetector{perServer: map[string]map[netip.Addr]int64{}, cands: map[snatKey]*snatCand{}, org: org}
 }
 
-func (d *SNATDetector) observe(s *Session) {
-	if !isReceive(s) || s.Proxied || !s.Client.IsValid() || !s.Local.Addr().IsValid() {
+func (d *SNATDetector) observe(s *session.Session) {
+	if !s.IsReceive() || s.Proxied || !s.Client.IsValid() || !s.Local.Addr().IsValid() {
 		return
 	}
 	m := d.perServer[s.Server]
@@ -94,12 +95,12 @@ func (d *SNATDetector) observe(s *Session) {
 	c.sessions++
 	c.ehlo.add(s.EHLO, 1, maxDistinctValues)
 	for _, m := range s.Messages {
-		if dom := domainOf(m.From); dom != "" {
+		if dom := session.DomainOf(m.From); dom != "" {
 			c.senderDomains.add(dom, 1, maxDistinctValues)
 		}
 	}
 	c.connectors.add(s.Connector, 1, 64)
-	if s.HasPermission(permAnyRecipient) && s.Auth == AuthNone && !c.relayConns[s.Connector] {
+	if s.HasPermission(permAnyRecipient) && s.Auth == session.AuthNone && !c.relayConns[s.Connector] {
 		c.relayConns[strings.Clone(s.Connector)] = true
 	}
 	if len(c.intervals) < maxNATIntervals {
@@ -181,14 +182,46 @@ func peakConcurrency(iv [][2]int64) int {
 	return peak
 }
 
-func (d *SNATDetector) findings(hits []natHit, v *orgView, relaying map[netip.Addr]bool) []Finding {
+// detectorSNAT names the hidden-NAT detector.
+const detectorSNAT = "hidden-snat"
+
+// natResult is what the hidden-NAT detector tells the detectors that need
+// it: the NAT addresses, each with its finding's id and place in the report.
+type natResult struct {
+	ids   map[netip.Addr]string
+	index map[netip.Addr]int // in Report.Findings
+}
+
+func (d *SNATDetector) report(in *detectorInputs, r *Report) any {
+	res := natResult{ids: map[netip.Addr]string{}, index: map[netip.Addr]int{}}
+	hits := d.detect(in.org)
+	for i, f := range d.findings(hits, in.org) {
+		res.ids[hits[i].key.client] = f.ID
+		res.index[hits[i].key.client] = len(r.Findings)
+		r.Findings = append(r.Findings, f)
+	}
+	return res
+}
+
+// relayedThrough raises the NAT finding of addr, once the relay detector
+// has seen mail relayed to outside domains from it.
+func (res natResult) relayedThrough(r *Report, addr netip.Addr) {
+	i, ok := res.index[addr]
+	if !ok || r.Findings[i].Severity == SeverityCritical {
+		return
+	}
+	r.Findings[i].Severity = SeverityCritical
+	r.Findings[i].Explanation += " It did relay to outside domains (see the anonymous-relay finding for this address): everyone behind the NAT can use the organisation as a relay."
+}
+
+func (d *SNATDetector) findings(hits []natHit, v *orgView) []Finding {
 	var out []Finding
 	for _, h := range hits {
 		k, c := h.key, h.c
 		ip := k.client.String()
 		subnet := v.subnet(c.local)
 		f := Finding{
-			ID: h.id, Detector: "hidden-snat", Severity: SeverityMedium, Server: k.server, Source: ip,
+			ID: h.id, Detector: detectorSNAT, Severity: SeverityMedium, Server: k.server, Source: ip,
 			First: c.span.first, Last: c.span.last, Samples: c.samples.list,
 			Counts: map[string]int64{"sessions": c.sessions, "server_sessions": h.total, "server_sources": int64(h.sources),
 				"distinct_ehlo_names": int64(len(c.ehlo.m)), "distinct_sender_domains": int64(len(c.senderDomains.m)),
@@ -221,10 +254,6 @@ func (d *SNATDetector) findings(hits []natHit, v *orgView, relaying map[netip.Ad
 			for _, conn := range h.relayConn {
 				f.Fix = append(f.Fix, fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # applications that must relay get their own addresses`, psq(conn), psq(ip)))
 			}
-		}
-		if relaying[k.client] {
-			f.Severity = SeverityCritical
-			f.Explanation += " It did relay to outside domains (see the anonymous-relay finding for this address): everyone behind the NAT can use the organisation as a relay."
 		}
 		out = append(out, f)
 	}

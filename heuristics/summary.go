@@ -10,6 +10,7 @@ import (
 	"github.com/montanaflynn/stats"
 	"go4.org/netipx"
 
+	"github.com/logscan/logscan/heuristics/session"
 	"github.com/logscan/logscan/parser"
 )
 
@@ -42,7 +43,7 @@ func NewSummary() *Summary {
 	return &Summary{conns: map[connKey]*connAgg{}, local: map[string]map[netip.Addr]struct{}{}}
 }
 
-func (s *Summary) observe(x *Session) {
+func (s *Summary) observe(x *session.Session) {
 	s.rows += int64(x.Rows)
 	s.sessions++
 	if s.first.IsZero() || x.Start.Before(s.first) {

@@ -105,7 +105,7 @@ func TestSummaryForgetsCompleteSessions(t *testing.T) {
 	b.WriteString("2026-11-02T10:00:03.000Z,EX01\\Default Frontend EX01,FFFF,0,10.0.0.11:25,203.0.113.9:1,+,,\n") // still open
 	s := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
 	feed(t, s, 0, b.String())
-	if n := len(s.builder.parts[0].open); n != 1 {
+	if n := s.builder.HeldOpen(); n != 1 {
 		t.Errorf("%d sessions held open, want only the unfinished one", n)
 	}
 	got := s.Result().Summary

@@ -3,6 +3,8 @@ package heuristics
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // connectorUsage counts, per receive connector, the sessions of each direct
@@ -22,8 +24,8 @@ type connUse struct {
 
 func newConnectorUsage() *connectorUsage { return &connectorUsage{conns: map[connRef]*connUse{}} }
 
-func (u *connectorUsage) observe(s *Session) {
-	if !isReceive(s) || s.Proxied {
+func (u *connectorUsage) observe(s *session.Session) {
+	if !s.IsReceive() || s.Proxied {
 		return
 	}
 	k := connRef{s.Server, s.Connector}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/heuristics/run"
 )
 
 // Exit statuses: the contract scripts rely on (documented in README.md).
@@ -13,6 +15,9 @@ const (
 	exitOK      = 0
 	exitFinding = 1 // reserved: a finding at or above --fail-on
 	exitError   = 2 // bad usage, or nothing could be read
+	// exitInterrupted is the shell's status for a process ended by SIGINT
+	// (128 + 2): Ctrl-C cancels the run and logscan exits with it.
+	exitInterrupted = 130
 )
 
 // FlagError is a usage mistake; only these print the usage hint.
@@ -20,14 +25,6 @@ type FlagError struct{ err error }
 
 func (e *FlagError) Error() string { return e.err.Error() }
 func (e *FlagError) Unwrap() error { return e.err }
-
-// NothingReadError means no input held a readable protocol log.
-type NothingReadError struct {
-	Msg string
-	Try string
-}
-
-func (e *NothingReadError) Error() string { return e.Msg }
 
 // FindingsError means findings at or above --fail-on exist. The report has
 // been written; the status tells a batch job to alert.
@@ -46,19 +43,38 @@ func exitCode(io *IOStreams, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(io.ErrOut, "logscan: interrupted; nothing was written")
+		return exitInterrupted
+	}
+	var nr *run.NothingReadError
+	if errors.As(err, &nr) {
+		msg, try := nothingReadText(nr)
+		fmt.Fprintf(io.ErrOut, "logscan: %s\nTry: %s\n", msg, try)
+		return exitError
+	}
 	fmt.Fprintf(io.ErrOut, "logscan: %s\n", strings.TrimPrefix(err.Error(), "logscan: "))
 	var fe *FlagError
-	var nr *NothingReadError
 	var found *FindingsError
 	switch {
 	case errors.As(err, &found):
 		return exitFinding
 	case errors.As(err, &fe):
 		fmt.Fprintln(io.ErrOut, "Try: logscan --help")
-	case errors.As(err, &nr):
-		if nr.Try != "" {
-			fmt.Fprintf(io.ErrOut, "Try: %s\n", nr.Try)
-		}
 	}
 	return exitError
+}
+
+// nothingReadText words an empty run as a sentence the user can act on.
+func nothingReadText(e *run.NothingReadError) (msg, try string) {
+	switch e.Why {
+	case run.NoFiles:
+		return fmt.Sprintf("no files found in %s", quoteList(e.Paths)),
+			`point logscan at a log folder, e.g. ...\TransportRoles\Logs\FrontEnd\ProtocolLog\SmtpReceive`
+	case run.NoLogs:
+		return fmt.Sprintf("none of the %d files in %s is an Exchange SMTP protocol log", e.Files, quoteList(e.Paths)),
+			"protocol logging may be off: Get-ReceiveConnector | Set-ReceiveConnector -ProtocolLoggingLevel Verbose (and the same for send connectors)"
+	}
+	return "the protocol logs found hold no rows",
+		"check that protocol logging is Verbose on the connectors, and that the files are not still empty"
 }

@@ -3,21 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"runtime"
 	"time"
 
-	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/spf13/cobra"
 
-	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/heuristics/run"
 	"github.com/logscan/logscan/parser"
 	"github.com/logscan/logscan/store"
 )
-
-// rowsSchemaVersion is the version of the rows table (parser.Schema).
-const rowsSchemaVersion = 1
 
 type ingestOptions struct {
 	IO      *IOStreams
@@ -82,80 +75,14 @@ with: logscan scan DIR`,
 }
 
 func runIngest(ctx context.Context, opts *ingestOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	// Absolute paths: the state must name a file the same way from any
-	// working folder.
-	paths := make([]string, len(opts.Paths))
-	for i, p := range opts.Paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return err
-		}
-		paths[i] = abs
-	}
-	start := time.Now()
-	d, err := store.Open(opts.Out, "rows", "sessions")
-	if err != nil {
+	res, err := run.Ingest(ctx, run.IngestConfig{Paths: opts.Paths, Out: opts.Out, Format: store.Format(opts.Format), Server: opts.Server,
+		Workers: opts.Workers, Since: opts.window.since, Until: opts.window.until})
+	if res == nil {
 		return err
 	}
-	var st runState
-	if err := d.State(&st); err != nil {
-		return fmt.Errorf("%s: state unreadable: %w", opts.Out, err)
-	}
-	txn := d.Begin(store.Format(opts.Format))
-	committed := false
-	defer func() {
-		if !committed {
-			txn.Abort()
-		}
-	}()
-	rowsW, err := txn.Table("rows", parser.Schema, rowsSchemaVersion,
-		store.PartitionKey{Name: "server", Col: parser.ColServer}, store.PartitionKey{Name: "date", Col: parser.ColDateTime, Date: true})
-	if err != nil {
-		return err
-	}
-	sessW, err := txn.Table("sessions", heuristics.SessionSchema, heuristics.SessionSchemaVersion,
-		store.PartitionKey{Name: "server", Col: heuristics.SessColServer}, store.PartitionKey{Name: "date", Col: heuristics.SessColStart, Date: true})
-	if err != nil {
-		return err
-	}
-	sessW.RowGroupPerRecord() // sessions come in batches of 8192 already
-	sessRecs := heuristics.NewSessionRecords(memory.DefaultAllocator, 8192, sessW.Write)
-	// An error here sticks in sessRecs and comes back from Close.
-	sb := heuristics.NewSessionBuilder(workers, 0, func(s *heuristics.Session) { sessRecs.Add(s) })
-	sb.Restore(st.Open)
-	res, err := parser.Scan(ctx, paths, parser.ScanOptions{Workers: workers, Server: opts.Server, Incremental: true, Previous: st.Files,
-		Reader: []parser.Option{parser.WithTimeRange(opts.window.since, opts.window.until)}},
-		func(w int, rec arrow.Record) error {
-			if err := rowsW.Write(rec); err != nil {
-				return err
-			}
-			sb.Add(w, rec)
-			return nil
-		})
-	if err != nil {
-		return err
-	}
-	open := sb.Drain(heuristics.DefaultCarry)
-	if err := sessRecs.Close(); err != nil {
-		return err
-	}
-	if err := txn.Commit(st.next(res, open)); err != nil {
-		return err
-	}
-	committed = true
-	renderIngest(opts.IO, res, d, sb.Stats().Sessions.Load(), len(open), time.Since(start))
-	notices(opts.IO, res)
-	if res.Totals.RowsRead == 0 && len(res.Files) == 0 {
-		return nothingRead(res, opts.Paths)
-	}
-	return nil
+	renderIngest(opts.IO, res.Files, res.Dataset, res.Sessions, res.Open, res.Elapsed)
+	notices(opts.IO, res.Files)
+	return err
 }
 
 func renderIngest(io *IOStreams, res *parser.ScanResult, d *store.Dataset, sessions int64, open int, took time.Duration) {

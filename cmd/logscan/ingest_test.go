@@ -20,7 +20,7 @@ import (
 // it): LOGSCAN_MAIN=1 makes the test binary behave as logscan.
 func TestMain(m *testing.M) {
 	if os.Getenv("LOGSCAN_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], System()))
+		os.Exit(execute(os.Args[1:], System()))
 	}
 	os.Exit(m.Run())
 }

@@ -2,8 +2,11 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -20,13 +23,25 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
-	os.Exit(run(os.Args[1:], System()))
+	// Ctrl-C (or a service stop) cancels the run's context: every worker
+	// stops, an ingest leaves the dataset as its last completed run, and
+	// logscan exits 130. A second Ctrl-C kills at once, as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(executeContext(ctx, os.Args[1:], System()))
 }
 
-// run executes the command line and maps its outcome to an exit status.
-func run(args []string, io *IOStreams) int {
+// execute runs the command line and maps its outcome to an exit status.
+func execute(args []string, io *IOStreams) int {
+	return executeContext(context.Background(), args, io)
+}
+
+func executeContext(ctx context.Context, args []string, io *IOStreams) int {
 	cmd := newRootCmd(io, version)
 	cmd.SetArgs(args)
-	_, err := cmd.ExecuteC()
+	_, err := cmd.ExecuteContextC(ctx)
 	return exitCode(io, err)
 }

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata")
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	io, _, out, errOut := Test()
-	code := run(args, io)
+	code := execute(args, io)
 	return code, out.String(), errOut.String()
 }
 

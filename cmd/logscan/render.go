@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/heuristics/run"
 	"github.com/logscan/logscan/parser"
 )
 
@@ -302,8 +303,8 @@ type jsonReport struct {
 	FileList      []jsonFile      `json:"file_list"`
 
 	Findings       []heuristics.Finding     `json:"findings"`
-	Datasets       []datasetRead            `json:"datasets,omitempty"`
-	Incremental    *incrementalNote         `json:"incremental,omitempty"`
+	Datasets       []run.DatasetRead        `json:"datasets,omitempty"`
+	Incremental    *run.Incremental         `json:"incremental,omitempty"`
 	RowsOutside    int64                    `json:"rows_outside,omitempty"`
 	RelayProbes    []heuristics.Finding     `json:"relay_probes"`
 	RelayInventory []heuristics.Finding     `json:"relay_inventory"`

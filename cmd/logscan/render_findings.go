@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // renderFindings prints the findings, most severe first, then what the
@@ -122,15 +123,15 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 	fmt.Fprintln(w)
 	if s.Evicted > 0 {
 		fmt.Fprintf(w, "  %s sessions closed early, incomplete: more than %s were open at once in one worker (sessions that never disconnect); first at %s\n",
-			num(s.Evicted), num(heuristics.DefaultMaxOpenSessions), safe(strings.Join(s.EvictedAt, ", ")))
+			num(s.Evicted), num(session.DefaultMaxOpenSessions), safe(strings.Join(s.EvictedAt, ", ")))
 	}
 	if s.Split > 0 {
 		fmt.Fprintf(w, "  %s sessions longer than %s rows analysed in parts; first cut at %s\n",
-			num(s.Split), num(heuristics.MaxSessionRows), safe(strings.Join(s.SplitAt, ", ")))
+			num(s.Split), num(session.MaxSessionRows), safe(strings.Join(s.SplitAt, ", ")))
 	}
 	if s.FieldsTruncated > 0 {
 		fmt.Fprintf(w, "  %s rows with a field over %s bytes: analysed on its first %s bytes; first at %s\n",
-			num(s.FieldsTruncated), num(heuristics.MaxFieldBytes), num(heuristics.MaxFieldBytes), safe(strings.Join(s.TruncatedAt, ", ")))
+			num(s.FieldsTruncated), num(session.MaxFieldBytes), num(session.MaxFieldBytes), safe(strings.Join(s.TruncatedAt, ", ")))
 	}
 }
 

@@ -17,7 +17,9 @@ and tells you what they hold.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	cmd.SetOut(io.ErrOut) // help and usage only; results never go through cobra
+	// Help asked for goes to stdout (logscan scan --help | less); errors
+	// and usage hints to stderr. Results never go through cobra.
+	cmd.SetOut(io.Out)
 	cmd.SetErr(io.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
 	cmd.AddCommand(newScanCmd(io, nil))

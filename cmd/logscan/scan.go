@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"maps"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/spf13/cobra"
 
 	"github.com/logscan/logscan/heuristics"
+	"github.com/logscan/logscan/heuristics/run"
 	"github.com/logscan/logscan/parser"
-	"github.com/logscan/logscan/store"
 )
 
 type scanOptions struct {
@@ -160,128 +157,28 @@ func (opts *scanOptions) resolveOrg() error {
 	return nil
 }
 
-// scanReport is everything runScan learned, for the renderers.
+// scanReport is everything a scan learned, as the renderers read it.
 type scanReport struct {
-	Result   *parser.ScanResult
-	Summary  heuristics.SummaryResult
-	Analysis *heuristics.Report
-	Datasets []datasetRead
-	Elapsed  time.Duration
-	// Incremental is set with --state: what the run went on from.
-	Incremental *incrementalNote
-}
-
-// datasetRead is one dataset a scan read instead of raw logs.
-type datasetRead struct {
-	Dir   string `json:"dir"`
-	Rows  int64  `json:"rows"`
-	Parts int    `json:"parts"`
-	Runs  int    `json:"runs"`
-}
-
-type incrementalNote struct {
-	State     string `json:"state"`
-	Resumed   int    `json:"files_resumed"`
-	Unchanged int    `json:"files_unchanged"`
-	Carried   int    `json:"open_sessions_carried"`
-}
-
-// runState is what an incremental run (ingest, or scan --state) leaves
-// for the next: where each file was left, and the sessions still open.
-type runState struct {
-	Files map[string]parser.FileState `json:"files"`
-	Open  []heuristics.OpenSession    `json:"open_sessions"`
-}
-
-// next is the state after a run that read res and left open sessions open.
-func (s runState) next(res *parser.ScanResult, open []heuristics.OpenSession) runState {
-	n := runState{Files: make(map[string]parser.FileState, len(s.Files)), Open: open}
-	maps.Copy(n.Files, s.Files)
-	for _, f := range res.Files {
-		if f.State != nil {
-			n.Files[f.Path] = *f.State
-		}
-	}
-	return n
+	Result      *parser.ScanResult
+	Summary     heuristics.SummaryResult
+	Analysis    *heuristics.Report
+	Datasets    []run.DatasetRead
+	Elapsed     time.Duration
+	Incremental *run.Incremental
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
+	res, err := run.Scan(ctx, run.Config{Paths: opts.Paths, Server: opts.Server, Workers: opts.Workers,
+		Since: opts.window.since, Until: opts.window.until, Org: opts.org, TopRemote: opts.Top, StateFile: opts.State})
+	if res == nil {
+		return err
 	}
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+	var nothing *run.NothingReadError
+	if err != nil && !errors.As(err, &nothing) {
+		return err
 	}
-	an := heuristics.NewAnalyzer(opts.org, heuristics.AnalyzerOptions{Workers: workers, TopRemote: opts.Top})
-	start := time.Now()
-	var raw, datasets []string
-	for _, p := range opts.Paths {
-		if store.IsDataset(p) {
-			datasets = append(datasets, p)
-		} else {
-			raw = append(raw, p)
-		}
-	}
-	var st runState
-	if opts.State != "" {
-		if err := readState(opts.State, &st); err != nil {
-			return err
-		}
-		an.Restore(st.Open)
-	}
-	add := func(w int, rec arrow.Record) error { an.Add(w, rec); return nil }
-	res := &parser.ScanResult{}
-	if len(raw) > 0 {
-		var err error
-		res, err = parser.Scan(ctx, raw, parser.ScanOptions{Workers: workers, Server: opts.Server, Incremental: opts.State != "", Previous: st.Files,
-			Reader: []parser.Option{parser.WithTimeRange(opts.window.since, opts.window.until)}}, add)
-		if err != nil {
-			return err
-		}
-	}
-	rep := &scanReport{Result: res}
-	for _, dir := range datasets {
-		d, err := store.OpenRead(dir)
-		if err != nil {
-			return err
-		}
-		var filter *store.TimeFilter
-		if !opts.window.since.IsZero() || !opts.window.until.IsZero() {
-			filter = &store.TimeFilter{Col: parser.ColDateTime, Since: opts.window.since, Until: opts.window.until}
-		}
-		var rows atomic.Int64
-		if err := d.Read(ctx, "rows", parser.Schema, workers, filter, func(w int, rec arrow.Record) error {
-			rows.Add(rec.NumRows())
-			an.Add(w, rec)
-			return nil
-		}); err != nil {
-			return err
-		}
-		_, parts := d.Rows("rows")
-		rep.Datasets = append(rep.Datasets, datasetRead{Dir: dir, Rows: rows.Load(), Parts: parts, Runs: len(d.Manifest.Runs)})
-		res.Totals.RowsRead += rows.Load()
-		res.Totals.RowsEmitted += rows.Load()
-	}
-	if opts.State != "" {
-		open := an.Drain(heuristics.DefaultCarry)
-		next := st.next(res, open)
-		note := &incrementalNote{State: opts.State, Carried: len(open)}
-		for _, f := range res.Files {
-			if f.Unchanged {
-				note.Unchanged++
-			} else if f.Resumed {
-				note.Resumed++
-			}
-		}
-		if err := writeState(opts.State, &next); err != nil {
-			return err
-		}
-		rep.Incremental = note
-	}
-	analysis := an.Result()
-	rep.Summary, rep.Analysis, rep.Elapsed = analysis.Summary, analysis, time.Since(start)
-	var err error
+	rep := &scanReport{Result: res.Files, Summary: res.Analysis.Summary, Analysis: res.Analysis, Datasets: res.Datasets,
+		Elapsed: res.Elapsed, Incremental: res.Incremental}
 	switch opts.Format {
 	case "json":
 		err = renderJSON(opts.IO.Out, rep)
@@ -293,13 +190,13 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	if err != nil {
 		return err
 	}
-	notices(opts.IO, res)
+	notices(opts.IO, res.Files)
 	if opts.IO.StderrTTY || opts.Timing {
-		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Totals.Bytes)/1e6,
-			rep.Elapsed.Round(time.Millisecond), float64(res.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
+		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Files.Totals.Bytes)/1e6,
+			rep.Elapsed.Round(time.Millisecond), float64(res.Files.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
 	}
-	if res.Totals.RowsRead == 0 && len(rep.Datasets) == 0 && (rep.Incremental == nil || rep.Incremental.Unchanged == 0) {
-		return nothingRead(res, opts.Paths)
+	if nothing != nil {
+		return nothing
 	}
 	if opts.FailOn != "" {
 		var n int
@@ -313,19 +210,4 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		}
 	}
 	return nil
-}
-
-// nothingRead explains an empty scan in a sentence the user can act on.
-func nothingRead(res *parser.ScanResult, paths []string) error {
-	switch {
-	case len(res.Files) == 0:
-		return &NothingReadError{Msg: fmt.Sprintf("no files found in %s", quoteList(paths)),
-			Try: `point logscan at a log folder, e.g. ...\TransportRoles\Logs\FrontEnd\ProtocolLog\SmtpReceive`}
-	case res.Count(parser.FileParsed)+res.Count(parser.FileEmpty) == 0:
-		return &NothingReadError{Msg: fmt.Sprintf("none of the %d files in %s is an Exchange SMTP protocol log", len(res.Files), quoteList(paths)),
-			Try: "protocol logging may be off: Get-ReceiveConnector | Set-ReceiveConnector -ProtocolLoggingLevel Verbose (and the same for send connectors)"}
-	default:
-		return &NothingReadError{Msg: "the protocol logs found hold no rows",
-			Try: "check that protocol logging is Verbose on the connectors, and that the files are not still empty"}
-	}
 }

@@ -1,4 +1,4 @@
-package heuristics
+package session
 
 import (
 	"cmp"
@@ -10,10 +10,10 @@ import (
 	"github.com/logscan/logscan/parser"
 )
 
-// OpenSession is a session still open when an incremental run ends. It is
+// Open is a session still open when an incremental run ends. It is
 // kept in the run's state and given back to the next run's builder, so a
 // session that a nightly cut splits is still analysed whole, once.
-type OpenSession struct {
+type Open struct {
 	Server    string         `json:"server"`
 	LogType   parser.LogType `json:"log_type"`
 	ID        uint64         `json:"id"`
@@ -45,14 +45,14 @@ const DefaultCarry = time.Hour
 // Drain ends an incremental run instead of Finish: open sessions idle for
 // less than carry before the run's newest row are returned for Restore in
 // the next run; the rest are emitted, incomplete, as Finish would.
-func (b *SessionBuilder) Drain(carry time.Duration) []OpenSession {
+func (b *Builder) Drain(carry time.Duration) []Open {
 	all := b.joinOpen()
 	var newest int64
 	for _, f := range all {
 		newest = max(newest, f.lastT)
 	}
 	keys := sortedFragKeys(all)
-	var out []OpenSession
+	var out []Open
 	var scratch []row
 	for _, k := range keys {
 		f := all[k]
@@ -60,7 +60,7 @@ func (b *SessionBuilder) Drain(carry time.Duration) []OpenSession {
 			scratch = b.emitFragment(k, f, scratch)
 			continue
 		}
-		o := OpenSession{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
+		o := Open{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
 			Local: f.local, Remote: f.remote, LocalAt: f.localAt, RemoteAt: f.remoteAt}
 		for _, r := range f.rows {
 			o.Rows = append(o.Rows, OpenRow{Seq: r.seq, Event: r.event, T: r.t, File: b.names.name(r.file), Line: r.line,
@@ -76,7 +76,7 @@ func (b *SessionBuilder) Drain(carry time.Duration) []OpenSession {
 
 // Restore gives the builder the sessions a previous run left open. Call it
 // before the first Add.
-func (b *SessionBuilder) Restore(open []OpenSession) {
+func (b *Builder) Restore(open []Open) {
 	p := b.parts[0]
 	for _, o := range open {
 		ids := b.names.intern(o.Server, o.Connector)

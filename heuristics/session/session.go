@@ -1,4 +1,4 @@
-package heuristics
+package session
 
 import (
 	"net/netip"
@@ -113,6 +113,10 @@ type Rcpt struct {
 
 // Accepted reports whether the recipient got a 2xx reply.
 func (r Rcpt) Accepted() bool { return r.Code >= 200 && r.Code < 300 }
+
+// RelayRefused reports whether the recipient was refused as relay: 550
+// 5.7.54 (2016+) or 550 5.7.1 Unable to relay (2007-2013).
+func (r Rcpt) RelayRefused() bool { return r.Code >= 500 && ContainsFold(r.Reply, "relay") }
 
 // Reply is a 4xx/5xx reply with the command it answered.
 type Reply struct {
@@ -231,7 +235,7 @@ func buildSession(s *Session, rows []row) {
 				} else if cur >= 0 {
 					addr := angleAddr(arg)
 					m := &s.Messages[cur]
-					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: domainOf(addr), At: r.ref})
+					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: DomainOf(addr), At: r.ref})
 					c.msg, c.rcpt = cur, len(m.Rcpts)-1
 				}
 			case "DATA", "BDAT":
@@ -383,8 +387,8 @@ func isExchangeAuthFailure(text string) bool {
 		strings.Contains(text, "Cannot achieve Exchange Server authentication")
 }
 
-// containsFold is a case-insensitive strings.Contains for ASCII needles.
-func containsFold(s, needle string) bool {
+// ContainsFold is a case-insensitive strings.Contains for ASCII needles.
+func ContainsFold(s, needle string) bool {
 	n := len(needle)
 	for i := 0; i+n <= len(s); i++ {
 		if strings.EqualFold(s[i:i+n], needle) {
@@ -445,8 +449,8 @@ func angleAddr(arg string) string {
 	return w
 }
 
-// domainOf returns the lower-cased domain of an address ("" when none).
-func domainOf(addr string) string {
+// DomainOf returns the lower-cased domain of an address ("" when none).
+func DomainOf(addr string) string {
 	i := strings.LastIndexByte(addr, '@')
 	if i < 0 {
 		return ""
@@ -478,3 +482,7 @@ func tlsProtocol(ctx string) string {
 	}
 	return p
 }
+
+// IsReceive reports whether the session comes from a receive log (we were
+// the server); otherwise we were the client, in a send log.
+func (s *Session) IsReceive() bool { return s.LogType == parser.LogTypeReceive }

@@ -1,4 +1,4 @@
-package heuristics
+package session
 
 import (
 	"context"
@@ -39,22 +39,22 @@ func TestSessionsTableRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			txn := d.Begin(format)
-			w, err := txn.Table("sessions", SessionSchema, SessionSchemaVersion,
-				store.PartitionKey{Name: "server", Col: SessColServer}, store.PartitionKey{Name: "date", Col: SessColStart, Date: true})
+			w, err := txn.Table("sessions", Schema, SchemaVersion,
+				store.PartitionKey{Name: "server", Col: ColServer}, store.PartitionKey{Name: "date", Col: ColStart, Date: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			var mu sync.Mutex
 			var want []string
-			recs := NewSessionRecords(mem, 100, func(rec arrow.Record) error {
+			recs := NewRecords(mem, 100, func(rec arrow.Record) error {
 				mu.Lock()
 				want = append(want, recordLines(rec)...)
 				mu.Unlock()
 				return w.Write(rec)
 			})
-			sb := NewSessionBuilder(2, 0, func(s *Session) { recs.Add(s) })
-			_, err = parser.Scan(context.Background(), []string{filepath.Join("..", "samples", "contoso")}, parser.ScanOptions{Workers: 2},
+			sb := NewBuilder(2, 0, func(s *Session) { recs.Add(s) })
+			_, err = parser.Scan(context.Background(), []string{filepath.Join("..", "..", "samples", "contoso")}, parser.ScanOptions{Workers: 2},
 				func(wk int, rec arrow.Record) error { sb.Add(wk, rec); return nil })
 			if err != nil {
 				t.Fatal(err)
@@ -68,7 +68,7 @@ func TestSessionsTableRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			err = d.Read(context.Background(), "sessions", SessionSchema, 2, nil, func(_ int, rec arrow.Record) error {
+			err = d.Read(context.Background(), "sessions", Schema, 2, nil, func(_ int, rec arrow.Record) error {
 				mu.Lock()
 				got = append(got, recordLines(rec)...)
 				mu.Unlock()

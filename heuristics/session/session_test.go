@@ -1,4 +1,4 @@
-package heuristics
+package session
 
 import (
 	"cmp"
@@ -30,7 +30,7 @@ func buildSessions(t *testing.T, workers int, files ...logFile) []*Session {
 	t.Helper()
 	var mu sync.Mutex
 	var out []*Session
-	b := NewSessionBuilder(workers, 0, func(s *Session) { mu.Lock(); out = append(out, s); mu.Unlock() })
+	b := NewBuilder(workers, 0, func(s *Session) { mu.Lock(); out = append(out, s); mu.Unlock() })
 	for i, f := range files {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		r := parser.NewReader(strings.NewReader(f.text), f.name, append([]parser.Option{parser.WithAllocator(mem)}, f.opts...)...)
@@ -50,6 +50,8 @@ func buildSessions(t *testing.T, workers int, files ...logFile) []*Session {
 	return out
 }
 
+const fields = "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\n"
+
 const recvHeader = "#Software: Microsoft Exchange Server\n#Version: 15.2.1544.4\n#Log-type: SMTP Receive Protocol Log\n" + fields
 const sendHeader = "#Software: Microsoft Exchange Server\n#Version: 15.2.1544.4\n#Log-type: SMTP Send Protocol Log\n" + fields
 
@@ -65,7 +67,7 @@ func rows(connector, id, local, remote string, first int, entries ...string) str
 
 func readRealData(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "parser", "testdata", "realdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "parser", "testdata", "realdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,7 @@ func TestBuildSession(t *testing.T) {
 			if r := m.Rcpts[0]; r.Code != 250 || r.Domain != "fabrikam.com" || !r.Accepted() {
 				t.Errorf("rcpt 0 = %+v", r)
 			}
-			if r := m.Rcpts[1]; r.Code != 550 || r.Domain != "example.net" || !isRelayRefusal(r) || r.At.Line != 23 {
+			if r := m.Rcpts[1]; r.Code != 550 || r.Domain != "example.net" || !r.RelayRefused() || r.At.Line != 23 {
 				t.Errorf("rcpt 1 = %+v", r)
 			}
 			if len(s.Errors) != 1 || s.Errors[0].Command != "RCPT" || s.Errors[0].Code != 550 {
@@ -340,7 +342,7 @@ func TestEviction(t *testing.T) {
 		b.WriteString(rows(`EX01\Default Frontend EX01`, fmt.Sprintf("%X", i+1), "10.0.0.11:25", "203.0.113.1:1", 0, "+,,"))
 	}
 	n := 0
-	sb := NewSessionBuilder(1, 100, func(*Session) { n++ })
+	sb := NewBuilder(1, 100, func(*Session) { n++ })
 	r := parser.NewReader(strings.NewReader(b.String()), "open.log")
 	for r.Next() {
 		sb.Add(0, r.Record())

@@ -1,4 +1,4 @@
-package heuristics
+package session
 
 import (
 	"cmp"
@@ -16,7 +16,7 @@ import (
 	"github.com/logscan/logscan/parser"
 )
 
-// SessionBuilder rebuilds sessions from the parser's records and hands each
+// Builder rebuilds sessions from the parser's records and hands each
 // finished one to emit. Add may be called concurrently for different workers.
 //
 // A session is keyed by (server, log type, session-id). Its rows are kept,
@@ -25,7 +25,7 @@ import (
 // sessions open at once, not the input. Fragments that a file boundary cut
 // apart wait until Finish joins them across workers, so the sessions emitted
 // do not depend on the order in which files were read.
-type SessionBuilder struct {
+type Builder struct {
 	emit    func(*Session)
 	maxOpen int
 	names   interner
@@ -41,7 +41,7 @@ type SessionBuilder struct {
 // maxExamples is how many places of each warning are kept.
 const maxExamples = 5
 
-func (b *SessionBuilder) example(list *[]string, s string) {
+func (b *Builder) example(list *[]string, s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(*list) < maxExamples {
@@ -51,7 +51,7 @@ func (b *SessionBuilder) example(list *[]string, s string) {
 
 // Examples returns where the first evictions, field cuts and session
 // splits happened.
-func (b *SessionBuilder) Examples() (evicted, truncated, split []string) {
+func (b *Builder) Examples() (evicted, truncated, split []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.evictedAt), slices.Clone(b.truncatedAt), slices.Clone(b.splitAt)
@@ -67,7 +67,7 @@ type BuildStats struct {
 	MaxOpenNow atomic.Int64 // the most sessions open at once in one worker
 }
 
-// Defaults for NewSessionBuilder.
+// Defaults for NewBuilder.
 const (
 	// DefaultMaxOpenSessions bounds the sessions one worker keeps open
 	// (about 300 bytes each with a row or two). A busy Exchange server has
@@ -83,14 +83,14 @@ const (
 	MaxSessionRows = 250_000
 )
 
-// NewSessionBuilder returns a builder for records from workers goroutines.
+// NewBuilder returns a builder for records from workers goroutines.
 // emit is called from those goroutines and must be safe for concurrent use.
 // maxOpen <= 0 means DefaultMaxOpenSessions.
-func NewSessionBuilder(workers, maxOpen int, emit func(*Session)) *SessionBuilder {
+func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 	if maxOpen <= 0 {
 		maxOpen = DefaultMaxOpenSessions
 	}
-	b := &SessionBuilder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1))}
+	b := &Builder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1))}
 	b.names.ids = map[string]uint32{}
 	for i := range b.parts {
 		b.parts[i] = &builderPart{open: map[fragKey]*fragment{}}
@@ -99,7 +99,17 @@ func NewSessionBuilder(workers, maxOpen int, emit func(*Session)) *SessionBuilde
 }
 
 // Stats returns the builder's counters.
-func (b *SessionBuilder) Stats() *BuildStats { return &b.stats }
+func (b *Builder) Stats() *BuildStats { return &b.stats }
+
+// HeldOpen is how many sessions the builder holds open now, over all
+// workers. Call it between Adds, not during them.
+func (b *Builder) HeldOpen() int {
+	n := 0
+	for _, p := range b.parts {
+		n += len(p.open)
+	}
+	return n
+}
 
 // interner gives every file, server and connector name one id shared by all
 // workers, so fragments from different workers join by id.
@@ -225,7 +235,7 @@ func (p *builderPart) recycle(f *fragment) {
 }
 
 // Add reads one record of worker's. It keeps no reference to rec.
-func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
+func (b *Builder) Add(worker int, rec arrow.Record) {
 	p := b.parts[worker]
 	n := int(rec.NumRows())
 	if n == 0 {
@@ -333,7 +343,7 @@ func (b *SessionBuilder) Add(worker int, rec arrow.Record) {
 // evict emits the quarter of p's open sessions that were idle longest, as
 // incomplete, keeping keep open. It runs only when a worker holds more than
 // maxOpen sessions, which real logs do not reach.
-func (b *SessionBuilder) evict(p *builderPart, keep fragKey) {
+func (b *Builder) evict(p *builderPart, keep fragKey) {
 	type aged struct {
 		k fragKey
 		t int64
@@ -357,7 +367,7 @@ func (b *SessionBuilder) evict(p *builderPart, keep fragKey) {
 	}
 }
 
-func (b *SessionBuilder) finish(p *builderPart, k fragKey, f *fragment) {
+func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 	delete(p.open, k)
 	p.scratch = b.emitFragment(k, f, p.scratch)
 	p.recycle(f)
@@ -365,7 +375,7 @@ func (b *SessionBuilder) finish(p *builderPart, k fragKey, f *fragment) {
 
 // Finish joins the fragments left open by every worker and emits them.
 // Call it once, after the last Add.
-func (b *SessionBuilder) Finish() {
+func (b *Builder) Finish() {
 	all := b.joinOpen()
 	var scratch []row
 	for _, k := range sortedFragKeys(all) {
@@ -374,7 +384,7 @@ func (b *SessionBuilder) Finish() {
 }
 
 // joinOpen takes every worker's open fragments, joined by key.
-func (b *SessionBuilder) joinOpen() map[fragKey]*fragment {
+func (b *Builder) joinOpen() map[fragKey]*fragment {
 	all := map[fragKey]*fragment{}
 	for _, p := range b.parts {
 		// Workers in a fixed order, so joins do not depend on scheduling.
@@ -392,7 +402,7 @@ func (b *SessionBuilder) joinOpen() map[fragKey]*fragment {
 
 // emitFragment replays a fragment's rows in sequence order into a Session.
 // scratch is reused for the rows and returned for the next call.
-func (b *SessionBuilder) emitFragment(k fragKey, f *fragment, scratch []row) []row {
+func (b *Builder) emitFragment(k fragKey, f *fragment, scratch []row) []row {
 	slices.SortStableFunc(f.rows, func(x, y frow) int {
 		if x.seq != y.seq {
 			return cmp.Compare(x.seq, y.seq)

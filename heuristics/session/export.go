@@ -1,4 +1,4 @@
-package heuristics
+package session
 
 import (
 	"fmt"
@@ -9,14 +9,14 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
 
-// SessionSchemaVersion changes only when a column of SessionSchema is
+// SchemaVersion changes only when a column of Schema is
 // removed or changes meaning.
-const SessionSchemaVersion = 1
+const SchemaVersion = 1
 
-// Column indexes of SessionSchema used to partition it.
+// Column indexes of Schema used to partition it.
 const (
-	SessColServer = 0
-	SessColStart  = 4
+	ColServer = 0
+	ColStart  = 4
 )
 
 var (
@@ -43,10 +43,10 @@ var (
 	)
 )
 
-// SessionSchema is the sessions table of a dataset: one row per rebuilt
+// Schema is the sessions table of a dataset: one row per rebuilt
 // session, addresses as text, messages and errors nested, so that query
 // tools (DuckDB, Spark, Trino) need no knowledge of the log format.
-var SessionSchema = arrow.NewSchema([]arrow.Field{
+var Schema = arrow.NewSchema([]arrow.Field{
 	{Name: "server", Type: arrow.BinaryTypes.String, Nullable: true},
 	{Name: "log_type", Type: arrow.BinaryTypes.String},
 	{Name: "session_id", Type: arrow.PrimitiveTypes.Uint64},
@@ -83,9 +83,9 @@ var SessionSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "last_at", Type: arrow.BinaryTypes.String},
 }, nil)
 
-// SessionRecords batches sessions into records of SessionSchema and hands
+// Records batches sessions into records of Schema and hands
 // each full batch to flush. Add may be called concurrently.
-type SessionRecords struct {
+type Records struct {
 	mu    sync.Mutex
 	b     *array.RecordBuilder
 	n     int
@@ -94,13 +94,13 @@ type SessionRecords struct {
 	err   error
 }
 
-// NewSessionRecords returns a batcher of batch sessions per record.
-func NewSessionRecords(mem memory.Allocator, batch int, flush func(arrow.Record) error) *SessionRecords {
-	return &SessionRecords{b: array.NewRecordBuilder(mem, SessionSchema), batch: max(batch, 1), flush: flush}
+// NewRecords returns a batcher of batch sessions per record.
+func NewRecords(mem memory.Allocator, batch int, flush func(arrow.Record) error) *Records {
+	return &Records{b: array.NewRecordBuilder(mem, Schema), batch: max(batch, 1), flush: flush}
 }
 
 // Add appends s; it flushes when the batch is full.
-func (w *SessionRecords) Add(s *Session) error {
+func (w *Records) Add(s *Session) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -115,7 +115,7 @@ func (w *SessionRecords) Add(s *Session) error {
 }
 
 // Close flushes what is left and releases the builder.
-func (w *SessionRecords) Close() error {
+func (w *Records) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err == nil && w.n > 0 {
@@ -125,14 +125,14 @@ func (w *SessionRecords) Close() error {
 	return w.err
 }
 
-func (w *SessionRecords) flushLocked() error {
+func (w *Records) flushLocked() error {
 	rec := w.b.NewRecord()
 	defer rec.Release()
 	w.n = 0
 	return w.flush(rec)
 }
 
-func (w *SessionRecords) append(s *Session) {
+func (w *Records) append(s *Session) {
 	b := w.b
 	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
 	optStr := func(i int, v string, ok bool) {
@@ -232,8 +232,8 @@ func (w *SessionRecords) append(s *Session) {
 
 // must panics on a programming error in the schema above (tests catch it).
 var _ = func() error {
-	if SessionSchema.Field(SessColServer).Name != "server" || SessionSchema.Field(SessColStart).Name != "start" {
-		panic(fmt.Sprintf("SessionSchema partition columns moved: %v", SessionSchema))
+	if Schema.Field(ColServer).Name != "server" || Schema.Field(ColStart).Name != "start" {
+		panic(fmt.Sprintf("Schema partition columns moved: %v", Schema))
 	}
 	return nil
 }()

@@ -1,0 +1,46 @@
+package heuristics
+
+import "github.com/logscan/logscan/heuristics/session"
+
+// A detector watches every rebuilt session and, once all are seen, judges
+// what it saw. Each lives in its own file with a doc comment that states
+// its signal, its thresholds and why.
+type detector interface {
+	// observe sees one session; calls never overlap.
+	observe(s *session.Session)
+	// report adds the detector's findings to r. It returns a result that
+	// the detectors declaring this one in their needs read from in.
+	report(in *detectorInputs, r *Report) any
+}
+
+// registration declares a detector: its name (the Detector field and the
+// prefix of its findings' ids), the detectors whose results it reads, and
+// its constructor. Detectors report in this order; a need must come
+// earlier in the list.
+type registration struct {
+	name  string
+	needs []string
+	new   func(Org) detector
+}
+
+// detectors is every detector logscan runs. A new detector is one file and
+// one line here.
+var detectors = []registration{
+	{name: detectorSNAT, new: func(o Org) detector { return newSNATDetector(o) }},
+	// The relay detector reads the NAT addresses, to tie a relay through
+	// one to its NAT finding, and raises that finding when it relayed.
+	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }},
+	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }},
+}
+
+// detectorInputs is what every detector's report may read: what the
+// organisation is, how connectors were used, and the results of the
+// detectors it needs.
+type detectorInputs struct {
+	org     *orgView
+	use     *connectorUsage
+	results map[string]any
+}
+
+// result returns the result of a detector named in needs.
+func (in *detectorInputs) result(name string) any { return in.results[name] }
