@@ -42,23 +42,28 @@ func (d *Dataset) Read(ctx context.Context, table string, schema *arrow.Schema, 
 		}
 	}
 	workers = max(1, min(workers, len(parts)))
+	// The first error stops every worker, as parser.Scan does.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	next := make(chan Part)
-	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range next {
-				if errs[w] != nil || ctx.Err() != nil {
+				if ctx.Err() != nil {
 					continue
 				}
-				errs[w] = d.readPart(ctx, p, schema, func(rec arrow.Record) error {
+				err := d.readPart(ctx, p, schema, func(rec arrow.Record) error {
 					if filter.active() {
 						return filter.each(rec, func(s arrow.Record) error { return fn(w, s) })
 					}
 					return fn(w, rec)
 				})
+				if err != nil {
+					cancel(err)
+				}
 			}
 		}()
 	}
@@ -67,12 +72,7 @@ func (d *Dataset) Read(ctx context.Context, table string, schema *arrow.Schema, 
 	}
 	close(next)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
+	return context.Cause(ctx)
 }
 
 func (d *Dataset) readPart(ctx context.Context, p Part, schema *arrow.Schema, fn func(arrow.Record) error) error {
@@ -85,7 +85,7 @@ func (d *Dataset) readPart(ctx context.Context, p Part, schema *arrow.Schema, fn
 	var rr array.RecordReader
 	switch p.Format {
 	case FormatArrow:
-		r, err := ipc.NewReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+		r, err := ipc.NewReader(f, ipc.WithAllocator(d.mem()))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -96,7 +96,7 @@ func (d *Dataset) readPart(ctx context.Context, p Part, schema *arrow.Schema, fn
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		defer pf.Close()
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: readBatchRows, Parallel: false}, memory.DefaultAllocator)
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: readBatchRows, Parallel: false}, d.mem())
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -108,7 +108,7 @@ func (d *Dataset) readPart(ctx context.Context, p Part, schema *arrow.Schema, fn
 	}
 	defer rr.Release()
 	for rr.Next() {
-		rec, err := conform(rr.Record(), schema)
+		rec, err := conform(d.mem(), rr.Record(), schema)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -161,7 +161,7 @@ func (f *TimeFilter) each(rec arrow.Record, fn func(arrow.Record) error) error {
 // conform returns rec with schema's types: a dictionary column read back
 // with another index type is rebuilt with the schema's. The result is the
 // caller's to release.
-func conform(rec arrow.Record, schema *arrow.Schema) (arrow.Record, error) {
+func conform(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) (arrow.Record, error) {
 	if rec.Schema().Equal(schema) {
 		rec.Retain()
 		return rec, nil
@@ -188,7 +188,7 @@ func conform(rec arrow.Record, schema *arrow.Schema) (arrow.Record, error) {
 		if !ok {
 			return nil, fmt.Errorf("column %s is %s, want %s", f.Name, c.DataType(), f.Type)
 		}
-		b := array.NewDictionaryBuilder(memory.DefaultAllocator, dt)
+		b := array.NewDictionaryBuilder(mem, dt)
 		for j := 0; j < c.Len(); j++ {
 			if c.IsNull(j) {
 				b.AppendNull()

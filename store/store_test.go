@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -65,10 +67,13 @@ func TestRoundTrip(t *testing.T) {
 	for _, format := range []Format{FormatParquet, FormatArrow} {
 		t.Run(string(format), func(t *testing.T) {
 			dir := t.TempDir()
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0) // store releases every buffer it makes
 			d, err := Open(dir, "rows")
 			if err != nil {
 				t.Fatal(err)
 			}
+			d.Mem = mem
 			txn := d.Begin(format)
 			w, err := txn.Table("rows", parser.Schema, 1, PartitionKey{Name: "server", Col: parser.ColServer}, PartitionKey{Name: "date", Col: parser.ColDateTime, Date: true})
 			if err != nil {
@@ -86,6 +91,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			d.Mem = mem
 			var mu sync.Mutex
 			var got []string
 			err = d.Read(context.Background(), "rows", parser.Schema, 2, nil, func(_ int, rec arrow.Record) error {
@@ -166,5 +172,85 @@ func TestOpenRefusesForeignFolder(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "RECV2026110210-1.LOG"), []byte("x"), 0o644)
 	if _, err := Open(dir, "rows"); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestReadStopsOnFirstError: a failing callback stops every worker, and
+// Read returns that error, not a later one or nil.
+func TestReadStopsOnFirstError(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir, "rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // four runs: four parts
+		txn := d.Begin(FormatArrow)
+		w, err := txn.Table("rows", parser.Schema, 1, PartitionKey{Name: "server", Col: parser.ColServer}, PartitionKey{Name: "date", Col: parser.ColDateTime, Date: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sampleRows(t, func(rec arrow.Record) {
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if err := txn.Commit(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, parts := d.Rows("rows"); parts < 4 {
+		t.Fatalf("%d parts: too few to test stopping", parts)
+	}
+	boom := fmt.Errorf("boom")
+	var calls atomic.Int64
+	err = d.Read(context.Background(), "rows", parser.Schema, 2, nil, func(int, arrow.Record) error {
+		calls.Add(1)
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("Read returned %v, want the callback's error", err)
+	}
+	// Each of the two workers may have been inside one part when the
+	// other failed; none may start another.
+	if n := calls.Load(); n > 2 {
+		t.Errorf("callback called %d times after the first error, want at most one per worker", n)
+	}
+}
+
+// TestPartitionPerDay: rows are split at UTC midnight, before 1970 too,
+// and a run of equal keys becomes one partition whatever its length.
+func TestPartitionPerDay(t *testing.T) {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{
+		{Name: "server", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "t", Type: arrow.FixedWidthTypes.Timestamp_ms}}, nil))
+	defer b.Release()
+	day := int64(24 * 3600 * 1000)
+	for _, r := range []struct {
+		server string
+		ms     int64
+	}{{"EX01", -1}, {"EX01", 0}, {"EX01", day - 1}, {"EX01", day}, {"", day}, {"EX02", day}} {
+		if r.server == "" {
+			b.Field(0).AppendNull()
+		} else {
+			b.Field(0).(*array.StringBuilder).Append(r.server)
+		}
+		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(r.ms))
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	w := &TableWriter{keys: []PartitionKey{{Name: "server", Col: 0}, {Name: "date", Col: 1, Date: true}}}
+	var got []string
+	for i := 0; i < int(rec.NumRows()); {
+		j := i + 1
+		for j < int(rec.NumRows()) && w.samePartition(rec, i, j) {
+			j++
+		}
+		got = append(got, fmt.Sprintf("%s x%d", w.partition(rec, i), j-i))
+		i = j
+	}
+	want := []string{"server=EX01/date=1969-12-31 x1", "server=EX01/date=1970-01-01 x2", "server=EX01/date=1970-01-02 x1",
+		"server=unknown/date=1970-01-02 x1", "server=EX02/date=1970-01-02 x1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("partitions\n got %q\nwant %q", got, want)
 	}
 }

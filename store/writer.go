@@ -25,6 +25,17 @@ import (
 type Dataset struct {
 	Dir      string
 	Manifest *Manifest
+	// Mem allocates the Arrow buffers store makes (conversions, reading
+	// parts); nil means memory.DefaultAllocator. Tests set a checked
+	// allocator to find leaks.
+	Mem memory.Allocator
+}
+
+func (d *Dataset) mem() memory.Allocator {
+	if d.Mem == nil {
+		return memory.DefaultAllocator
+	}
+	return d.Mem
 }
 
 // Open reads the dataset in dir (an empty or missing folder is an empty
@@ -168,14 +179,16 @@ type partWriter struct {
 const maxRowGroupRows = 32 * 1024
 
 // Write splits rec into runs of rows with the same partition and appends
-// each to its partition's file.
+// each to its partition's file. Rows are compared by their raw key values
+// (dictionary index, string, day number); the partition path is formatted
+// once per run, not per row.
 func (w *TableWriter) Write(rec arrow.Record) error {
 	n := int(rec.NumRows())
 	start := 0
 	for start < n {
 		key := w.partition(rec, start)
 		end := start + 1
-		for end < n && w.partition(rec, end) == key {
+		for end < n && w.samePartition(rec, start, end) {
 			end++
 		}
 		if err := w.writeSlice(rec, key, start, end); err != nil {
@@ -186,6 +199,54 @@ func (w *TableWriter) Write(rec arrow.Record) error {
 	return nil
 }
 
+// samePartition reports whether rows i and j of rec go to one partition.
+func (w *TableWriter) samePartition(rec arrow.Record, i, j int) bool {
+	for _, k := range w.keys {
+		col := rec.Column(k.Col)
+		if col.IsValid(i) != col.IsValid(j) {
+			return false
+		}
+		if !col.IsValid(i) {
+			continue
+		}
+		switch c := col.(type) {
+		case *array.Timestamp:
+			if day(c, i) != day(c, j) {
+				return false
+			}
+		case *array.Dictionary:
+			if a, b := c.GetValueIndex(i), c.GetValueIndex(j); a != b {
+				dict := c.Dictionary().(*array.String)
+				if dict.Value(a) != dict.Value(b) {
+					return false
+				}
+			}
+		case *array.String:
+			if c.Value(i) != c.Value(j) {
+				return false
+			}
+		default:
+			if c.ValueStr(i) != c.ValueStr(j) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// day is the UTC day number of row i of a timestamp column.
+func day(c *array.Timestamp, i int) int64 {
+	unit := c.DataType().(*arrow.TimestampType).Unit
+	perDay := int64(24*time.Hour) / int64(unit.Multiplier())
+	v := int64(c.Value(i))
+	d := v / perDay
+	if v%perDay < 0 {
+		d--
+	}
+	return d
+}
+
+// partition formats row i's partition path: server=EX01/date=2026-11-02.
 func (w *TableWriter) partition(rec arrow.Record, i int) string {
 	var parts []string
 	for _, k := range w.keys {
@@ -227,7 +288,7 @@ func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
 		// dictionaries that change between records (and slices of them)
 		// trips pqarrow v15, so they are written as plain strings and
 		// turned back into dictionaries on reading (conform).
-		plain := plainStrings(s, w.plain)
+		plain := plainStrings(w.txn.d.mem(), s, w.plain)
 		defer plain.Release()
 		if w.perRecord {
 			return pw.pq.Write(plain)
@@ -259,7 +320,7 @@ func (w *TableWriter) part(key string) (*partWriter, error) {
 	}
 	pw := &partWriter{part: Part{Table: w.table, Path: rel, Partition: key, Format: t.format, Run: t.run.ID}, tmp: full + ".tmp", f: f}
 	if t.format == FormatArrow {
-		pw.ipc = ipc.NewWriter(f, ipc.WithSchema(w.schema), ipc.WithDictionaryDeltas(true), ipc.WithAllocator(memory.DefaultAllocator))
+		pw.ipc = ipc.NewWriter(f, ipc.WithSchema(w.schema), ipc.WithDictionaryDeltas(true), ipc.WithAllocator(t.d.mem()))
 	} else {
 		// Snappy, not zstd: pqarrow v15 builds a new zstd encoder for
 		// every page, which costs more than the compression gains.
@@ -395,7 +456,7 @@ func plainSchema(s *arrow.Schema) *arrow.Schema {
 
 // plainStrings returns rec with its dictionary<_, utf8> columns as utf8
 // (the caller releases it).
-func plainStrings(rec arrow.Record, schema *arrow.Schema) arrow.Record {
+func plainStrings(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) arrow.Record {
 	cols := make([]arrow.Array, rec.NumCols())
 	for i := range cols {
 		c := rec.Column(i)
@@ -406,7 +467,7 @@ func plainStrings(rec arrow.Record, schema *arrow.Schema) arrow.Record {
 			continue
 		}
 		dict := d.Dictionary().(*array.String)
-		b := array.NewStringBuilder(memory.DefaultAllocator)
+		b := array.NewStringBuilder(mem)
 		b.Reserve(d.Len())
 		for j := 0; j < d.Len(); j++ {
 			if d.IsNull(j) {
