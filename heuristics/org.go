@@ -25,8 +25,22 @@ type Org struct {
 	// and local ranges (RFC 1918, RFC 6598, RFC 4193, loopback, link-local).
 	Internal []netip.Prefix
 	// SubnetBitsV4 and SubnetBitsV6 size "the server's own subnet" for the
-	// hidden-NAT detector. Defaults: 24 and 64.
+	// hidden-NAT detector. Zero means DefaultSubnetBitsV4 and V6.
 	SubnetBitsV4, SubnetBitsV6 int
+}
+
+// Default sizes of a server's own subnet: the usual server VLAN.
+const (
+	DefaultSubnetBitsV4 = 24
+	DefaultSubnetBitsV6 = 64
+)
+
+// subnetBits is the prefix length of the server's own subnet around local.
+func (o Org) subnetBits(local netip.Addr) int {
+	if local.Is6() {
+		return cmp.Or(o.SubnetBitsV6, DefaultSubnetBitsV6)
+	}
+	return cmp.Or(o.SubnetBitsV4, DefaultSubnetBitsV4)
 }
 
 // ServerAddr is one Exchange server's address or range.
@@ -225,7 +239,7 @@ const permAnyRecipient = "SMTPAcceptAnyRecipient"
 // resolve decides what the detectors take as the organisation.
 func (e *orgEvidence) resolve(org Org) *orgView {
 	v := &orgView{exchange: map[netip.Addr]string{}, serverOf: map[netip.Addr]string{},
-		bits4: cmp.Or(org.SubnetBitsV4, 24), bits6: cmp.Or(org.SubnetBitsV6, 64)}
+		bits4: cmp.Or(org.SubnetBitsV4, DefaultSubnetBitsV4), bits6: cmp.Or(org.SubnetBitsV6, DefaultSubnetBitsV6)}
 
 	// Accepted domains.
 	if len(org.AcceptedDomains) > 0 {

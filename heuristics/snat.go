@@ -78,11 +78,7 @@ func (d *SNATDetector) observe(s *session.Session) {
 	}
 	m[s.Client]++
 	local := s.Local.Addr()
-	bits := cmp.Or(d.org.SubnetBitsV4, 24)
-	if local.Is6() {
-		bits = cmp.Or(d.org.SubnetBitsV6, 64)
-	}
-	p, err := local.Prefix(bits)
+	p, err := local.Prefix(d.org.subnetBits(local))
 	if err != nil || !p.Contains(s.Client) || s.Client == local || s.Client.IsLoopback() {
 		return
 	}

@@ -1,8 +1,9 @@
 package session
 
 import (
-	"fmt"
+	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -12,12 +13,6 @@ import (
 // SchemaVersion changes only when a column of Schema is
 // removed or changes meaning.
 const SchemaVersion = 1
-
-// Column indexes of Schema used to partition it.
-const (
-	ColServer = 0
-	ColStart  = 4
-)
 
 var (
 	recipientType = arrow.StructOf(
@@ -43,45 +38,125 @@ var (
 	)
 )
 
+// column is one column of the sessions table: its field and how a session
+// fills it. The table is declared here, once, in column order.
+type column struct {
+	field arrow.Field
+	fill  func(b array.Builder, s *Session)
+}
+
+func str(get func(*Session) string) func(array.Builder, *Session) {
+	return func(b array.Builder, s *Session) { b.(*array.StringBuilder).Append(get(s)) }
+}
+
+// optStr fills a nullable string column: null when ok is false.
+func optStr(get func(*Session) (string, bool)) func(array.Builder, *Session) {
+	return func(b array.Builder, s *Session) {
+		if v, ok := get(s); ok {
+			b.(*array.StringBuilder).Append(v)
+		} else {
+			b.AppendNull()
+		}
+	}
+}
+
+func boolean(get func(*Session) bool) func(array.Builder, *Session) {
+	return func(b array.Builder, s *Session) { b.(*array.BooleanBuilder).Append(get(s)) }
+}
+
+func port(get func(*Session) netip.AddrPort) func(array.Builder, *Session) {
+	return func(b array.Builder, s *Session) {
+		if ap := get(s); ap.IsValid() {
+			b.(*array.Uint16Builder).Append(ap.Port())
+		} else {
+			b.AppendNull()
+		}
+	}
+}
+
+func addr(get func(*Session) netip.Addr) func(array.Builder, *Session) {
+	return optStr(func(s *Session) (string, bool) { a := get(s); return a.String(), a.IsValid() })
+}
+
+func timestamp(get func(*Session) time.Time) func(array.Builder, *Session) {
+	return func(b array.Builder, s *Session) {
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(get(s).UnixMilli()))
+	}
+}
+
+var columns = []column{
+	{arrow.Field{Name: "server", Type: arrow.BinaryTypes.String, Nullable: true}, optStr(func(s *Session) (string, bool) { return s.Server, s.Server != "" })},
+	{arrow.Field{Name: "log_type", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.LogType.String() })},
+	{arrow.Field{Name: "session_id", Type: arrow.PrimitiveTypes.Uint64}, func(b array.Builder, s *Session) { b.(*array.Uint64Builder).Append(s.ID) }},
+	{arrow.Field{Name: "connector_id", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.Connector })},
+	{arrow.Field{Name: "start", Type: arrow.FixedWidthTypes.Timestamp_ms}, timestamp(func(s *Session) time.Time { return s.Start })},
+	{arrow.Field{Name: "end", Type: arrow.FixedWidthTypes.Timestamp_ms}, timestamp(func(s *Session) time.Time { return s.End })},
+	{arrow.Field{Name: "duration_ms", Type: arrow.PrimitiveTypes.Int64}, func(b array.Builder, s *Session) { b.(*array.Int64Builder).Append(s.Duration().Milliseconds()) }},
+	{arrow.Field{Name: "local_ip", Type: arrow.BinaryTypes.String, Nullable: true}, addr(func(s *Session) netip.Addr { return s.Local.Addr() })},
+	{arrow.Field{Name: "local_port", Type: arrow.PrimitiveTypes.Uint16, Nullable: true}, port(func(s *Session) netip.AddrPort { return s.Local })},
+	{arrow.Field{Name: "remote_ip", Type: arrow.BinaryTypes.String, Nullable: true}, addr(func(s *Session) netip.Addr { return s.Remote.Addr() })},
+	{arrow.Field{Name: "remote_port", Type: arrow.PrimitiveTypes.Uint16, Nullable: true}, port(func(s *Session) netip.AddrPort { return s.Remote })},
+	{arrow.Field{Name: "client_ip", Type: arrow.BinaryTypes.String, Nullable: true}, addr(func(s *Session) netip.Addr { return s.Client })},
+	{arrow.Field{Name: "proxied", Type: arrow.FixedWidthTypes.Boolean}, boolean(func(s *Session) bool { return s.Proxied })},
+	{arrow.Field{Name: "proxy_session_id", Type: arrow.PrimitiveTypes.Uint64, Nullable: true}, func(b array.Builder, s *Session) {
+		if s.Proxied {
+			b.(*array.Uint64Builder).Append(s.ProxySID)
+		} else {
+			b.AppendNull()
+		}
+	}},
+	{arrow.Field{Name: "proxy_auth", Type: arrow.BinaryTypes.String, Nullable: true}, optStr(func(s *Session) (string, bool) { return s.ProxyAuth, s.Proxied })},
+	{arrow.Field{Name: "ehlo", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.EHLO })},
+	{arrow.Field{Name: "banner", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.Banner })},
+	{arrow.Field{Name: "tls", Type: arrow.FixedWidthTypes.Boolean}, boolean(func(s *Session) bool { return s.TLS })},
+	{arrow.Field{Name: "tls_protocol", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.TLSProtocol })},
+	{arrow.Field{Name: "auth", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.Auth.String() })},
+	{arrow.Field{Name: "auth_user", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.AuthUser })},
+	{arrow.Field{Name: "auth_mechanism", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.AuthMechanism })},
+	{arrow.Field{Name: "auth_failures", Type: arrow.PrimitiveTypes.Int32}, func(b array.Builder, s *Session) { b.(*array.Int32Builder).Append(int32(s.AuthFailures)) }},
+	{arrow.Field{Name: "permissions", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.Permissions })},
+	{arrow.Field{Name: "ehlo_replied", Type: arrow.FixedWidthTypes.Boolean}, boolean(func(s *Session) bool { return s.EHLOReplied })},
+	{arrow.Field{Name: "offered_x_exps", Type: arrow.FixedWidthTypes.Boolean}, boolean(func(s *Session) bool { return s.OfferedEXPS })},
+	{arrow.Field{Name: "messages", Type: arrow.ListOf(messageType)}, appendMessages},
+	{arrow.Field{Name: "errors", Type: arrow.ListOf(errorType)}, appendErrors},
+	{arrow.Field{Name: "exchange_auth_failures", Type: arrow.ListOf(arrow.BinaryTypes.String)}, func(b array.Builder, s *Session) {
+		xl := b.(*array.ListBuilder)
+		xl.Append(true)
+		for _, r := range s.ExchangeAuthFailures {
+			xl.ValueBuilder().(*array.StringBuilder).Append(r.String())
+		}
+	}},
+	{arrow.Field{Name: "disconnect", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.Disconnect })},
+	{arrow.Field{Name: "complete", Type: arrow.FixedWidthTypes.Boolean}, boolean(func(s *Session) bool { return s.Complete })},
+	{arrow.Field{Name: "rows", Type: arrow.PrimitiveTypes.Int32}, func(b array.Builder, s *Session) { b.(*array.Int32Builder).Append(int32(s.Rows)) }},
+	{arrow.Field{Name: "first_at", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.First.String() })},
+	{arrow.Field{Name: "last_at", Type: arrow.BinaryTypes.String}, str(func(s *Session) string { return s.Last.String() })},
+}
+
 // Schema is the sessions table of a dataset: one row per rebuilt
 // session, addresses as text, messages and errors nested, so that query
 // tools (DuckDB, Spark, Trino) need no knowledge of the log format.
-var Schema = arrow.NewSchema([]arrow.Field{
-	{Name: "server", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "log_type", Type: arrow.BinaryTypes.String},
-	{Name: "session_id", Type: arrow.PrimitiveTypes.Uint64},
-	{Name: "connector_id", Type: arrow.BinaryTypes.String},
-	{Name: "start", Type: arrow.FixedWidthTypes.Timestamp_ms},
-	{Name: "end", Type: arrow.FixedWidthTypes.Timestamp_ms},
-	{Name: "duration_ms", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "local_ip", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "local_port", Type: arrow.PrimitiveTypes.Uint16, Nullable: true},
-	{Name: "remote_ip", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "remote_port", Type: arrow.PrimitiveTypes.Uint16, Nullable: true},
-	{Name: "client_ip", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "proxied", Type: arrow.FixedWidthTypes.Boolean},
-	{Name: "proxy_session_id", Type: arrow.PrimitiveTypes.Uint64, Nullable: true},
-	{Name: "proxy_auth", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "ehlo", Type: arrow.BinaryTypes.String},
-	{Name: "banner", Type: arrow.BinaryTypes.String},
-	{Name: "tls", Type: arrow.FixedWidthTypes.Boolean},
-	{Name: "tls_protocol", Type: arrow.BinaryTypes.String},
-	{Name: "auth", Type: arrow.BinaryTypes.String},
-	{Name: "auth_user", Type: arrow.BinaryTypes.String},
-	{Name: "auth_mechanism", Type: arrow.BinaryTypes.String},
-	{Name: "auth_failures", Type: arrow.PrimitiveTypes.Int32},
-	{Name: "permissions", Type: arrow.BinaryTypes.String},
-	{Name: "ehlo_replied", Type: arrow.FixedWidthTypes.Boolean},
-	{Name: "offered_x_exps", Type: arrow.FixedWidthTypes.Boolean},
-	{Name: "messages", Type: arrow.ListOf(messageType)},
-	{Name: "errors", Type: arrow.ListOf(errorType)},
-	{Name: "exchange_auth_failures", Type: arrow.ListOf(arrow.BinaryTypes.String)},
-	{Name: "disconnect", Type: arrow.BinaryTypes.String},
-	{Name: "complete", Type: arrow.FixedWidthTypes.Boolean},
-	{Name: "rows", Type: arrow.PrimitiveTypes.Int32},
-	{Name: "first_at", Type: arrow.BinaryTypes.String},
-	{Name: "last_at", Type: arrow.BinaryTypes.String},
-}, nil)
+var Schema = func() *arrow.Schema {
+	fields := make([]arrow.Field, len(columns))
+	for i, c := range columns {
+		fields[i] = c.field
+	}
+	return arrow.NewSchema(fields, nil)
+}()
+
+// Column indexes of Schema used to partition it.
+var (
+	ColServer = columnIndex("server")
+	ColStart  = columnIndex("start")
+)
+
+func columnIndex(name string) int {
+	idx := Schema.FieldIndices(name)
+	if len(idx) != 1 {
+		panic("sessions table: no column " + name)
+	}
+	return idx[0]
+}
 
 // Records batches sessions into records of Schema and hands
 // each full batch to flush. Add may be called concurrently.
@@ -133,107 +208,56 @@ func (w *Records) flushLocked() error {
 }
 
 func (w *Records) append(s *Session) {
-	b := w.b
-	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
-	optStr := func(i int, v string, ok bool) {
-		if ok {
-			str(i, v)
-		} else {
-			b.Field(i).AppendNull()
-		}
+	for i, c := range columns {
+		c.fill(w.b.Field(i), s)
 	}
-	boolean := func(i int, v bool) { b.Field(i).(*array.BooleanBuilder).Append(v) }
-	optStr(0, s.Server, s.Server != "")
-	str(1, s.LogType.String())
-	b.Field(2).(*array.Uint64Builder).Append(s.ID)
-	str(3, s.Connector)
-	b.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(s.Start.UnixMilli()))
-	b.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(s.End.UnixMilli()))
-	b.Field(6).(*array.Int64Builder).Append(s.Duration().Milliseconds())
-	optStr(7, s.Local.Addr().String(), s.Local.Addr().IsValid())
-	if s.Local.IsValid() {
-		b.Field(8).(*array.Uint16Builder).Append(s.Local.Port())
-	} else {
-		b.Field(8).AppendNull()
-	}
-	optStr(9, s.Remote.Addr().String(), s.Remote.Addr().IsValid())
-	if s.Remote.IsValid() {
-		b.Field(10).(*array.Uint16Builder).Append(s.Remote.Port())
-	} else {
-		b.Field(10).AppendNull()
-	}
-	optStr(11, s.Client.String(), s.Client.IsValid())
-	boolean(12, s.Proxied)
-	if s.Proxied {
-		b.Field(13).(*array.Uint64Builder).Append(s.ProxySID)
-	} else {
-		b.Field(13).AppendNull()
-	}
-	optStr(14, s.ProxyAuth, s.Proxied)
-	str(15, s.EHLO)
-	str(16, s.Banner)
-	boolean(17, s.TLS)
-	str(18, s.TLSProtocol)
-	str(19, s.Auth.String())
-	str(20, s.AuthUser)
-	str(21, s.AuthMechanism)
-	b.Field(22).(*array.Int32Builder).Append(int32(s.AuthFailures))
-	str(23, s.Permissions)
-	boolean(24, s.EHLOReplied)
-	boolean(25, s.OfferedEXPS)
+}
 
-	ml := b.Field(26).(*array.ListBuilder)
+// Fields of messageType, recipientType and errorType, in order.
+const (
+	msgFrom, msgFromMissing, msgQueued, msgRecipients, msgRecipientsOver, msgAt = 0, 1, 2, 3, 4, 5
+	rcptAddress, rcptDomain, rcptCode, rcptReply, rcptAt                        = 0, 1, 2, 3, 4
+	errCommand, errCode, errText, errAt                                         = 0, 1, 2, 3
+)
+
+func appendMessages(b array.Builder, s *Session) {
+	ml := b.(*array.ListBuilder)
 	ml.Append(true)
 	ms := ml.ValueBuilder().(*array.StructBuilder)
 	for _, m := range s.Messages {
 		ms.Append(true)
-		ms.FieldBuilder(0).(*array.StringBuilder).Append(m.From)
-		ms.FieldBuilder(1).(*array.BooleanBuilder).Append(m.FromMissing)
-		ms.FieldBuilder(2).(*array.BooleanBuilder).Append(m.Queued)
-		rl := ms.FieldBuilder(3).(*array.ListBuilder)
+		ms.FieldBuilder(msgFrom).(*array.StringBuilder).Append(m.From)
+		ms.FieldBuilder(msgFromMissing).(*array.BooleanBuilder).Append(m.FromMissing)
+		ms.FieldBuilder(msgQueued).(*array.BooleanBuilder).Append(m.Queued)
+		rl := ms.FieldBuilder(msgRecipients).(*array.ListBuilder)
 		rl.Append(true)
 		rs := rl.ValueBuilder().(*array.StructBuilder)
 		for _, r := range m.Rcpts {
 			rs.Append(true)
-			rs.FieldBuilder(0).(*array.StringBuilder).Append(r.Addr)
-			rs.FieldBuilder(1).(*array.StringBuilder).Append(r.Domain)
+			rs.FieldBuilder(rcptAddress).(*array.StringBuilder).Append(r.Addr)
+			rs.FieldBuilder(rcptDomain).(*array.StringBuilder).Append(r.Domain)
 			if r.Code != 0 {
-				rs.FieldBuilder(2).(*array.Int16Builder).Append(int16(r.Code))
+				rs.FieldBuilder(rcptCode).(*array.Int16Builder).Append(int16(r.Code))
 			} else {
-				rs.FieldBuilder(2).AppendNull()
+				rs.FieldBuilder(rcptCode).AppendNull()
 			}
-			rs.FieldBuilder(3).(*array.StringBuilder).Append(r.Reply)
-			rs.FieldBuilder(4).(*array.StringBuilder).Append(r.At.String())
+			rs.FieldBuilder(rcptReply).(*array.StringBuilder).Append(r.Reply)
+			rs.FieldBuilder(rcptAt).(*array.StringBuilder).Append(r.At.String())
 		}
-		ms.FieldBuilder(4).(*array.Int32Builder).Append(int32(m.RcptsOver))
-		ms.FieldBuilder(5).(*array.StringBuilder).Append(m.At.String())
+		ms.FieldBuilder(msgRecipientsOver).(*array.Int32Builder).Append(int32(m.RcptsOver))
+		ms.FieldBuilder(msgAt).(*array.StringBuilder).Append(m.At.String())
 	}
-	el := b.Field(27).(*array.ListBuilder)
+}
+
+func appendErrors(b array.Builder, s *Session) {
+	el := b.(*array.ListBuilder)
 	el.Append(true)
 	es := el.ValueBuilder().(*array.StructBuilder)
 	for _, e := range s.Errors {
 		es.Append(true)
-		es.FieldBuilder(0).(*array.StringBuilder).Append(e.Command)
-		es.FieldBuilder(1).(*array.Int16Builder).Append(int16(e.Code))
-		es.FieldBuilder(2).(*array.StringBuilder).Append(e.Text)
-		es.FieldBuilder(3).(*array.StringBuilder).Append(e.At.String())
+		es.FieldBuilder(errCommand).(*array.StringBuilder).Append(e.Command)
+		es.FieldBuilder(errCode).(*array.Int16Builder).Append(int16(e.Code))
+		es.FieldBuilder(errText).(*array.StringBuilder).Append(e.Text)
+		es.FieldBuilder(errAt).(*array.StringBuilder).Append(e.At.String())
 	}
-	xl := b.Field(28).(*array.ListBuilder)
-	xl.Append(true)
-	for _, r := range s.ExchangeAuthFailures {
-		xl.ValueBuilder().(*array.StringBuilder).Append(r.String())
-	}
-	str(29, s.Disconnect)
-	boolean(30, s.Complete)
-	b.Field(31).(*array.Int32Builder).Append(int32(s.Rows))
-	str(32, s.First.String())
-	str(33, s.Last.String())
 }
-
-// must panics on a programming error in the schema above (tests catch it).
-var _ = func() error {
-	if Schema.Field(ColServer).Name != "server" || Schema.Field(ColStart).Name != "start" {
-		panic(fmt.Sprintf("Schema partition columns moved: %v", Schema))
-	}
-	return nil
-}()
