@@ -1,5 +1,5 @@
-// Package heuristics turns the parser's record batches into what an Exchange
-// admin asks about: sessions, per-server and per-connector summaries, and
-// (in later files) detectors. It reads typed columns by parser's Col*
-// constants, copies the few facts it needs and never keeps a record.
+// Package heuristics judges the sessions that package session rebuilds:
+// each detector (one file each, declared in detector.go) watches every
+// session and reports findings with evidence, cause and fix; org.go infers
+// what the organisation is, summary.go describes servers and connectors.
 package heuristics
