@@ -7,7 +7,7 @@ BENCH_DIR ?= /tmp/logscan-bench
 BENCH_SIZE ?= 2GB
 FUZZTIME  ?= 5m
 
-.PHONY: build test demo bench cross fuzz samples clean duckdb-check
+.PHONY: build test test-short demo bench cross fuzz samples clean duckdb-check
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logscan
@@ -19,6 +19,11 @@ test:
 	$(GO) test ./...
 	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime 15s -fuzzminimizetime 5s
 	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime 15s -fuzzminimizetime 5s
+
+# The quick tier: everything but the slowest end-to-end tests and the fuzzers.
+test-short:
+	$(GO) vet ./...
+	$(GO) test -short ./...
 
 demo: build
 	./$(BIN) scan samples/contoso

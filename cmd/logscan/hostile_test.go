@@ -171,6 +171,9 @@ func scanJSON(t *testing.T, paths ...string) (jsonReport, string) {
 // kept + rejected, sessions complete and incomplete) and the warnings with
 // file and line, and that no control character reaches the terminal.
 func TestHostileInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow tier: make test runs it, make test-short does not")
+	}
 	big := t.TempDir()
 	hostileBig(t, big)
 	dir := filepath.Join("testdata", "hostile")

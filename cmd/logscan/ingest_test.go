@@ -20,7 +20,7 @@ import (
 // it): LOGSCAN_MAIN=1 makes the test binary behave as logscan.
 func TestMain(m *testing.M) {
 	if os.Getenv("LOGSCAN_MAIN") == "1" {
-		os.Exit(execute(os.Args[1:], System()))
+		os.Exit(runMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -178,6 +178,9 @@ func TestIncrementalRuns(t *testing.T) {
 // its run before letting one finish: the dataset must be exactly what one
 // uninterrupted run over the final folder makes.
 func TestIngestKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow tier: make test runs it, make test-short does not")
+	}
 	final := t.TempDir()
 	genOrg(t, final, gen.Config{Hours: 24, Scale: 2, Seed: 4})
 	logs := filepath.Join(t.TempDir(), "logs")

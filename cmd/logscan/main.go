@@ -19,7 +19,10 @@ var version = "dev"
 // near 600 MiB, with it under 400 MiB.
 const defaultMemoryLimit = 384 << 20
 
-func main() {
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain is the process: memory limit, signals, the command line.
+func runMain(args []string) int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
@@ -31,7 +34,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(executeContext(ctx, os.Args[1:], System()))
+	return executeContext(ctx, args, System())
 }
 
 // execute runs the command line and maps its outcome to an exit status.

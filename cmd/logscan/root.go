@@ -21,7 +21,7 @@ and tells you what they hold.`,
 	// and usage hints to stderr. Results never go through cobra.
 	cmd.SetOut(io.Out)
 	cmd.SetErr(io.ErrOut)
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newScanCmd(io, nil))
 	cmd.AddCommand(newIngestCmd(io, nil))
 	cmd.AddCommand(newVersionCmd(io, version))
@@ -51,3 +51,6 @@ func stringEnumFlag(cmd *cobra.Command, p *string, name, def string, allowed []s
 	*p = def
 	cmd.Flags().Var(&enumFlag{value: p, allowed: allowed}, name, fmt.Sprintf("%s: {%s}", usage, strings.Join(allowed, "|")))
 }
+
+// flagError makes cobra's flag parsing errors usage errors (exit 2, hint).
+func flagError(_ *cobra.Command, err error) error { return &FlagError{err} }
