@@ -77,6 +77,11 @@ func (p *Problems) add(list *[]*Error, counts *map[error]int64, e *Error, kind e
 	}
 }
 
+// full says no more places of kind are kept: more of it are only counted.
+func (p *Problems) full(list []*Error, counts map[error]int64, kind error) bool {
+	return counts != nil && len(list) >= p.max
+}
+
 // Kind returns the sentinel an error wraps, or the error itself. ErrTruncated
 // and ErrDamaged come first: they say why the other sentinel happened.
 func Kind(err error) error {
