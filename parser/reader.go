@@ -34,8 +34,9 @@ const (
 	readBufferSize = 1 << 20
 )
 
-// Stats counts what a Reader saw. RowsRead == RowsEmitted + RowsRejected
-// always holds; header and blank lines are not rows.
+// Stats counts what a Reader saw. RowsRead == RowsEmitted + RowsRejected +
+// RowsOutside always holds; header and blank lines are not rows, and
+// Lines == HeaderLines + BlankLines + RowsRead.
 type Stats struct {
 	Bytes        int64 // bytes read (decompressed)
 	Lines        int64 // physical lines
@@ -45,7 +46,8 @@ type Stats struct {
 	RowsEmitted  int64
 	RowsRejected int64
 	RowsOutside  int64 // good rows left out by WithTimeRange
-	Warnings     int64
+	Warnings     int64 // warnings on kept rows, and notices about header lines
+	RowsWarned   int64 // kept rows (of RowsEmitted) with at least one warning
 	Batches      int64
 	MinTime      int64 // Unix ms of the earliest row, valid when RowsEmitted > 0
 	MaxTime      int64
@@ -70,6 +72,7 @@ func (s *Stats) Add(o Stats) {
 	s.RowsOutside += o.RowsOutside
 	s.RowsRejected += o.RowsRejected
 	s.Warnings += o.Warnings
+	s.RowsWarned += o.RowsWarned
 	s.Batches += o.Batches
 }
 
@@ -181,6 +184,8 @@ type Reader struct {
 	remote     endpointCache
 	serverHint []byte
 	row        row
+
+	warnedLine int64 // the last line a warning was given for, to count rows warned once
 
 	base    int64     // offset of the input in its file (WithResume)
 	pending int64     // bytes of an unfinished last line held for the next run
@@ -344,16 +349,31 @@ func (r *Reader) reject(col int, err error) {
 	r.probs.add(&r.probs.Rejects, &r.probs.RejectCounts, &Error{File: r.src, Line: r.lineNo, Column: col, Err: err}, Kind(err))
 }
 
+// warn records a warning about the current row, which is kept.
 func (r *Reader) warn(col int, err error) {
 	r.stats.Warnings++
+	if r.warnedLine != r.lineNo {
+		r.warnedLine = r.lineNo
+		r.stats.RowsWarned++
+	}
 	r.probs.add(&r.probs.Warnings, &r.probs.WarningCounts, &Error{File: r.src, Line: r.lineNo, Column: col, Err: err}, Kind(err))
+}
+
+// notice records a problem with a header line or the file, not a row.
+func (r *Reader) notice(err error) {
+	r.stats.Warnings++
+	r.probs.add(&r.probs.Warnings, &r.probs.WarningCounts, &Error{File: r.src, Line: r.lineNo, Err: err}, Kind(err))
 }
 
 // warnEndpoint warns of a bad endpoint. A redacted log has one on every
 // row: past the places kept, it only counts, without formatting a message.
 func (r *Reader) warnEndpoint(name string, text []byte) {
-	if r.probs.full(r.probs.Warnings, r.probs.WarningCounts, ErrBadEndpoint) {
+	if r.probs.full(r.probs.WarningCounts, ErrBadEndpoint) {
 		r.stats.Warnings++
+		if r.warnedLine != r.lineNo {
+			r.warnedLine = r.lineNo
+			r.stats.RowsWarned++
+		}
 		r.probs.WarningCounts[ErrBadEndpoint]++
 		return
 	}
@@ -399,26 +419,26 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 }
 
 // careful handles the rare lines splitPlain declines: NULs, invalid UTF-8,
-// quotes, and lines the input cut short.
+// quotes, and lines the input cut short. Its warnings are given only to rows
+// that are kept.
 func (r *Reader) careful(line []byte, terminated, damaged bool) {
+	nuls := 0 // NUL bytes in the line, which a crash leaves in blocks
 	if bytes.IndexByte(line, 0) >= 0 {
+		nuls = bytes.Count(line, []byte{0})
 		trimmed := bytes.Trim(line, "\x00")
 		if len(trimmed) == 0 {
 			r.stats.RowsRead++
-			r.reject(0, ErrNULBytes)
+			r.reject(0, fmt.Errorf("%w: the whole line, %d bytes", ErrNULBytes, len(line)))
 			return
 		}
-		if bytes.IndexByte(trimmed, 0) < 0 {
-			r.warn(0, fmt.Errorf("%w: %d bytes", ErrNULStripped, len(line)-len(trimmed)))
-			line = trimmed
-		}
-		// NULs inside a field are kept: they are data.
-		if line[0] == '#' { // a header written after the NULs a crash left
+		if trimmed[0] == '#' { // a header written after the NULs a crash left
 			r.stats.HeaderLines++
-			r.keepHeader(line)
-			r.header(line)
+			r.notice(fmt.Errorf("%w: %d bytes before a header line", ErrNULStripped, len(line)-len(trimmed)))
+			r.keepHeader(trimmed)
+			r.header(trimmed)
 			return
 		}
+		line = trimmed
 	}
 	r.stats.RowsRead++
 	if damaged && !terminated {
@@ -426,16 +446,32 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 		r.reject(0, fmt.Errorf("%w: the input broke off inside this line", ErrTruncated))
 		return
 	}
-	if !utf8.Valid(line) {
+	badUTF8 := !utf8.Valid(line)
+	if badUTF8 {
 		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
-		r.warn(0, ErrInvalidUTF8)
 	}
-	if col, err := r.parseRow(line); err != nil {
+	emitted := r.stats.RowsEmitted
+	col, err := r.parseRow(line)
+	switch {
+	case err != nil && nuls > 0:
+		// The NULs are the cause: a crash wrote them over (part of) a row.
+		r.reject(0, fmt.Errorf("%w: %d bytes, and then: %w", ErrNULBytes, nuls, err))
+		return
+	case err != nil:
 		if !terminated {
 			err = fmt.Errorf("%w: %w", ErrTruncated, err)
 		}
 		r.reject(col, err)
 		return
+	case r.stats.RowsEmitted == emitted:
+		return // good, but outside the time range
+	}
+	if stripped := nuls - bytes.Count(line, []byte{0}); stripped > 0 {
+		r.warn(0, fmt.Errorf("%w: %d bytes", ErrNULStripped, stripped))
+	}
+	// NULs inside a field are kept: they are data.
+	if badUTF8 {
+		r.warn(0, ErrInvalidUTF8)
 	}
 	if !terminated {
 		r.warn(0, ErrNoLineEnd)
@@ -491,7 +527,7 @@ func (r *Reader) setFields(names []string) {
 			}
 		}
 		if !known && r.lineNo > 0 {
-			r.warn(0, fmt.Errorf("%w: %q", ErrUnknownField, n))
+			r.notice(fmt.Errorf("%w: %q", ErrUnknownField, n))
 		}
 	}
 	r.missing = ""
@@ -558,6 +594,24 @@ func (r *Reader) parseFields(f [][]byte) error {
 		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev))
 	}
 	rw.connector = f[r.pos[fConnector]]
+	if r.logType == LogTypeUnknown {
+		r.logType = LogTypeSend
+		if bytes.IndexByte(rw.connector, '\\') > 0 {
+			r.logType = LogTypeReceive
+		}
+	}
+	rw.logType = r.logType
+	rw.server = r.serverHint
+	if rw.logType == LogTypeReceive {
+		if i := bytes.IndexByte(rw.connector, '\\'); i > 0 {
+			rw.server = rw.connector[:i]
+		}
+	}
+	if r.cfg.window && (rw.ts < r.cfg.since || rw.ts >= r.cfg.until) {
+		r.stats.RowsOutside++
+		return nil
+	}
+	// Only kept rows get warnings: a warning says what a kept row lacks.
 	var bad bool
 	if p := r.pos[fLocal]; p >= 0 {
 		if rw.local, bad = r.local.parse(f[p]); bad {
@@ -579,23 +633,6 @@ func (r *Reader) parseFields(f [][]byte) error {
 	}
 	if p := r.pos[fContext]; p >= 0 {
 		rw.ctxt = f[p]
-	}
-	if r.logType == LogTypeUnknown {
-		r.logType = LogTypeSend
-		if bytes.IndexByte(rw.connector, '\\') > 0 {
-			r.logType = LogTypeReceive
-		}
-	}
-	rw.logType = r.logType
-	rw.server = r.serverHint
-	if rw.logType == LogTypeReceive {
-		if i := bytes.IndexByte(rw.connector, '\\'); i > 0 {
-			rw.server = rw.connector[:i]
-		}
-	}
-	if r.cfg.window && (rw.ts < r.cfg.since || rw.ts >= r.cfg.until) {
-		r.stats.RowsOutside++
-		return nil
 	}
 	if r.stats.RowsEmitted == 0 || rw.ts < r.stats.MinTime {
 		r.stats.MinTime = rw.ts

@@ -72,6 +72,10 @@ type ScanOptions struct {
 type ScanResult struct {
 	Files  []FileResult
 	Totals Stats
+	// Problems is every kind of problem in all files with its exact count,
+	// the number of files it was seen in, and its first DefaultMaxProblems
+	// places in path order (see Problems.Kinds for the order of kinds).
+	Problems []KindCount
 }
 
 // Count returns how many files have status s.
@@ -150,6 +154,7 @@ feed:
 	for _, f := range results {
 		res.Totals.Add(f.Stats)
 	}
+	res.Problems = mergeKinds(results, DefaultMaxProblems)
 	return res, nil
 }
 
