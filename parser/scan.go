@@ -319,7 +319,7 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 	if resume != nil {
 		return res.read(br, u, opts, resume, emit)
 	}
-	head, peekErr := br.Peek(64 << 10)
+	head, peekErr := br.Peek(detectBytes)
 	det, err := Detect(head)
 	if err != nil {
 		if peekErr != nil && peekErr != io.EOF && !errors.Is(peekErr, bufio.ErrBufferFull) && len(head) == 0 {
