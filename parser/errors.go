@@ -30,6 +30,9 @@ var (
 	ErrNoLineEnd    = errors.New("last line has no line end; kept, but it may be incomplete")
 	ErrNULStripped  = errors.New("NUL bytes removed from the line (left by a crash or preallocation)")
 	ErrUnknownField = errors.New("#Fields names a field logscan does not know; ignored")
+	// A notice at the #Fields line: the analyses that need these columns
+	// cannot run on the rows under it (FileResult.MissingColumns).
+	ErrMissingColumns = errors.New("#Fields lacks columns the analyses need")
 
 	// Errors that end a file early (I/O); every row before them is kept.
 	ErrDamaged = errors.New("input damaged")
@@ -106,7 +109,7 @@ func SeverityOf(kind error) Severity {
 	switch kind {
 	case ErrBadEndpoint, ErrInvalidUTF8, ErrNoLineEnd, ErrNULStripped:
 		return Warning
-	case ErrUnknownField:
+	case ErrUnknownField, ErrMissingColumns:
 		return Notice
 	}
 	return Rejected
@@ -186,7 +189,7 @@ func Kind(err error) error {
 	for _, s := range []error{ErrTruncated, ErrDamaged, ErrNULBytes, ErrFieldCount, ErrBareQuote, ErrQuote, ErrLineTooLong,
 		ErrBadTimestamp, ErrBadSessionID, ErrBadSequence, ErrBadEvent, ErrFieldsHeader,
 		ErrNotProtocolLog, ErrBadEndpoint, ErrInvalidUTF8, ErrNoLineEnd, ErrNULStripped,
-		ErrUnknownField} {
+		ErrUnknownField, ErrMissingColumns} {
 		if errors.Is(err, s) {
 			return s
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -185,7 +186,8 @@ type Reader struct {
 	serverHint []byte
 	row        row
 
-	warnedLine int64 // the last line a warning was given for, to count rows warned once
+	warnedLine  int64    // the last line a warning was given for, to count rows warned once
+	missingCols []string // known columns some #Fields lacked
 
 	base    int64     // offset of the input in its file (WithResume)
 	pending int64     // bytes of an unfinished last line held for the next run
@@ -537,6 +539,31 @@ func (r *Reader) setFields(names []string) {
 			break
 		}
 	}
+	var lacks []string
+	for f, name := range fieldNames {
+		if r.pos[f] < 0 {
+			lacks = append(lacks, name)
+			if !slices.Contains(r.missingCols, name) {
+				r.missingCols = append(r.missingCols, name)
+			}
+		}
+	}
+	if len(lacks) > 0 && r.lineNo > 0 {
+		r.notice(fmt.Errorf("%w: %s", ErrMissingColumns, strings.Join(lacks, ", ")))
+	}
+}
+
+// MissingColumns names the columns the analyses need that a #Fields header of
+// the stream lacked (in the order of the standard layout, once each), or nil.
+// Rows lack them too: what depends on them could not run on this stream.
+func (r *Reader) MissingColumns() []string {
+	var out []string
+	for _, name := range fieldNames {
+		if slices.Contains(r.missingCols, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // parseRow validates one row and appends it to the batch only when all of it

@@ -45,6 +45,10 @@ type FileResult struct {
 	Stats      Stats
 	Problems   *Problems
 	Err        error // an I/O error that ended the file early; rows before it were kept
+	// MissingColumns names the columns the analyses need that the file's
+	// #Fields lacked (e.g. remote-endpoint, data): the analyses that need
+	// them could not run on this file. A notice at the #Fields line says so.
+	MissingColumns []string
 	// State is where the next incremental run should go on (Incremental
 	// scans only; nil for files that were not read).
 	State *FileState
@@ -371,6 +375,7 @@ func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *R
 	res.Status = FileParsed
 	res.LogType, res.Version = rd.LogType(), rd.Version()
 	res.Stats, res.Problems, res.Err = rd.Stats(), rd.Problems(), rd.Err()
+	res.MissingColumns = rd.MissingColumns()
 	if res.Stats.RowsRead == 0 && res.Err == nil {
 		res.Status = FileEmpty // a header and nothing else: a file just rolled over
 	}
