@@ -60,7 +60,10 @@ func (res *FileResult) incremental(u unit, rc io.ReadCloser, prev map[string]Fil
 	}
 	var magic [6]byte
 	n, _ := f.ReadAt(magic[:], 0)
-	whole := bytes.HasPrefix(magic[:n], magicGzip) || bytes.HasPrefix(magic[:n], magicBzip2)
+	// Compressed and UTF-16 files are read whole: offsets in what the
+	// Reader sees are not offsets in the file.
+	enc, _, _ := sniffEncoding(magic[:n])
+	whole := bytes.HasPrefix(magic[:n], magicGzip) || bytes.HasPrefix(magic[:n], magicBzip2) || enc != ""
 	st := &FileState{Size: fi.Size(), ModTime: fi.ModTime().UTC(), PrefixLen: min(fi.Size(), prefixBytes), Whole: whole}
 	if st.PrefixHash, err = prefixHash(f, st.PrefixLen); err != nil {
 		return nil, false

@@ -49,6 +49,10 @@ type FileResult struct {
 	// #Fields lacked (e.g. remote-endpoint, data): the analyses that need
 	// them could not run on this file. A notice at the #Fields line says so.
 	MissingColumns []string
+	// Encoding is "UTF-16LE" or "UTF-16BE" for a log re-saved by a Windows
+	// tool, read transcoded to UTF-8 (Stats.Bytes counts UTF-8 bytes then);
+	// "" for UTF-8.
+	Encoding string
 	// State is where the next incremental run should go on (Incremental
 	// scans only; nil for files that were not read).
 	State *FileState
@@ -319,6 +323,16 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 				return res
 			}
 		}
+	}
+	head, _ := br.Peek(512)
+	enc, bigEndian, unreadable := sniffEncoding(head)
+	if unreadable != "" {
+		res.Status, res.Reason = FileSkipped, unreadable
+		return res
+	}
+	if enc != "" {
+		res.Encoding = enc
+		br = decodeUTF16(br, bigEndian)
 	}
 	if resume != nil {
 		return res.read(br, u, opts, resume, emit)
