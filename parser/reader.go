@@ -86,6 +86,7 @@ type config struct {
 	maxProblems int
 	resume      *ResumePoint
 	holdTail    bool
+	final       bool // the file has stopped growing (withFinal)
 	window      bool
 	since       int64 // Unix ms, inclusive
 	until       int64 // Unix ms, exclusive
@@ -460,7 +461,10 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 		r.reject(0, fmt.Errorf("%w: %d bytes, and then: %w", ErrNULBytes, nuls, err))
 		return
 	case err != nil:
-		if !terminated {
+		switch {
+		case !terminated && r.cfg.final:
+			err = fmt.Errorf("%w: %w; the file has stopped growing (a newer log is beside it), so the line is lost", ErrTruncated, err)
+		case !terminated:
 			err = fmt.Errorf("%w: %w", ErrTruncated, err)
 		}
 		r.reject(col, err)

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -108,6 +110,9 @@ type unit struct {
 	entry *zip.File
 	fail  error
 	skip  string // not read, and why
+	// final: a newer Exchange log of the same kind is in the same folder, so
+	// this one has stopped growing and a cut last line will never be finished.
+	final bool
 }
 
 // Scan reads every file under paths (directories recursively), recognising
@@ -264,11 +269,75 @@ func discover(paths []string) ([]unit, []io.Closer) {
 			return nil
 		})
 	}
+	markFinal(units)
 	return units, closers
 }
 
-func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Record) error) FileResult {
-	res := FileResult{Path: u.path, Problems: &Problems{}}
+// exchangeLogName reads an Exchange log file name, RECVyyyymmddhh-N.LOG or
+// SENDyyyymmdd-N.LOG (any case), into its kind and its place in the order
+// Exchange writes them: by date, then by N (numerically: -10 after -9).
+func exchangeLogName(name string) (kind string, date, n int64, ok bool) {
+	u := strings.ToUpper(name)
+	if !strings.HasSuffix(u, ".LOG") || len(u) < 8+len(".LOG") {
+		return "", 0, 0, false
+	}
+	kind, u = u[:4], u[4:len(u)-4]
+	d, num, found := strings.Cut(u, "-")
+	if (kind != "RECV" && kind != "SEND") || !found || len(d) < 8 || len(d) > 10 {
+		return "", 0, 0, false
+	}
+	dv, err1 := strconv.ParseInt(d, 10, 64)
+	nv, err2 := strconv.ParseInt(num, 10, 64)
+	if err1 != nil || err2 != nil || dv < 0 || nv < 0 {
+		return "", 0, 0, false
+	}
+	for len(d) < 10 { // daily names (2007/2010) sort as hour 00
+		dv, d = dv*10, d+"0"
+	}
+	return kind, dv, nv, true
+}
+
+// markFinal marks every plain Exchange log that has a newer one of the same
+// kind in its folder: Exchange writes one file at a time, so it has stopped.
+func markFinal(units []unit) {
+	type key struct{ dir, kind string }
+	type pos struct{ date, n int64 }
+	newest := map[key]pos{}
+	for _, u := range units {
+		if u.entry != nil || u.fail != nil || u.skip != "" {
+			continue
+		}
+		if kind, d, n, ok := exchangeLogName(filepath.Base(u.path)); ok {
+			k := key{filepath.Dir(u.path), kind}
+			if p, seen := newest[k]; !seen || d > p.date || d == p.date && n > p.n {
+				newest[k] = pos{d, n}
+			}
+		}
+	}
+	for i, u := range units {
+		if u.entry != nil || u.fail != nil || u.skip != "" {
+			continue
+		}
+		if kind, d, n, ok := exchangeLogName(filepath.Base(u.path)); ok {
+			if p := newest[key{filepath.Dir(u.path), kind}]; d < p.date || d == p.date && n < p.n {
+				units[i].final = true
+			}
+		}
+	}
+}
+
+func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Record) error) (res FileResult) {
+	res = FileResult{Path: u.path, Problems: &Problems{}}
+	defer func() {
+		switch {
+		case res.State == nil || res.Unchanged:
+		case res.Status == FileSkipped:
+			// Remembered, so the next run does not read it as rows.
+			res.State.Skipped = res.Reason
+		case res.Status == FileFailed:
+			res.State = nil // tried again next run
+		}
+	}()
 	if u.fail != nil {
 		res.Status, res.Reason = FileFailed, u.fail.Error()
 		return res
@@ -374,7 +443,11 @@ func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *R
 		ropts = append(ropts, WithResume(*resume))
 	}
 	if opts.Incremental && u.entry == nil && res.State != nil && !res.State.Whole {
-		ropts = append(ropts, WithHoldTail())
+		if u.final {
+			ropts = append(ropts, withFinal())
+		} else {
+			ropts = append(ropts, WithHoldTail())
+		}
 	}
 	rd := NewReader(br, u.path, ropts...)
 	defer rd.Release()
