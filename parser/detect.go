@@ -17,12 +17,16 @@ type Detection struct {
 // an Exchange SMTP protocol log. Files are recognised by their header: a
 // "#Log-type: SMTP Receive/Send Protocol Log" line, or a #Fields line naming
 // connector-id, session-id and event. Excerpts without a header (rows pasted
-// from a log) are recognised when their first line is a well-formed row of the
-// standard layout. Anything else returns an error wrapping ErrNotProtocolLog.
+// from a log) are recognised when any line of head is a well-formed row of
+// the standard layout: a damaged first line (cut by a forum, or the poster's
+// own words) costs that line, not the file. Scan passes the first 64 KiB.
+// Anything else returns an error wrapping ErrNotProtocolLog.
 func Detect(head []byte) (Detection, error) {
 	var d Detection
 	head = bytes.TrimPrefix(bytes.TrimLeft(head, "\x00"), bom)
-	sawHeader := false
+	sawHeader, sawLogType := false, false
+	var probe *Reader
+	var firstErr error
 	for len(head) > 0 {
 		line, rest, _ := bytes.Cut(head, []byte("\n"))
 		head = rest
@@ -39,12 +43,17 @@ func Detect(head []byte) (Detection, error) {
 				if d.LogType == LogTypeUnknown {
 					return d, fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, clip(value))
 				}
-				sawHeader = true
+				sawHeader, sawLogType = true, true
 			case "software":
 				if !bytes.Contains(bytes.ToLower(value), []byte("exchange")) {
 					return d, fmt.Errorf("%w: #Software is %q", ErrNotProtocolLog, clip(value))
 				}
 			case "fields":
+				if sawLogType {
+					// A protocol log by its #Log-type: the Reader says
+					// which columns it lacks, and rejects rows it cannot place.
+					return d, nil
+				}
 				v := strings.ToLower(string(value))
 				for _, need := range []string{"connector-id", "session-id", "event"} {
 					if !strings.Contains(v, need) {
@@ -58,19 +67,30 @@ func Detect(head []byte) (Detection, error) {
 		if sawHeader {
 			return d, nil
 		}
-		// A headerless excerpt: accept it when its first line is a row.
-		probe := newReader("probe", WithBatchRows(1))
-		if _, err := probe.parseRow(line); err != nil {
-			return d, fmt.Errorf("%w (no #Log-type or #Fields header, and the first line is no log row: %v)", ErrNotProtocolLog, err)
+		// A headerless excerpt: accept it when one of its lines is a row.
+		if probe == nil {
+			probe = newReader("probe", WithBatchRows(1))
 		}
-		return d, nil
+		_, err := probe.parseRow(line)
+		if err == nil {
+			return d, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
 	}
 	if sawHeader {
 		return d, nil
 	}
+	if firstErr != nil {
+		return d, fmt.Errorf("%w (no #Log-type or #Fields header, and no log row in the first %d KiB; the first line: %v)", ErrNotProtocolLog, detectBytes>>10, firstErr)
+	}
 	d.Empty = true
 	return d, nil
 }
+
+// detectBytes is how much of a stream Scan gives Detect.
+const detectBytes = 64 << 10
 
 // LogTypeFromPath guesses a log's type from where Exchange keeps it: a
 // SmtpReceive or SmtpSend folder, or a RECV*/SEND* file name. It is a hint

@@ -227,12 +227,12 @@ type endpointCache struct {
 }
 
 // parse returns the endpoint and whether the text was present but not an
-// address (redacted logs hold "x.x.x.x:25" or a host name). It reports a bad
-// text only when it changes, so a redacted file warns once, not on every row.
+// address (redacted logs hold "x.x.x.x:25" or a host name). A repeated text
+// is as bad as it was the first time: every row with it is counted.
 // The endpoint is valid until the next call.
 func (c *endpointCache) parse(b []byte) (*endpoint, bool) {
 	if c.raw != nil && bytes.Equal(b, c.raw) {
-		return &c.ep, false
+		return &c.ep, c.bad
 	}
 	c.ep, c.bad = parseEndpoint(b)
 	c.raw = append(c.raw[:0], b...)

@@ -21,6 +21,21 @@ type FileState struct {
 	PrefixHash string    `json:"prefix_hash"`     // sha256 of the first PrefixLen bytes
 	Whole      bool      `json:"whole,omitempty"` // compressed or archived: read whole, never resumed
 	Point      ResumePoint
+	// Skipped is why the file was skipped (not a protocol log); while it
+	// is unchanged the next run skips it again without reading it.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// sameAs says st is the file p describes, unchanged.
+func (st *FileState) sameAs(p FileState) bool {
+	return p.Size == st.Size && p.PrefixHash == st.PrefixHash && p.ModTime.Equal(st.ModTime)
+}
+
+// skippedAgain marks a file skipped by the last run and unchanged since.
+func (res *FileResult) skippedAgain(p FileState) {
+	res.Status, res.Reason, res.Unchanged = FileSkipped, p.Skipped, true
+	s := p
+	res.State = &s
 }
 
 // prefixBytes is how much of a file's start identifies it: the header
@@ -44,6 +59,10 @@ func (res *FileResult) incremental(u unit, rc io.ReadCloser, prev map[string]Fil
 	if u.entry != nil { // a zip entry: immutable by nature
 		st := &FileState{Size: int64(u.entry.UncompressedSize64), ModTime: u.entry.Modified.UTC(), PrefixHash: hex.EncodeToString([]byte{byte(u.entry.CRC32 >> 24), byte(u.entry.CRC32 >> 16), byte(u.entry.CRC32 >> 8), byte(u.entry.CRC32)}), Whole: true}
 		res.State = st
+		if seen && p.Skipped != "" && p.Size == st.Size && p.PrefixHash == st.PrefixHash {
+			res.skippedAgain(p)
+			return nil, true
+		}
 		if seen && p.Whole && p.Size == st.Size && p.PrefixHash == st.PrefixHash {
 			res.unchanged(p)
 			return nil, true
@@ -60,7 +79,10 @@ func (res *FileResult) incremental(u unit, rc io.ReadCloser, prev map[string]Fil
 	}
 	var magic [6]byte
 	n, _ := f.ReadAt(magic[:], 0)
-	whole := bytes.HasPrefix(magic[:n], magicGzip) || bytes.HasPrefix(magic[:n], magicBzip2)
+	// Compressed and UTF-16 files are read whole: offsets in what the
+	// Reader sees are not offsets in the file.
+	enc, _, _ := sniffEncoding(magic[:n])
+	whole := bytes.HasPrefix(magic[:n], magicGzip) || bytes.HasPrefix(magic[:n], magicBzip2) || enc != ""
 	st := &FileState{Size: fi.Size(), ModTime: fi.ModTime().UTC(), PrefixLen: min(fi.Size(), prefixBytes), Whole: whole}
 	if st.PrefixHash, err = prefixHash(f, st.PrefixLen); err != nil {
 		return nil, false
@@ -68,6 +90,16 @@ func (res *FileResult) incremental(u unit, rc io.ReadCloser, prev map[string]Fil
 	res.State = st
 	if !seen {
 		return nil, false
+	}
+	if p.Skipped != "" {
+		if st.sameAs(p) {
+			res.skippedAgain(p)
+			return nil, true
+		}
+		return nil, false // changed: is it a log now? Read from the start.
+	}
+	if p.Point.Offset == 0 && p.Point.Pending == 0 {
+		return nil, false // nothing was read: read from the start, with detection
 	}
 	if whole || p.Whole {
 		if p.Whole && whole && p.Size == st.Size && p.PrefixHash == st.PrefixHash {
@@ -87,7 +119,9 @@ func (res *FileResult) incremental(u unit, rc io.ReadCloser, prev map[string]Fil
 		return nil, false
 	}
 	res.Resumed = true
-	if fi.Size() == p.Point.Offset+p.Point.Pending {
+	if fi.Size() == p.Point.Offset+p.Point.Pending && !(u.final && p.Point.Pending > 0) {
+		// (A cut last line of a file that has stopped growing is read now
+		// and reported as lost, rather than waited for for ever.)
 		st.Point = p.Point
 		res.unchanged(*st)
 		return nil, true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,8 +35,9 @@ const (
 	readBufferSize = 1 << 20
 )
 
-// Stats counts what a Reader saw. RowsRead == RowsEmitted + RowsRejected
-// always holds; header and blank lines are not rows.
+// Stats counts what a Reader saw. RowsRead == RowsEmitted + RowsRejected +
+// RowsOutside always holds; header and blank lines are not rows, and
+// Lines == HeaderLines + BlankLines + RowsRead.
 type Stats struct {
 	Bytes        int64 // bytes read (decompressed)
 	Lines        int64 // physical lines
@@ -45,7 +47,8 @@ type Stats struct {
 	RowsEmitted  int64
 	RowsRejected int64
 	RowsOutside  int64 // good rows left out by WithTimeRange
-	Warnings     int64
+	Warnings     int64 // warnings on kept rows, and notices about header lines
+	RowsWarned   int64 // kept rows (of RowsEmitted) with at least one warning
 	Batches      int64
 	MinTime      int64 // Unix ms of the earliest row, valid when RowsEmitted > 0
 	MaxTime      int64
@@ -70,6 +73,7 @@ func (s *Stats) Add(o Stats) {
 	s.RowsOutside += o.RowsOutside
 	s.RowsRejected += o.RowsRejected
 	s.Warnings += o.Warnings
+	s.RowsWarned += o.RowsWarned
 	s.Batches += o.Batches
 }
 
@@ -82,6 +86,7 @@ type config struct {
 	maxProblems int
 	resume      *ResumePoint
 	holdTail    bool
+	final       bool // the file has stopped growing (withFinal)
 	window      bool
 	since       int64 // Unix ms, inclusive
 	until       int64 // Unix ms, exclusive
@@ -181,6 +186,9 @@ type Reader struct {
 	remote     endpointCache
 	serverHint []byte
 	row        row
+
+	warnedLine  int64    // the last line a warning was given for, to count rows warned once
+	missingCols []string // known columns some #Fields lacked
 
 	base    int64     // offset of the input in its file (WithResume)
 	pending int64     // bytes of an unfinished last line held for the next run
@@ -344,9 +352,35 @@ func (r *Reader) reject(col int, err error) {
 	r.probs.add(&r.probs.Rejects, &r.probs.RejectCounts, &Error{File: r.src, Line: r.lineNo, Column: col, Err: err}, Kind(err))
 }
 
+// warn records a warning about the current row, which is kept.
 func (r *Reader) warn(col int, err error) {
 	r.stats.Warnings++
+	if r.warnedLine != r.lineNo {
+		r.warnedLine = r.lineNo
+		r.stats.RowsWarned++
+	}
 	r.probs.add(&r.probs.Warnings, &r.probs.WarningCounts, &Error{File: r.src, Line: r.lineNo, Column: col, Err: err}, Kind(err))
+}
+
+// notice records a problem with a header line or the file, not a row.
+func (r *Reader) notice(err error) {
+	r.stats.Warnings++
+	r.probs.add(&r.probs.Warnings, &r.probs.WarningCounts, &Error{File: r.src, Line: r.lineNo, Err: err}, Kind(err))
+}
+
+// warnEndpoint warns of a bad endpoint. A redacted log has one on every
+// row: past the places kept, it only counts, without formatting a message.
+func (r *Reader) warnEndpoint(name string, text []byte) {
+	if r.probs.full(r.probs.WarningCounts, ErrBadEndpoint) {
+		r.stats.Warnings++
+		if r.warnedLine != r.lineNo {
+			r.warnedLine = r.lineNo
+			r.stats.RowsWarned++
+		}
+		r.probs.WarningCounts[ErrBadEndpoint]++
+		return
+	}
+	r.warn(0, fmt.Errorf("%w: %s %q", ErrBadEndpoint, name, clip(text)))
 }
 
 var bom = []byte("\xEF\xBB\xBF")
@@ -388,26 +422,26 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 }
 
 // careful handles the rare lines splitPlain declines: NULs, invalid UTF-8,
-// quotes, and lines the input cut short.
+// quotes, and lines the input cut short. Its warnings are given only to rows
+// that are kept.
 func (r *Reader) careful(line []byte, terminated, damaged bool) {
+	nuls := 0 // NUL bytes in the line, which a crash leaves in blocks
 	if bytes.IndexByte(line, 0) >= 0 {
+		nuls = bytes.Count(line, []byte{0})
 		trimmed := bytes.Trim(line, "\x00")
 		if len(trimmed) == 0 {
 			r.stats.RowsRead++
-			r.reject(0, ErrNULBytes)
+			r.reject(0, fmt.Errorf("%w: the whole line, %d bytes", ErrNULBytes, len(line)))
 			return
 		}
-		if bytes.IndexByte(trimmed, 0) < 0 {
-			r.warn(0, fmt.Errorf("%w: %d bytes", ErrNULStripped, len(line)-len(trimmed)))
-			line = trimmed
-		}
-		// NULs inside a field are kept: they are data.
-		if line[0] == '#' { // a header written after the NULs a crash left
+		if trimmed[0] == '#' { // a header written after the NULs a crash left
 			r.stats.HeaderLines++
-			r.keepHeader(line)
-			r.header(line)
+			r.notice(fmt.Errorf("%w: %d bytes before a header line", ErrNULStripped, len(line)-len(trimmed)))
+			r.keepHeader(trimmed)
+			r.header(trimmed)
 			return
 		}
+		line = trimmed
 	}
 	r.stats.RowsRead++
 	if damaged && !terminated {
@@ -415,16 +449,35 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 		r.reject(0, fmt.Errorf("%w: the input broke off inside this line", ErrTruncated))
 		return
 	}
-	if !utf8.Valid(line) {
+	badUTF8 := !utf8.Valid(line)
+	if badUTF8 {
 		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
-		r.warn(0, ErrInvalidUTF8)
 	}
-	if col, err := r.parseRow(line); err != nil {
-		if !terminated {
+	emitted := r.stats.RowsEmitted
+	col, err := r.parseRow(line)
+	switch {
+	case err != nil && nuls > 0:
+		// The NULs are the cause: a crash wrote them over (part of) a row.
+		r.reject(0, fmt.Errorf("%w: %d bytes, and then: %w", ErrNULBytes, nuls, err))
+		return
+	case err != nil:
+		switch {
+		case !terminated && r.cfg.final:
+			err = fmt.Errorf("%w: %w; the file has stopped growing (a newer log is beside it), so the line is lost", ErrTruncated, err)
+		case !terminated:
 			err = fmt.Errorf("%w: %w", ErrTruncated, err)
 		}
 		r.reject(col, err)
 		return
+	case r.stats.RowsEmitted == emitted:
+		return // good, but outside the time range
+	}
+	if stripped := nuls - bytes.Count(line, []byte{0}); stripped > 0 {
+		r.warn(0, fmt.Errorf("%w: %d bytes", ErrNULStripped, stripped))
+	}
+	// NULs inside a field are kept: they are data.
+	if badUTF8 {
+		r.warn(0, ErrInvalidUTF8)
 	}
 	if !terminated {
 		r.warn(0, ErrNoLineEnd)
@@ -480,7 +533,7 @@ func (r *Reader) setFields(names []string) {
 			}
 		}
 		if !known && r.lineNo > 0 {
-			r.warn(0, fmt.Errorf("%w: %q", ErrUnknownField, n))
+			r.notice(fmt.Errorf("%w: %q", ErrUnknownField, n))
 		}
 	}
 	r.missing = ""
@@ -490,6 +543,31 @@ func (r *Reader) setFields(names []string) {
 			break
 		}
 	}
+	var lacks []string
+	for f, name := range fieldNames {
+		if r.pos[f] < 0 {
+			lacks = append(lacks, name)
+			if !slices.Contains(r.missingCols, name) {
+				r.missingCols = append(r.missingCols, name)
+			}
+		}
+	}
+	if len(lacks) > 0 && r.lineNo > 0 {
+		r.notice(fmt.Errorf("%w: %s", ErrMissingColumns, strings.Join(lacks, ", ")))
+	}
+}
+
+// MissingColumns names the columns the analyses need that a #Fields header of
+// the stream lacked (in the order of the standard layout, once each), or nil.
+// Rows lack them too: what depends on them could not run on this stream.
+func (r *Reader) MissingColumns() []string {
+	var out []string
+	for _, name := range fieldNames {
+		if slices.Contains(r.missingCols, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // parseRow validates one row and appends it to the batch only when all of it
@@ -547,28 +625,6 @@ func (r *Reader) parseFields(f [][]byte) error {
 		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev))
 	}
 	rw.connector = f[r.pos[fConnector]]
-	var bad bool
-	if p := r.pos[fLocal]; p >= 0 {
-		if rw.local, bad = r.local.parse(f[p]); bad {
-			r.warn(0, fmt.Errorf("%w: local-endpoint %q", ErrBadEndpoint, clip(f[p])))
-		}
-	} else {
-		rw.local = &nullEndpoint
-	}
-	if p := r.pos[fRemote]; p >= 0 {
-		if rw.remote, bad = r.remote.parse(f[p]); bad {
-			r.warn(0, fmt.Errorf("%w: remote-endpoint %q", ErrBadEndpoint, clip(f[p])))
-		}
-	} else {
-		rw.remote = &nullEndpoint
-	}
-	rw.data, rw.ctxt = nil, nil
-	if p := r.pos[fData]; p >= 0 {
-		rw.data = f[p]
-	}
-	if p := r.pos[fContext]; p >= 0 {
-		rw.ctxt = f[p]
-	}
 	if r.logType == LogTypeUnknown {
 		r.logType = LogTypeSend
 		if bytes.IndexByte(rw.connector, '\\') > 0 {
@@ -585,6 +641,29 @@ func (r *Reader) parseFields(f [][]byte) error {
 	if r.cfg.window && (rw.ts < r.cfg.since || rw.ts >= r.cfg.until) {
 		r.stats.RowsOutside++
 		return nil
+	}
+	// Only kept rows get warnings: a warning says what a kept row lacks.
+	var bad bool
+	if p := r.pos[fLocal]; p >= 0 {
+		if rw.local, bad = r.local.parse(f[p]); bad {
+			r.warnEndpoint("local-endpoint", f[p])
+		}
+	} else {
+		rw.local = &nullEndpoint
+	}
+	if p := r.pos[fRemote]; p >= 0 {
+		if rw.remote, bad = r.remote.parse(f[p]); bad {
+			r.warnEndpoint("remote-endpoint", f[p])
+		}
+	} else {
+		rw.remote = &nullEndpoint
+	}
+	rw.data, rw.ctxt = nil, nil
+	if p := r.pos[fData]; p >= 0 {
+		rw.data = f[p]
+	}
+	if p := r.pos[fContext]; p >= 0 {
+		rw.ctxt = f[p]
 	}
 	if r.stats.RowsEmitted == 0 || rw.ts < r.stats.MinTime {
 		r.stats.MinTime = rw.ts

@@ -25,6 +25,10 @@ func WithResume(p ResumePoint) Option {
 // short. ResumePoint().Pending says how long it was.
 func WithHoldTail() Option { return func(c *config) { c.holdTail = true } }
 
+// withFinal says the file has stopped growing (a newer log is beside it): a
+// cut last line will never be finished, and is rejected as lost.
+func withFinal() Option { return func(c *config) { c.final = true } }
+
 // ResumePoint says where the next run over the same file should start.
 // Call it after Next has returned false.
 func (r *Reader) ResumePoint() ResumePoint {

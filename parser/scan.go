@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -45,6 +47,14 @@ type FileResult struct {
 	Stats      Stats
 	Problems   *Problems
 	Err        error // an I/O error that ended the file early; rows before it were kept
+	// MissingColumns names the columns the analyses need that the file's
+	// #Fields lacked (e.g. remote-endpoint, data): the analyses that need
+	// them could not run on this file. A notice at the #Fields line says so.
+	MissingColumns []string
+	// Encoding is "UTF-16LE" or "UTF-16BE" for a log re-saved by a Windows
+	// tool, read transcoded to UTF-8 (Stats.Bytes counts UTF-8 bytes then);
+	// "" for UTF-8.
+	Encoding string
 	// State is where the next incremental run should go on (Incremental
 	// scans only; nil for files that were not read).
 	State *FileState
@@ -72,6 +82,10 @@ type ScanOptions struct {
 type ScanResult struct {
 	Files  []FileResult
 	Totals Stats
+	// Problems is every kind of problem in all files with its exact count,
+	// the number of files it was seen in, and its first DefaultMaxProblems
+	// places in path order (see Problems.Kinds for the order of kinds).
+	Problems []KindCount
 }
 
 // Count returns how many files have status s.
@@ -96,6 +110,9 @@ type unit struct {
 	entry *zip.File
 	fail  error
 	skip  string // not read, and why
+	// final: a newer Exchange log of the same kind is in the same folder, so
+	// this one has stopped growing and a cut last line will never be finished.
+	final bool
 }
 
 // Scan reads every file under paths (directories recursively), recognising
@@ -150,6 +167,7 @@ feed:
 	for _, f := range results {
 		res.Totals.Add(f.Stats)
 	}
+	res.Problems = mergeKinds(results, DefaultMaxProblems)
 	return res, nil
 }
 
@@ -251,11 +269,75 @@ func discover(paths []string) ([]unit, []io.Closer) {
 			return nil
 		})
 	}
+	markFinal(units)
 	return units, closers
 }
 
-func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Record) error) FileResult {
-	res := FileResult{Path: u.path, Problems: &Problems{}}
+// exchangeLogName reads an Exchange log file name, RECVyyyymmddhh-N.LOG or
+// SENDyyyymmdd-N.LOG (any case), into its kind and its place in the order
+// Exchange writes them: by date, then by N (numerically: -10 after -9).
+func exchangeLogName(name string) (kind string, date, n int64, ok bool) {
+	u := strings.ToUpper(name)
+	if !strings.HasSuffix(u, ".LOG") || len(u) < 8+len(".LOG") {
+		return "", 0, 0, false
+	}
+	kind, u = u[:4], u[4:len(u)-4]
+	d, num, found := strings.Cut(u, "-")
+	if (kind != "RECV" && kind != "SEND") || !found || len(d) < 8 || len(d) > 10 {
+		return "", 0, 0, false
+	}
+	dv, err1 := strconv.ParseInt(d, 10, 64)
+	nv, err2 := strconv.ParseInt(num, 10, 64)
+	if err1 != nil || err2 != nil || dv < 0 || nv < 0 {
+		return "", 0, 0, false
+	}
+	for len(d) < 10 { // daily names (2007/2010) sort as hour 00
+		dv, d = dv*10, d+"0"
+	}
+	return kind, dv, nv, true
+}
+
+// markFinal marks every plain Exchange log that has a newer one of the same
+// kind in its folder: Exchange writes one file at a time, so it has stopped.
+func markFinal(units []unit) {
+	type key struct{ dir, kind string }
+	type pos struct{ date, n int64 }
+	newest := map[key]pos{}
+	for _, u := range units {
+		if u.entry != nil || u.fail != nil || u.skip != "" {
+			continue
+		}
+		if kind, d, n, ok := exchangeLogName(filepath.Base(u.path)); ok {
+			k := key{filepath.Dir(u.path), kind}
+			if p, seen := newest[k]; !seen || d > p.date || d == p.date && n > p.n {
+				newest[k] = pos{d, n}
+			}
+		}
+	}
+	for i, u := range units {
+		if u.entry != nil || u.fail != nil || u.skip != "" {
+			continue
+		}
+		if kind, d, n, ok := exchangeLogName(filepath.Base(u.path)); ok {
+			if p := newest[key{filepath.Dir(u.path), kind}]; d < p.date || d == p.date && n < p.n {
+				units[i].final = true
+			}
+		}
+	}
+}
+
+func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Record) error) (res FileResult) {
+	res = FileResult{Path: u.path, Problems: &Problems{}}
+	defer func() {
+		switch {
+		case res.State == nil || res.Unchanged:
+		case res.Status == FileSkipped:
+			// Remembered, so the next run does not read it as rows.
+			res.State.Skipped = res.Reason
+		case res.Status == FileFailed:
+			res.State = nil // tried again next run
+		}
+	}()
 	if u.fail != nil {
 		res.Status, res.Reason = FileFailed, u.fail.Error()
 		return res
@@ -311,10 +393,20 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 			}
 		}
 	}
+	head, _ := br.Peek(512)
+	enc, bigEndian, unreadable := sniffEncoding(head)
+	if unreadable != "" {
+		res.Status, res.Reason = FileSkipped, unreadable
+		return res
+	}
+	if enc != "" {
+		res.Encoding = enc
+		br = decodeUTF16(br, bigEndian)
+	}
 	if resume != nil {
 		return res.read(br, u, opts, resume, emit)
 	}
-	head, peekErr := br.Peek(64 << 10)
+	head, peekErr := br.Peek(detectBytes)
 	det, err := Detect(head)
 	if err != nil {
 		if peekErr != nil && peekErr != io.EOF && !errors.Is(peekErr, bufio.ErrBufferFull) && len(head) == 0 {
@@ -351,7 +443,11 @@ func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *R
 		ropts = append(ropts, WithResume(*resume))
 	}
 	if opts.Incremental && u.entry == nil && res.State != nil && !res.State.Whole {
-		ropts = append(ropts, WithHoldTail())
+		if u.final {
+			ropts = append(ropts, withFinal())
+		} else {
+			ropts = append(ropts, WithHoldTail())
+		}
 	}
 	rd := NewReader(br, u.path, ropts...)
 	defer rd.Release()
@@ -366,6 +462,7 @@ func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *R
 	res.Status = FileParsed
 	res.LogType, res.Version = rd.LogType(), rd.Version()
 	res.Stats, res.Problems, res.Err = rd.Stats(), rd.Problems(), rd.Err()
+	res.MissingColumns = rd.MissingColumns()
 	if res.Stats.RowsRead == 0 && res.Err == nil {
 		res.Status = FileEmpty // a header and nothing else: a file just rolled over
 	}

@@ -244,6 +244,9 @@ func TestDetect(t *testing.T) {
 		{"IIS log", "#Software: Microsoft Internet Information Services 10.0\r\n#Fields: date time s-ip\r\n", false, false, LogTypeUnknown},
 		{"text", "hello, world\n", false, false, LogTypeUnknown},
 		{"csv of something else", "a,b,c,d,e,f,g,h,i\n", false, false, LogTypeUnknown},
+		{"a row after a damaged first line", "Here is my log:\r\n2026-11-02T10:00:01.000Z,EX\\Default ,0000000000000000,0,x.x.x.x:25,1.2.3.4:5,+,,\r\n", true, false, LogTypeUnknown},
+		{"protocol log whose #Fields lacks session-id", "#Log-type: SMTP Send Protocol Log\r\n#Fields: date-time,connector-id,event\r\n", true, false, LogTypeSend},
+		{"no row in many lines", strings.Repeat("hello, world\n", 5000), false, false, LogTypeUnknown},
 	}
 	for _, tt := range tests {
 		d, err := Detect([]byte(tt.head))

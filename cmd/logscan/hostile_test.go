@@ -196,7 +196,7 @@ func TestHostileInput(t *testing.T) {
 		{file: filepath.Join(dir, "sequence-disorder.log"), want: counts{15, 15, 0, 0, 1, 1}},
 		{file: filepath.Join(dir, "timestamps.log"), want: counts{14, 12, 2, 0, 1, 0},
 			text: []string{"2 rows rejected: bad date-time", `timestamps.log:10: "2026-13-45T99:00:00.004Z"`, `timestamps.log:12: "yesterday-at-tea-time"`}},
-		{file: filepath.Join(dir, "endpoints.log"), want: counts{42, 42, 0, 1, 3, 3},
+		{file: filepath.Join(dir, "endpoints.log"), want: counts{42, 42, 0, 14, 3, 3}, // one warning per row with the bad endpoint
 			text: []string{"endpoints.log:34:", `"not-an-address:http"`, "2001:db8:1::7 (1)", "2001:db8:1::8 (1)"}},
 		{file: filepath.Join(big, "field-10mb.log"), want: counts{14, 14, 0, 0, 1, 1},
 			text: []string{"1 rows with a field over 4,096 bytes: analysed on its first 4,096 bytes; first at " + filepath.Join(big, "field-10mb.log") + ":9"}},

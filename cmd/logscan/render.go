@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -87,8 +85,8 @@ func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 	if tot.RowsOutside > 0 {
 		fmt.Fprintf(w, " + %s outside --since/--until", num(tot.RowsOutside))
 	}
-	if tot.Warnings > 0 {
-		fmt.Fprintf(w, " (%s kept with warnings)", num(tot.Warnings))
+	if tot.RowsWarned > 0 {
+		fmt.Fprintf(w, " (%s of the kept with warnings)", num(tot.RowsWarned))
 	}
 	fmt.Fprintln(w)
 	if !sum.First.IsZero() {
@@ -139,68 +137,50 @@ func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 	return nil
 }
 
-// renderProblems lists damaged files, then each kind of problem with its
-// count and its first places, rejections before warnings.
+// renderProblems lists damaged files, then every kind of problem with its
+// exact count and its first places: rejections, then warnings, then notices.
 func renderProblems(w io.Writer, res *parser.ScanResult, max int) {
-	type group struct {
-		kind   error
-		count  int64
-		places []*parser.Error
-	}
-	var groups []*group
-	byKind := map[error]*group{}
 	var damaged []parser.FileResult
 	for _, f := range res.Files {
 		if f.Err != nil {
 			damaged = append(damaged, f)
 		}
-		for _, list := range [][]*parser.Error{f.Problems.Rejects, f.Problems.Warnings} {
-			for _, e := range list {
-				k := parser.Kind(e)
-				g := byKind[k]
-				if g == nil {
-					g = &group{kind: k}
-					byKind[k] = g
-					groups = append(groups, g)
-				}
-				g.places = append(g.places, e)
-			}
-		}
-		for _, counts := range []map[error]int64{f.Problems.RejectCounts, f.Problems.WarningCounts} {
-			for k, n := range counts {
-				if g := byKind[k]; g != nil {
-					g.count += n
-				}
-			}
-		}
 	}
-	if len(groups)+len(damaged) == 0 {
+	if len(res.Problems)+len(damaged) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nProblems")
 	for _, f := range damaged {
 		fmt.Fprintf(w, "  %s\n", safe(f.Err.Error()))
 	}
-	slices.SortStableFunc(groups, func(a, b *group) int {
-		return cmp.Compare(btoi(isWarning(a.kind)), btoi(isWarning(b.kind)))
-	})
-	for _, g := range groups {
-		what := "rejected"
-		if isWarning(g.kind) {
-			what = "kept with a warning"
+	for _, g := range res.Problems {
+		var what string
+		switch {
+		case g.Severity == parser.Rejected:
+			what = plural(g.Count, "row", "rows") + " rejected"
+		case g.Kind == parser.ErrBadEndpoint: // a row can have two
+			what = plural(g.Count, "endpoint", "endpoints") + " in kept rows"
+		case g.Severity == parser.Warning:
+			what = plural(g.Count, "row", "rows") + " kept with a warning"
+		default:
+			what = plural(g.Count, "header line", "header lines")
 		}
-		fmt.Fprintf(w, "  %s %s: %s\n", plural(g.count, "row", "rows"), what, safe(g.kind.Error()))
-		for i, e := range g.places {
-			if i == max {
-				fmt.Fprintf(w, "    ... and %s more (all are in --format json, up to 100 per file)\n", num(g.count-int64(i)))
-				break
-			}
-			detail := strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), g.kind.Error()), ": ")
+		where := ""
+		if g.Files > 1 {
+			where = fmt.Sprintf(" (in %d files)", g.Files)
+		}
+		fmt.Fprintf(w, "  %s: %s%s\n", what, safe(g.Kind.Error()), where)
+		shown := g.First[:min(len(g.First), max)]
+		for _, e := range shown {
+			detail := strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), g.Kind.Error()), ": ")
 			loc := (&parser.Error{File: e.File, Line: e.Line, Column: e.Column, Err: errors.New(detail)}).Error()
 			if detail == "" {
 				loc = strings.TrimSuffix(loc, ": ")
 			}
 			fmt.Fprintf(w, "    %s\n", safe(loc))
+		}
+		if n := int64(len(shown)); n < g.Count {
+			fmt.Fprintf(w, "    ... and %s more (--format json lists the first %d of each kind per file)\n", num(g.Count-n), parser.DefaultMaxProblems)
 		}
 	}
 }
@@ -210,21 +190,6 @@ func plural(n int64, one, many string) string {
 		return "1 " + one
 	}
 	return num(n) + " " + many
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func isWarning(k error) bool {
-	switch k {
-	case parser.ErrBadEndpoint, parser.ErrInvalidUTF8, parser.ErrNoLineEnd, parser.ErrNULStripped, parser.ErrUnknownField:
-		return true
-	}
-	return false
 }
 
 // notices prints one line per skipped or failed file on stderr.
@@ -245,7 +210,26 @@ type jsonProblem struct {
 	Column   int    `json:"column,omitempty"`
 	Kind     string `json:"kind"`
 	Message  string `json:"message"`
-	Severity string `json:"severity"` // rejected, warning, damaged
+	Severity string `json:"severity"` // rejected, warning, notice, damaged
+}
+
+// jsonProblemKind is one kind of problem over all files: its exact count and
+// its first places.
+type jsonProblemKind struct {
+	Kind     string        `json:"kind"`
+	Severity string        `json:"severity"` // rejected, warning, notice
+	Count    int64         `json:"count"`
+	Files    int           `json:"files"`
+	First    []jsonProblem `json:"first"`
+}
+
+// jsonProblemPlaces is how many places problem_kinds gives per kind; the
+// problems list holds more.
+const jsonProblemPlaces = 10
+
+func problemJSON(e *parser.Error) jsonProblem {
+	k := parser.Kind(e)
+	return jsonProblem{File: e.File, Line: e.Line, Column: e.Column, Kind: k.Error(), Message: e.Err.Error(), Severity: parser.SeverityOf(k).String()}
 }
 
 type jsonFile struct {
@@ -261,6 +245,10 @@ type jsonFile struct {
 	Emitted    int64  `json:"rows_emitted"`
 	Rejected   int64  `json:"rows_rejected"`
 	Warnings   int64  `json:"warnings"`
+	// Exact count of each kind of problem in the file, by kind.
+	ProblemCounts  map[string]int64 `json:"problem_counts,omitempty"`
+	MissingColumns []string         `json:"missing_columns,omitempty"`
+	Encoding       string           `json:"encoding,omitempty"`
 }
 
 type jsonRemote struct {
@@ -287,20 +275,22 @@ type jsonServer struct {
 }
 
 type jsonReport struct {
-	FormatVersion int             `json:"format_version"`
-	Files         map[string]int  `json:"files"`
-	Bytes         int64           `json:"bytes"`
-	RowsRead      int64           `json:"rows_read"`
-	RowsEmitted   int64           `json:"rows_emitted"`
-	RowsRejected  int64           `json:"rows_rejected"`
-	Warnings      int64           `json:"warnings"`
-	First         *time.Time      `json:"first,omitempty"`
-	Last          *time.Time      `json:"last,omitempty"`
-	Sessions      int64           `json:"sessions"`
-	Servers       []jsonServer    `json:"servers"`
-	Connectors    []jsonConnector `json:"connectors"`
-	Problems      []jsonProblem   `json:"problems"`
-	FileList      []jsonFile      `json:"file_list"`
+	FormatVersion int               `json:"format_version"`
+	Files         map[string]int    `json:"files"`
+	Bytes         int64             `json:"bytes"`
+	RowsRead      int64             `json:"rows_read"`
+	RowsEmitted   int64             `json:"rows_emitted"`
+	RowsRejected  int64             `json:"rows_rejected"`
+	Warnings      int64             `json:"warnings"`
+	First         *time.Time        `json:"first,omitempty"`
+	Last          *time.Time        `json:"last,omitempty"`
+	Sessions      int64             `json:"sessions"`
+	Servers       []jsonServer      `json:"servers"`
+	Connectors    []jsonConnector   `json:"connectors"`
+	Problems      []jsonProblem     `json:"problems"`
+	ProblemKinds  []jsonProblemKind `json:"problem_kinds"`
+	RowsWarned    int64             `json:"rows_kept_with_warnings"`
+	FileList      []jsonFile        `json:"file_list"`
 
 	Findings       []heuristics.Finding     `json:"findings"`
 	Datasets       []run.DatasetRead        `json:"datasets,omitempty"`
@@ -318,7 +308,7 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 		Files: map[string]int{"parsed": res.Count(parser.FileParsed), "empty": res.Count(parser.FileEmpty),
 			"skipped": res.Count(parser.FileSkipped), "failed": res.Count(parser.FileFailed)},
 		Bytes: tot.Bytes, RowsRead: tot.RowsRead, RowsEmitted: tot.RowsEmitted, RowsRejected: tot.RowsRejected,
-		Warnings: tot.Warnings, Sessions: sum.Sessions,
+		Warnings: tot.Warnings, RowsWarned: tot.RowsWarned, Sessions: sum.Sessions, ProblemKinds: []jsonProblemKind{},
 		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{},
 		Findings: []heuristics.Finding{}, RelayProbes: []heuristics.Finding{}, RelayInventory: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
 	if a := rep.Analysis; a != nil {
@@ -343,10 +333,25 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 		}
 		out.Connectors = append(out.Connectors, jc)
 	}
+	for _, g := range res.Problems {
+		k := jsonProblemKind{Kind: g.Kind.Error(), Severity: g.Severity.String(), Count: g.Count, Files: g.Files, First: []jsonProblem{}}
+		for _, e := range g.First[:min(len(g.First), jsonProblemPlaces)] {
+			k.First = append(k.First, problemJSON(e))
+		}
+		out.ProblemKinds = append(out.ProblemKinds, k)
+	}
 	for _, f := range res.Files {
-		out.FileList = append(out.FileList, jsonFile{Path: f.Path, Status: f.Status.String(), Reason: f.Reason,
+		jf := jsonFile{Path: f.Path, Status: f.Status.String(), Reason: f.Reason,
 			LogType: logTypeName(f), Version: f.Version, Server: f.Server, ServerFrom: f.ServerFrom, Bytes: f.Stats.Bytes,
-			Rows: f.Stats.RowsRead, Emitted: f.Stats.RowsEmitted, Rejected: f.Stats.RowsRejected, Warnings: f.Stats.Warnings})
+			Rows: f.Stats.RowsRead, Emitted: f.Stats.RowsEmitted, Rejected: f.Stats.RowsRejected, Warnings: f.Stats.Warnings,
+			MissingColumns: f.MissingColumns, Encoding: f.Encoding}
+		for _, k := range f.Problems.Kinds() {
+			if jf.ProblemCounts == nil {
+				jf.ProblemCounts = map[string]int64{}
+			}
+			jf.ProblemCounts[k.Kind.Error()] = k.Count
+		}
+		out.FileList = append(out.FileList, jf)
 		if f.Err != nil {
 			e, _ := f.Err.(*parser.Error)
 			p := jsonProblem{File: f.Path, Kind: parser.Kind(f.Err).Error(), Message: f.Err.Error(), Severity: "damaged"}
@@ -355,13 +360,9 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 			}
 			out.Problems = append(out.Problems, p)
 		}
-		for _, list := range []struct {
-			errs []*parser.Error
-			sev  string
-		}{{f.Problems.Rejects, "rejected"}, {f.Problems.Warnings, "warning"}} {
-			for _, e := range list.errs {
-				out.Problems = append(out.Problems, jsonProblem{File: e.File, Line: e.Line, Column: e.Column,
-					Kind: parser.Kind(e).Error(), Message: e.Err.Error(), Severity: list.sev})
+		for _, list := range [][]*parser.Error{f.Problems.Rejects, f.Problems.Warnings} {
+			for _, e := range list {
+				out.Problems = append(out.Problems, problemJSON(e))
 			}
 		}
 	}
