@@ -109,10 +109,15 @@ func TestGeneratedOrganisation(t *testing.T) {
 func TestRealData(t *testing.T) {
 	dir := filepath.Join("..", "parser", "testdata", "realdata")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	if len(files) != 4 {
-		t.Fatalf("found %d excerpts, want 4", len(files))
+	if len(files) < 10 {
+		t.Fatalf("found %d excerpts, want the 10 of ../shared/realdata", len(files))
 	}
 	for _, f := range files {
+		if strings.Contains(f, "columns-trimmed") {
+			// Only event, data and context were kept by its poster: no
+			// row is well formed (the parser's TestRealData pins that).
+			continue
+		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			rep := scanDir(t, Org{}, f)
 			check(t, rep.Findings)
