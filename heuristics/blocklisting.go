@@ -173,11 +173,11 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 	}
 	var seenGroups []*blGroup
 	var seenMsgs []msgRef
-	for _, e := range s.Errors {
+	handle := func(e session.Reply) {
 		mt := blocklist.Classify(e.Text)
 		class, ok := blClassOf(mt.Kind)
 		if !ok {
-			continue
+			return
 		}
 		k := blKey{class: class}
 		if class == blListing {
@@ -266,6 +266,21 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 			}
 		}
 	}
+	for _, e := range s.Errors {
+		handle(e)
+	}
+	// Past the session's error cap, refused recipients are still in
+	// Rcpts with their reply: count them from there.
+	if s.ErrorsCapped > 0 {
+		for i, m := range s.Messages {
+			for j, r := range m.Rcpts {
+				if !used[i][j] && r.Code >= 400 {
+					handle(session.Reply{Command: "RCPT", Code: r.Code, Text: r.Reply, At: r.At})
+				}
+			}
+		}
+	}
+
 }
 
 func (d *BlocklistDetector) group(k blKey) *blGroup {

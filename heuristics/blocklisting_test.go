@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -198,6 +199,22 @@ func TestBlocklistOneFindingPerIP(t *testing.T) {
 		if !strings.Contains(fix, w) {
 			t.Errorf("fix lacks %q", w)
 		}
+	}
+}
+
+// TestBlocklistPastErrorCap: a session keeps 32 errors; refused recipients
+// past that are counted from their replies.
+func TestBlocklistPastErrorCap(t *testing.T) {
+	var rcpts []string
+	for i := range 40 {
+		rcpts = append(rcpts, fmt.Sprintf("u%d@gmx.de", i))
+	}
+	s := out("10.1.0.10", refusedAt("RCPT", replyZen, rcpts...))
+	s.ErrorsCapped, s.Errors = len(s.Errors)-32, s.Errors[:32]
+	rep := analyze(Org{}, []*session.Session{s})
+	check(t, rep.Findings, want{detectorBlocklist, SeverityHigh, "EX01", outbound, "203.0.113.25"})
+	if c := rep.Findings[0].Counts; c["recipients_refused"] != 40 || c["refusals"] != 40 || c["messages_refused"] != 1 {
+		t.Errorf("counts %v", c)
 	}
 }
 
