@@ -466,7 +466,7 @@ func topName(c *counter) string {
 // blBase fills what every finding of this detector has.
 func blBase(k blKey, g *blGroup) Finding {
 	f := Finding{
-		ID:       findingID("blocklist", blClassNames[k.class], addrOrEmpty(k.ip), k.server),
+		ID:       findingID(detectorBlocklist, blClassNames[k.class], addrOrEmpty(k.ip), k.server),
 		Detector: detectorBlocklist,
 		Server:   topName(&g.servers), Connector: topName(&g.connectors), Source: addrOrEmpty(k.ip),
 		First: g.span.first, Last: g.span.last,
