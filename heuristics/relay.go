@@ -329,6 +329,7 @@ const detectorRelay = "anonymous-relay"
 // a finding, since every Internet-facing server is probed all day.
 func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	nat := in.result(detectorSNAT).(natResult)
+	var res relayResult
 	for k, g := range d.groups {
 		st := g.outside(in.org)
 		if st.rcpts == 0 {
@@ -341,11 +342,27 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 		} else {
 			r.Findings = append(r.Findings, f)
 		}
+		if f.Severity >= SeverityMedium {
+			res = append(res, relayRun{id: f.ID, server: k.server, connector: k.connector, source: k.client, first: f.First, last: f.Last, rcpts: st.rcpts})
+		}
 	}
 	for k, rg := range d.refused {
 		r.Probes = append(r.Probes, probeFinding(k, rg))
 	}
-	return nil
+	return res
+}
+
+// relayResult is what the relay detector tells the detectors that need it:
+// the relays it reported at medium or above (not the inventory), unordered.
+type relayResult []relayRun
+
+// relayRun is one reported relay: its finding, where, from whom, when, and
+// how many recipients outside the organisation.
+type relayRun struct {
+	id, server, connector string
+	source                netip.Addr
+	first, last           time.Time
+	rcpts                 int64
 }
 
 func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *connectorUsage, nat map[netip.Addr]string) Finding {
