@@ -10,9 +10,9 @@ import (
 type Nothing uint8
 
 const (
-	NoFiles    Nothing = iota + 1 // no file under the paths
-	NoLogs                        // files, but none is a protocol log
-	NoRows                        // protocol logs, but no row in them
+	NoFiles Nothing = iota + 1 // no file under the paths
+	NoLogs                     // files, but none is a protocol log
+	NoRows                     // protocol logs, but no row in them
 )
 
 // NothingReadError means no input held a readable protocol log: the run
