@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -608,3 +610,68 @@ func ExampleNewConnectivityReader() {
 	// line 3 - ExchangeAuth451 target=invalid IP status="Retry" reason="Cannot achieve Exchange Server authentication"
 	// read 3 emitted 3 rejected 0 err <nil>
 }
+
+// TestScanRoutesConnectivityLogs: Scan recognises connectivity logs by
+// content, hands their records to ScanOptions.Connectivity (never to the
+// protocol handler), counts them apart, names their server from the path,
+// and skips them with a reason when there is no handler or the scan is
+// incremental.
+func TestScanRoutesConnectivityLogs(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("testdata", "connectivity", "hub-ex02-CONNECTLOG20261102-1.LOG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := filepath.Join(dir, "EX02", "TransportRoles", "Logs", "Hub", "Connectivity", "CONNECTLOG20261102-1.LOG")
+	proto := filepath.Join(dir, "EX02", "TransportRoles", "Logs", "Hub", "ProtocolLog", "SmtpSend", "SEND2026110210-1.LOG")
+	for p, b := range map[string][]byte{conn: src, proto: []byte(connTestSendLog)} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var protoRows, connRows atomic.Int64
+	countTo := func(n *atomic.Int64, schema *arrow.Schema) Handler {
+		return func(_ int, rec arrow.Record) error {
+			if !rec.Schema().Equal(schema) {
+				t.Errorf("record of schema %v, want %v", rec.Schema(), schema)
+			}
+			n.Add(rec.NumRows())
+			return nil
+		}
+	}
+	res, err := Scan(context.Background(), []string{dir}, ScanOptions{Workers: 2, Connectivity: countTo(&connRows, ConnectivitySchema)}, countTo(&protoRows, Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *FileResult
+	for i := range res.Files {
+		if res.Files[i].Connectivity {
+			c = &res.Files[i]
+		}
+	}
+	if c == nil || c.Status != FileParsed || c.Server != "EX02" || c.Stats.RowsEmitted == 0 {
+		t.Fatalf("connectivity file: %+v", c)
+	}
+	if connRows.Load() != c.Stats.RowsEmitted || res.ConnTotals.RowsEmitted != c.Stats.RowsEmitted {
+		t.Errorf("%d connectivity rows handled, %d emitted, %d in ConnTotals", connRows.Load(), c.Stats.RowsEmitted, res.ConnTotals.RowsEmitted)
+	}
+	if protoRows.Load() != res.Totals.RowsEmitted || res.Totals.RowsEmitted == 0 {
+		t.Errorf("%d protocol rows handled, totals %+v", protoRows.Load(), res.Totals)
+	}
+	for _, opts := range []ScanOptions{{Workers: 1}, {Workers: 1, Incremental: true, Connectivity: countTo(&connRows, ConnectivitySchema)}} {
+		connRows.Store(0)
+		res, err := Scan(context.Background(), []string{conn}, opts, countTo(&protoRows, Schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := res.Files[0]; f.Status != FileSkipped || !f.Connectivity || !strings.Contains(f.Reason, "connectivity log") || connRows.Load() != 0 {
+			t.Errorf("incremental %v: %+v, %d rows handled", opts.Incremental, f, connRows.Load())
+		}
+	}
+}
+
+const connTestSendLog = "#Software: Microsoft Exchange Server\r\n#Version: 15.2.1544.4\r\n#Log-type: SMTP Send Protocol Log\r\n" +
+	"#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+	"2026-11-02T10:00:00.000Z,Intra-Organization SMTP Send Connector,08DE1A3009894700,0,,10.20.0.11:2525,*,,attempting to connect\r\n" +
+	"2026-11-02T10:00:00.010Z,Intra-Organization SMTP Send Connector,08DE1A3009894700,1,10.20.0.12:50001,10.20.0.11:2525,+,,\r\n"

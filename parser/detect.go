@@ -124,7 +124,7 @@ var exchangeFolders = map[string]bool{
 	"smtpsend": true, "smtpreceive": true, "protocollog": true, "frontend": true, "hub": true,
 	"edge": true, "mailbox": true, "logs": true, "transportroles": true, "v15": true, "v14": true,
 	"v8": true, "v08": true, "exchange server": true, "exchangeserver": true, "microsoft": true,
-	"program files": true,
+	"program files": true, "connectivity": true,
 }
 
 // ServerFromPath names the server a send log belongs to from its path, for
@@ -147,7 +147,7 @@ func ServerFromPath(p string) string {
 	inTree := false
 	for i := len(parts) - 1; i >= 0; i-- {
 		name := strings.ToLower(parts[i])
-		if name == "smtpsend" || name == "smtpreceive" {
+		if name == "smtpsend" || name == "smtpreceive" || name == "connectivity" {
 			inTree = true
 		}
 		if exchangeFolders[name] || isDriveOrShare(name) {

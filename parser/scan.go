@@ -63,6 +63,10 @@ type FileResult struct {
 	Resumed   bool
 	Restarted string
 	Unchanged bool // incremental: nothing new since the last run, nothing read
+	// Connectivity says the file is an Exchange connectivity log
+	// (CONNECTLOG*.LOG): its records went to ScanOptions.Connectivity, in
+	// ConnectivitySchema, and its Stats are in ScanResult.ConnTotals.
+	Connectivity bool
 }
 
 // ScanOptions configures Scan.
@@ -76,12 +80,21 @@ type ScanOptions struct {
 	// entries are read whole once, and skipped while unchanged.
 	Incremental bool
 	Previous    map[string]FileState
+	// Connectivity receives the records of Exchange connectivity logs
+	// (CONNECTLOG*.LOG, in ConnectivitySchema), which hold the outbound
+	// failures protocol logs do not (451 5.7.3, DNS, TLS, timeouts). Nil:
+	// such files are skipped with a notice. Incremental scans skip them
+	// too: their rows would be counted again each time a file grows.
+	Connectivity Handler
 }
 
 // ScanResult is every file's result, in path order, and their totals.
 type ScanResult struct {
 	Files  []FileResult
-	Totals Stats
+	Totals Stats // protocol logs
+	// ConnTotals are the connectivity logs' rows, apart: they are not
+	// protocol log rows.
+	ConnTotals Stats
 	// Problems is every kind of problem in all files with its exact count,
 	// the number of files it was seen in, and its first DefaultMaxProblems
 	// places in path order (see Problems.Kinds for the order of kinds).
@@ -140,13 +153,20 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 	for w := range workers {
 		wg.Go(func() {
 			for i := range next {
-				results[i] = scanUnit(ctx, units[i], opts, func(rec arrow.Record) error {
-					if err := handle(w, rec); err != nil {
-						cancel(err)
-						return err
+				emitTo := func(h Handler) func(rec arrow.Record) error {
+					return func(rec arrow.Record) error {
+						if err := h(w, rec); err != nil {
+							cancel(err)
+							return err
+						}
+						return ctx.Err()
 					}
-					return ctx.Err()
-				})
+				}
+				var conn func(arrow.Record) error
+				if opts.Connectivity != nil {
+					conn = emitTo(opts.Connectivity)
+				}
+				results[i] = scanUnit(ctx, units[i], opts, emitTo(handle), conn)
 			}
 		})
 	}
@@ -165,7 +185,11 @@ feed:
 	}
 	res := &ScanResult{Files: results}
 	for _, f := range results {
-		res.Totals.Add(f.Stats)
+		if f.Connectivity {
+			res.ConnTotals.Add(f.Stats)
+		} else {
+			res.Totals.Add(f.Stats)
+		}
 	}
 	res.Problems = mergeKinds(results, DefaultMaxProblems)
 	return res, nil
@@ -326,7 +350,7 @@ func markFinal(units []unit) {
 	}
 }
 
-func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Record) error) (res FileResult) {
+func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit, emitConn func(arrow.Record) error) (res FileResult) {
 	res = FileResult{Path: u.path, Problems: &Problems{}}
 	defer func() {
 		switch {
@@ -407,6 +431,9 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		return res.read(br, u, opts, resume, emit)
 	}
 	head, peekErr := br.Peek(detectBytes)
+	if IsConnectivityLog(head) {
+		return res.readConnectivity(br, u, opts, emitConn)
+	}
 	det, err := Detect(head)
 	if err != nil {
 		if peekErr != nil && peekErr != io.EOF && !errors.Is(peekErr, bufio.ErrBufferFull) && len(head) == 0 {
@@ -427,6 +454,36 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit func(arrow.Rec
 		return res
 	}
 	return res.read(br, u, opts, nil, emit)
+}
+
+// readConnectivity reads a connectivity log whole into emit, or skips it
+// when there is no handler or the scan is incremental.
+func (res FileResult) readConnectivity(br *bufio.Reader, u unit, opts ScanOptions, emit func(arrow.Record) error) FileResult {
+	res.Connectivity = true
+	if emit == nil || opts.Incremental {
+		res.Status, res.Reason = FileSkipped, "an Exchange connectivity log: read by a full scan (not by ingest or --state)"
+		return res
+	}
+	res.Server, res.ServerFrom = opts.Server, "--server"
+	if res.Server == "" {
+		res.Server, res.ServerFrom = ServerFromPath(u.path), "path"
+		if res.Server == "" {
+			res.ServerFrom = ""
+		}
+	}
+	rd := NewConnectivityReader(br, u.path, nil, opts.Reader...)
+	defer rd.Release()
+	for rd.Next() {
+		if err := emit(rd.Record()); err != nil {
+			break
+		}
+	}
+	res.Status, res.Version = FileParsed, rd.Version()
+	res.Stats, res.Problems, res.Err = rd.Stats(), rd.Problems(), rd.Err()
+	if res.Stats.RowsRead == 0 && res.Err == nil {
+		res.Status = FileEmpty
+	}
+	return res
 }
 
 // read parses one stream, from its start or from resume.
