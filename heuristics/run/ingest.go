@@ -110,6 +110,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	sortFiles(res)
 	open := sb.Drain(session.DefaultCarry)
 	if err := sessRecs.Close(); err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +104,7 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		sortFiles(res)
 	}
 	out := &Result{Files: res}
 	for _, dir := range datasets {
@@ -156,4 +159,11 @@ func readDataset(ctx context.Context, dir string, workers int, since, until time
 	}
 	_, parts := d.Rows("rows")
 	return DatasetRead{Dir: dir, Rows: rows.Load(), Parts: parts, Runs: len(d.Manifest.Runs)}, nil
+}
+
+// sortFiles puts the files in path order, whatever the order the paths
+// were given in, so that the report lists them (and their problems) the
+// same way every time.
+func sortFiles(res *parser.ScanResult) {
+	slices.SortStableFunc(res.Files, func(a, b parser.FileResult) int { return cmp.Compare(a.Path, b.Path) })
 }
