@@ -324,7 +324,7 @@ func TestCSVInjection(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(out, "-2+3@evil.example") || !strings.Contains(out, "EHLO names: =1+1") {
+	if !strings.Contains(out, "-2+3@evil.example") || !strings.Contains(out, "EHLO names, by sessions: =1+1") {
 		t.Errorf("hostile values should still be shown, as text:\n%s", out)
 	}
 }

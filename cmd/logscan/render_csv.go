@@ -38,7 +38,11 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 				}
 			}
 			for _, k := range sortedKeys(f.Counts) {
-				counts = append(counts, k+"="+strconv.FormatInt(f.Counts[k], 10))
+				v := strconv.FormatInt(f.Counts[k], 10)
+				if slices.Contains(f.LowerBounds, k) {
+					v = "at least " + v // a cap was reached: never shown as exact
+				}
+				counts = append(counts, k+"="+v)
 			}
 			for _, s := range f.Samples {
 				samples = append(samples, s.Server+" "+s.Session+" "+s.At)
