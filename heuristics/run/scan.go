@@ -55,6 +55,8 @@ type Result struct {
 	// Incremental is set for a run with a StateFile.
 	Incremental *Incremental
 	Elapsed     time.Duration
+	// Missing are the paths given that do not exist.
+	Missing []string
 }
 
 // DatasetRead is one dataset a scan read instead of raw logs.
@@ -134,8 +136,12 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	out.Analysis = an.Result()
 	out.Elapsed = time.Since(start)
-	if res.Totals.RowsRead == 0 && len(out.Datasets) == 0 && (out.Incremental == nil || out.Incremental.Unchanged == 0) {
-		return out, nothingRead(res, cfg.Paths)
+	out.Missing = missingPaths(raw)
+	if out.Incremental != nil && out.Incremental.Unchanged > 0 {
+		return out, nil // nothing new since the last run is an answer
+	}
+	if err := nothingRead(res, cfg.Paths, datasets); err != nil {
+		return out, err
 	}
 	return out, nil
 }
