@@ -129,6 +129,10 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 		fmt.Fprintf(w, "  %s sessions longer than %s rows analysed in parts; first cut at %s\n",
 			num(s.Split), num(session.MaxSessionRows), safe(strings.Join(s.SplitAt, ", ")))
 	}
+	if s.EndpointConflicts > 0 {
+		fmt.Fprintf(w, "  %s sessions split off: their session-id was in use by a session from another remote endpoint (damaged or merged logs); first at %s\n",
+			num(s.EndpointConflicts), safe(strings.Join(s.EndpointConflictsAt, ", ")))
+	}
 	if s.FieldsTruncated > 0 {
 		fmt.Fprintf(w, "  %s rows with a field over %s bytes: analysed on its first %s bytes; first at %s\n",
 			num(s.FieldsTruncated), num(session.MaxFieldBytes), num(session.MaxFieldBytes), safe(strings.Join(s.TruncatedAt, ", ")))

@@ -176,3 +176,44 @@ func TestNothingAnalysedExits2(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionIDWithDifferentEndpointsSplit: five clients logged under one
+// session-id (damaged or merged logs) are five sessions, and the split is
+// counted as a warning with file:line.
+func TestSessionIDWithDifferentEndpointsSplit(t *testing.T) {
+	dir := t.TempDir()
+	conn := `EX01\Default Frontend EX01`
+	log := hostileFields
+	// Interleaved: each step of the conversation for the five clients in turn.
+	steps := [][3]string{{"+", "", ""}, {">", "220 EX01.contoso.com ready", ""}, {"<", "EHLO c%d.example", ""},
+		{">", "250 EX01 Hello", ""}, {"<", "QUIT", ""}, {">", "221 2.0.0 Bye", ""}, {"-", "", "Local"}}
+	seq := 0
+	for i, st := range steps {
+		for c := 1; c <= 5; c++ {
+			data := st[1]
+			if strings.Contains(data, "%d") {
+				data = fmt.Sprintf(data, c)
+			}
+			log += hrow(i, conn, "08DD0000000000AA", seq, "10.0.0.1:25", fmt.Sprintf("203.0.113.%d:40%02d", c, c), st[0], data, st[2])
+		}
+		seq++
+	}
+	file := filepath.Join(dir, "RECV2026110210-1.LOG")
+	os.WriteFile(file, []byte(log), 0o644)
+	rep, text := scanJSON(t, dir)
+	sc := rep.SessionCounts
+	if sc.Total != 5 || sc.Complete != 5 {
+		t.Errorf("%d sessions (%d complete), want 5 complete: one per client", sc.Total, sc.Complete)
+	}
+	if sc.EndpointConflicts != 4 || len(sc.EndpointConflictsAt) != 4 || !strings.HasPrefix(sc.EndpointConflictsAt[0], file+":7 ") {
+		t.Errorf("endpoint conflicts %d at %q; want 4, the first at %s:7", sc.EndpointConflicts, sc.EndpointConflictsAt, file)
+	}
+	if !strings.Contains(text, "4 sessions split off: their session-id was in use by a session from another remote endpoint") {
+		t.Errorf("text output does not report the split:\n%s", text)
+	}
+	for c := 1; c <= 5; c++ {
+		if !strings.Contains(text, fmt.Sprintf("203.0.113.%d (1)", c)) {
+			t.Errorf("client %d not among the connector's remote clients", c)
+		}
+	}
+}

@@ -13,13 +13,13 @@ import (
 type Nothing uint8
 
 const (
-	NoFiles      Nothing = iota + 1 // no file under the paths
-	NoLogs                          // files, but none is a protocol log
-	NoRows                          // protocol logs, but no row in them
-	NoPath                          // a path given does not exist
-	AllRejected                     // rows were read, and every one was rejected
-	EmptyDataset                    // the datasets given hold no rows
-	OutsideWindow                   // every row kept was outside --since/--until
+	NoFiles       Nothing = iota + 1 // no file under the paths
+	NoLogs                           // files, but none is a protocol log
+	NoRows                           // protocol logs, but no row in them
+	NoPath                           // a path given does not exist
+	AllRejected                      // rows were read, and every one was rejected
+	EmptyDataset                     // the datasets given hold no rows
+	OutsideWindow                    // every row kept was outside --since/--until
 )
 
 // NothingReadError means no input held a readable protocol log row: the
