@@ -50,6 +50,11 @@ type SessionCounts struct {
 	EvictedAt   []string `json:"evicted_at,omitempty"`
 	TruncatedAt []string `json:"truncated_at,omitempty"`
 	SplitAt     []string `json:"split_at,omitempty"`
+	// EndpointConflicts counts sessions split off because their
+	// session-id was in use by a session from another remote endpoint
+	// (damaged or merged logs); EndpointConflictsAt are the first places.
+	EndpointConflicts   int64    `json:"endpoint_conflicts"`
+	EndpointConflictsAt []string `json:"endpoint_conflicts_at,omitempty"`
 }
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
@@ -134,6 +139,7 @@ func (a *Analyzer) Result() *Report {
 	a.kinds.FieldsTruncated = st.Truncated.Load()
 	a.kinds.Split = st.Split.Load()
 	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
+	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
 	rep.Assumptions, rep.Sessions, rep.Summary = in.org.assumptions, a.kinds, a.sum.Result(a.top)
 	return rep
 }

@@ -2,10 +2,12 @@ package heuristics
 
 import (
 	"cmp"
+	"container/heap"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,17 +79,24 @@ type Finding struct {
 	Last  time.Time `json:"last_seen"`
 	// Counts are the figures behind the finding (sessions, messages, ...).
 	Counts map[string]int64 `json:"counts"`
+	// LowerBounds names the Counts that reached an internal cap: the true
+	// figure is at least that.
+	LowerBounds []string `json:"lower_bounds,omitempty"`
 	// Facts are short lists that support it (top senders, domains, EHLO names).
 	Facts []Fact `json:"facts,omitempty"`
 	// Samples are sessions to open in the logs, earliest first.
 	Samples []Sample `json:"samples"`
 }
 
-// Fact is a named list of values shown as evidence.
+// Fact is a named list of values shown as evidence. When values carry a
+// number ("x (12)"), Name says what it counts ("EHLO names, by sessions").
 type Fact struct {
 	Name   string   `json:"name"`
 	Values []string `json:"values"`
 	More   int      `json:"more,omitempty"` // values not listed
+	// MoreAtLeast: More is a lower bound (values past an internal cap were
+	// counted, not kept).
+	MoreAtLeast bool `json:"more_is_lower_bound,omitempty"`
 }
 
 // Sample is one session that shows the finding.
@@ -185,34 +194,82 @@ func (s *span) add(t0, t1 time.Time) {
 	}
 }
 
-// counter counts distinct strings up to a cap, then only counts.
+// counter counts occurrences of distinct strings, keeping at most limit
+// values. Past the cap it keeps the limit values that sort first by name,
+// so which values it keeps does not depend on the order they arrived in:
+// a value kept at the end was kept from its first occurrence on, and its
+// count is exact. Its distinct count and its "and N more" are then lower
+// bounds, and say so.
 type counter struct {
-	m    map[string]int64
-	over int64 // occurrences of values that did not fit
+	m       map[string]int64
+	full    nameHeap // the kept values, largest name first, once the cap is reached
+	over    int64    // occurrences of values not kept
+	dropped bool     // some distinct value was not kept
 }
 
 func (c *counter) add(v string, n int64, limit int) {
 	if c.m == nil {
 		c.m = map[string]int64{}
 	}
-	if _, ok := c.m[v]; ok || len(c.m) < limit {
-		if !ok {
-			v = strings.Clone(v)
-		}
+	if _, ok := c.m[v]; ok {
 		c.m[v] += n
 		return
 	}
-	c.over += n
+	if len(c.m) < limit {
+		c.m[strings.Clone(v)] = n
+		return
+	}
+	c.dropped = true
+	if len(c.full) == 0 {
+		for k := range c.m {
+			c.full = append(c.full, k)
+		}
+		heap.Init(&c.full)
+	}
+	if len(c.full) == 0 || v >= c.full[0] {
+		c.over += n
+		return
+	}
+	// v sorts before the last value kept: it takes that value's place.
+	last := c.full[0]
+	c.over += c.m[last]
+	delete(c.m, last)
+	v = strings.Clone(v)
+	c.full[0] = v
+	heap.Fix(&c.full, 0)
+	c.m[v] = n
 }
 
+// nameHeap is a max-heap of names.
+type nameHeap []string
+
+func (h nameHeap) Len() int           { return len(h) }
+func (h nameHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h nameHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nameHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *nameHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// merge adds o's counts to c; the result does not depend on the order of
+// merges.
 func (c *counter) merge(o *counter, limit int) {
 	for v, n := range o.m {
 		c.add(v, n, limit)
 	}
 	c.over += o.over
+	c.dropped = c.dropped || o.dropped
 }
 
-// top returns a fact listing the n most frequent values with their counts.
+// distinct is how many distinct values were counted, and whether that is
+// a lower bound (the cap was reached).
+func (c *counter) distinct() (n int64, lowerBound bool) { return int64(len(c.m)), c.dropped }
+
+// top returns a fact listing the n most frequent values with their counts,
+// ties by name. name must say what the counts count ("..., by sessions").
 func (c *counter) top(name string, n int) Fact {
 	type vc struct {
 		v string
@@ -231,7 +288,39 @@ func (c *counter) top(name string, n int) Fact {
 		}
 		f.Values = append(f.Values, fmt.Sprintf("%s (%d)", x.v, x.n))
 	}
+	f.MoreAtLeast = c.dropped
 	return f
+}
+
+// count sets Counts[key] to c's distinct count, noting a lower bound.
+func (f *Finding) count(key string, c counter) {
+	n, lower := c.distinct()
+	f.setCount(key, n, lower)
+}
+
+// setCount sets Counts[key], noting in LowerBounds when n is only a lower
+// bound.
+func (f *Finding) setCount(key string, n int64, lowerBound bool) {
+	if f.Counts == nil {
+		f.Counts = map[string]int64{}
+	}
+	f.Counts[key] = n
+	if lowerBound && !slices.Contains(f.LowerBounds, key) {
+		f.LowerBounds = append(f.LowerBounds, key)
+		slices.Sort(f.LowerBounds)
+	}
+}
+
+// countText is n with thousands separators, "at least n" for a lower bound.
+func countText(n int64, lowerBound bool) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if lowerBound {
+		return "at least " + s
+	}
+	return s
 }
 
 // sortDesc sorts by key, largest first, ties by name.

@@ -167,7 +167,8 @@ func (e *orgEvidence) observe(s *session.Session) {
 		m[s.Local.Addr()] = struct{}{}
 	}
 	if s.Auth == session.AuthExchange && s.Remote.Addr().IsValid() {
-		if _, ok := e.peers[s.Remote.Addr()]; !ok {
+		// One account per peer: the first by name, whatever the order.
+		if u, ok := e.peers[s.Remote.Addr()]; !ok || s.AuthUser < u {
 			e.peers[s.Remote.Addr()] = strings.Clone(s.AuthUser)
 		}
 	}
@@ -180,8 +181,17 @@ func (e *orgEvidence) observe(s *session.Session) {
 			m = map[string]struct{}{}
 			e.fqdns[s.Server] = m
 		}
-		if len(m) < 16 {
-			m[strings.Clone(f)] = struct{}{}
+		if _, ok := m[f]; !ok {
+			// At most 16 names per server: the first by name, whatever
+			// the order sessions end in.
+			if len(m) >= 16 {
+				if last := slices.Max(slices.Collect(maps.Keys(m))); f < last {
+					delete(m, last)
+				}
+			}
+			if len(m) < 16 {
+				m[strings.Clone(f)] = struct{}{}
+			}
 		}
 	}
 	plain := s.Auth == session.AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)

@@ -50,8 +50,8 @@ const (
 	maxRelayDomains   = 10_000  // per group; more are counted as "other"
 	maxRelaySigs      = 4_096   // distinct recipient-domain sets per group
 	maxSigDomains     = 64      // a larger set is counted as relaying without being kept
-	maxGroupRcpts     = 100_000 // distinct recipient addresses kept per group; past it, a lower bound
-	maxDistinctValues = 1_000   // recipients, EHLO names per group
+	maxGroupRcpts     = 1 << 17 // distinct recipient addresses kept per group; past it, a lower bound
+	maxDistinctValues = 1 << 16 // EHLO names, sender domains, sources per group: exact up to here
 )
 
 type relayKey struct {
@@ -69,16 +69,13 @@ type relayGroup struct {
 	msgSigs   map[string]*relaySig
 	sigOver   relaySig // sessions past maxRelaySigs or maxSigDomains, counted as relaying
 	msgOver   relaySig // messages likewise
-
-	distinct     int  // distinct recipient addresses kept, over all domains
-	distinctOver bool // some were not kept: distinct counts are lower bounds
+	rcpts     counter  // accepted recipient addresses (lower case), over all domains
 }
 
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
 type relayDomain struct {
 	rcpts   int64
-	addrs   counter
-	senders counter
+	senders counter // MAIL FROM, by recipients accepted in this domain
 	span    span
 	samples samples
 }
@@ -145,16 +142,9 @@ func (d *RelayDetector) observe(s *session.Session) {
 			}
 			rd := g.domain(r.Domain)
 			rd.rcpts++
-			if addr := strings.ToLower(r.Addr); g.distinct < maxGroupRcpts || rd.addrs.m[addr] > 0 {
-				before := len(rd.addrs.m)
-				rd.addrs.add(addr, 1, maxDistinctValues)
-				g.distinct += len(rd.addrs.m) - before
-			} else {
-				g.distinctOver = true
-			}
-			if msgDomains.add(r.Domain) {
-				rd.senders.add(cmp.Or(m.From, "<>"), 1, 64)
-			}
+			g.rcpts.add(strings.ToLower(r.Addr), 1, maxGroupRcpts)
+			rd.senders.add(cmp.Or(m.From, "<>"), 1, 64)
+			msgDomains.add(r.Domain)
 			if sessDomains.add(r.Domain) {
 				rd.span.add(s.Start, s.End)
 				rd.samples.add(sampleOf(s, r.At))
@@ -257,7 +247,7 @@ func (s *relaySig) joined() string { return strings.Join(s.domains, "\n") }
 // relayStats are a group's figures once the accepted domains are known.
 type relayStats struct {
 	sessions, messages, queued, rcpts int64
-	distinctRcpts                     int
+	distinctRcpts                     int64
 	distinctLower                     bool     // distinctRcpts is a lower bound
 	domains                           []string // outside domains, most recipients first
 	span                              span
@@ -300,8 +290,6 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		}
 		doms = append(doms, dn{name, rd.rcpts})
 		st.rcpts += rd.rcpts
-		st.distinctRcpts += len(rd.addrs.m)
-		st.distinctLower = st.distinctLower || rd.addrs.over > 0 || g.distinctOver
 		st.span.add(rd.span.first, rd.span.last)
 		st.samples.merge(rd.samples)
 		st.senders.merge(&rd.senders, 64)
@@ -312,6 +300,12 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		st.span.add(g.other.span.first, g.other.span.last)
 		st.samples.merge(g.other.samples)
 	}
+	for addr := range g.rcpts.m {
+		if !v.isAccepted(session.DomainOf(addr)) {
+			st.distinctRcpts++
+		}
+	}
+	st.distinctLower = g.rcpts.dropped || g.other.rcpts > 0
 	sortDesc(doms, func(x dn) int64 { return x.n }, func(x dn) string { return x.name })
 	for _, x := range doms {
 		st.domains = append(st.domains, x.name)
@@ -335,7 +329,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 		if st.rcpts == 0 {
 			continue
 		}
-		nat.relayedThrough(r, k.client)
+		nat.relayedThrough(r, k.server, k.client)
 		f := relayFinding(k, g, st, in.org, in.use, nat.ids)
 		if f.Severity == SeverityInfo {
 			r.Inventory = append(r.Inventory, f)
@@ -365,11 +359,11 @@ type relayRun struct {
 	rcpts                 int64
 }
 
-func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *connectorUsage, nat map[netip.Addr]string) Finding {
+func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *connectorUsage, nat map[snatKey]string) Finding {
 	cr := connRef{k.server, k.connector}
 	public := k.client.IsValid() && !v.isInternal(k.client)
 	facing := use.internetFacing(v, cr)
-	natFinding, isNAT := nat[k.client]
+	natFinding, isNAT := nat[snatKey{k.server, k.client}]
 	clients := 0
 	if c := use.conns[cr]; c != nil {
 		clients = len(c.clients)
@@ -382,14 +376,13 @@ func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *con
 		Server: k.server, Connector: k.connector, Source: addrString(k.client),
 		First: st.span.first, Last: st.span.last,
 		Counts: map[string]int64{"sessions": st.sessions, "messages": st.messages, "messages_queued": st.queued,
-			"recipients": st.rcpts, "distinct_recipients": int64(st.distinctRcpts), "recipient_domains": int64(len(st.domains)),
+			"recipients": st.rcpts, "recipient_domains": int64(len(st.domains)),
 			"connector_clients": int64(clients)},
 		Samples: st.samples.list,
 	}
-	f.Facts = append(f.Facts, listFact("outside recipient domains", st.domains, 10), st.senders.top("top senders (MAIL FROM)", 5), g.ehlo.top("EHLO names", 5))
-	if st.distinctLower {
-		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{"distinct recipients is a lower bound: past a cap, addresses are counted, not kept"}})
-	}
+	f.setCount("distinct_recipients", st.distinctRcpts, st.distinctLower)
+	f.Facts = append(f.Facts, listFact("outside recipient domains, most recipients first", st.domains, 10),
+		st.senders.top("top senders (MAIL FROM), by recipients accepted in outside domains", 5), g.ehlo.top("EHLO names, by sessions", 5))
 
 	what := fmt.Sprintf("Between %s and %s, %s opened %d anonymous session(s) on %s (server %s), and Exchange accepted %d recipient(s) in %d domain(s) the organisation is not authoritative for (%s); %d of %d message(s) were queued for delivery.",
 		stamp(st.span.first), stamp(st.span.last), src, st.sessions, dq(k.connector), k.server, st.rcpts, len(st.domains),
@@ -449,24 +442,26 @@ func probeFinding(k connRef, rg *refusedGroup) Finding {
 	f := Finding{
 		ID: findingID("relay-probe", k.server, k.connector), Detector: "relay-probe", Severity: SeverityInfo,
 		Server: k.server, Connector: k.connector, First: rg.span.first, Last: rg.span.last,
-		Counts: map[string]int64{"sessions": rg.sessions, "recipients_refused": rg.rcpts,
-			"sources": int64(len(rg.sources.m)), "recipient_domains": int64(len(rg.domains.m))},
+		Counts:  map[string]int64{"sessions": rg.sessions, "recipients_refused": rg.rcpts},
 		Samples: rg.samples.list,
 	}
-	f.Title = fmt.Sprintf("Relay refused %d time(s) on %s, from %d source(s)", rg.rcpts, k.connector, len(rg.sources.m))
+	f.count("sources", rg.sources)
+	f.count("recipient_domains", rg.domains)
+	sources, sourcesLower := rg.sources.distinct()
+	f.Title = fmt.Sprintf("Relay refused %d time(s) on %s, from %s source(s)", rg.rcpts, k.connector, countText(sources, sourcesLower))
 	f.Explanation = fmt.Sprintf("Between %s and %s Exchange refused %d recipient(s) in %d session(s) on %s with \"Unable to relay\": the senders were anonymous and the domains are not accepted. The server did its job.",
 		stamp(rg.span.first), stamp(rg.span.last), rg.rcpts, rg.sessions, dq(k.connector))
 	f.Cause = "Relay probing: bots try every mail server they find for an open relay. If the refused domains include one you host, it is missing from the accepted domains and Exchange is refusing real inbound mail as relay."
 	f.Fix = []string{"Nothing to do for Internet probes. Check that none of the refused recipient domains is yours (Get-AcceptedDomain); add it with New-AcceptedDomain if it is.",
 		"If internal applications are among the sources, give them a dedicated relay connector scoped to their addresses."}
-	f.Facts = []Fact{rg.domains.top("refused recipient domains", 10), rg.sources.top("sources", 10)}
-	if eop := rg.eop.m; len(eop) > 0 {
+	f.Facts = []Fact{rg.domains.top("refused recipient domains, by refused recipients", 10), rg.sources.top("sources, by sessions with a refused recipient", 10)}
+	if eop, eopLower := rg.eop.distinct(); eop > 0 {
 		// Exchange Online Protection does not probe for relays: what it
 		// delivers is real mail, so a refusal loses it.
 		f.Severity = SeverityMedium
 		f.Title = fmt.Sprintf("Mail from Microsoft 365 refused as relay on %s (%d recipient(s))", k.connector, rg.rcpts)
-		f.Cause = fmt.Sprintf("%d of the sources are Exchange Online Protection servers (Microsoft 365 outbound), which deliver real mail and do not probe. Exchange refused their recipients as relay, so the recipient domain is most likely missing from the accepted domains (or mail for a domain hosted elsewhere is routed here). Other sources may still be probes.", len(eop))
-		f.Facts = append(f.Facts, rg.eop.top("Exchange Online Protection sources", 5))
+		f.Cause = fmt.Sprintf("%s of the sources are Exchange Online Protection servers (Microsoft 365 outbound), which deliver real mail and do not probe. Exchange refused their recipients as relay, so the recipient domain is most likely missing from the accepted domains (or mail for a domain hosted elsewhere is routed here). Other sources may still be probes.", countText(eop, eopLower))
+		f.Facts = append(f.Facts, rg.eop.top("Exchange Online Protection sources, by sessions with a refused recipient", 5))
 		f.Explanation = strings.TrimSuffix(f.Explanation, " The server did its job.") + " Mail from Microsoft 365 among them is real mail that was lost."
 		f.Fix = []string{"Compare the refused recipient domains with Get-AcceptedDomain. For a domain you host: New-AcceptedDomain -DomainName '<domain>' -DomainType Authoritative.",
 			"In a hybrid organisation, check that the Microsoft 365 outbound connector to on-premises only carries domains this organisation accepts."}

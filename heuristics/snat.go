@@ -88,6 +88,9 @@ func (d *SNATDetector) observe(s *session.Session) {
 		c = &snatCand{local: local, relayConns: map[string]bool{}}
 		d.cands[snatKey{strings.Clone(s.Server), s.Client}] = c
 	}
+	if local.Less(c.local) {
+		c.local = local // a server with several addresses: the lowest, whatever the order
+	}
 	c.sessions++
 	c.ehlo.add(s.EHLO, 1, maxDistinctValues)
 	for _, m := range s.Messages {
@@ -124,7 +127,7 @@ type natHit struct {
 func (d *SNATDetector) detect(v *orgView) []natHit {
 	var hits []natHit
 	for k, c := range d.cands {
-		if v.isExchange(k.client) || len(c.ehlo.m) < NATMinEHLONames {
+		if names, _ := c.ehlo.distinct(); v.isExchange(k.client) || names < NATMinEHLONames {
 			continue
 		}
 		var counts stats.Float64Data
@@ -182,27 +185,29 @@ func peakConcurrency(iv [][2]int64) int {
 const detectorSNAT = "hidden-snat"
 
 // natResult is what the hidden-NAT detector tells the detectors that need
-// it: the NAT addresses, each with its finding's id and place in the report.
+// it: the NAT addresses per server, each with its finding's id and place
+// in the report. Keyed by server and address: two servers behind one load
+// balancer each have their own finding.
 type natResult struct {
-	ids   map[netip.Addr]string
-	index map[netip.Addr]int // in Report.Findings
+	ids   map[snatKey]string
+	index map[snatKey]int // in Report.Findings
 }
 
 func (d *SNATDetector) report(in *detectorInputs, r *Report) any {
-	res := natResult{ids: map[netip.Addr]string{}, index: map[netip.Addr]int{}}
+	res := natResult{ids: map[snatKey]string{}, index: map[snatKey]int{}}
 	hits := d.detect(in.org)
 	for i, f := range d.findings(hits, in.org) {
-		res.ids[hits[i].key.client] = f.ID
-		res.index[hits[i].key.client] = len(r.Findings)
+		res.ids[hits[i].key] = f.ID
+		res.index[hits[i].key] = len(r.Findings)
 		r.Findings = append(r.Findings, f)
 	}
 	return res
 }
 
-// relayedThrough raises the NAT finding of addr, once the relay detector
-// has seen mail relayed to outside domains from it.
-func (res natResult) relayedThrough(r *Report, addr netip.Addr) {
-	i, ok := res.index[addr]
+// relayedThrough raises the NAT finding of addr on server, once the relay
+// detector has seen mail relayed to outside domains from it.
+func (res natResult) relayedThrough(r *Report, server string, addr netip.Addr) {
+	i, ok := res.index[snatKey{server, addr}]
 	if !ok || r.Findings[i].Severity == SeverityCritical {
 		return
 	}
@@ -216,14 +221,19 @@ func (d *SNATDetector) findings(hits []natHit, v *orgView) []Finding {
 		k, c := h.key, h.c
 		ip := k.client.String()
 		subnet := v.subnet(c.local)
+		names, namesLower := c.ehlo.distinct()
+		domains, domainsLower := c.senderDomains.distinct()
 		f := Finding{
 			ID: h.id, Detector: detectorSNAT, Severity: SeverityMedium, Server: k.server, Source: ip,
 			First: c.span.first, Last: c.span.last, Samples: c.samples.list,
 			Counts: map[string]int64{"sessions": c.sessions, "server_sessions": h.total, "server_sources": int64(h.sources),
-				"distinct_ehlo_names": int64(len(c.ehlo.m)), "distinct_sender_domains": int64(len(c.senderDomains.m)),
 				"peak_concurrent_sessions": int64(h.peak)},
-			Facts: []Fact{c.connectors.top("connectors", 5), c.ehlo.top("EHLO names", 8), c.senderDomains.top("sender domains", 8)},
+			Facts: []Fact{c.connectors.top("connectors, by sessions", 5), c.ehlo.top("EHLO names, by sessions", 8),
+				c.senderDomains.top("sender domains, by messages", 8)},
 		}
+		f.setCount("distinct_ehlo_names", names, namesLower)
+		f.setCount("distinct_sender_domains", domains, domainsLower)
+		namesText, domainsText := countText(names, namesLower), countText(domains, domainsLower)
 		if conns := c.connectors.top("", 1).Values; len(conns) == 1 {
 			f.Connector, _, _ = strings.Cut(conns[0], " (")
 		}
@@ -232,10 +242,10 @@ func (d *SNATDetector) findings(hits []natHit, v *orgView) []Finding {
 		if h.sources < NATMinSources {
 			stat = fmt.Sprintf("%s has only %d client address(es), and this one carries %.0f%% of its sessions", k.server, h.sources, share)
 		}
-		f.Title = fmt.Sprintf("Hidden NAT: %s on %s's own subnet stands for many clients (%d EHLO names)", ip, k.server, len(c.ehlo.m))
-		breadth := fmt.Sprintf("%d different EHLO names and %d sender domains", len(c.ehlo.m), len(c.senderDomains.m))
+		f.Title = fmt.Sprintf("Hidden NAT: %s on %s's own subnet stands for many clients (%s EHLO names)", ip, k.server, namesText)
+		breadth := fmt.Sprintf("%s different EHLO names and %s sender domains", namesText, domainsText)
 		if h.peak > 1 {
-			breadth = fmt.Sprintf("%d different EHLO names, %d sender domains and up to %d sessions at once", len(c.ehlo.m), len(c.senderDomains.m), h.peak)
+			breadth = fmt.Sprintf("%s different EHLO names, %s sender domains and up to %d sessions at once", namesText, domainsText, h.peak)
 		}
 		f.Explanation = fmt.Sprintf("%d of %s's %d direct sessions (%.0f%%) came from %s, inside the server's own subnet %s; %s. Behind that one address the logs show %s. One host does not look like that: a device in front of the server is translating the source address of many clients.",
 			c.sessions, k.server, h.total, share, ip, subnet, stat, breadth)

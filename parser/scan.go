@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +142,9 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 		workers = runtime.GOMAXPROCS(0)
 	}
 	units, closers := discover(paths)
+	// Path order, whatever the order of paths: results, problems and the
+	// first places of each kind must not depend on how the paths were given.
+	slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(a.path, b.path) })
 	defer func() {
 		for _, c := range closers {
 			c.Close()

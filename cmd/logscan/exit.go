@@ -50,7 +50,10 @@ func exitCode(io *IOStreams, err error) int {
 	var nr *run.NothingReadError
 	if errors.As(err, &nr) {
 		msg, try := nothingReadText(nr)
-		fmt.Fprintf(io.ErrOut, "logscan: %s\nTry: %s\n", msg, try)
+		fmt.Fprintf(io.ErrOut, "logscan: %s\n", msg)
+		if try != "" {
+			fmt.Fprintf(io.ErrOut, "Try: %s\n", try)
+		}
 		return exitError
 	}
 	fmt.Fprintf(io.ErrOut, "logscan: %s\n", strings.TrimPrefix(err.Error(), "logscan: "))
@@ -65,15 +68,32 @@ func exitCode(io *IOStreams, err error) int {
 	return exitError
 }
 
-// nothingReadText words an empty run as a sentence the user can act on.
+// nothingReadText words an empty run as a sentence the user can act on:
+// what was not read. try is "" when the sentence says it all.
 func nothingReadText(e *run.NothingReadError) (msg, try string) {
 	switch e.Why {
+	case run.NoPath:
+		var parts []string
+		for _, p := range e.Missing {
+			parts = append(parts, safe(p)+": no such file or folder")
+		}
+		return strings.Join(parts, "; "), ""
 	case run.NoFiles:
 		return fmt.Sprintf("no files found in %s", quoteList(e.Paths)),
 			`point logscan at a log folder, e.g. ...\TransportRoles\Logs\FrontEnd\ProtocolLog\SmtpReceive`
 	case run.NoLogs:
 		return fmt.Sprintf("none of the %d files in %s is an Exchange SMTP protocol log", e.Files, quoteList(e.Paths)),
 			"protocol logging may be off: Get-ReceiveConnector | Set-ReceiveConnector -ProtocolLoggingLevel Verbose (and the same for send connectors)"
+	case run.AllRejected:
+		msg = fmt.Sprintf("no row could be analysed: all %s rows read from %s were rejected", num(e.Rows), quoteList(e.Paths))
+		if r := e.FirstReject; r != nil {
+			msg += ", the first at " + safe(r.Error())
+		}
+		return msg, ""
+	case run.OutsideWindow:
+		return fmt.Sprintf("no row could be analysed: all %s rows read from %s are outside --since/--until", num(e.Rows), quoteList(e.Paths)), ""
+	case run.EmptyDataset:
+		return fmt.Sprintf("the dataset %s holds no rows (a first ingest that was stopped, or one that read nothing, leaves it so)", quoteList(e.Datasets)), ""
 	}
 	return "the protocol logs found hold no rows",
 		"check that protocol logging is Verbose on the connectors, and that the files are not still empty"

@@ -81,7 +81,7 @@ func runIngest(ctx context.Context, opts *ingestOptions) error {
 		return err
 	}
 	renderIngest(opts.IO, res.Files, res.Dataset, res.Sessions, res.Open, res.Elapsed)
-	notices(opts.IO, res.Files)
+	notices(opts.IO, res.Files, nil)
 	return err
 }
 

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -192,13 +194,16 @@ func plural(n int64, one, many string) string {
 	return num(n) + " " + many
 }
 
-// notices prints one line per skipped or failed file on stderr.
-func notices(io *IOStreams, res *parser.ScanResult) {
+// notices prints one line per skipped or failed file on stderr; a path
+// given that does not exist is named as missing.
+func notices(io *IOStreams, res *parser.ScanResult, missing []string) {
 	for _, f := range res.Files {
-		switch f.Status {
-		case parser.FileSkipped:
+		switch {
+		case f.Status == parser.FileFailed && slices.Contains(missing, f.Path):
+			fmt.Fprintf(io.ErrOut, "logscan: %s: no such file or folder\n", safe(f.Path))
+		case f.Status == parser.FileSkipped:
 			fmt.Fprintf(io.ErrOut, "logscan: skipped %s: %s\n", safe(f.Path), safe(f.Reason))
-		case parser.FileFailed:
+		case f.Status == parser.FileFailed:
 			fmt.Fprintf(io.ErrOut, "logscan: could not read %s: %s\n", safe(f.Path), safe(f.Reason))
 		}
 	}
@@ -366,9 +371,55 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 			}
 		}
 	}
-	enc := json.NewEncoder(w)
+	return jsonEncode(w, out)
+}
+
+// jsonEncode writes v as indented JSON in which no control or bidi
+// character is raw: encoding/json escapes C0 controls, and dangerousRune
+// catches the rest (DEL, C1, bidi controls), written as \uXXXX. Outside
+// strings JSON is ASCII, so every such rune is inside a string, where the
+// escape means the same character: the JSON stays valid and decodes to the
+// same text.
+func jsonEncode(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	// C0 controls are escaped already; raw ones here are JSON's own
+	// whitespace between tokens.
+	escape := func(r rune) bool { return r >= 0x20 && dangerousRune(r) }
+	if !bytes.ContainsFunc(b, escape) {
+		_, err := w.Write(b)
+		return err
+	}
+	out := make([]byte, 0, len(b)+64)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if escape(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	_, err := w.Write(out)
+	return err
+}
+
+// dangerousRune reports whether r acts on a terminal or viewer instead of
+// showing: C0 and C1 controls, DEL, and the bidi controls that reorder
+// text (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
+func dangerousRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 func logTypeName(f parser.FileResult) string {

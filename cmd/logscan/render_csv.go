@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -38,7 +39,11 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 				}
 			}
 			for _, k := range sortedKeys(f.Counts) {
-				counts = append(counts, k+"="+strconv.FormatInt(f.Counts[k], 10))
+				v := strconv.FormatInt(f.Counts[k], 10)
+				if slices.Contains(f.LowerBounds, k) {
+					v = "at least " + v // a cap was reached: never shown as exact
+				}
+				counts = append(counts, k+"="+v)
 			}
 			for _, s := range f.Samples {
 				samples = append(samples, s.Server+" "+s.Session+" "+s.At)
@@ -61,10 +66,26 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 // csvCell neutralises a cell a spreadsheet would run as a formula (OWASP
 // "CSV injection"): one starting, after any blanks, with = + - @ or a tab or
 // carriage return gets a leading apostrophe, which shows as text. Invalid
-// UTF-8 becomes U+FFFD.
+// UTF-8 becomes U+FFFD, and control and bidi characters from the logs
+// (everything dangerousRune names but the line breaks this program puts
+// between a cell's values) are shown as escapes: \x1b, \u202e.
 func csvCell(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && dangerousRune(r) }) {
+		var b strings.Builder
+		for _, r := range s {
+			switch {
+			case r == '\n' || !dangerousRune(r):
+				b.WriteRune(r)
+			case r < 0x80:
+				fmt.Fprintf(&b, `\x%02x`, r)
+			default:
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+		}
+		s = b.String()
 	}
 	t := strings.TrimLeft(s, " ")
 	if t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {

@@ -56,7 +56,7 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 		slices.Sort(keys)
 		var cs []string
 		for _, k := range keys {
-			cs = append(cs, strings.ReplaceAll(k, "_", " ")+" "+num(f.Counts[k]))
+			cs = append(cs, strings.ReplaceAll(k, "_", " ")+" "+countOf(f, k))
 		}
 		para(w, "Counts", strings.Join(cs, ", "))
 		for _, fact := range f.Facts {
@@ -97,7 +97,7 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 		for _, p := range a.Probes {
 			fmt.Fprintf(w, "  %s\n", safe(p.Title))
 			para(w, "", fmt.Sprintf("%s recipient(s) in %s session(s) from %s source(s), %s to %s; first at %s",
-				num(p.Counts["recipients_refused"]), num(p.Counts["sessions"]), num(p.Counts["sources"]), fmtTime(p.First), fmtTime(p.Last), firstAt(p)))
+				num(p.Counts["recipients_refused"]), num(p.Counts["sessions"]), countOf(p, "sources"), fmtTime(p.First), fmtTime(p.Last), firstAt(p)))
 			for _, fact := range p.Facts {
 				para(w, "", capitalise(fact.Name)+": "+factText(fact))
 			}
@@ -129,6 +129,10 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 		fmt.Fprintf(w, "  %s sessions longer than %s rows analysed in parts; first cut at %s\n",
 			num(s.Split), num(session.MaxSessionRows), safe(strings.Join(s.SplitAt, ", ")))
 	}
+	if s.EndpointConflicts > 0 {
+		fmt.Fprintf(w, "  %s sessions split off: their session-id was in use by a session from another remote endpoint (damaged or merged logs); first at %s\n",
+			num(s.EndpointConflicts), safe(strings.Join(s.EndpointConflictsAt, ", ")))
+	}
 	if s.FieldsTruncated > 0 {
 		fmt.Fprintf(w, "  %s rows with a field over %s bytes: analysed on its first %s bytes; first at %s\n",
 			num(s.FieldsTruncated), num(session.MaxFieldBytes), num(session.MaxFieldBytes), safe(strings.Join(s.TruncatedAt, ", ")))
@@ -138,9 +142,18 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 func factText(f heuristics.Fact) string {
 	v := strings.Join(f.Values, ", ")
 	if f.More > 0 {
-		v += fmt.Sprintf(" (and %s more)", num(int64(f.More)))
+		v += fmt.Sprintf(" (and %s%s more)", cond(f.MoreAtLeast, "at least ", ""), num(int64(f.More)))
 	}
 	return v
+}
+
+// countOf is f.Counts[key] as text: "at least 65,536" when it is a lower
+// bound, never a capped number shown as exact.
+func countOf(f heuristics.Finding, key string) string {
+	if slices.Contains(f.LowerBounds, key) {
+		return "at least " + num(f.Counts[key])
+	}
+	return num(f.Counts[key])
 }
 
 func firstAt(f heuristics.Finding) string {

@@ -174,7 +174,15 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		return err
 	}
 	var nothing *run.NothingReadError
-	if err != nil && !errors.As(err, &nothing) {
+	if errors.As(err, &nothing) {
+		// Nothing was analysed: no report (it would read "no findings"),
+		// only why, and what was skipped.
+		if nothing.Why == run.NoLogs {
+			notices(opts.IO, res.Files, nil)
+		}
+		return nothing
+	}
+	if err != nil {
 		return err
 	}
 	rep := &scanReport{Result: res.Files, Summary: res.Analysis.Summary, Analysis: res.Analysis, Datasets: res.Datasets,
@@ -190,13 +198,10 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	if err != nil {
 		return err
 	}
-	notices(opts.IO, res.Files)
+	notices(opts.IO, res.Files, res.Missing)
 	if opts.IO.StderrTTY || opts.Timing {
 		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Files.Totals.Bytes)/1e6,
 			rep.Elapsed.Round(time.Millisecond), float64(res.Files.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
-	}
-	if nothing != nil {
-		return nothing
 	}
 	if opts.FailOn != "" {
 		var n int

@@ -110,6 +110,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	sortFiles(res)
 	open := sb.Drain(session.DefaultCarry)
 	if err := sessRecs.Close(); err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	committed = true
 	out := &IngestResult{Files: res, Dataset: d, Sessions: sb.Stats().Sessions.Load(), Open: len(open), Elapsed: time.Since(start)}
 	if res.Totals.RowsRead == 0 && len(res.Files) == 0 {
-		return out, nothingRead(res, cfg.Paths)
+		return out, nothingRead(res, cfg.Paths, nil)
 	}
 	return out, nil
 }

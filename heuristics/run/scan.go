@@ -1,8 +1,10 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +55,8 @@ type Result struct {
 	// Incremental is set for a run with a StateFile.
 	Incremental *Incremental
 	Elapsed     time.Duration
+	// Missing are the paths given that do not exist.
+	Missing []string
 }
 
 // DatasetRead is one dataset a scan read instead of raw logs.
@@ -102,6 +106,7 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		sortFiles(res)
 	}
 	out := &Result{Files: res}
 	for _, dir := range datasets {
@@ -131,8 +136,12 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	out.Analysis = an.Result()
 	out.Elapsed = time.Since(start)
-	if res.Totals.RowsRead == 0 && len(out.Datasets) == 0 && (out.Incremental == nil || out.Incremental.Unchanged == 0) {
-		return out, nothingRead(res, cfg.Paths)
+	out.Missing = missingPaths(raw)
+	if out.Incremental != nil && out.Incremental.Unchanged > 0 {
+		return out, nil // nothing new since the last run is an answer
+	}
+	if err := nothingRead(res, cfg.Paths, datasets); err != nil {
+		return out, err
 	}
 	return out, nil
 }
@@ -156,4 +165,11 @@ func readDataset(ctx context.Context, dir string, workers int, since, until time
 	}
 	_, parts := d.Rows("rows")
 	return DatasetRead{Dir: dir, Rows: rows.Load(), Parts: parts, Runs: len(d.Manifest.Runs)}, nil
+}
+
+// sortFiles puts the files in path order, whatever the order the paths
+// were given in, so that the report lists them (and their problems) the
+// same way every time.
+func sortFiles(res *parser.ScanResult) {
+	slices.SortStableFunc(res.Files, func(a, b parser.FileResult) int { return cmp.Compare(a.Path, b.Path) })
 }

@@ -19,12 +19,24 @@ import (
 // Builder rebuilds sessions from the parser's records and hands each
 // finished one to emit. Add may be called concurrently for different workers.
 //
-// A session is keyed by (server, log type, session-id). Its rows are kept,
-// compactly, until it is complete (sequence 0 and its disconnect seen, no
-// gap), then replayed in sequence order and forgotten: memory follows the
-// sessions open at once, not the input. Fragments that a file boundary cut
-// apart wait until Finish joins them across workers, so the sessions emitted
-// do not depend on the order in which files were read.
+// A session is keyed by (server, log type, session-id, remote endpoint).
+// Its rows are kept, compactly, until it is complete, then replayed in
+// sequence order and forgotten: memory follows the sessions open at once
+// (and those cut by a file boundary), not the input.
+//
+// The rule that makes the result independent of worker count and file
+// order: rows are gathered per file. The rows of one key in one file that
+// form a complete session (sequence 0 and its disconnect seen, no gap) are
+// that session, emitted at once, whatever other files hold. What is left
+// of a key in a file (a session cut by a rollover, or stray rows) waits
+// for Finish, which joins the leftovers of every file and worker by key, in
+// file-name order. So a complete session in one file and more rows with the
+// same id in another are always two sessions, in any order.
+//
+// Rows with the same session-id but another remote endpoint belong to
+// another client (damaged or merged logs): they become a session of their
+// own, and the split is counted with its file:line. A row without a remote
+// endpoint joins the latest session of its id in its file.
 type Builder struct {
 	emit    func(*Session)
 	maxOpen int
@@ -33,28 +45,64 @@ type Builder struct {
 	stats   BuildStats
 
 	mu          sync.Mutex // guards the examples
-	evictedAt   []string   // "file:line (session X)" of the first evicted sessions
-	truncatedAt []string   // file:line of the first cut fields
-	splitAt     []string   // where the first over-long sessions were cut
+	evictedAt   examples   // the first evicted sessions
+	truncatedAt examples   // the first cut fields
+	splitAt     examples   // where the first over-long sessions were cut
+	conflictAt  examples   // where a session-id was reused by another endpoint
 }
 
 // maxExamples is how many places of each warning are kept.
 const maxExamples = 5
 
-func (b *Builder) example(list *[]string, s string) {
+// examples keeps the maxExamples places that come first in (file, line)
+// order, so the places listed do not depend on which worker got there
+// first.
+type examples []example
+
+type example struct {
+	ref  Ref
+	text string
+}
+
+func (b *Builder) example(list *examples, ref Ref, text string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(*list) < maxExamples {
-		*list = append(*list, s)
+	e := example{ref, text}
+	less := func(x, y example) int {
+		return cmp.Or(cmp.Compare(x.ref.File, y.ref.File), cmp.Compare(x.ref.Line, y.ref.Line), cmp.Compare(x.text, y.text))
+	}
+	i, found := slices.BinarySearchFunc(*list, e, less)
+	if found || i >= maxExamples {
+		return
+	}
+	*list = slices.Insert(*list, i, e)
+	if len(*list) > maxExamples {
+		*list = (*list)[:maxExamples]
 	}
 }
 
+func (l examples) strings() []string {
+	out := make([]string, len(l))
+	for i, e := range l {
+		out[i] = e.text
+	}
+	return out
+}
+
 // Examples returns where the first evictions, field cuts and session
-// splits happened.
+// splits happened, first in (file, line) order.
 func (b *Builder) Examples() (evicted, truncated, split []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.evictedAt), slices.Clone(b.truncatedAt), slices.Clone(b.splitAt)
+	return b.evictedAt.strings(), b.truncatedAt.strings(), b.splitAt.strings()
+}
+
+// ConflictExamples returns where the first sessions were split off
+// because their session-id was in use by another remote endpoint.
+func (b *Builder) ConflictExamples() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conflictAt.strings()
 }
 
 // BuildStats counts what the builder did.
@@ -65,6 +113,10 @@ type BuildStats struct {
 	Split      atomic.Int64 // sessions longer than MaxSessionRows, emitted in parts
 	Truncated  atomic.Int64 // rows with a data or context field cut to MaxFieldBytes
 	MaxOpenNow atomic.Int64 // the most sessions open at once in one worker
+	// EndpointConflicts counts sessions split off because their
+	// session-id was in use, at the same time, by a session from another
+	// remote endpoint (damaged or merged logs).
+	EndpointConflicts atomic.Int64
 }
 
 // Defaults for NewBuilder.
@@ -93,7 +145,7 @@ func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 	b := &Builder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1))}
 	b.names.ids = map[string]uint32{}
 	for i := range b.parts {
-		b.parts[i] = &builderPart{open: map[fragKey]*fragment{}}
+		b.parts[i] = &builderPart{open: map[fragKey]*fragment{}, files: map[fileSess]fileSessState{}}
 	}
 	return b
 }
@@ -147,10 +199,32 @@ func (in *interner) name(id uint32) string {
 	return in.list[id-1]
 }
 
-type fragKey struct {
+// sessKey is what Exchange keys a session by.
+type sessKey struct {
 	server  uint32
 	logType parser.LogType
 	id      uint64
+}
+
+// fragKey is one fragment: the rows of one session key, from one remote
+// endpoint, in one file (0: carried from a previous run).
+type fragKey struct {
+	sessKey
+	file   uint32
+	remote netip.AddrPort
+}
+
+// fileSess is a session key within one file.
+type fileSess struct {
+	sessKey
+	file uint32
+}
+
+// fileSessState is what a worker knows of a session key in one file: the
+// remote endpoint of its latest fragment and how many are open.
+type fileSessState struct {
+	remote netip.AddrPort
+	open   int32
 }
 
 // frow is one row of an open session; its data and context live in the
@@ -172,6 +246,7 @@ type fragment struct {
 	local, remote     netip.AddrPort
 	localAt, remoteAt uint32 // sequence of the row they came from
 	start, end        bool
+	conflict          bool // split off from another endpoint's session (counted)
 	maxSeq            uint32
 	lastT             int64
 }
@@ -202,11 +277,14 @@ func (f *fragment) absorb(o *fragment) {
 		f.connector = o.connector
 	}
 	f.start, f.end = f.start || o.start, f.end || o.end
+	f.conflict = f.conflict || o.conflict
 	f.maxSeq, f.lastT = max(f.maxSeq, o.maxSeq), max(f.lastT, o.lastT)
 }
 
 type builderPart struct {
 	open    map[fragKey]*fragment
+	files   map[fileSess]fileSessState
+	newest  int64       // the newest row time this worker saw
 	free    []*fragment // finished fragments, reused: most sessions are alike in size
 	scratch []row
 }
@@ -283,19 +361,18 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		if servers.IsValid(i) {
 			server = serverIDs[serverIdx[i]]
 		}
-		k := fragKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}
+		file := fileIDs[fileIdx[i]]
+		k := fragKey{sessKey: sessKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}, file: file}
+		if remoteIP.IsValid(i) {
+			k.remote = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i))
+		} else if st, ok := p.files[fileSess{k.sessKey, file}]; ok {
+			k.remote = st.remote // no endpoint logged: the latest session of this id in this file
+		}
 		if cur == nil || k != curKey {
-			if cur != nil && cur.complete() {
-				b.finish(p, curKey, cur)
-			}
 			curKey = k
 			cur = p.open[k]
 			if cur == nil {
-				cur = p.newFragment(connIDs[connIdx[i]])
-				p.open[k] = cur
-				if len(p.open) > b.maxOpen {
-					b.evict(p, k)
-				}
+				cur = b.openFragment(p, k, connIDs[connIdx[i]], lines[i])
 			}
 		}
 		seq := seqs[i]
@@ -305,14 +382,14 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		}
 		d, c := data.Value(i), context.Value(i)
 		if len(d) > MaxFieldBytes || len(c) > MaxFieldBytes {
-			if b.stats.Truncated.Add(1) <= maxExamples {
-				b.example(&b.truncatedAt, Ref{File: b.names.name(fileIDs[fileIdx[i]]), Line: lines[i]}.String())
-			}
+			b.stats.Truncated.Add(1)
+			ref := Ref{File: b.names.name(file), Line: lines[i]}
+			b.example(&b.truncatedAt, ref, ref.String())
 			d, c = d[:min(len(d), MaxFieldBytes)], c[:min(len(c), MaxFieldBytes)]
 		}
 		off := uint32(len(cur.buf))
 		cur.buf = append(append(cur.buf, d...), c...)
-		cur.rows = append(cur.rows, frow{seq: seq, event: ev, t: int64(ts[i]), file: fileIDs[fileIdx[i]],
+		cur.rows = append(cur.rows, frow{seq: seq, event: ev, t: int64(ts[i]), file: file,
 			line: lines[i], off: off, dLen: uint32(len(d)), cLen: uint32(len(c))})
 		if seq < cur.localAt && localIP.IsValid(i) {
 			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq
@@ -324,25 +401,62 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		cur.end = cur.end || ev == '-'
 		cur.maxSeq = max(cur.maxSeq, seq)
 		cur.lastT = max(cur.lastT, int64(ts[i]))
-		if len(cur.rows) >= MaxSessionRows && !cur.complete() {
-			if b.stats.Split.Add(1) <= maxExamples {
-				b.example(&b.splitAt, fmt.Sprintf("%s:%d (session %016X)", b.names.name(fileIDs[fileIdx[i]]), lines[i], k.id))
-			}
+		p.newest = max(p.newest, int64(ts[i]))
+		switch {
+		case cur.complete():
+			// Complete within this file: the session, whatever other
+			// files hold (see Builder).
+			b.finish(p, curKey, cur)
+			cur = nil
+		case len(cur.rows) >= MaxSessionRows:
+			b.stats.Split.Add(1)
+			ref := Ref{File: b.names.name(file), Line: lines[i]}
+			b.example(&b.splitAt, ref, fmt.Sprintf("%s (session %016X)", ref, k.id))
 			b.finish(p, curKey, cur)
 			cur = nil
 		}
-	}
-	if cur != nil && cur.complete() {
-		b.finish(p, curKey, cur)
 	}
 	if o := int64(len(p.open)); o > b.stats.MaxOpenNow.Load() {
 		b.stats.MaxOpenNow.Store(o) // racy max across workers; a statistic only
 	}
 }
 
+// openFragment starts the fragment k in p. A fragment of the same session
+// key in the same file that had no remote endpoint yet is taken over; one
+// with another remote endpoint still open makes this one a conflict.
+func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line int64) *fragment {
+	fk := fileSess{k.sessKey, k.file}
+	st, seen := p.files[fk]
+	if seen && st.open > 0 && st.remote != k.remote {
+		old := fragKey{k.sessKey, k.file, st.remote}
+		if f := p.open[old]; f != nil && !st.remote.IsValid() {
+			// The session's first rows named no endpoint: they are its own.
+			delete(p.open, old)
+			p.open[k] = f
+			p.files[fk] = fileSessState{remote: k.remote, open: st.open}
+			return f
+		}
+	}
+	f := p.newFragment(connector)
+	if seen && st.open > 0 && st.remote != k.remote && st.remote.IsValid() && k.remote.IsValid() {
+		f.conflict = true
+		b.stats.EndpointConflicts.Add(1)
+		ref := Ref{File: b.names.name(k.file), Line: line}
+		b.example(&b.conflictAt, ref, fmt.Sprintf("%s (session %016X from %s while open from %s)", ref, k.id, k.remote, st.remote))
+	}
+	p.open[k] = f
+	p.files[fk] = fileSessState{remote: k.remote, open: st.open + 1}
+	if len(p.open) > b.maxOpen {
+		b.evict(p, k)
+	}
+	return f
+}
+
 // evict emits the quarter of p's open sessions that were idle longest, as
 // incomplete, keeping keep open. It runs only when a worker holds more than
-// maxOpen sessions, which real logs do not reach.
+// maxOpen sessions, which real logs do not reach. Which sessions a worker
+// holds depends on the files it got, so eviction (unlike the rest) depends
+// on the worker count: it is counted and reported.
 func (b *Builder) evict(p *builderPart, keep fragKey) {
 	type aged struct {
 		k fragKey
@@ -355,20 +469,29 @@ func (b *Builder) evict(p *builderPart, keep fragKey) {
 		}
 	}
 	slices.SortFunc(all, func(a, b aged) int {
-		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.k.server, b.k.server), cmp.Compare(a.k.logType, b.k.logType), cmp.Compare(a.k.id, b.k.id))
+		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.k.server, b.k.server), cmp.Compare(a.k.logType, b.k.logType), cmp.Compare(a.k.id, b.k.id),
+			cmp.Compare(a.k.file, b.k.file), a.k.remote.Compare(b.k.remote))
 	})
 	for _, a := range all[:len(all)/4] {
 		f := p.open[a.k]
-		if b.stats.Evicted.Add(1) <= maxExamples {
-			first := slices.MinFunc(f.rows, func(x, y frow) int { return cmp.Compare(x.seq, y.seq) })
-			b.example(&b.evictedAt, fmt.Sprintf("%s:%d (session %016X)", b.names.name(first.file), first.line, a.k.id))
-		}
+		b.stats.Evicted.Add(1)
+		first := slices.MinFunc(f.rows, func(x, y frow) int { return cmp.Compare(x.seq, y.seq) })
+		ref := Ref{File: b.names.name(first.file), Line: first.line}
+		b.example(&b.evictedAt, ref, fmt.Sprintf("%s (session %016X)", ref, a.k.id))
 		b.finish(p, a.k, f)
 	}
 }
 
 func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 	delete(p.open, k)
+	fk := fileSess{k.sessKey, k.file}
+	if st, ok := p.files[fk]; ok {
+		if st.open--; st.open <= 0 {
+			delete(p.files, fk)
+		} else {
+			p.files[fk] = st
+		}
+	}
 	p.scratch = b.emitFragment(k, f, p.scratch)
 	p.recycle(f)
 }
@@ -376,28 +499,120 @@ func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 // Finish joins the fragments left open by every worker and emits them.
 // Call it once, after the last Add.
 func (b *Builder) Finish() {
-	all := b.joinOpen()
 	var scratch []row
-	for _, k := range sortedFragKeys(all) {
-		scratch = b.emitFragment(k, all[k], scratch)
+	for _, j := range b.joinOpen() {
+		scratch = b.emitFragment(j.k, j.f, scratch)
 	}
 }
 
-// joinOpen takes every worker's open fragments, joined by key.
-func (b *Builder) joinOpen() map[fragKey]*fragment {
-	all := map[fragKey]*fragment{}
+// joined is one session put together from the fragments left open.
+type joined struct {
+	k fragKey // file 0
+	f *fragment
+}
+
+// joinOpen takes every worker's open fragments and joins them by session
+// key and remote endpoint, in file-name order; fragments without a remote
+// endpoint join the key's only endpoint, if it has one. The result is in
+// key order and does not depend on which worker held what.
+func (b *Builder) joinOpen() []joined {
+	type item struct {
+		k    fragKey
+		f    *fragment
+		file string // "" for a fragment carried from a previous run
+		line int64  // its first line in that file
+	}
+	var items []item
 	for _, p := range b.parts {
-		// Workers in a fixed order, so joins do not depend on scheduling.
 		for k, f := range p.open {
-			if g, ok := all[k]; ok {
-				g.absorb(f)
-			} else {
-				all[k] = f
+			it := item{k: k, f: f, file: b.names.name(k.file), line: math.MaxInt64}
+			for _, r := range f.rows {
+				if r.file == k.file {
+					it.line = min(it.line, r.line)
+				}
 			}
+			items = append(items, it)
 		}
 		clear(p.open)
+		clear(p.files)
 	}
-	return all
+	server := func(k fragKey) string { return b.names.name(k.server) }
+	slices.SortFunc(items, func(x, y item) int {
+		return cmp.Or(cmp.Compare(server(x.k), server(y.k)), cmp.Compare(x.k.logType, y.k.logType), cmp.Compare(x.k.id, y.k.id),
+			x.k.remote.Compare(y.k.remote), cmp.Compare(x.file, y.file), cmp.Compare(x.line, y.line))
+	})
+	var out []joined
+	for i := 0; i < len(items); {
+		j := i
+		for j < len(items) && items[j].k.sessKey == items[i].k.sessKey {
+			j++
+		}
+		group := items[i:j] // one session key: by remote, then file
+		i = j
+		// Fragments with no endpoint join the only endpoint there is.
+		var remotes []netip.AddrPort
+		for _, it := range group {
+			if it.k.remote.IsValid() && !slices.Contains(remotes, it.k.remote) {
+				remotes = append(remotes, it.k.remote)
+			}
+		}
+		if len(remotes) == 1 {
+			for n := range group {
+				group[n].k.remote = remotes[0]
+			}
+			slices.SortStableFunc(group, func(x, y item) int { return cmp.Or(cmp.Compare(x.file, y.file), cmp.Compare(x.line, y.line)) })
+		}
+		type bucket struct {
+			j        joined
+			first    item
+			conflict bool
+		}
+		var buckets []bucket
+		for _, it := range group {
+			if n := len(buckets); n > 0 && buckets[n-1].j.k.remote == it.k.remote {
+				buckets[n-1].j.f.absorb(it.f)
+				continue
+			}
+			k := it.k
+			k.file = 0
+			buckets = append(buckets, bucket{j: joined{k, it.f}, first: it, conflict: it.f.conflict})
+		}
+		// Another endpoint's fragments of the same id, cut by file
+		// boundaries, are a conflict too: count each endpoint after the
+		// one seen first, unless its own file already counted it.
+		if len(remotes) > 1 {
+			var order []bucket
+			for _, bk := range buckets {
+				if bk.j.k.remote.IsValid() {
+					order = append(order, bk)
+				}
+			}
+			slices.SortFunc(order, func(x, y bucket) int {
+				return cmp.Or(cmp.Compare(x.first.file, y.first.file), cmp.Compare(x.first.line, y.first.line), x.j.k.remote.Compare(y.j.k.remote))
+			})
+			for _, bk := range order[1:] {
+				if bk.conflict {
+					continue
+				}
+				b.stats.EndpointConflicts.Add(1)
+				ref := Ref{File: bk.first.file, Line: bk.first.line}
+				b.example(&b.conflictAt, ref, fmt.Sprintf("%s (session %016X from %s, also from %s)", ref, bk.j.k.id, bk.j.k.remote, order[0].j.k.remote))
+			}
+		}
+		for _, bk := range buckets {
+			out = append(out, bk.j)
+		}
+	}
+	return out
+}
+
+// newest is the time of the newest row the builder was given.
+func (b *Builder) newest() int64 {
+	var t int64
+	for _, p := range b.parts {
+		t = max(t, p.newest)
+	}
+	return t
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session.

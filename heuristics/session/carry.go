@@ -44,19 +44,15 @@ const DefaultCarry = time.Hour
 
 // Drain ends an incremental run instead of Finish: open sessions idle for
 // less than carry before the run's newest row are returned for Restore in
-// the next run; the rest are emitted, incomplete, as Finish would.
+// the next run; the rest, and every session that the join made complete,
+// are emitted as Finish would.
 func (b *Builder) Drain(carry time.Duration) []Open {
-	all := b.joinOpen()
-	var newest int64
-	for _, f := range all {
-		newest = max(newest, f.lastT)
-	}
-	keys := sortedFragKeys(all)
+	newest := b.newest()
 	var out []Open
 	var scratch []row
-	for _, k := range keys {
-		f := all[k]
-		if f.lastT < newest-carry.Milliseconds() {
+	for _, j := range b.joinOpen() {
+		k, f := j.k, j.f
+		if f.complete() || f.lastT < newest-carry.Milliseconds() {
 			scratch = b.emitFragment(k, f, scratch)
 			continue
 		}
@@ -80,7 +76,9 @@ func (b *Builder) Restore(open []Open) {
 	p := b.parts[0]
 	for _, o := range open {
 		ids := b.names.intern(o.Server, o.Connector)
-		k := fragKey{server: ids[0], logType: o.LogType, id: o.ID}
+		// File 0: carried rows join this run's rows of the session in
+		// Finish or Drain, whichever file those come from.
+		k := fragKey{sessKey: sessKey{server: ids[0], logType: o.LogType, id: o.ID}, remote: o.Remote}
 		f := p.newFragment(ids[1])
 		f.local, f.remote, f.localAt, f.remoteAt = o.Local, o.Remote, o.LocalAt, o.RemoteAt
 		for _, r := range o.Rows {
@@ -92,6 +90,7 @@ func (b *Builder) Restore(open []Open) {
 			f.end = f.end || r.Event == '-'
 			f.maxSeq = max(f.maxSeq, r.Seq)
 			f.lastT = max(f.lastT, r.T)
+			p.newest = max(p.newest, r.T)
 		}
 		if old := p.open[k]; old != nil {
 			old.absorb(f)
@@ -120,15 +119,4 @@ func (in *interner) intern(names ...string) []uint32 {
 		out[i] = id
 	}
 	return out
-}
-
-func sortedFragKeys(all map[fragKey]*fragment) []fragKey {
-	keys := make([]fragKey, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, c fragKey) int {
-		return cmp.Or(cmp.Compare(a.server, c.server), cmp.Compare(a.logType, c.logType), cmp.Compare(a.id, c.id))
-	})
-	return keys
 }
