@@ -313,3 +313,140 @@ func TestExchangeAuthDetector(t *testing.T) {
 		})
 	}
 }
+
+// Two Exchange servers: EX02 (10.1.0.12) sends to EX01 (10.1.0.11).
+const (
+	exSender   = "10.1.0.12"
+	exReceiver = "10.1.0.11"
+	relayHub   = `EX01\Relay Hub EX01`
+)
+
+// knownServers are each server's own logs, which make both known Exchange servers.
+func knownServers() []*session.Session {
+	return []*session.Session{
+		sess("EX01", `EX01\Default EX01`, exReceiver+":2525", exSender+":1", authed(session.AuthExchange, `CONTOSO\EX02$`)),
+		sess("EX02", `EX02\Default EX02`, exSender+":2525", exReceiver+":1", authed(session.AuthExchange, `CONTOSO\EX01$`)),
+	}
+}
+
+func quitAfterEHLO() sessOpt { return func(s *session.Session) { s.QuitAfterEHLO = true } }
+
+// attempts is a queue retrying every 10 minutes: n send-log sessions from
+// EX02 to remote, and (with recv) the receive-log sessions of the same
+// attempts on EX01's custom connector, 40 ms later, same ports.
+func attempts(n int, remote string, sendLog, recvLog bool, portShift int) []*session.Session {
+	var out []*session.Session
+	for i := range n {
+		d := time.Duration(i)*10*time.Minute + time.Duration(i)*1100*time.Millisecond
+		port := fmt.Sprint(30000 + i)
+		if sendLog {
+			out = append(out, sess("EX02", "Intra-Organization SMTP Send Connector", exSender+":"+port, remote, send(), noEXPS(), quitAfterEHLO(), at(d)))
+		}
+		if recvLog {
+			rport := fmt.Sprint(30000 + i + portShift)
+			out = append(out, sess("EX01", relayHub, exReceiver+":2525", exSender+":"+rport, noEXPS(), quitAfterEHLO(), at(d+40*time.Millisecond)))
+		}
+	}
+	return out
+}
+
+func TestExchangeAuthSignature(t *testing.T) {
+	toEX01 := exReceiver + ":2525"
+	tests := []struct {
+		name     string
+		org      Org
+		sessions []*session.Session
+		want     []want
+		counts   map[string]int64
+		seenIn   string // a "seen in" value must contain this
+	}{{
+		name:     "retry series in both logs: each attempt counted once",
+		sessions: attempts(6, toEX01, true, true, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		counts:   map[string]int64{"failed_attempts": 6, "attempts_in_send_logs": 6, "attempts_in_receive_logs": 6, "attempts_in_both": 6, "retry_interval_seconds": 601, "rows_with_451_text": 0},
+	}, {
+		name:     "ports differ: not the same attempts",
+		sessions: attempts(3, toEX01, true, true, 7),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		counts:   map[string]int64{"failed_attempts": 6, "attempts_in_both": 0},
+	}, {
+		name:     "retry series in the sender's send logs only",
+		sessions: attempts(4, toEX01, true, false, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", "", exSender}},
+		counts:   map[string]int64{"failed_attempts": 4, "attempts_in_send_logs": 4, "attempts_in_receive_logs": 0},
+		seenIn:   "none in EX01's receive logs",
+	}, {
+		name:     "receive logs only, the sender's send logs read: never called missing",
+		sessions: append(attempts(3, toEX01, false, true, 0), sess("EX02", "Outbound to Internet", exSender+":4000", "203.0.113.25:25", send(), at(time.Hour))),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		counts:   map[string]int64{"failed_attempts": 3, "attempts_in_send_logs": 0, "attempts_in_receive_logs": 3},
+		seenIn:   "none in EX02's send logs, which were read",
+	}, {
+		name:     "receive logs only, no send log of the sender",
+		sessions: attempts(3, toEX01, false, true, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		seenIn:   "EX02's send logs were not in this scan",
+	}, {
+		name:     "one QUIT after EHLO to an Exchange server is not a retry series: quiet",
+		sessions: attempts(1, toEX01, true, false, 0),
+	}, {
+		name:     "a smart host on the Internet lacks X-EXPS, as they all do: quiet",
+		sessions: attempts(6, "203.0.113.25:25", true, false, 0),
+	}, {
+		name:     "a smart host given as an Exchange server: fires",
+		org:      Org{ExchangeServers: []ServerAddr{{Name: "EX09", Prefix: netip.MustParsePrefix("10.1.0.99/32")}}},
+		sessions: attempts(2, "10.1.0.99:2525", true, false, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX09", "", exSender}},
+	}, {
+		name:     "X-EXPS offered: the signature does not apply: quiet",
+		sessions: func() []*session.Session { l := attempts(3, toEX01, true, false, 0); return append(l[:0:0], withEXPS(l)...) }(),
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyze(tt.org, knownServers(), tt.sessions)
+			check(t, rep.Findings, tt.want...)
+			if len(tt.want) == 0 {
+				return
+			}
+			f := rep.Findings[0]
+			for k, v := range tt.counts {
+				if f.Counts[k] != v {
+					t.Errorf("counts[%s] = %d, want %d (%v)", k, f.Counts[k], v, f.Counts)
+				}
+			}
+			if tt.seenIn != "" && !strings.Contains(strings.Join(f.Facts[0].Values, "|"), tt.seenIn) {
+				t.Errorf("seen in %q lacks %q", f.Facts[0].Values, tt.seenIn)
+			}
+			if strings.Contains(f.Explanation, "were not in this scan") && strings.Contains(tt.seenIn, "were read") {
+				t.Errorf("claims the send logs are missing: %s", f.Explanation)
+			}
+		})
+	}
+}
+
+func withEXPS(l []*session.Session) []*session.Session {
+	for _, s := range l {
+		s.OfferedEXPS = true
+	}
+	return l
+}
+
+// TestExchangeAuthFailing: X-EXPS offered but failing is its own finding,
+// with the status text kept as logged.
+func TestExchangeAuthFailing(t *testing.T) {
+	status := "Outbound Exchange Authentication failed with TargetUnknown"
+	failing := func(s *session.Session) {
+		s.ExchangeAuthInfo = []session.InfoRow{{Text: status, At: session.Ref{File: "SEND.LOG", Line: 9}}}
+	}
+	rep := analyze(Org{}, knownServers(), []*session.Session{
+		sess("EX02", "Intra-Organization SMTP Send Connector", exSender+":3000", exReceiver+":2525", send(), failing),
+		sess("EX02", "Intra-Organization SMTP Send Connector", exSender+":3001", exReceiver+":2525", send(), failing, at(10*time.Minute)),
+	})
+	check(t, rep.Findings, want{"exchange-auth-5.7.3", SeverityHigh, "EX01", "", exSender})
+	f := rep.Findings[0]
+	if !strings.Contains(f.Title, "offered but failing") || f.Counts["sessions_in_send_logs"] != 2 ||
+		!strings.Contains(f.Facts[0].Values[0], status) || !strings.Contains(f.Cause, "Kerberos") {
+		t.Errorf("finding = %s %v %v %s", f.Title, f.Counts, f.Facts, f.Cause)
+	}
+}
+
