@@ -140,7 +140,7 @@ func (a *Analyzer) Result() *Report {
 
 // detectorOrder puts causes before their consequences at equal severity:
 // a hidden NAT explains the relay through it.
-var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorExchangeAuth: 2, "relay-probe": 3}
+var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorInboundRefused: 2, detectorExchangeAuth: 3, detectorFrontEndProxy: 4, "relay-probe": 5}
 
 // SortFindings orders findings most severe first, then by detector, server,
 // connector and source, so that output is stable between runs.

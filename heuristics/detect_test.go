@@ -259,11 +259,15 @@ func TestRelayDetector(t *testing.T) {
 	}
 }
 
+// TestRelayProbeFromMicrosoft365: the refusal stays listed as a probe (called
+// out as Microsoft 365) and is reported once as a finding, by the
+// inbound-refused detector.
 func TestRelayProbeFromMicrosoft365(t *testing.T) {
 	rep := analyze(Org{}, []*session.Session{sess("EX01", `EX01\Default Frontend EX01`, "10.1.0.10:25", "40.107.19.96:1", mail("a@partner.example", "u@newdomain.example:550"))})
-	if len(rep.Findings) != 0 || len(rep.Probes) != 1 || rep.Probes[0].Severity != SeverityMedium || !strings.Contains(rep.Probes[0].Cause, "Exchange Online Protection") {
-		t.Fatalf("findings %d, probes %+v", len(rep.Findings), rep.Probes)
+	if len(rep.Probes) != 1 || rep.Probes[0].Severity != SeverityMedium || !strings.Contains(rep.Probes[0].Cause, "Exchange Online Protection") {
+		t.Fatalf("probes %+v", rep.Probes)
 	}
+	check(t, rep.Findings, want{"inbound-refused", SeverityHigh, "EX01", `EX01\Default Frontend EX01`, ""})
 }
 
 func TestExchangeAuthDetector(t *testing.T) {
@@ -450,3 +454,78 @@ func TestExchangeAuthFailing(t *testing.T) {
 	}
 }
 
+func prxSession(server string, i int, text string) *session.Session {
+	return sess(server, server+`\Default Frontend `+server, "10.1.0.10:25", fmt.Sprintf("198.18.0.%d:1", i%200+1), at(time.Duration(i)*time.Minute),
+		func(s *session.Session) { s.Errors = []session.Reply{{Command: "RCPT", Code: 451, Text: text}} })
+}
+
+func TestFrontEndProxyDetector(t *testing.T) {
+	prx := func(n int, text string) []*session.Session {
+		var out []*session.Session
+		for i := range n {
+			out = append(out, prxSession("EX01", i, text))
+		}
+		return out
+	}
+	prx4 := "451 4.7.0 Temporary server error. Please try again later. PRX4 "
+	tests := []struct {
+		name     string
+		sessions [][]*session.Session
+		want     []want
+	}{
+		{"a lasting fault: high", [][]*session.Session{prx(PRXManyReplies, prx4)}, []want{{"frontend-proxy-prx", SeverityHigh, "EX01", `EX01\Default Frontend EX01`, ""}}},
+		{"a few: medium", [][]*session.Session{prx(PRXManyReplies-1, prx4)}, []want{{"frontend-proxy-prx", SeverityMedium, "EX01", `EX01\Default Frontend EX01`, ""}}},
+		{"451 4.7.0 without a PRX code (greylisting): quiet", [][]*session.Session{prx(20, "451 4.7.0 Temporary server error. Please try again later")}, nil},
+		{"PRX text in a 5xx: quiet", [][]*session.Session{{sess("EX01", `EX01\Default Frontend EX01`, "10.1.0.10:25", "198.18.0.1:1",
+			func(s *session.Session) { s.Errors = []session.Reply{{Code: 550, Text: "550 5.7.1 PRX4 "}} })}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyze(Org{}, tt.sessions...)
+			check(t, rep.Findings, tt.want...)
+		})
+	}
+	rep := analyze(Org{}, prx(12, prx4), prx(3, "451 4.7.0 Temporary server error. Please try again later. PRX3 "))
+	f := rep.Findings[0]
+	if f.Counts["prx4"] != 12 || f.Counts["prx3"] != 3 || f.Counts["replies"] != 15 || !strings.Contains(f.Title, "PRX4, PRX3") || !strings.Contains(f.Cause, "PRX4: reported when") {
+		t.Errorf("per-code counts: %s %v\n%s", f.Title, f.Counts, f.Cause)
+	}
+}
+
+func TestInboundRefusedDetector(t *testing.T) {
+	fe := `EX01\Default Frontend EX01`
+	refused := func(ip, to string) *session.Session {
+		return sess("EX01", fe, "10.1.0.10:25", ip+":1", mail("a@partner.example", to+":550"))
+	}
+	user := sess("EX01", `EX01\Client Frontend EX01`, "10.1.0.10:587", "10.40.0.9:1", authed(session.AuthUser, `CONTOSO\alice`), mail("alice@fabrikam-new.com", "x@partner.example"))
+	base := internet("EX01", "10.1.0.10", 20) // contoso.com accepted
+	tests := []struct {
+		name     string
+		sessions []*session.Session
+		want     []want
+		domain   string
+	}{
+		{"Microsoft 365 refused: high, naming the domain", []*session.Session{refused("40.107.19.96", "u@newdomain.example")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "newdomain.example"},
+		{"IPv6 Microsoft 365", []*session.Session{refused("[2a01:111:f403:7000::1]", "u@newdomain.example")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "newdomain.example"},
+		{"many bots to gmail.com: probing, quiet", []*session.Session{refused("45.1.2.3", "a@gmail.com"), refused("45.1.2.4", "b@gmail.com"),
+			refused("45.1.2.5", "c@gmail.com"), refused("45.1.2.6", "d@gmail.com"), refused("45.1.2.7", "e@gmail.com")}, nil, ""},
+		{"the organisation's own domain from enough senders: high", []*session.Session{user, refused("198.51.100.1", "a@fabrikam-new.com"),
+			refused("198.51.100.2", "b@fabrikam-new.com"), refused("198.51.100.3", "c@fabrikam-new.com")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "fabrikam-new.com"},
+		{"own domain, too few senders: quiet", []*session.Session{user, refused("198.51.100.1", "a@fabrikam-new.com"), refused("198.51.100.2", "b@fabrikam-new.com")}, nil, ""},
+		{"a subdomain of an accepted domain: high", []*session.Session{refused("198.51.100.1", "a@eu.contoso.com"),
+			refused("198.51.100.2", "b@eu.contoso.com"), refused("198.51.100.3", "c@eu.contoso.com")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "eu.contoso.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyze(Org{}, base, tt.sessions)
+			check(t, rep.Findings, tt.want...)
+			if tt.domain != "" && !strings.Contains(rep.Findings[0].Title, tt.domain) {
+				t.Errorf("title %q does not name %s", rep.Findings[0].Title, tt.domain)
+			}
+		})
+	}
+}
