@@ -18,8 +18,8 @@ import (
 // time and sample sessions; one finding per server. Microsoft publishes no
 // table of the codes: the likely cause given per code comes from reported
 // cases (PRX2 and PRX5 with DNS on the Front End, PRX4 with the proxy
-// session to the Hub's connector on 2525 failing to set up), and the
-// finding says so.
+// session to the Hub's connector on 2525 failing to set up; none found for
+// the others), and the finding says so.
 //
 // Threshold: PRXManyReplies replies or more make it high (a lasting fault);
 // fewer are medium (a Hub restarting also causes a few).
@@ -95,13 +95,15 @@ func prxCodeOf(e session.Reply) string {
 }
 
 // prxCauses are the causes reported for each code. Microsoft documents no
-// table of PRX codes; these come from reported cases and are worded as such.
+// table of PRX codes; these come from reported cases and are worded as such:
+// PRX2 with DNS (an Exchange MVP's write-up, c7solutions.com), PRX4 with the
+// proxy session to the Hub (third-party write-ups; Exchange Online answers
+// "PRX4 NextHop:" too), PRX5 with DNS (forum reports). No case was found for
+// PRX1 and PRX3: their hint is the general one, and says so.
 var prxCauses = map[string]string{
-	"PRX1": "reported with DNS on the Front End: it could not resolve or reach a Mailbox server's Transport service",
 	"PRX2": "reported with DNS on the Front End: lookups of the Mailbox servers failing or answered by the wrong DNS server (a second network adapter's DNS)",
-	"PRX3": "reported when the Front End finds no Mailbox server to proxy to: DNS resolution of the Mailbox servers, or their Transport service down",
 	"PRX4": "reported when the Front End cannot set up its proxy session with the Hub's receive connector on port 2525: TLS (X-ANONYMOUSTLS) or authentication refused there, or a custom connector on 2525 covering the Front End's address",
-	"PRX5": "reported with DNS on the Front End (the server's own name or the Mailbox servers not resolving), and with the Hub's connector on 2525 refusing the proxy session",
+	"PRX5": "reported with DNS on the Front End (the server's own name or the Mailbox servers not resolving)",
 }
 
 // detectorFrontEndProxy names the PRX detector.
@@ -150,7 +152,7 @@ func prxFinding(server string, ps *prxServer) Finding {
 		parts = append(parts, fmt.Sprintf("%s %d time(s), %s to %s", c, pc.replies, stamp(pc.span.first), stamp(pc.span.last)))
 		cause, ok := prxCauses[c]
 		if !ok {
-			cause = "no reported cause found; read the Front End's connectivity log (FrontEnd\\Connectivity) at these times"
+			cause = "no reported case found; like the others, the Front End could not reach or resolve a Mailbox server's Transport service: read its connectivity log (FrontEnd\\Connectivity) at these times"
 		}
 		causes = append(causes, c+": "+cause)
 	}
