@@ -402,8 +402,11 @@ func TestExchangeAuthSignature(t *testing.T) {
 		sessions: attempts(2, "10.1.0.99:2525", true, false, 0),
 		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX09", "", exSender}},
 	}, {
-		name:     "X-EXPS offered: the signature does not apply: quiet",
-		sessions: func() []*session.Session { l := attempts(3, toEX01, true, false, 0); return append(l[:0:0], withEXPS(l)...) }(),
+		name: "X-EXPS offered: the signature does not apply: quiet",
+		sessions: func() []*session.Session {
+			l := attempts(3, toEX01, true, false, 0)
+			return append(l[:0:0], withEXPS(l)...)
+		}(),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
