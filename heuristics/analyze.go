@@ -146,7 +146,7 @@ func (a *Analyzer) Result() *Report {
 
 // detectorOrder puts causes before their consequences at equal severity:
 // a hidden NAT explains the relay through it.
-var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorExchangeAuth: 2, "relay-probe": 3, detectorBlocklist: 4}
+var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorBlocklist: 2, detectorInboundRefused: 3, detectorExchangeAuth: 4, detectorFrontEndProxy: 5, "relay-probe": 6}
 
 // SortFindings orders findings most severe first, then by detector, server,
 // connector and source, so that output is stable between runs.

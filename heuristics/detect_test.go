@@ -259,11 +259,15 @@ func TestRelayDetector(t *testing.T) {
 	}
 }
 
+// TestRelayProbeFromMicrosoft365: the refusal stays listed as a probe (called
+// out as Microsoft 365) and is reported once as a finding, by the
+// inbound-refused detector.
 func TestRelayProbeFromMicrosoft365(t *testing.T) {
 	rep := analyze(Org{}, []*session.Session{sess("EX01", `EX01\Default Frontend EX01`, "10.1.0.10:25", "40.107.19.96:1", mail("a@partner.example", "u@newdomain.example:550"))})
-	if len(rep.Findings) != 0 || len(rep.Probes) != 1 || rep.Probes[0].Severity != SeverityMedium || !strings.Contains(rep.Probes[0].Cause, "Exchange Online Protection") {
-		t.Fatalf("findings %d, probes %+v", len(rep.Findings), rep.Probes)
+	if len(rep.Probes) != 1 || rep.Probes[0].Severity != SeverityMedium || !strings.Contains(rep.Probes[0].Cause, "Exchange Online Protection") {
+		t.Fatalf("probes %+v", rep.Probes)
 	}
+	check(t, rep.Findings, want{"inbound-refused", SeverityHigh, "EX01", `EX01\Default Frontend EX01`, ""})
 }
 
 func TestExchangeAuthDetector(t *testing.T) {
@@ -309,6 +313,221 @@ func TestExchangeAuthDetector(t *testing.T) {
 			check(t, rep.Findings, tt.want...)
 			if tt.fix != "" && !strings.Contains(strings.Join(rep.Findings[0].Fix, "\n"), tt.fix) {
 				t.Errorf("fix lacks %q:\n%s", tt.fix, strings.Join(rep.Findings[0].Fix, "\n"))
+			}
+		})
+	}
+}
+
+// Two Exchange servers: EX02 (10.1.0.12) sends to EX01 (10.1.0.11).
+const (
+	exSender   = "10.1.0.12"
+	exReceiver = "10.1.0.11"
+	relayHub   = `EX01\Relay Hub EX01`
+)
+
+// knownServers are each server's own logs, which make both known Exchange servers.
+func knownServers() []*session.Session {
+	return []*session.Session{
+		sess("EX01", `EX01\Default EX01`, exReceiver+":2525", exSender+":1", authed(session.AuthExchange, `CONTOSO\EX02$`)),
+		sess("EX02", `EX02\Default EX02`, exSender+":2525", exReceiver+":1", authed(session.AuthExchange, `CONTOSO\EX01$`)),
+	}
+}
+
+func quitAfterEHLO() sessOpt { return func(s *session.Session) { s.QuitAfterEHLO = true } }
+
+// attempts is a queue retrying every 10 minutes: n send-log sessions from
+// EX02 to remote, and (with recv) the receive-log sessions of the same
+// attempts on EX01's custom connector, 40 ms later, same ports.
+func attempts(n int, remote string, sendLog, recvLog bool, portShift int) []*session.Session {
+	var out []*session.Session
+	for i := range n {
+		d := time.Duration(i)*10*time.Minute + time.Duration(i)*1100*time.Millisecond
+		port := fmt.Sprint(30000 + i)
+		if sendLog {
+			out = append(out, sess("EX02", "Intra-Organization SMTP Send Connector", exSender+":"+port, remote, send(), noEXPS(), quitAfterEHLO(), at(d)))
+		}
+		if recvLog {
+			rport := fmt.Sprint(30000 + i + portShift)
+			out = append(out, sess("EX01", relayHub, exReceiver+":2525", exSender+":"+rport, noEXPS(), quitAfterEHLO(), at(d+40*time.Millisecond)))
+		}
+	}
+	return out
+}
+
+func TestExchangeAuthSignature(t *testing.T) {
+	toEX01 := exReceiver + ":2525"
+	tests := []struct {
+		name     string
+		org      Org
+		sessions []*session.Session
+		want     []want
+		counts   map[string]int64
+		seenIn   string // a "seen in" value must contain this
+	}{{
+		name:     "retry series in both logs: each attempt counted once",
+		sessions: attempts(6, toEX01, true, true, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		counts:   map[string]int64{"failed_attempts": 6, "attempts_in_send_logs": 6, "attempts_in_receive_logs": 6, "attempts_in_both": 6, "retry_interval_seconds": 601, "rows_with_451_text": 0},
+	}, {
+		name:     "ports differ: not the same attempts",
+		sessions: attempts(3, toEX01, true, true, 7),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		counts:   map[string]int64{"failed_attempts": 6, "attempts_in_both": 0},
+	}, {
+		name:     "retry series in the sender's send logs only",
+		sessions: attempts(4, toEX01, true, false, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", "", exSender}},
+		counts:   map[string]int64{"failed_attempts": 4, "attempts_in_send_logs": 4, "attempts_in_receive_logs": 0},
+		seenIn:   "none in EX01's receive logs",
+	}, {
+		name:     "receive logs only, the sender's send logs read: never called missing",
+		sessions: append(attempts(3, toEX01, false, true, 0), sess("EX02", "Outbound to Internet", exSender+":4000", "203.0.113.25:25", send(), at(time.Hour))),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		counts:   map[string]int64{"failed_attempts": 3, "attempts_in_send_logs": 0, "attempts_in_receive_logs": 3},
+		seenIn:   "none in EX02's send logs, which were read",
+	}, {
+		name:     "receive logs only, no send log of the sender",
+		sessions: attempts(3, toEX01, false, true, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX01", relayHub, exSender}},
+		seenIn:   "EX02's send logs were not in this scan",
+	}, {
+		name:     "one QUIT after EHLO to an Exchange server is not a retry series: quiet",
+		sessions: attempts(1, toEX01, true, false, 0),
+	}, {
+		name:     "a smart host on the Internet lacks X-EXPS, as they all do: quiet",
+		sessions: attempts(6, "203.0.113.25:25", true, false, 0),
+	}, {
+		name:     "a smart host given as an Exchange server: fires",
+		org:      Org{ExchangeServers: []ServerAddr{{Name: "EX09", Prefix: netip.MustParsePrefix("10.1.0.99/32")}}},
+		sessions: attempts(2, "10.1.0.99:2525", true, false, 0),
+		want:     []want{{"exchange-auth-5.7.3", SeverityHigh, "EX09", "", exSender}},
+	}, {
+		name: "X-EXPS offered: the signature does not apply: quiet",
+		sessions: func() []*session.Session {
+			l := attempts(3, toEX01, true, false, 0)
+			return append(l[:0:0], withEXPS(l)...)
+		}(),
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyze(tt.org, knownServers(), tt.sessions)
+			check(t, rep.Findings, tt.want...)
+			if len(tt.want) == 0 {
+				return
+			}
+			f := rep.Findings[0]
+			for k, v := range tt.counts {
+				if f.Counts[k] != v {
+					t.Errorf("counts[%s] = %d, want %d (%v)", k, f.Counts[k], v, f.Counts)
+				}
+			}
+			if tt.seenIn != "" && !strings.Contains(strings.Join(f.Facts[0].Values, "|"), tt.seenIn) {
+				t.Errorf("seen in %q lacks %q", f.Facts[0].Values, tt.seenIn)
+			}
+			if strings.Contains(f.Explanation, "were not in this scan") && strings.Contains(tt.seenIn, "were read") {
+				t.Errorf("claims the send logs are missing: %s", f.Explanation)
+			}
+		})
+	}
+}
+
+func withEXPS(l []*session.Session) []*session.Session {
+	for _, s := range l {
+		s.OfferedEXPS = true
+	}
+	return l
+}
+
+// TestExchangeAuthFailing: X-EXPS offered but failing is its own finding,
+// with the status text kept as logged.
+func TestExchangeAuthFailing(t *testing.T) {
+	status := "Outbound Exchange Authentication failed with TargetUnknown"
+	failing := func(s *session.Session) {
+		s.ExchangeAuthInfo = []session.InfoRow{{Text: status, At: session.Ref{File: "SEND.LOG", Line: 9}}}
+	}
+	rep := analyze(Org{}, knownServers(), []*session.Session{
+		sess("EX02", "Intra-Organization SMTP Send Connector", exSender+":3000", exReceiver+":2525", send(), failing),
+		sess("EX02", "Intra-Organization SMTP Send Connector", exSender+":3001", exReceiver+":2525", send(), failing, at(10*time.Minute)),
+	})
+	check(t, rep.Findings, want{"exchange-auth-5.7.3", SeverityHigh, "EX01", "", exSender})
+	f := rep.Findings[0]
+	if !strings.Contains(f.Title, "offered but failing") || f.Counts["sessions_in_send_logs"] != 2 ||
+		!strings.Contains(f.Facts[0].Values[0], status) || !strings.Contains(f.Cause, "Kerberos") {
+		t.Errorf("finding = %s %v %v %s", f.Title, f.Counts, f.Facts, f.Cause)
+	}
+}
+
+func prxSession(server string, i int, text string) *session.Session {
+	return sess(server, server+`\Default Frontend `+server, "10.1.0.10:25", fmt.Sprintf("198.18.0.%d:1", i%200+1), at(time.Duration(i)*time.Minute),
+		func(s *session.Session) { s.Errors = []session.Reply{{Command: "RCPT", Code: 451, Text: text}} })
+}
+
+func TestFrontEndProxyDetector(t *testing.T) {
+	prx := func(n int, text string) []*session.Session {
+		var out []*session.Session
+		for i := range n {
+			out = append(out, prxSession("EX01", i, text))
+		}
+		return out
+	}
+	prx4 := "451 4.7.0 Temporary server error. Please try again later. PRX4 "
+	tests := []struct {
+		name     string
+		sessions [][]*session.Session
+		want     []want
+	}{
+		{"a lasting fault: high", [][]*session.Session{prx(PRXManyReplies, prx4)}, []want{{"frontend-proxy-prx", SeverityHigh, "EX01", `EX01\Default Frontend EX01`, ""}}},
+		{"a few: medium", [][]*session.Session{prx(PRXManyReplies-1, prx4)}, []want{{"frontend-proxy-prx", SeverityMedium, "EX01", `EX01\Default Frontend EX01`, ""}}},
+		{"451 4.7.0 without a PRX code (greylisting): quiet", [][]*session.Session{prx(20, "451 4.7.0 Temporary server error. Please try again later")}, nil},
+		{"PRX text in a 5xx: quiet", [][]*session.Session{{sess("EX01", `EX01\Default Frontend EX01`, "10.1.0.10:25", "198.18.0.1:1",
+			func(s *session.Session) { s.Errors = []session.Reply{{Code: 550, Text: "550 5.7.1 PRX4 "}} })}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyze(Org{}, tt.sessions...)
+			check(t, rep.Findings, tt.want...)
+		})
+	}
+	rep := analyze(Org{}, prx(12, prx4), prx(3, "451 4.7.0 Temporary server error. Please try again later. PRX3 "))
+	f := rep.Findings[0]
+	if f.Counts["prx4"] != 12 || f.Counts["prx3"] != 3 || f.Counts["replies"] != 15 || !strings.Contains(f.Title, "PRX4, PRX3") || !strings.Contains(f.Cause, "PRX4: reported when") {
+		t.Errorf("per-code counts: %s %v\n%s", f.Title, f.Counts, f.Cause)
+	}
+}
+
+func TestInboundRefusedDetector(t *testing.T) {
+	fe := `EX01\Default Frontend EX01`
+	refused := func(ip, to string) *session.Session {
+		return sess("EX01", fe, "10.1.0.10:25", ip+":1", mail("a@partner.example", to+":550"))
+	}
+	user := sess("EX01", `EX01\Client Frontend EX01`, "10.1.0.10:587", "10.40.0.9:1", authed(session.AuthUser, `CONTOSO\alice`), mail("alice@fabrikam-new.com", "x@partner.example"))
+	base := internet("EX01", "10.1.0.10", 20) // contoso.com accepted
+	tests := []struct {
+		name     string
+		sessions []*session.Session
+		want     []want
+		domain   string
+	}{
+		{"Microsoft 365 refused: high, naming the domain", []*session.Session{refused("40.107.19.96", "u@newdomain.example")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "newdomain.example"},
+		{"IPv6 Microsoft 365", []*session.Session{refused("[2a01:111:f403:7000::1]", "u@newdomain.example")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "newdomain.example"},
+		{"many bots to gmail.com: probing, quiet", []*session.Session{refused("45.1.2.3", "a@gmail.com"), refused("45.1.2.4", "b@gmail.com"),
+			refused("45.1.2.5", "c@gmail.com"), refused("45.1.2.6", "d@gmail.com"), refused("45.1.2.7", "e@gmail.com")}, nil, ""},
+		{"the organisation's own domain from enough senders: high", []*session.Session{user, refused("198.51.100.1", "a@fabrikam-new.com"),
+			refused("198.51.100.2", "b@fabrikam-new.com"), refused("198.51.100.3", "c@fabrikam-new.com")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "fabrikam-new.com"},
+		{"own domain, too few senders: quiet", []*session.Session{user, refused("198.51.100.1", "a@fabrikam-new.com"), refused("198.51.100.2", "b@fabrikam-new.com")}, nil, ""},
+		{"a subdomain of an accepted domain: high", []*session.Session{refused("198.51.100.1", "a@eu.contoso.com"),
+			refused("198.51.100.2", "b@eu.contoso.com"), refused("198.51.100.3", "c@eu.contoso.com")},
+			[]want{{"inbound-refused", SeverityHigh, "EX01", fe, ""}}, "eu.contoso.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyze(Org{}, base, tt.sessions)
+			check(t, rep.Findings, tt.want...)
+			if tt.domain != "" && !strings.Contains(rep.Findings[0].Title, tt.domain) {
+				t.Errorf("title %q does not name %s", rep.Findings[0].Title, tt.domain)
 			}
 		})
 	}

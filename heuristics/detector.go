@@ -31,6 +31,8 @@ var detectors = []registration{
 	// one to its NAT finding, and raises that finding when it relayed.
 	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }},
 	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }},
+	{name: detectorFrontEndProxy, new: func(Org) detector { return newFrontEndProxyDetector() }},
+	{name: detectorInboundRefused, new: func(Org) detector { return newInboundRefusedDetector() }},
 	// The blocklist detector reads the relays, to say when one preceded
 	// the first refusal of a listing.
 	{name: detectorBlocklist, needs: []string{detectorRelay}, new: func(Org) detector { return newBlocklistDetector() }},

@@ -25,7 +25,7 @@ func ExampleScan() {
 		fmt.Printf("[%s] %s\n", f.Severity, f.Detector)
 	}
 	// Output:
-	// 288 files, 1214 sessions
+	// 288 files, 1358 sessions
 	// [critical] hidden-snat
 	// [critical] anonymous-relay
 	// [high] anonymous-relay

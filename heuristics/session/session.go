@@ -51,12 +51,29 @@ type Session struct {
 	// ExchangeAuthFailures are the rows that say "451 5.7.3 Cannot achieve
 	// Exchange Server authentication", wherever the log put them.
 	ExchangeAuthFailures []Ref
+	// ExchangeAuthInfo are the information rows that say Exchange Server
+	// authentication was tried and failed: "Outbound Exchange
+	// Authentication failed with <status>" (sender) and "Inbound
+	// ExchangeAuth negotiation failed because of <...>" (receiver). The
+	// text is the log's, unescaped. At most maxAuthInfo are kept.
+	ExchangeAuthInfo []InfoRow
+	// QuitAfterEHLO: the command right after an EHLO was QUIT, and the
+	// session carried no MAIL FROM. On a send log this is how Exchange
+	// gives up on a peer whose EHLO reply lacks what it needs (X-EXPS for
+	// 451 5.7.3): no failure text is written to the protocol log.
+	QuitAfterEHLO bool
 
 	Disconnect string // context of the '-' row (Local, Remote, ...); "" if not logged
 	Complete   bool   // sequence 0 and the disconnect were both seen, with no gap
 	Rows       int
 
 	First, Last Ref // the session's first and last row
+}
+
+// InfoRow is an information ('*') row's text and place.
+type InfoRow struct {
+	Text string
+	At   Ref
 }
 
 // AuthKind says how a session authenticated.
@@ -145,6 +162,7 @@ const (
 	maxErrors          = 32
 	maxRcptsPerMessage = 100_000
 	maxMessagesPerSes  = 10_000
+	maxAuthInfo        = 8
 )
 
 // row is one logged event of a session, as finalize reads it.
@@ -190,6 +208,8 @@ func buildSession(s *Session, rows []row) {
 		pending = pending[:0] // the session started in a file we do not have
 	}
 	cur := -1 // current message
+	lastVerb := ""
+	quitAfterEHLO := false
 	closeContinued := func() {
 		for len(pending) > 0 && pending[0].partial {
 			pending = pending[1:]
@@ -211,6 +231,10 @@ func buildSession(s *Session, rows []row) {
 				pending = pending[1:]
 			}
 			verb, arg := splitVerb(r.data)
+			if verb == "QUIT" && (lastVerb == "EHLO" || lastVerb == "HELO") {
+				quitAfterEHLO = true
+			}
+			lastVerb = verb
 			c := command{verb: verb, arg: arg, msg: -1, ref: r.ref}
 			switch verb {
 			case "EHLO", "HELO":
@@ -275,6 +299,7 @@ func buildSession(s *Session, rows []row) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
 		}
 	}
+	s.QuitAfterEHLO = quitAfterEHLO && len(s.Messages) == 0
 	s.Start, s.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
 	if !s.Client.IsValid() {
 		s.Client = s.Remote.Addr()
@@ -346,7 +371,23 @@ func (s *Session) applyInfo(r row) {
 	case strings.HasPrefix(r.context, "TLS protocol ") && strings.Contains(r.context, "succeeded"):
 		s.TLS = true
 		s.TLSProtocol = tlsProtocol(r.context)
+	case isExchangeAuthInfo(r.context) || isExchangeAuthInfo(r.data):
+		if len(s.ExchangeAuthInfo) < maxAuthInfo {
+			text := r.context
+			if !isExchangeAuthInfo(text) {
+				text = r.data
+			}
+			s.ExchangeAuthInfo = append(s.ExchangeAuthInfo, InfoRow{Text: strings.Clone(text), At: r.ref})
+		}
 	}
+}
+
+// isExchangeAuthInfo reports whether an information row says that
+// Exchange Server authentication (X-EXPS) was tried and failed, on the
+// sending or the receiving side.
+func isExchangeAuthInfo(text string) bool {
+	return strings.HasPrefix(text, "Outbound Exchange Authentication failed") ||
+		strings.HasPrefix(text, "Inbound ExchangeAuth negotiation failed")
 }
 
 // applyProxy reads XPROXYFROM SID=... IP=... PORT=... DOMAIN=... AUTHSRC=...

@@ -29,6 +29,12 @@ type Config struct {
 	// printer's relay and the Internet's relay probes remain: they are
 	// normal, and must not raise findings.
 	Clean bool
+	// ConnectivityLogs also writes each server's Transport connectivity log
+	// (Hub\Connectivity\CONNECTLOG<yyyymmddhh>-1.LOG), where Exchange
+	// writes the 451 5.7.3 that its protocol logs never show. logscan
+	// does not read these yet (it skips them with a notice), so the
+	// committed sample leaves them out.
+	ConnectivityLogs bool
 }
 
 // Sink receives the files; path is slash-separated and relative to the
@@ -39,6 +45,12 @@ type Sink func(path string) (io.WriteCloser, error)
 type Stats struct {
 	Files, Rows, Sessions int
 	Bytes                 int64
+	// ConnectivityFiles are the connectivity log files among Files.
+	ConnectivityFiles int
+	// ExchangeAuthAttempts are EX02's failed attempts to deliver to EX01
+	// (451 5.7.3, incident 3), each written to EX02's send log and EX01's
+	// receive log: the truth a detector's count must match.
+	ExchangeAuthAttempts int
 }
 
 // streamKey is one log folder of one server.
@@ -46,9 +58,13 @@ type streamKey struct {
 	server int
 	hub    bool // Hub (Transport service) rather than FrontEnd
 	send   bool
+	conn   bool // the Hub's connectivity log rather than a protocol log
 }
 
 func (k streamKey) dir() string {
+	if k.conn {
+		return path.Join(servers[k.server].name, "Hub", "Connectivity")
+	}
 	role := "FrontEnd"
 	if k.hub {
 		role = "Hub"
@@ -81,6 +97,8 @@ type generator struct {
 	peers   []peer
 	msgID   uint64
 	stats   Stats
+	// nextRetry is when EX02's queue to EX01 next tries again (incident 3).
+	nextRetry int64
 }
 
 // Generate writes cfg.Hours (or more, up to cfg.TargetBytes) of logs to sink.
@@ -105,6 +123,7 @@ func Generate(cfg Config, sink Sink) (Stats, error) {
 		g.nextSID = append(g.nextSID, 0x08DE1A0000000000|uint64(i+1)<<36|g.rng.Uint64N(1<<32))
 	}
 	g.peers = makePeers(g.rng)
+	g.nextRetry = cfg.Start.Add(brokenConnectorAfter + firstRetryAfter).UnixMilli()
 	for h := 0; h < cfg.Hours || g.stats.Bytes < cfg.TargetBytes; h++ {
 		start := cfg.Start.Add(time.Duration(h) * time.Hour)
 		g.hourEnd = start.Add(time.Hour).UnixMilli()
@@ -152,6 +171,9 @@ func (g *generator) flush(hour time.Time, sink Sink, cutTail bool) error {
 		if k.send {
 			prefix, logType = "SEND", "SMTP Send Protocol Log"
 		}
+		if k.conn {
+			prefix = "CONNECTLOG"
+		}
 		n := 0
 		var w io.WriteCloser
 		for i, r := range rows {
@@ -168,10 +190,22 @@ func (g *generator) flush(hour time.Time, sink Sink, cutTail bool) error {
 					return err
 				}
 				created := time.UnixMilli(rows[i].ts).UTC()
-				fmt.Fprintf(&buf, "#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: %s\r\n#Date: %s\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n",
-					servers[k.server].version, logType, created.Format("2006-01-02T15:04:05.000Z"))
+				if k.conn {
+					// The header Microsoft documents for connectivity logs:
+					// #Version is 15.0.0.0 on 2013 and later.
+					g.stats.ConnectivityFiles++
+					fmt.Fprintf(&buf, "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: Transport Connectivity Log\r\n#Date: %s\r\n#Fields: date-time,session,source,destination,direction,description\r\n",
+						created.Format("2006-01-02T15:04:05.000Z"))
+				} else {
+					fmt.Fprintf(&buf, "#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: %s\r\n#Date: %s\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n",
+						servers[k.server].version, logType, created.Format("2006-01-02T15:04:05.000Z"))
+				}
 			}
-			writeRow(&buf, &r)
+			if k.conn {
+				writeConnRow(&buf, &r)
+			} else {
+				writeRow(&buf, &r)
+			}
 			g.stats.Rows++
 		}
 		if w != nil && cutTail && len(rows) > 0 {
@@ -215,6 +249,34 @@ func writeRow(buf *bytes.Buffer, r *logRow) {
 	buf.WriteByte(',')
 	csvField(buf, r.ctx)
 	buf.WriteString("\r\n")
+}
+
+// writeConnRow writes a connectivity log row: date-time, session, source
+// (SMTP), destination (kept in connector), direction (event), description
+// (data).
+func writeConnRow(buf *bytes.Buffer, r *logRow) {
+	buf.WriteString(time.UnixMilli(r.ts).UTC().Format("2006-01-02T15:04:05.000Z"))
+	fmt.Fprintf(buf, ",%016X,SMTP,", r.sid)
+	csvField(buf, r.connector)
+	buf.WriteByte(',')
+	buf.WriteByte(r.event)
+	buf.WriteByte(',')
+	csvField(buf, r.data)
+	buf.WriteString("\r\n")
+}
+
+// connRow logs one connectivity event of server sv's Transport service.
+func (g *generator) connRow(sv int, t int64, sid uint64, dest string, dir byte, desc string) {
+	if !g.cfg.ConnectivityLogs {
+		return
+	}
+	k := streamKey{server: sv, hub: true, conn: true}
+	r := logRow{ts: t, sid: sid, connector: dest, event: dir, data: desc}
+	if t >= g.hourEnd {
+		g.carry[k] = append(g.carry[k], r)
+		return
+	}
+	g.rows[k] = append(g.rows[k], r)
 }
 
 // csvField quotes as Exchange does: only fields holding a comma or a quote.

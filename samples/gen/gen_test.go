@@ -128,8 +128,15 @@ func TestSampleHoldsWhatItPromises(t *testing.T) {
 	if n := count(ex02fe, "Default Frontend EX02", "550 5.7.54 SMTP; Unable to relay"); n == 0 {
 		t.Error("no refused relay attempts: a detector must tell refused from accepted")
 	}
-	if n := count(rows("EX02/Hub/ProtocolLog/SmtpSend"), "451 5.7.3 Cannot achieve Exchange Server authentication"); n < 3 {
-		t.Errorf("5.7.3: %d failures in EX02's send log", n)
+	// 451 5.7.3 as Exchange writes it: no 451 row anywhere in the protocol
+	// logs; EX02's send log shows sessions to EX01:2525 whose EHLO reply
+	// lacks X-EXPS, then QUIT, once per queue retry.
+	if n := count(rows("ProtocolLog"), "451 5.7.3"); n != 0 {
+		t.Errorf("5.7.3: %d protocol log rows carry the 451 text, which Exchange never writes there", n)
+	}
+	ex02send := rows("EX02/Hub/ProtocolLog/SmtpSend")
+	if n := count(ex02send, ",10.20.0.11:2525,<,250-EX01.contoso.com Hello [10.20.0.12] SIZE 37748736 PIPELINING DSN ENHANCEDSTATUSCODES AUTH NTLM 8BITMIME"); n < 3 {
+		t.Errorf("5.7.3: %d EHLO replies without X-EXPS in EX02's send log", n)
 	}
 	relayHub := rows("EX01/Hub/ProtocolLog/SmtpReceive")
 	if count(relayHub, `EX01\Relay Hub EX01`, "250-EX01.contoso.com Hello [10.20.0.12]") == 0 ||
@@ -167,5 +174,87 @@ func TestSessionsSpanFiles(t *testing.T) {
 	}
 	if spans == 0 {
 		t.Error("no session spans two files")
+	}
+}
+
+// TestFailedAttemptsAsExchangeWritesThem: every failed attempt of incident
+// 3 is a send-log session whose last EHLO reply lacks X-EXPS followed by
+// QUIT, 221 and "-,,Local", and a receive-log session on the custom
+// connector; Stats counts them.
+func TestFailedAttemptsAsExchangeWritesThem(t *testing.T) {
+	files := map[string][]byte{}
+	st, err := Generate(Config{Hours: 12, Seed: 3}, func(p string) (io.WriteCloser, error) { return &memFile{files: files, name: p}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 09:12:47 to 12:00, one every ten minutes and a second or so.
+	if st.ExchangeAuthAttempts != 17 {
+		t.Errorf("ExchangeAuthAttempts = %d, want 17", st.ExchangeAuthAttempts)
+	}
+	sessions := map[string][]string{} // EX02 send session id -> its events
+	landed := 0
+	for name, b := range files {
+		for _, l := range strings.Split(string(b), "\r\n") {
+			f := strings.SplitN(l, ",", 9)
+			if len(f) < 9 {
+				continue
+			}
+			if strings.HasPrefix(name, "EX02/Hub/ProtocolLog/SmtpSend") && f[5] == "10.20.0.11:2525" {
+				sessions[f[2]] = append(sessions[f[2]], f[6]+","+f[7]+","+f[8])
+			}
+			if strings.HasPrefix(name, "EX01/Hub/ProtocolLog/SmtpReceive") && f[1] == `EX01\Relay Hub EX01` && f[6] == "<" && f[7] == "QUIT" {
+				landed++
+			}
+		}
+	}
+	failed := 0
+	for _, ev := range sessions {
+		n := len(ev)
+		if n >= 4 && strings.HasPrefix(ev[n-4], "<,250-EX01.contoso.com Hello") && !strings.Contains(ev[n-4], "X-EXPS") &&
+			ev[n-3] == ">,QUIT," && strings.HasPrefix(ev[n-2], "<,221 ") && ev[n-1] == "-,,Local" {
+			failed++
+		}
+	}
+	if failed != st.ExchangeAuthAttempts {
+		t.Errorf("%d EX02 send sessions end EHLO reply without X-EXPS, QUIT, 221, -,,Local; want %d", failed, st.ExchangeAuthAttempts)
+	}
+	if landed != st.ExchangeAuthAttempts {
+		t.Errorf("%d sessions QUIT on EX01\\Relay Hub EX01, want %d", landed, st.ExchangeAuthAttempts)
+	}
+}
+
+// TestConnectivityLogs: with ConnectivityLogs, each server writes an hourly
+// Transport connectivity log with the documented header, and every failed
+// attempt is there with the queue's 451 4.4.0 / 451 5.7.3 text.
+func TestConnectivityLogs(t *testing.T) {
+	files := map[string][]byte{}
+	st, err := Generate(Config{Hours: 12, Seed: 3, ConnectivityLogs: true}, func(p string) (io.WriteCloser, error) { return &memFile{files: files, name: p}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ConnectivityFiles != 3*12 {
+		t.Errorf("%d connectivity files, want 36 (3 servers, 12 hours)", st.ConnectivityFiles)
+	}
+	retries := 0
+	for name, b := range files {
+		if !strings.Contains(name, "/Hub/Connectivity/CONNECTLOG") {
+			continue
+		}
+		s := string(b)
+		if !strings.HasPrefix(s, "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: Transport Connectivity Log\r\n#Date: ") ||
+			!strings.Contains(s, "\r\n#Fields: date-time,session,source,destination,direction,description\r\n") {
+			t.Errorf("%s: header %q", name, s[:min(len(s), 200)])
+		}
+		retries += strings.Count(s, `,-,"Messages: 0 Bytes: 0 (Retry : 451 4.4.0 Primary target IP address responded with: ""451 5.7.3 Cannot achieve Exchange Server authentication."" Attempted failover`)
+	}
+	if retries != st.ExchangeAuthAttempts {
+		t.Errorf("%d retry rows in the connectivity logs, want %d", retries, st.ExchangeAuthAttempts)
+	}
+	// Without the option the protocol logs are the same files as before.
+	plain := generate(t, Config{Hours: 12, Seed: 3})
+	for name, b := range plain {
+		if !bytes.Equal(files[name], b) {
+			t.Errorf("%s differs when connectivity logs are written", name)
+		}
 	}
 }

@@ -11,6 +11,11 @@ const (
 	tlsClient = "TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 384 bits"
 	// incident 3 begins when an admin widens a custom Hub connector on EX01.
 	brokenConnectorAfter = 9*time.Hour + 12*time.Minute
+	// The first message from EX02 to EX01 after that queues, and the queue
+	// tries again every retryInterval (Exchange's default for a next hop
+	// that failed to connect is 10 minutes), a second or so late each time.
+	firstRetryAfter = 47 * time.Second
+	retryInterval   = 10 * time.Minute
 )
 
 // count scales a per-hour rate, keeping at least min so that incidents stay
@@ -93,7 +98,21 @@ func (g *generator) hour(start time.Time) {
 		for range g.count(8*day, 1) {
 			to := (sv + 1 + g.rng.IntN(len(servers)-1)) % len(servers)
 			t := at()
-			g.intraOrg(sv, to, t, sv == 1 && to == 0 && t >= brokenSince)
+			if sv == 1 && to == 0 && t >= brokenSince {
+				continue // queued on EX02: the retries below carry it
+			}
+			g.intraOrg(sv, to, t)
+		}
+	}
+	// Incident 3: EX02's queue to EX01 retries at its interval, and every
+	// attempt lands on the custom connector without X-EXPS and gives up.
+	if !g.cfg.Clean {
+		for g.nextRetry < g.hourEnd-5_000 {
+			g.failedExchangeAuth(1, 0, g.nextRetry)
+			g.nextRetry += retryInterval.Milliseconds() + g.ms(200, 1500)
+		}
+		if g.nextRetry < g.hourEnd {
+			g.nextRetry = g.hourEnd + g.ms(200, 1500) // not split across two hours' files
 		}
 	}
 }
@@ -403,21 +422,30 @@ func (g *generator) outbound(sv int, t int64) {
 }
 
 // intraOrg is one Hub delivering to another's Default connector on 2525 with
-// Exchange Server authentication (X-EXPS). With broken set, the session lands
-// on a custom connector whose RemoteIPRanges covers the sender and which does
-// not offer X-EXPS: the sender gives up with 451 5.7.3 (incident 3).
-func (g *generator) intraOrg(from, to int, t int64, broken bool) {
-	connector, e1, e2 := fmt.Sprintf("%s\\Default %s", servers[to].name, servers[to].name), ehloHub, ehloHubTLS
-	if broken {
-		connector, e1, e2 = "EX01\\Relay Hub EX01", ehloCustom, ehloCustomTLS
-	}
-	s, rv := g.hubSession(from, to, true, "Intra-Organization SMTP Send Connector", connector, t, e1, e2)
-	if broken {
-		s.add(0, '*', "", "451 5.7.3 Cannot achieve Exchange Server authentication.")
-		g.quitBoth(s, rv)
-		return
-	}
+// Exchange Server authentication (X-EXPS).
+func (g *generator) intraOrg(from, to int, t int64) {
+	s, rv := g.hubSession(from, to, true, "Intra-Organization SMTP Send Connector", fmt.Sprintf("%s\\Default %s", servers[to].name, servers[to].name), t, ehloHub, ehloHubTLS)
+	g.connRow(from, t, s.sid, servers[to].fqdn, '+', "")
+	g.connRow(from, s.t, s.sid, servers[to].fqdn, '>', "Established connection to "+servers[to].ip)
 	g.exchangeAuth(s, rv, servers[from])
-	g.relayMessage(s, rv, from, to, g.internalUser(), []string{g.internalUser()}, 2000+g.rng.IntN(100000))
+	size := 2000 + g.rng.IntN(100000)
+	g.relayMessage(s, rv, from, to, g.internalUser(), []string{g.internalUser()}, size)
 	g.quitBoth(s, rv)
+	g.connRow(from, s.t, s.sid, servers[to].fqdn, '-', fmt.Sprintf("Messages: 1 Bytes: %d", size))
+}
+
+// failedExchangeAuth is one attempt of incident 3, written as Exchange
+// writes it: the session lands on a custom connector whose RemoteIPRanges
+// cover the sender and which offers no X-EXPS; after the EHLO reply the
+// sender sends QUIT. The protocol logs hold no 451 row: Exchange puts
+// "451 5.7.3 Cannot achieve Exchange Server authentication." in the queue's
+// LastError and in the connectivity log only.
+func (g *generator) failedExchangeAuth(from, to int, t int64) {
+	h := servers[to]
+	s, rv := g.hubSession(from, to, true, "Intra-Organization SMTP Send Connector", "EX01\\Relay Hub EX01", t, ehloCustom, ehloCustomTLS)
+	g.connRow(from, t, s.sid, h.fqdn, '+', "")
+	g.connRow(from, s.t, s.sid, h.fqdn, '>', "Established connection to "+h.ip)
+	g.quitBoth(s, rv)
+	g.connRow(from, s.t, s.sid, h.fqdn, '-', fmt.Sprintf(`Messages: 0 Bytes: 0 (Retry : 451 4.4.0 Primary target IP address responded with: "451 5.7.3 Cannot achieve Exchange Server authentication." Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint attempted was %s:2525)`, h.ip))
+	g.stats.ExchangeAuthAttempts++
 }

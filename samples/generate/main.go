@@ -26,14 +26,15 @@ func main() {
 	start := flag.String("start", "2026-11-02T00:00:00Z", "first hour, RFC 3339")
 	liveTail := flag.Bool("live-tail", false, "cut each folder's last file mid-row, as a copy of a live log")
 	clean := flag.Bool("clean", false, "the same organisation without its three incidents")
+	connectivity := flag.Bool("connectivity", false, "also write each server's Transport connectivity logs (Hub\\Connectivity\\CONNECTLOG*.LOG)")
 	flag.Parse()
-	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean); err != nil {
+	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean bool) error {
+func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity bool) error {
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {
 		return fmt.Errorf("-start: %w", err)
@@ -42,7 +43,7 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
-	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean},
+	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean, ConnectivityLogs: connectivity},
 		func(p string) (io.WriteCloser, error) {
 			full := filepath.Join(out, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -53,7 +54,8 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wrote %d files, %d rows, %d sessions, %.1f MB to %s\n", st.Files, st.Rows, st.Sessions, float64(st.Bytes)/1e6, out)
+	fmt.Printf("wrote %d files (%d connectivity logs), %d rows, %d sessions, %.1f MB to %s; %d failed 451 5.7.3 attempts\n",
+		st.Files, st.ConnectivityFiles, st.Rows, st.Sessions, float64(st.Bytes)/1e6, out, st.ExchangeAuthAttempts)
 	return nil
 }
 
