@@ -20,6 +20,7 @@ type Analyzer struct {
 	ev        *orgEvidence
 	use       *connectorUsage
 	detectors []detector // one per registration, in order
+	conn      *connectivityLog
 	sum       *Summary
 	kinds     SessionCounts
 	top       int
@@ -59,7 +60,7 @@ type SessionCounts struct {
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
 func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
-	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
+	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), conn: newConnectivityLog(), sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
 	for _, reg := range detectors {
 		a.detectors = append(a.detectors, reg.new(org))
 	}
@@ -69,6 +70,10 @@ func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
 
 // Add reads one record of worker's.
 func (a *Analyzer) Add(worker int, rec arrow.Record) { a.builder.Add(worker, rec) }
+
+// AddConnectivity reads one record of an Exchange connectivity log
+// (parser.ConnectivitySchema). It may be called concurrently with Add.
+func (a *Analyzer) AddConnectivity(worker int, rec arrow.Record) { a.conn.add(rec) }
 
 func (a *Analyzer) observe(s *session.Session) {
 	a.mu.Lock()
@@ -127,7 +132,7 @@ func (a *Analyzer) Result() *Report {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rep := &Report{}
-	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, results: map[string]any{}}
+	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), results: map[string]any{}}
 	for i, reg := range detectors {
 		in.results[reg.name] = a.detectors[i].report(in, rep)
 	}
@@ -146,7 +151,7 @@ func (a *Analyzer) Result() *Report {
 
 // detectorOrder puts causes before their consequences at equal severity:
 // a hidden NAT explains the relay through it.
-var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorBlocklist: 2, detectorInboundRefused: 3, detectorExchangeAuth: 4, detectorFrontEndProxy: 5, "relay-probe": 6}
+var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorBlocklist: 2, detectorInboundRefused: 3, detectorExchangeAuth: 4, detectorFrontEndProxy: 5, detectorOutbound: 6, "relay-probe": 7}
 
 // SortFindings orders findings most severe first, then by detector, server,
 // connector and source, so that output is stable between runs.

@@ -32,6 +32,7 @@ var detectors = []registration{
 	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }},
 	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }},
 	{name: detectorFrontEndProxy, new: func(Org) detector { return newFrontEndProxyDetector() }},
+	{name: detectorOutbound, new: func(Org) detector { return outboundDetector{} }},
 	{name: detectorInboundRefused, new: func(Org) detector { return newInboundRefusedDetector() }},
 	// The blocklist detector reads the relays, to say when one preceded
 	// the first refusal of a listing.
@@ -44,6 +45,7 @@ var detectors = []registration{
 type detectorInputs struct {
 	org     *orgView
 	use     *connectorUsage
+	conn    *connFailures // what the connectivity logs say; nil groups when none were read
 	results map[string]any
 }
 

@@ -211,7 +211,7 @@ type exLandingRef struct {
 const detectorExchangeAuth = "exchange-auth-5.7.3"
 
 func (d *ExchangeAuthDetector) report(in *detectorInputs, r *Report) any {
-	r.Findings = append(r.Findings, d.findings(in.org)...)
+	r.Findings = append(r.Findings, d.findings(in.org, in.conn)...)
 	r.Findings = append(r.Findings, d.authFailureFindings(in.org)...)
 	return nil
 }
@@ -225,7 +225,7 @@ func (v *orgView) sendPair(logServer string, local, remote netip.Addr) exPair {
 	return p
 }
 
-func (d *ExchangeAuthDetector) findings(v *orgView) []Finding {
+func (d *ExchangeAuthDetector) findings(v *orgView, conn *connFailures) []Finding {
 	pairs := map[exPair]*exPairAgg{}
 	get := func(p exPair) *exPairAgg {
 		a := pairs[p]
@@ -261,7 +261,7 @@ func (d *ExchangeAuthDetector) findings(v *orgView) []Finding {
 	}
 	var out []Finding
 	for p, a := range pairs {
-		if f, ok := d.exFinding(p, a, v); ok {
+		if f, ok := d.exFinding(p, a, v, conn); ok {
 			out = append(out, f)
 		}
 	}
@@ -349,7 +349,7 @@ func medianGap(starts []time.Time) time.Duration {
 	return gaps[len(gaps)/2]
 }
 
-func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, v *orgView) (Finding, bool) {
+func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, v *orgView, conn *connFailures) (Finding, bool) {
 	slices.SortFunc(a.landings, func(x, y exLandingRef) int {
 		return cmp.Or(cmp.Compare(y.l.sessions, x.l.sessions), cmp.Compare(x.key.connector, y.key.connector))
 	})
@@ -463,6 +463,7 @@ func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, v *orgView) (Fi
 			f.Explanation += " Exchange writes the 451 5.7.3 itself only to the queue (Get-Queue LastError) and the connectivity log, not to protocol logs: this is its signature there."
 		}
 		f.Explanation += " Mail between your own servers is queuing on the sender (451 4.4.0 in Get-Queue) and will be delayed, then returned."
+		connectivityEvidence(&f, conn, v.exchange[p.sender], v.firstAddr(p.receiver), p.receiver)
 	default:
 		f.Title = fmt.Sprintf("%s lands on %s's connector %s without Exchange Server authentication", sender, p.receiver, f.Connector)
 		f.Explanation = fmt.Sprintf("Between %s and %s, %d session(s) from the Exchange server %s reached %s on a connector whose EHLO reply offers no X-EXPS. Mail from another Exchange server through such a connector fails with 451 5.7.3 \"Cannot achieve Exchange Server authentication\".",

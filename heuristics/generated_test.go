@@ -26,12 +26,13 @@ func scanDir(t *testing.T, org Org, paths ...string) *Report {
 func scanWorkers(t *testing.T, workers int, org Org, paths ...string) *Report {
 	t.Helper()
 	a := NewAnalyzer(org, AnalyzerOptions{Workers: workers})
-	res, err := parser.Scan(context.Background(), paths, parser.ScanOptions{Workers: workers},
+	res, err := parser.Scan(context.Background(), paths, parser.ScanOptions{Workers: workers,
+		Connectivity: func(w int, rec arrow.Record) error { a.AddConnectivity(w, rec); return nil }},
 		func(w int, rec arrow.Record) error { a.Add(w, rec); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Totals.RowsRead == 0 {
+	if res.Totals.RowsRead == 0 && res.ConnTotals.RowsRead == 0 {
 		t.Fatal("nothing read")
 	}
 	return a.Result()
@@ -108,6 +109,17 @@ func TestGeneratedOrganisation(t *testing.T) {
 				auth.Counts["rows_with_451_text"] != 0 || auth.Counts["retry_interval_seconds"] != 600 || auth.Counts["sessions_on_connector_without_x_exps"] != n {
 				t.Errorf("451 finding: %s %v; the generator wrote %d attempts", auth.Title, auth.Counts, n)
 			}
+			// With connectivity logs, the finding quotes the failure text
+			// Exchange wrote there, once per attempt; without, it says
+			// where they live.
+			conn := factValues(auth, "connectivity log")
+			if c.cfg.ConnectivityLogs {
+				if auth.Counts["failures_in_connectivity_log"] != n || !strings.Contains(strings.Join(conn, " "), `"Messages: 0 Bytes: 0 (Retry : Cannot achieve Exchange Server authentication)"`) {
+					t.Errorf("connectivity evidence: %d failures, %q; the generator wrote %d", auth.Counts["failures_in_connectivity_log"], conn, n)
+				}
+			} else if !strings.Contains(strings.Join(conn, " "), `not in this scan: EX02's TransportRoles\Logs\Hub\Connectivity\CONNECTLOG*.LOG`) {
+				t.Errorf("without connectivity logs the finding says %q", conn)
+			}
 			if len(rep.Inventory) != 1 || rep.Inventory[0].Source != "10.30.5.21" {
 				t.Errorf("inventory = %+v, want the printer", rep.Inventory)
 			}
@@ -182,4 +194,15 @@ func TestHandMade451Row(t *testing.T) {
 	if f.Counts["failed_attempts"] != 2 || f.Counts["rows_with_451_text"] != 2 || f.Counts["attempts_in_send_logs"] != 2 || !strings.Contains(f.Explanation, "2 log row(s) carry the text 451 5.7.3") {
 		t.Errorf("%s %v\n%s", f.Title, f.Counts, f.Explanation)
 	}
+}
+
+// factValues returns the values of f's first fact whose name starts with
+// prefix.
+func factValues(f Finding, prefix string) []string {
+	for _, x := range f.Facts {
+		if strings.HasPrefix(x.Name, prefix) {
+			return x.Values
+		}
+	}
+	return nil
 }

@@ -72,9 +72,20 @@ func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 		fmt.Fprintln(w, "\nSummary")
 	}
 	if len(res.Files) > 0 || len(rep.Datasets) == 0 {
+		conn := 0
+		for _, f := range res.Files {
+			if f.Connectivity && f.Status == parser.FileParsed {
+				conn++
+			}
+		}
 		fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB)\n",
-			res.Count(parser.FileParsed), res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
+			res.Count(parser.FileParsed)-conn, res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
 			float64(tot.Bytes)/1e6)
+		if conn > 0 {
+			ct := res.ConnTotals
+			fmt.Fprintf(w, "           %d connectivity logs: %s rows read = %s kept + %s rejected (%.1f MB)\n",
+				conn, num(ct.RowsRead), num(ct.RowsEmitted), num(ct.RowsRejected), float64(ct.Bytes)/1e6)
+		}
 	}
 	for _, d := range rep.Datasets {
 		fmt.Fprintf(w, "Dataset:   %s: %s rows in %d files, written by %d runs\n", safe(d.Dir), num(d.Rows), d.Parts, d.Runs)

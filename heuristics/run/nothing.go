@@ -69,7 +69,7 @@ func missingPaths(paths []string) []string {
 // nothingRead classifies a run that kept no row; datasets are the
 // datasets read (all empty). It returns nil when rows were kept.
 func nothingRead(res *parser.ScanResult, paths, datasets []string) error {
-	if res.Totals.RowsEmitted > 0 {
+	if res.Totals.RowsEmitted > 0 || res.ConnTotals.RowsEmitted > 0 {
 		return nil
 	}
 	e := &NothingReadError{Why: NoRows, Paths: paths, Files: len(res.Files), Rows: res.Totals.RowsRead, Missing: missingPaths(paths)}

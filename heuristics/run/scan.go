@@ -102,7 +102,8 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 	if len(raw) > 0 {
 		var err error
 		res, err = parser.Scan(ctx, raw, parser.ScanOptions{Workers: workers, Server: cfg.Server, Incremental: cfg.StateFile != "", Previous: st.Files,
-			Reader: []parser.Option{parser.WithTimeRange(cfg.Since, cfg.Until)}}, add)
+			Reader:       []parser.Option{parser.WithTimeRange(cfg.Since, cfg.Until)},
+			Connectivity: func(w int, rec arrow.Record) error { an.AddConnectivity(w, rec); return nil }}, add)
 		if err != nil {
 			return nil, err
 		}

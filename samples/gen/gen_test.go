@@ -245,7 +245,7 @@ func TestConnectivityLogs(t *testing.T) {
 			!strings.Contains(s, "\r\n#Fields: date-time,session,source,destination,direction,description\r\n") {
 			t.Errorf("%s: header %q", name, s[:min(len(s), 200)])
 		}
-		retries += strings.Count(s, `,-,"Messages: 0 Bytes: 0 (Retry : 451 4.4.0 Primary target IP address responded with: ""451 5.7.3 Cannot achieve Exchange Server authentication."" Attempted failover`)
+		retries += strings.Count(s, `,-,Messages: 0 Bytes: 0 (Retry : Cannot achieve Exchange Server authentication)`)
 	}
 	if retries != st.ExchangeAuthAttempts {
 		t.Errorf("%d retry rows in the connectivity logs, want %d", retries, st.ExchangeAuthAttempts)

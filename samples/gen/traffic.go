@@ -446,6 +446,9 @@ func (g *generator) failedExchangeAuth(from, to int, t int64) {
 	g.connRow(from, t, s.sid, h.fqdn, '+', "")
 	g.connRow(from, s.t, s.sid, h.fqdn, '>', "Established connection to "+h.ip)
 	g.quitBoth(s, rv)
-	g.connRow(from, s.t, s.sid, h.fqdn, '-', fmt.Sprintf(`Messages: 0 Bytes: 0 (Retry : 451 4.4.0 Primary target IP address responded with: "451 5.7.3 Cannot achieve Exchange Server authentication." Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint attempted was %s:2525)`, h.ip))
+	// The connectivity log gets the reply's text only, no code (Exchange
+	// 2013 SmtpOutConnection; parser/CONNECTIVITY.md): the "451 4.4.0
+	// Primary target IP address responded with ..." wording is the queue's.
+	g.connRow(from, s.t, s.sid, h.fqdn, '-', "Messages: 0 Bytes: 0 (Retry : Cannot achieve Exchange Server authentication)")
 	g.stats.ExchangeAuthAttempts++
 }
