@@ -367,3 +367,13 @@ func (c *Config) ExchangeAddrs() map[netip.Addr]string {
 	}
 	return m
 }
+
+// HasServer reports whether the export has receive connectors of server.
+func (c *Config) HasServer(server string) bool {
+	for _, rc := range c.ReceiveConnectors {
+		if strings.EqualFold(rc.Server, server) {
+			return true
+		}
+	}
+	return false
+}

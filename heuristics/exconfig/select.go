@@ -315,14 +315,16 @@ func RangeText(r netipx.IPRange) string {
 }
 
 // Without returns the entries that replace r so that it no longer covers
-// a (r itself when it does not cover a).
-func Without(r Range, a netip.Addr) []string {
-	if !r.Range.Contains(a) {
+// the addresses (r itself when it covers none of them).
+func Without(r Range, addrs ...netip.Addr) []string {
+	if !slices.ContainsFunc(addrs, r.Range.Contains) {
 		return []string{r.Text}
 	}
 	var b netipx.IPSetBuilder
 	b.AddRange(r.Range)
-	b.Remove(a)
+	for _, a := range addrs {
+		b.Remove(a)
+	}
 	set, _ := b.IPSet()
 	var out []string
 	for _, x := range set.Ranges() {
