@@ -363,12 +363,12 @@ func (v *auditView) checkDevices() []Finding {
 		f.Source = caps[0].addr.String()
 		f.Title = fmt.Sprintf("%s takes everything behind the %s", rc.Identity, strings.Join(names, ", "))
 		what := map[rights]string{
-			rightsRelay:         "the connector relays for anonymous clients, so everyone behind the device can relay through your organisation: an open relay from inside",
+			rightsRelay:         "the connector relays for anonymous clients: everyone behind the device can relay through your organisation, an open relay from inside",
 			rightsUnknown:       "the connector takes anonymous mail and its AD permissions are not in the export: if ANONYMOUS LOGON holds ms-Exch-SMTP-Accept-Any-Recipient, everyone behind the device can relay",
 			rightsAnonymous:     "the connector's settings (anonymous access, limits, TLS, banner) apply to every client behind it, and connection filtering sees one address",
 			rightsAuthenticated: "clients behind it must still authenticate, but they are all subject to this connector's settings",
 		}[r]
-		f.Explanation = fmt.Sprintf("On %s, connections from %s are handed to %s by a range that singles the device out. Every client the device forwards arrives from that one address, so %s.", rc.Server, strings.Join(names, ", "), rc.Identity, what)
+		f.Explanation = fmt.Sprintf("On %s, connections from %s are handed to %s by a range that singles the device out. Every client the device forwards arrives from that one address. %s.", rc.Server, strings.Join(names, ", "), rc.Identity, capitalise(what))
 		f.Cause = "A gateway, load balancer in SNAT mode or firewall NAT presents many clients as one address, and a connector's RemoteIPRanges name that address (or a range around it)."
 		f.Facts = append(f.Facts, Fact{Name: "device addresses it takes", Values: lines})
 		f.Fix = append(f.Fix, "Make the load balancer or firewall keep client addresses (no SNAT), and list the real relaying hosts one by one.")
@@ -473,7 +473,7 @@ func (v *auditView) checkAnonymousRelay() []Finding {
 				f.Fix = []string{removePerm, "Give relaying applications a dedicated connector scoped to their own addresses."}
 			} else {
 				for _, r := range rc.RemoteIPRanges {
-					if rs := r.Range.Prefixes(); len(rs) > 0 && v.public(setOf(r.Range)).Ranges() != nil {
+					if len(v.public(setOf(r.Range)).Ranges()) > 0 {
 						f.Fix = append(f.Fix, fmt.Sprintf("Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # a public range on a relay connector", psq(rc.Identity), psq(r.Text)))
 					}
 				}
@@ -489,6 +489,13 @@ func (v *auditView) checkAnonymousRelay() []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func setOf(r netipx.IPRange) *netipx.IPSet {
