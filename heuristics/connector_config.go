@@ -274,7 +274,12 @@ func (v *auditView) checkExchangeServers() []Finding {
 	})
 	var out []Finding
 	for _, rc := range sortedConnectors(wins) {
-		caps := wins[rc]
+		// On Exchange 2010 a server does not deliver to itself over SMTP;
+		// from 2013 its Front End proxies to its own Transport service.
+		caps := slices.DeleteFunc(wins[rc], func(c capture) bool { return rc.TransportRole == "" && strings.EqualFold(c.name, rc.Server) })
+		if len(caps) == 0 {
+			continue
+		}
 		f := v.finding(rc, "exchange-server", SeverityHigh)
 		var names, lines []string
 		for _, c := range caps {

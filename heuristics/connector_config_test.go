@@ -107,3 +107,18 @@ func TestAuditContoso(t *testing.T) {
 		t.Errorf("findings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestAuditExchange2010: on Exchange 2010 one service owns every port, so
+// a relay connector bound to the server's address on port 25 takes the
+// other server's mail; it also takes the gateway and the NAT device.
+func TestAuditExchange2010(t *testing.T) {
+	got := summary(AuditConfig(readConfig(t, "exconfig/testdata/collector-v1.json"), AuditInputs{}))
+	want := []string{
+		`critical FAB-EX2010\Printers "3rd floor" FAB-EX2010\Printers "3rd floor" takes everything behind the gateway 192.168.10.1, nat 192.168.10.254`,
+		`high FAB-EX2010\Printers "3rd floor" FAB-EX2010\Printers "3rd floor" takes the mail of Exchange server(s) FAB-EX2019 without Exchange Server authentication: 451 5.7.3`,
+		`medium FAB-EX2010\Printers "3rd floor" Protocol logging is off on 1 connector(s) of FAB-EX2010: logscan cannot see them`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

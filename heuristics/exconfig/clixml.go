@@ -18,7 +18,7 @@ import (
 func readClixml(t string) (*Config, error) {
 	d := xml.NewDecoder(strings.NewReader(t))
 	d.Strict = false
-	p := &clixml{d: d, refs: map[string]*object{}, types: map[string][]string{}}
+	p := &clixml{d: d, refs: map[string]*object{}, types: map[string][]string{}, open: map[*object]bool{}}
 	var top []any
 	for {
 		tok, err := d.Token()
@@ -71,6 +71,7 @@ type clixml struct {
 	d     *xml.Decoder
 	refs  map[string]*object  // <Obj RefId>, for <Ref RefId>
 	types map[string][]string // <TN RefId>, for <TNRef RefId>
+	open  map[*object]bool    // objects still being read: a Ref to one is a cycle
 	depth int
 }
 
@@ -101,7 +102,9 @@ func (p *clixml) value(se xml.StartElement) (any, error) {
 		if err := p.d.Skip(); err != nil {
 			return nil, err
 		}
-		if o := p.refs[attr(se, "RefId")]; o != nil {
+		// A reference to an object being read would make a cycle, which
+		// PowerShell never writes; it is read as nothing.
+		if o := p.refs[attr(se, "RefId")]; o != nil && !p.open[o] {
 			return o, nil
 		}
 		return nil, nil
@@ -153,6 +156,8 @@ func (p *clixml) obj(se xml.StartElement) (any, error) {
 	if id := attr(se, "RefId"); id != "" {
 		p.refs[id] = o
 	}
+	p.open[o] = true
+	defer delete(p.open, o)
 	var items []any
 	isList := false
 	for {

@@ -59,11 +59,14 @@ func readCollector(o *object) (*Config, error) {
 			}
 		}
 		for _, p := range strs(it, "subnets") {
-			if pf, err := netip.ParsePrefix(p); err == nil {
-				s.Subnets = append(s.Subnets, pf.Masked())
-			} else if p != "" {
-				note(where, "subnet %q is not a CIDR range", p)
+			// 10.20.0.0/24, or address(mask) as the collector writes it.
+			r, err := ParseRange(p)
+			pf, ok := r.Range.Prefix()
+			if err != nil || !ok {
+				note(where, "subnet %q is not a CIDR range or address(mask)", p)
+				continue
 			}
+			s.Subnets = append(s.Subnets, pf)
 		}
 		c.Servers = append(c.Servers, s)
 	}

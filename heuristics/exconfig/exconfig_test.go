@@ -259,3 +259,36 @@ func TestWithout(t *testing.T) {
 		t.Errorf("Without outside = %q", got)
 	}
 }
+
+// TestReadCollectorFixture reads a file in the shape the collector's J
+// function writes (", " separators, every value a string), from a mixed
+// Exchange 2010 / 2019 organisation with collector errors.
+func TestReadCollectorFixture(t *testing.T) {
+	c := mustRead(t, "testdata/collector-v1.json")
+	if c.Source != "logscan-exchange-config/1" || c.Organization != "Fabrikam" || c.CollectedAt.Format("2006-01-02T15:04:05Z07:00") != "2026-11-03T08:15:02Z" {
+		t.Errorf("header: %q %q %v", c.Source, c.Organization, c.CollectedAt)
+	}
+	if len(c.Notes) != 2 || !strings.HasPrefix(c.Notes[0], "collector: WMI on FAB-EX2019") || !strings.Contains(c.Notes[1], "\r\nThe supplied credential") {
+		t.Errorf("notes %q", c.Notes)
+	}
+	if s := c.Servers[0]; s.Name != "FAB-EX2010" || len(s.Addresses) != 2 || s.Gateways[0].String() != "192.168.10.1" || s.Subnets[0].String() != "192.168.10.0/24" {
+		t.Errorf("server %+v", s)
+	}
+	p := c.Connector(`FAB-EX2010\Printers "3rd floor"`)
+	if p == nil || p.TransportRole != "" || bindingsText(p.Bindings)[0] != "192.168.10.5:25" || p.RemoteIPRanges[0].Range.String() != "192.168.10.0-192.168.10.255" ||
+		!p.PermissionsKnown || !p.AnonymousHas(RightAnyRecipient) || p.ProtocolLogging != "None" {
+		t.Errorf("printers connector %+v", p)
+	}
+	if fe := c.Connector(`FAB-EX2019\Default Frontend FAB-EX2019`); fe == nil || fe.PermissionsKnown {
+		t.Errorf("a connector whose Get-ADPermission failed has permissions known: %+v", fe)
+	}
+	if d := c.Connector(`FAB-EX2019\Default FAB-EX2019`); d == nil || !d.EnabledKnown || d.Enabled {
+		t.Errorf("disabled connector %+v", d)
+	}
+	if len(c.SendConnectors) != 1 || c.SendConnectors[0].SmartHosts[0] != "[203.0.113.25]" || len(c.Devices) != 1 || c.Networks[0].String() != "192.168.0.0/16" || len(c.AcceptedDomains) != 2 {
+		t.Errorf("send %+v devices %+v networks %v domains %v", c.SendConnectors, c.Devices, c.Networks, c.AcceptedDomains)
+	}
+	if len(c.Missing) != 0 {
+		t.Errorf("missing %q", c.Missing)
+	}
+}
