@@ -173,7 +173,7 @@ func (c *Config) finish() {
 		gws = gws || len(s.Gateways) > 0
 	}
 	if !addrs {
-		c.Missing = append(c.Missing, "Exchange servers' addresses: which connector takes another Exchange server's mail cannot be checked unless the logs or --exchange-servers name them")
+		c.Missing = append(c.Missing, "Exchange servers' addresses: which connector takes another Exchange server's mail is checked only for the servers the logs show (logscan connectors CONFIG PATH...)")
 	}
 	if !gws {
 		c.Missing = append(c.Missing, "default gateways: a connector capturing the gateway's address cannot be checked")
