@@ -37,6 +37,10 @@ var detectors = []registration{
 	// The blocklist detector reads the relays, to say when one preceded
 	// the first refusal of a listing.
 	{name: detectorBlocklist, needs: []string{detectorRelay}, new: func(Org) detector { return newBlocklistDetector() }},
+	// The connector-config detector audits Org.Config (nothing without
+	// it), reads the NAT addresses, and adds to the findings of all the
+	// others the configuration that causes them: it comes last.
+	{name: detectorConnectorConfig, needs: []string{detectorSNAT, detectorRelay, detectorExchangeAuth, detectorBlocklist}, new: func(o Org) detector { return newConnectorConfigDetector(o) }},
 }
 
 // detectorInputs is what every detector's report may read: what the

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logscan/logscan/heuristics/exconfig"
 	"github.com/logscan/logscan/heuristics/session"
 	"go4.org/netipx"
 )
@@ -27,6 +28,11 @@ type Org struct {
 	// SubnetBitsV4 and SubnetBitsV6 size "the server's own subnet" for the
 	// hidden-NAT detector. Zero means DefaultSubnetBitsV4 and V6.
 	SubnetBitsV4, SubnetBitsV6 int
+	// Config is the receive connector configuration, when an export was
+	// given: the connector-config detector audits it and holds it against
+	// the logs. GivenBy says where the fields above came from ("" for flags).
+	Config  *exconfig.Config
+	GivenBy string
 }
 
 // Default sizes of a server's own subnet: the usual server VLAN.
@@ -254,7 +260,7 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 	// Accepted domains.
 	if len(org.AcceptedDomains) > 0 {
 		v.accepted = slices.Clone(org.AcceptedDomains)
-		v.assumptions = append(v.assumptions, Assumption{"accepted domains", v.accepted, "given (--accepted-domains)"})
+		v.assumptions = append(v.assumptions, Assumption{"accepted domains", v.accepted, "given (" + cmp.Or(org.GivenBy, "--accepted-domains") + ")"})
 	} else {
 		var fromRcpt, fromBanner []string
 		for d, ev := range e.domains {
@@ -316,7 +322,7 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 			}
 			vals = append(vals, val)
 		}
-		v.assumptions = append(v.assumptions, Assumption{"Exchange servers", vals, "given (--exchange-servers), plus the servers whose logs were read"})
+		v.assumptions = append(v.assumptions, Assumption{"Exchange servers", vals, "given (" + cmp.Or(org.GivenBy, "--exchange-servers") + "), plus the servers whose logs were read"})
 	} else {
 		var vals []string
 		for a, user := range e.peers {
@@ -338,7 +344,7 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 
 	var ib netipx.IPSetBuilder
 	internal := org.Internal
-	src := "given (--internal)"
+	src := "given (" + cmp.Or(org.GivenBy, "--internal") + ")"
 	if len(internal) == 0 {
 		internal, src = defaultInternal, "default: private and local address ranges. Give --internal to name your own public ranges"
 	}

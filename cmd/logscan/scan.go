@@ -33,6 +33,7 @@ type scanOptions struct {
 
 	Window windowFlags
 	State  string
+	Config string
 
 	org    heuristics.Org
 	failOn heuristics.Severity
@@ -101,6 +102,9 @@ sessions still open to the next run, and replaces FILE atomically.`,
 			if err := opts.resolveOrg(); err != nil {
 				return err
 			}
+			if err := opts.applyConfigFlag(); err != nil {
+				return err
+			}
 			w, err := opts.Window.parse()
 			if err != nil {
 				return err
@@ -124,6 +128,7 @@ sessions still open to the next run, and replaces FILE atomically.`,
 	cmd.Flags().IntVar(&opts.SubnetV6, "nat-subnet-v6", heuristics.DefaultSubnetBitsV6, "Prefix length of a server's own IPv6 subnet, for hidden NAT")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "", "Exit 1 when a finding at or above this severity exists: {"+strings.Join(heuristics.SeverityNames(), "|")+"}")
 	addWindowFlags(cmd, &opts.Window)
+	cmd.Flags().StringVar(&opts.Config, "config", "", "Receive connector configuration (collect/Get-LogscanConfig.ps1, or ConvertTo-Json/Export-Clixml/Export-Csv of Get-ReceiveConnector): the organisation is taken from it, and it is audited with the logs")
 	cmd.Flags().StringVar(&opts.State, "state", "", "Incremental: read only what the logs gained since the run that wrote this state file, and update it")
 	cmd.Flags().BoolVar(&opts.Timing, "timing", false, "Print read time and throughput on stderr (always shown on a terminal)")
 	return cmd
