@@ -7,7 +7,7 @@ BENCH_DIR ?= /tmp/logscan-bench
 BENCH_SIZE ?= 2GB
 FUZZTIME  ?= 5m
 
-.PHONY: build test test-short demo bench cross fuzz samples clean duckdb-check
+.PHONY: build test test-short check-real-clixml demo bench cross fuzz samples clean duckdb-check
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logscan
@@ -63,6 +63,12 @@ duckdb-check: build
 	rm -rf /tmp/logscan-duckdb-ds
 	./$(BIN) ingest --out /tmp/logscan-duckdb-ds samples/contoso
 	cd tools/duckdb-check && npm install --no-audit --no-fund --silent && node check.mjs /tmp/logscan-duckdb-ds
+
+# The connector-config reader against a real Exchange 2019 Export-Clixml
+# (microsoft/CSS-Exchange, MIT), which lives in ../shared/realdata and is
+# not committed here: fails when it is absent.
+check-real-clixml:
+	$(GO) test -tags realclixml ./heuristics/exconfig -run TestRealClixml -v
 
 clean:
 	rm -rf bin dist

@@ -28,8 +28,10 @@ func (d *ConnectorConfigDetector) report(in *detectorInputs, r *Report) any {
 	}
 	ai := AuditInputs{}
 	if nat, ok := in.result(detectorSNAT).(natResult); ok {
-		for a := range nat.ids {
-			ai.NAT = append(ai.NAT, a)
+		for k := range nat.ids {
+			if !slices.Contains(ai.NAT, k.client) {
+				ai.NAT = append(ai.NAT, k.client)
+			}
 		}
 		slices.SortFunc(ai.NAT, netip.Addr.Compare)
 	}

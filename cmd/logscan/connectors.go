@@ -139,7 +139,7 @@ func runConnectors(ctx context.Context, opts *connectorsOptions) error {
 		if res == nil || err != nil && !errors.As(err, &nothing) {
 			return err
 		}
-		notices(opts.IO, res.Files)
+		notices(opts.IO, res.Files, res.Missing)
 		rep.LogsRead = true
 		rep.Findings = res.Analysis.Findings
 		for _, f := range res.Analysis.Findings {
