@@ -31,9 +31,11 @@ var detectors = []registration{
 	// one to its NAT finding, and raises that finding when it relayed.
 	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }},
 	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }},
-	// The blocklist detector reads the relays, to say when one preceded
-	// the first refusal of a listing.
-	{name: detectorBlocklist, needs: []string{detectorRelay}, new: func(Org) detector { return newBlocklistDetector() }},
+	// Compromised accounts, and failed logins per connector (AuthAttacks).
+	{name: detectorCompromise, new: func(o Org) detector { return newAuthAbuseDetector(o) }},
+	// The blocklist detector reads the relays and the compromised accounts,
+	// to say when one preceded the first refusal of a listing.
+	{name: detectorBlocklist, needs: []string{detectorRelay, detectorCompromise}, new: func(Org) detector { return newBlocklistDetector() }},
 }
 
 // detectorInputs is what every detector's report may read: what the

@@ -2,10 +2,12 @@ package heuristics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,9 +105,11 @@ func TestGeneratedOrganisation(t *testing.T) {
 	}
 }
 
-// TestRealData: the real excerpts show none of the three situations, so
-// none raises a finding; the refused relay in the 2013 excerpt is reported
-// as a probe, and called out because the sender is Microsoft 365.
+// TestRealData: the real excerpts show none of the situations, so none
+// raises a finding; the refused relay in the 2013 excerpt is reported as a
+// probe, and called out because the sender is Microsoft 365; the failed
+// logins are reported apart, low, and the successful login (one account,
+// nothing to compare with) is quiet.
 func TestRealData(t *testing.T) {
 	dir := filepath.Join("..", "parser", "testdata", "realdata")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
@@ -130,6 +134,23 @@ func TestRealData(t *testing.T) {
 			}
 			if wantProbes == 1 && (rep.Probes[0].Severity != SeverityMedium || rep.Probes[0].Source != "" || rep.Probes[0].Counts["recipients_refused"] != 1) {
 				t.Errorf("probe = %+v", rep.Probes[0])
+			}
+			// Failed logins: one low entry per connector, naming the
+			// sources and the accounts tried; nobody got in.
+			var attacks []string
+			for _, f := range rep.AuthAttacks {
+				attacks = append(attacks, fmt.Sprintf("%s %s %s | %s", f.Severity, f.Connector, strings.Join(f.Facts[0].Values, "; "), strings.Join(f.Facts[1].Values, "; ")))
+			}
+			wantAttacks := map[string][]string{
+				"recv-mixed-ipban-fixture-auth-unsuccessful.log": {
+					`low EXCH\Default Frontend EXCH 54.212.131.181 (1: exctest); 54.212.131.182 (1: exctest) | exctest (2)`,
+					`low KROGULEC\Internet Recive Frontend 37.49.225.153 (1: user@example.com) | user@example.com (1)`,
+					`low SRV-XCH03\External Authenticated Relay 90.30.30.30 (1: user@example.com); 180.60.60.60 (1: user@example.com) | user@example.com (2)`},
+				"recv-2016-qazeer-artefacts-help.log": {
+					`low SERVER-HOSTNAME\Default Frontend SERVER-HOSTNAME 95.10.20.33 (1: username@domain.com) | username@domain.com (1)`},
+			}[filepath.Base(f)]
+			if !slices.Equal(attacks, wantAttacks) {
+				t.Errorf("auth attacks\n%s\nwant\n%s", strings.Join(attacks, "\n"), strings.Join(wantAttacks, "\n"))
 			}
 		})
 	}
