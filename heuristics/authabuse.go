@@ -650,7 +650,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, v *orgView, fa
 	}
 	for _, c := range firstN(sortedConnectors(&via), 3) {
 		if strings.HasPrefix(connectorShortName(c), "Default Frontend") {
-			fd.Fix = append(fd.Fix, fmt.Sprintf("Do not offer basic authentication to the Internet on port 25: Set-ReceiveConnector -Identity %s -AuthMechanism 'Tls, Integrated, ExchangeServer'   # users submit on 587", psq(c)))
+			fd.Fix = append(fd.Fix, fmt.Sprintf("Do not offer basic authentication to the Internet on port 25: Set-ReceiveConnector -Identity %s -AuthMechanism 'Tls, Integrated, ExchangeServer'   # users submit on 587; check first that no application logs in on port 25", psq(c)))
 		} else {
 			fd.Fix = append(fd.Fix, fmt.Sprintf("Restrict who may authenticate on %s from the Internet (VPN, or the firewall): Get-ReceiveConnector -Identity %s | fl Bindings,RemoteIPRanges,AuthMechanism,PermissionGroups", dq(c), psq(c)))
 		}
@@ -814,7 +814,7 @@ func (d *AuthAbuseDetector) attackFinding(k connRef, g *attackGroup, v *orgView,
 	}
 	f.Fix = []string{fmt.Sprintf("See which connector offers what: Get-ReceiveConnector -Identity %s | fl Bindings,RemoteIPRanges,AuthMechanism,PermissionGroups", psq(k.connector))}
 	if strings.HasPrefix(connectorShortName(k.connector), "Default Frontend") {
-		f.Fix = append(f.Fix, fmt.Sprintf("Port 25 needs no basic authentication if users submit on 587: Set-ReceiveConnector -Identity %s -AuthMechanism 'Tls, Integrated, ExchangeServer'", psq(k.connector)))
+		f.Fix = append(f.Fix, fmt.Sprintf("Port 25 needs no basic authentication if users submit on 587: Set-ReceiveConnector -Identity %s -AuthMechanism 'Tls, Integrated, ExchangeServer'   # check first that no application logs in on port 25", psq(k.connector)))
 	}
 	if len(pub) > 0 {
 		f.Fix = append(f.Fix, "Block the public sources above at the firewall, or allow SMTP AUTH from the Internet only through a VPN.",
