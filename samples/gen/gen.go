@@ -29,6 +29,11 @@ type Config struct {
 	// printer's relay and the Internet's relay probes remain: they are
 	// normal, and must not raise findings.
 	Clean bool
+	// Auth adds authenticated submission at an organisation's size, service
+	// accounts and the Internet guessing passwords (auth.go).
+	Auth bool
+	// Compromise (with or without Auth) adds one compromised account (auth.go).
+	Compromise bool
 }
 
 // Sink receives the files; path is slash-separated and relative to the
@@ -39,6 +44,7 @@ type Sink func(path string) (io.WriteCloser, error)
 type Stats struct {
 	Files, Rows, Sessions int
 	Bytes                 int64
+	Auth                  AuthStats // what Config.Auth and Config.Compromise added (auth.go)
 }
 
 // streamKey is one log folder of one server.
@@ -81,6 +87,7 @@ type generator struct {
 	peers   []peer
 	msgID   uint64
 	stats   Stats
+	auth    *authPlan // Config.Auth, Config.Compromise (auth.go)
 }
 
 // Generate writes cfg.Hours (or more, up to cfg.TargetBytes) of logs to sink.
@@ -113,6 +120,7 @@ func Generate(cfg Config, sink Sink) (Stats, error) {
 		}
 		clear(g.carry)
 		g.hour(start)
+		g.authHour(start)
 		last := h+1 >= cfg.Hours && g.stats.Bytes >= cfg.TargetBytes
 		if err := g.flush(start, sink, last && cfg.LiveTail); err != nil {
 			return g.stats, err
