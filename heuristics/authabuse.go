@@ -65,6 +65,8 @@ type AuthAbuseDetector struct {
 	internal *netipx.IPSet // the networks given, or the private ranges: what to keep recipient addresses for
 	accounts map[string]*authAccount
 	attacks  map[connRef]*attackGroup
+	// accountsOver counts sessions of accounts past maxAccounts: not judged.
+	accountsOver int64
 }
 
 // Thresholds of AuthAbuseDetector.
@@ -104,12 +106,13 @@ const (
 	// usually 5 to 10: a person is locked out or gives up before ten.
 	BruteForceMinFailures = 10
 
-	maxAcctSources   = 1024   // sources kept per account
-	maxAcctSends     = 20_000 // (source, hour, domain) entries per account
-	maxAcctRcpts     = 20_000 // distinct recipient addresses per account, from non-internal addresses
-	maxAttackSources = 50_000 // failing sources kept per connector
-	maxAttackNames   = 10_000 // account names tried kept per connector
-	maxHours         = 10_000 // distinct hours kept per source or connector
+	maxAccounts      = 100_000 // accounts kept; a real organisation has fewer mailboxes that submit by SMTP
+	maxAcctSources   = 1024    // sources kept per account
+	maxAcctSends     = 20_000  // (source, hour, domain) entries per account
+	maxAcctRcpts     = 20_000  // distinct recipient addresses per account, from non-internal addresses
+	maxAttackSources = 50_000  // failing sources kept per connector
+	maxAttackNames   = 10_000  // account names tried kept per connector
+	maxHours         = 10_000  // distinct hours kept per source or connector
 )
 
 // Names of what AuthAbuseDetector reports.
@@ -122,8 +125,13 @@ type authAccount struct {
 	names    counter // the names as logged
 	sessions int64
 	sources  map[netip.Addr]*acctSource
-	sends    map[sendKey]*sendAgg
-	rcpts    counter // lower-cased recipient addresses, from non-internal addresses only
+	sends    map[sendKey]*sendAgg // from addresses outside the internal networks
+	// inside is what it sent from the internal networks, by domain only:
+	// the baseline needs no hours, addresses or evidence, and an office of
+	// PCs on DHCP would otherwise cost an entry per address and hour.
+	inside     map[string]int64
+	insideOver int64   // recipients past maxAcctSends domains
+	rcpts      counter // lower-cased recipient addresses, from non-internal addresses only
 }
 
 type acctSource struct {
@@ -210,7 +218,11 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 	}
 	a := d.accounts[key]
 	if a == nil {
-		a = &authAccount{sources: map[netip.Addr]*acctSource{}, sends: map[sendKey]*sendAgg{}}
+		if len(d.accounts) >= maxAccounts {
+			d.accountsOver++
+			return
+		}
+		a = &authAccount{sources: map[netip.Addr]*acctSource{}, sends: map[sendKey]*sendAgg{}, inside: map[string]int64{}}
 		d.accounts[strings.Clone(key)] = a
 	}
 	a.sessions++
@@ -229,8 +241,24 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 	}
 	src.sessions++
 	src.span.add(s.Start, s.End)
+	if d.internal.Contains(s.Client) {
+		// The account's own networks: counted for its baseline only.
+		for _, m := range s.Messages {
+			src.msgs++
+			for _, r := range m.Rcpts {
+				if !r.Accepted() || r.Domain == "" {
+					continue
+				}
+				if _, ok := a.inside[r.Domain]; ok || len(a.inside) < maxAcctSends {
+					a.inside[strings.Clone(r.Domain)]++
+				} else {
+					a.insideOver++
+				}
+			}
+		}
+		return
+	}
 	src.via.add(s.Server+" / "+s.Connector, 1, 64)
-	keepRcpts := !d.internal.Contains(s.Client)
 	hour := hourOf(s.Start)
 	at := s.First // the sample's row: the first message with a recipient accepted, else the session's start
 	for _, m := range s.Messages {
@@ -262,9 +290,7 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 				g.first = s.Start
 			}
 			g.last = maxTime(g.last, s.End)
-			if keepRcpts {
-				a.rcpts.add(strings.ToLower(r.Addr), 1, maxAcctRcpts)
-			}
+			a.rcpts.add(strings.ToLower(r.Addr), 1, maxAcctRcpts)
 		}
 	}
 	src.samples.add(sampleOf(s, at))
@@ -410,6 +436,13 @@ type acctFigures struct {
 
 func (d *AuthAbuseDetector) figures(key string, a *authAccount, v *orgView, public func(netip.Addr) bool, fails map[netip.Addr]*failTrace) acctFigures {
 	f := acctFigures{key: key, a: a, perSrc: map[netip.Addr]int64{}}
+	for dom, n := range a.inside {
+		if !v.isAccepted(dom) {
+			f.y += n
+		}
+	}
+	f.y += a.insideOver // past the cap: counted as outside, which only makes the baseline larger
+	f.total += f.y
 	for k, g := range a.sends {
 		if v.isAccepted(k.domain) {
 			continue
@@ -454,7 +487,9 @@ func (d *AuthAbuseDetector) figures(key string, a *authAccount, v *orgView, publ
 	}
 	byVolume := func(x, y netip.Addr) int { return cmp.Or(cmp.Compare(f.perSrc[y], f.perSrc[x]), x.Compare(y)) }
 	slices.SortFunc(f.public, byVolume)
-	slices.SortFunc(f.other, byVolume)
+	slices.SortFunc(f.other, func(x, y netip.Addr) int {
+		return cmp.Or(cmp.Compare(a.sources[y].sessions, a.sources[x].sessions), x.Compare(y))
+	})
 	slices.SortFunc(f.failedBefore, byVolume)
 	slices.SortFunc(f.guessers, byVolume)
 	return f
@@ -493,7 +528,7 @@ func (d *AuthAbuseDetector) compromises(v *orgView, public func(netip.Addr) bool
 		default:
 			continue
 		}
-		fd := compromiseFinding(f, sev, len(all), v, fails)
+		fd := compromiseFinding(f, sev, len(all), d.accountsOver, v, fails)
 		r.Findings = append(r.Findings, fd)
 		first := f.first
 		if !(f.outlier && f.ownOutlier) {
@@ -504,7 +539,7 @@ func (d *AuthAbuseDetector) compromises(v *orgView, public func(netip.Addr) bool
 	return res
 }
 
-func compromiseFinding(f acctFigures, sev Severity, accounts int, v *orgView, fails map[netip.Addr]*failTrace) Finding {
+func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v *orgView, fails map[netip.Addr]*failTrace) Finding {
 	a := f.a
 	name := topName(&a.names)
 	spam := f.outlier && f.ownOutlier
@@ -580,7 +615,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, v *orgView, fa
 	var otherVals []string
 	for _, addr := range f.other {
 		src := a.sources[addr]
-		otherVals = append(otherVals, fmt.Sprintf("%s (%d session(s), %d outside recipient(s))", addrString(addr), src.sessions, f.perSrc[addr]))
+		otherVals = append(otherVals, fmt.Sprintf("%s (%d session(s))", addrString(addr), src.sessions))
 	}
 
 	fd := Finding{
@@ -605,10 +640,13 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, v *orgView, fa
 	fd.Facts = append(fd.Facts, via.top("servers / connectors (sessions)", 5), froms.top("MAIL FROM addresses used (messages)", 10),
 		listFact("outside recipient domains", domNames, 10), listFact("outside recipients per hour", perHour, 48))
 	if len(otherVals) > 0 {
-		fd.Facts = append(fd.Facts, listFact("its usual addresses (the organisation's own)", otherVals, 5))
+		fd.Facts = append(fd.Facts, listFact(fmt.Sprintf("its usual addresses (the organisation's own; %d outside recipient(s) from them)", f.y), otherVals, 5))
 	}
 	if a.rcpts.over > 0 {
 		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{"distinct recipients is a lower bound: past a cap, addresses are counted, not kept"}})
+	}
+	if over > 0 {
+		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d session(s) of accounts past the first %d were not compared", over, maxAccounts)}})
 	}
 
 	typical := math.Expm1(f.median)

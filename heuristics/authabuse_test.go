@@ -182,7 +182,7 @@ func TestCompromiseEvidence(t *testing.T) {
 		t.Errorf("counts %v\nwant %v", f.Counts, wantCounts)
 	}
 	for _, w := range []string{`CONTOSO\Victim`, "victim@contoso.com", "198.51.100.11 (200 outside recipient(s), 1 session(s)", "failed 3 login(s) first",
-		"admin, info, victim", "victim@contoso.com (2)", "billing@paypa1-secure.example (1)", "target0.example (60)", "2026-11-02 15:00Z 600", "10.40.9.9 (1 session(s), 1 outside recipient(s))"} {
+		"admin, info, victim", "victim@contoso.com (2)", "billing@paypa1-secure.example (1)", "target0.example (60)", "2026-11-02 15:00Z 600", "its usual addresses (the organisation's own; 1 outside recipient(s) from them): 10.40.9.9 (1 session(s))"} {
 		if !strings.Contains(factText(f), w) {
 			t.Errorf("facts lack %q:\n%s", w, factText(f))
 		}
