@@ -129,9 +129,28 @@ type authAccount struct {
 	// inside is what it sent from the internal networks, by domain only:
 	// the baseline needs no hours, addresses or evidence, and an office of
 	// PCs on DHCP would otherwise cost an entry per address and hour.
-	inside     map[string]int64
-	insideOver int64   // recipients past maxAcctSends domains
-	rcpts      counter // lower-cased recipient addresses, from non-internal addresses only
+	inside         map[string]int64
+	insideOver     int64 // recipients past maxAcctSends domains
+	insideSessions int64
+	insideAddrs    []netip.Addr // the smallest few addresses it used inside, for the evidence (whatever the order sessions come in)
+	rcpts          counter      // lower-cased recipient addresses, from non-internal addresses only
+}
+
+// maxInsideAddrs is how many of an account's internal addresses are named.
+const maxInsideAddrs = 5
+
+// overflowSource stands for an account's addresses past maxAcctSources.
+var overflowSource = netip.IPv6Unspecified()
+
+func (a *authAccount) keepInsideAddr(addr netip.Addr) {
+	i, found := slices.BinarySearchFunc(a.insideAddrs, addr, netip.Addr.Compare)
+	if found || i >= maxInsideAddrs {
+		return
+	}
+	a.insideAddrs = slices.Insert(a.insideAddrs, i, addr)
+	if len(a.insideAddrs) > maxInsideAddrs {
+		a.insideAddrs = a.insideAddrs[:maxInsideAddrs]
+	}
 }
 
 type acctSource struct {
@@ -227,24 +246,11 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 	}
 	a.sessions++
 	a.names.add(s.AuthUser, 1, 16)
-	srcAddr := s.Client
-	src := a.sources[srcAddr]
-	if src == nil {
-		if len(a.sources) >= maxAcctSources {
-			srcAddr = netip.Addr{} // the rest, together
-			src = a.sources[srcAddr]
-		}
-		if src == nil {
-			src = &acctSource{}
-			a.sources[srcAddr] = src
-		}
-	}
-	src.sessions++
-	src.span.add(s.Start, s.End)
 	if d.internal.Contains(s.Client) {
 		// The account's own networks: counted for its baseline only.
+		a.insideSessions++
+		a.keepInsideAddr(s.Client)
 		for _, m := range s.Messages {
-			src.msgs++
 			for _, r := range m.Rcpts {
 				if !r.Accepted() || r.Domain == "" {
 					continue
@@ -258,6 +264,20 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 		}
 		return
 	}
+	srcAddr := s.Client
+	src := a.sources[srcAddr]
+	if src == nil {
+		if len(a.sources) >= maxAcctSources {
+			srcAddr = overflowSource // the rest, together; still outside the internal networks
+			src = a.sources[srcAddr]
+		}
+		if src == nil {
+			src = &acctSource{}
+			a.sources[srcAddr] = src
+		}
+	}
+	src.sessions++
+	src.span.add(s.Start, s.End)
 	src.via.add(s.Server+" / "+s.Connector, 1, 64)
 	hour := hourOf(s.Start)
 	at := s.First // the sample's row: the first message with a recipient accepted, else the session's start
@@ -518,7 +538,7 @@ func (d *AuthAbuseDetector) compromises(v *orgView, public func(netip.Addr) bool
 			f.outlier = f.z >= CompromiseOutlierZ
 			f.ownOutlier = f.x >= CompromiseOwnRatio*(1+f.y)
 		}
-		newSource := len(f.public) >= 2 || len(f.failedBefore) > 0 || (len(f.public) == 1 && len(f.other) > 0)
+		newSource := len(f.public) >= 2 || len(f.failedBefore) > 0 || (len(f.public) == 1 && (f.a.insideSessions > 0 || len(f.other) > 0))
 		var sev Severity
 		switch {
 		case f.outlier && f.ownOutlier && newSource && (len(f.failedBefore) > 0 || len(f.public) >= CompromiseManySources):
@@ -605,22 +625,24 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 		if slices.Contains(f.failedBefore, addr) {
 			note = fmt.Sprintf(", failed %d login(s) first", fails[addr].failures)
 		}
-		srcVals = append(srcVals, fmt.Sprintf("%s (%d outside recipient(s), %d session(s), %s to %s%s)", addr, f.perSrc[addr], src.sessions, stamp(src.span.first), stamp(src.span.last), note))
+		srcVals = append(srcVals, fmt.Sprintf("%s (%d outside recipient(s), %d session(s), %s to %s%s)", srcString(addr), f.perSrc[addr], src.sessions, stamp(src.span.first), stamp(src.span.last), note))
 	}
 	var failedVals []string
 	for _, addr := range f.failedBefore {
 		failedVals = append(failedVals, fmt.Sprintf("%s (%d failed login(s) from %s, for %s; first login as this account %s)", addr, fails[addr].failures,
 			stamp(fails[addr].first), strings.Join(firstN(slices.Sorted(maps.Keys(fails[addr].accounts)), 5), ", "), stamp(a.sources[addr].span.first)))
 	}
-	var otherVals []string
+	var usual []string
+	for _, addr := range a.insideAddrs {
+		usual = append(usual, addr.String())
+	}
 	for _, addr := range f.other {
-		src := a.sources[addr]
-		otherVals = append(otherVals, fmt.Sprintf("%s (%d session(s))", addrString(addr), src.sessions))
+		usual = append(usual, fmt.Sprintf("%s (%d session(s))", srcString(addr), a.sources[addr].sessions))
 	}
 
 	fd := Finding{
 		ID: findingID(detectorCompromise, f.key), Detector: detectorCompromise, Severity: sev,
-		Server: serverOf(topName(&via)), Connector: connectorOf(topName(&via)), Source: addrString(srcs[0]),
+		Server: serverOf(topName(&via)), Connector: connectorOf(topName(&via)), Source: srcString(srcs[0]),
 		First: f.first, Last: f.last,
 		Counts: map[string]int64{"sessions": sessions, "messages": msgs, "messages_queued": queued,
 			"outside_recipients": f.x, "distinct_outside_recipients": int64(distinct), "outside_domains": int64(len(domains)),
@@ -639,8 +661,8 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	}
 	fd.Facts = append(fd.Facts, via.top("servers / connectors (sessions)", 5), froms.top("MAIL FROM addresses used (messages)", 10),
 		listFact("outside recipient domains", domNames, 10), listFact("outside recipients per hour", perHour, 48))
-	if len(otherVals) > 0 {
-		fd.Facts = append(fd.Facts, listFact(fmt.Sprintf("its usual addresses (the organisation's own; %d outside recipient(s) from them)", f.y), otherVals, 5))
+	if len(usual) > 0 {
+		fd.Facts = append(fd.Facts, Fact{Name: fmt.Sprintf("its usual addresses (the organisation's own: %d session(s) from inside, %d outside recipient(s) in all)", a.insideSessions, f.y), Values: usual})
 	}
 	if a.rcpts.over > 0 {
 		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{"distinct recipients is a lower bound: past a cap, addresses are counted, not kept"}})
@@ -701,9 +723,17 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 func addrStrings(list []netip.Addr) []string {
 	out := make([]string, len(list))
 	for i, a := range list {
-		out[i] = addrString(a)
+		out[i] = srcString(a)
 	}
 	return out
+}
+
+// srcString names a source address, or the sources past the cap.
+func srcString(a netip.Addr) string {
+	if a == overflowSource {
+		return fmt.Sprintf("(addresses past the first %d)", maxAcctSources)
+	}
+	return addrString(a)
 }
 
 // serverOf and connectorOf split a "server / connector" value.

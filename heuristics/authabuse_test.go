@@ -182,7 +182,7 @@ func TestCompromiseEvidence(t *testing.T) {
 		t.Errorf("counts %v\nwant %v", f.Counts, wantCounts)
 	}
 	for _, w := range []string{`CONTOSO\Victim`, "victim@contoso.com", "198.51.100.11 (200 outside recipient(s), 1 session(s)", "failed 3 login(s) first",
-		"admin, info, victim", "victim@contoso.com (2)", "billing@paypa1-secure.example (1)", "target0.example (60)", "2026-11-02 15:00Z 600", "its usual addresses (the organisation's own; 1 outside recipient(s) from them): 10.40.9.9 (1 session(s))"} {
+		"admin, info, victim", "victim@contoso.com (2)", "billing@paypa1-secure.example (1)", "target0.example (60)", "2026-11-02 15:00Z 600", "its usual addresses (the organisation's own: 1 session(s) from inside, 1 outside recipient(s) in all): 10.40.9.9"} {
 		if !strings.Contains(factText(f), w) {
 			t.Errorf("facts lack %q:\n%s", w, factText(f))
 		}
@@ -366,4 +366,22 @@ func TestAccountKey(t *testing.T) {
 		}
 	}
 	_ = netip.Addr{}
+}
+
+// TestCompromiseManyAddresses: past maxAcctSources public addresses for one
+// account, the rest are counted together, still as public addresses.
+func TestCompromiseManyAddresses(t *testing.T) {
+	var bots []*session.Session
+	for i := range maxAcctSources + 100 {
+		bots = append(bots, submit("victim@contoso.com", fmt.Sprintf("198.18.%d.%d", i/250, i%250+1), 5*time.Hour, outsideRcpts(fmt.Sprint(i), 1)...))
+	}
+	rep := analyze(contosoOnly, sessions(population(20, 9), bots))
+	if len(rep.Findings) != 1 {
+		t.Fatalf("findings %d", len(rep.Findings))
+	}
+	f := rep.Findings[0]
+	if f.Severity != SeverityCritical || f.Counts["outside_recipients"] != int64(maxAcctSources+100) || f.Counts["public_sources"] != maxAcctSources+1 ||
+		!strings.Contains(factText(f), fmt.Sprintf("(addresses past the first %d) (100 outside recipient(s)", maxAcctSources)) {
+		t.Errorf("%s %v\n%s", f.Severity, f.Counts, factText(f))
+	}
 }
