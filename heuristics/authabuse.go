@@ -62,7 +62,7 @@ import (
 // when one public address failed in BruteForceHours different hours, or
 // when a public address that was guessing then logged in.
 type AuthAbuseDetector struct {
-	internal *netipx.IPSet // the networks given, or the private ranges: what to keep recipient addresses for
+	internal *netipx.IPSet // the networks given, or the private ranges: sessions from them are the accounts' baseline
 	accounts map[string]*authAccount
 	attacks  map[connRef]*attackGroup
 	// accountsOver counts sessions of accounts past maxAccounts: not judged.
@@ -682,11 +682,16 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	}
 	if spam {
 		fd.Title = fmt.Sprintf("Compromised account %s: %d outside recipient(s) in %d domain(s) from %d public address(es)", name, f.x, len(domains), len(srcs))
+		verdict := "That is not a person working from home: it is someone else sending as the user."
+		if sev < SeverityCritical {
+			fd.Title = "Possibly c" + fd.Title[1:]
+			verdict = "Ask the user first: if they did not send this from those addresses, someone else is sending as them."
+		}
 		fd.Explanation = fmt.Sprintf("Between %s and %s, the account %s logged in from %d public address(es) (%s) and sent %d message(s) to %d recipient(s) in %d domain(s) outside the organisation (%s).%s "+
 			"A typical account in these logs sends %.0f outside recipient(s) in all (median of %d accounts; spread a factor of %.1f), so %d is %.1f robust deviations above it (an outlier from %.1f); from the organisation's own addresses the account sent %d. "+
-			"That is not a person working from home: it is someone else sending as the user.",
+			"%s",
 			stamp(f.first), stamp(f.last), name, len(srcs), addrs, msgs, f.x, len(domains), strings.Join(firstN(domNames, 5), ", "), failedNote,
-			typical, accounts, math.Exp(max(f.mad, math.Log(CompromiseMinSpread))), f.x, f.z, CompromiseOutlierZ, f.y)
+			typical, accounts, math.Exp(max(f.mad, math.Log(CompromiseMinSpread))), f.x, f.z, CompromiseOutlierZ, f.y, verdict)
 		fd.Cause = "The account's password was guessed or phished (or taken from a reused password), and the attacker submits spam through authenticated SMTP as the user: Exchange accepts any recipient from an authenticated session, and the mail leaves under your IP reputation."
 		if len(f.failedBefore) > 0 {
 			fd.Cause = "The account's password was guessed: the same addresses failed to log in before they succeeded. The attacker now submits spam through authenticated SMTP as the user: Exchange accepts any recipient from an authenticated session, and the mail leaves under your IP reputation."

@@ -159,6 +159,11 @@ func TestCompromiseDetector(t *testing.T) {
 				return
 			}
 			check(t, rep.Findings, want{detectorCompromise, tt.severity, "EX01", clientFE, tt.source})
+			title := rep.Findings[0].Title
+			if tt.severity == SeverityCritical && !strings.HasPrefix(title, "Compromised account ") ||
+				tt.severity == SeverityHigh && !strings.HasPrefix(title, "Possibly compromised account ") && !strings.HasPrefix(title, "Password of ") {
+				t.Errorf("title %q", title)
+			}
 		})
 	}
 }
