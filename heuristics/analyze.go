@@ -118,7 +118,13 @@ type Report struct {
 	// Inventory lists internal hosts relaying through dedicated relay
 	// connectors: the documented way to let printers and applications
 	// send. It says who relays, through which connector, to where.
-	Inventory   []Finding     `json:"relay_inventory"`
+	Inventory []Finding `json:"relay_inventory"`
+	// AuthAttacks are failed logins (SMTP AUTH) per receive connector:
+	// password guessing, spraying and brute force. Reported apart like the
+	// probes, since every server that offers AUTH to the Internet is tried
+	// all day; medium when it targets many accounts, never stops, or a
+	// guessing address got in.
+	AuthAttacks []Finding     `json:"auth_attacks"`
 	Assumptions []Assumption  `json:"assumptions"`
 	Sessions    SessionCounts `json:"sessions"`
 	// Summary describes servers and connectors (rendered apart in JSON).
@@ -139,6 +145,7 @@ func (a *Analyzer) Result() *Report {
 	SortFindings(rep.Findings)
 	SortFindings(rep.Probes)
 	SortFindings(rep.Inventory)
+	SortFindings(rep.AuthAttacks)
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
 	a.kinds.FieldsTruncated = st.Truncated.Load()
@@ -151,7 +158,7 @@ func (a *Analyzer) Result() *Report {
 
 // detectorOrder puts causes before their consequences at equal severity:
 // a hidden NAT explains the relay through it.
-var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorBlocklist: 2, detectorInboundRefused: 3, detectorExchangeAuth: 4, detectorFrontEndProxy: 5, detectorOutbound: 6, "relay-probe": 7}
+var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorCompromise: 2, detectorBlocklist: 3, detectorInboundRefused: 4, detectorExchangeAuth: 5, detectorFrontEndProxy: 6, detectorOutbound: 7, "relay-probe": 8, detectorAuthAttack: 9}
 
 // SortFindings orders findings most severe first, then by detector, server,
 // connector and source, so that output is stable between runs.

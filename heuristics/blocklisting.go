@@ -55,7 +55,9 @@ import (
 //
 // Cause and consequence: when the anonymous-relay detector reported a relay
 // (medium or above) that began before the first refusal of a listing, the
-// finding says so and names the relay finding's id in a "caused by" fact.
+// finding says so and names the relay finding's id in a "caused by" fact;
+// likewise for an account the compromised-account detector reported, when
+// its mail to outside domains began before the first refusal.
 type BlocklistDetector struct {
 	groups map[blKey]*blGroup
 	// delivered maps a hashed recipient address to the last time a send
@@ -418,6 +420,9 @@ type blocklistResult []string
 func (d *BlocklistDetector) report(in *detectorInputs, r *Report) any {
 	relays, _ := in.result(detectorRelay).(relayResult)
 	relays = slices.Clone(relays)
+	hacked, _ := in.result(detectorCompromise).(compromiseResult)
+	hacked = slices.Clone(hacked)
+	slices.SortFunc(hacked, func(a, b compromiseRun) int { return cmp.Or(a.first.Compare(b.first), cmp.Compare(a.id, b.id)) })
 	slices.SortFunc(relays, func(a, b relayRun) int {
 		return cmp.Or(a.first.Compare(b.first), cmp.Compare(a.server, b.server), cmp.Compare(a.connector, b.connector), a.source.Compare(b.source))
 	})
@@ -439,7 +444,7 @@ func (d *BlocklistDetector) report(in *detectorInputs, r *Report) any {
 		var f Finding
 		switch k.class {
 		case blListing:
-			f = d.listingFinding(k, g, relays)
+			f = d.listingFinding(k, g, relays, hacked)
 		case blAuth:
 			f = authFinding(k, g, in.org)
 		default:
@@ -500,7 +505,7 @@ func (d *BlocklistDetector) followUp(g *blGroup) (delivered, not int64) {
 	return delivered, not + g.deferredOver
 }
 
-func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResult) Finding {
+func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResult, hacked compromiseResult) Finding {
 	f := blBase(k, g)
 	delivered, notDelivered := d.followUp(g)
 	f.Counts["deferred_recipients_delivered_later"] = delivered
@@ -554,6 +559,17 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 		f.Explanation += fmt.Sprintf(" Relay through %s from %s began %s; first blocklist rejection %s (%s, %s).",
 			rr.connector, addrString(rr.source), stamp(rr.first), stamp(g.first), g.firstList, cmp.Or(addrOrEmpty(k.ip), "IP not named"))
 	}
+	var compromised []string
+	for _, c := range hacked {
+		if c.first.Before(g.first) {
+			compromised = append(compromised, c.id)
+		}
+	}
+	if len(compromised) > 0 {
+		c := hacked[slices.IndexFunc(hacked, func(x compromiseRun) bool { return x.id == compromised[0] })]
+		f.Explanation += fmt.Sprintf(" Mail to outside domains from the compromised account %s began %s; first blocklist rejection %s (%s, %s).",
+			c.account, stamp(c.first), stamp(g.first), g.firstList, cmp.Or(addrOrEmpty(k.ip), "IP not named"))
+	}
 	f.Facts = append(f.Facts, lists, domains, g.via.top("sent by (server / send connector: refusals)", 10),
 		Fact{Name: "our IP", Values: []string{cmp.Or(addrOrEmpty(k.ip), "not named"), ipNote}})
 	if len(g.zones.m) > 0 {
@@ -562,8 +578,8 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 	if len(g.locals.m) > 0 {
 		f.Facts = append(f.Facts, g.locals.top("sending server local addresses", 5))
 	}
-	if len(caused) > 0 {
-		f.Facts = append(f.Facts, Fact{Name: "caused by", Values: caused})
+	if len(caused)+len(compromised) > 0 {
+		f.Facts = append(f.Facts, Fact{Name: "caused by", Values: append(slices.Clone(caused), compromised...)})
 	}
 	if d.deliveredOver || g.deferredOver > 0 {
 		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{"refusals of a whole connection, or past a memory cap, cannot be followed to a later delivery; they count as not delivered"}})
@@ -573,9 +589,12 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 	if len(caused) > 0 {
 		f.Cause += fmt.Sprintf(" Here the logs show an anonymous relay (finding %s) that began before the first refusal: that is the likely source.", strings.Join(caused, ", "))
 	}
+	if len(compromised) > 0 {
+		f.Cause += fmt.Sprintf(" Here the logs show a compromised account (finding %s) that began sending outside before the first refusal: that is the likely source.", strings.Join(compromised, ", "))
+	}
 	srv := cmp.Or(f.Server, "<server>")
 	f.Fix = []string{
-		"Find and stop the source first; delisting before that gets the IP listed again within hours." + relayHint(caused),
+		"Find and stop the source first; delisting before that gets the IP listed again within hours." + relayHint(caused, compromised),
 		fmt.Sprintf("Authenticated senders with unusual volume (a stolen password): Get-MessageTrackingLog -Server %s -Start %s -End %s -EventId RECEIVE -ResultSize Unlimited | ? Source -eq 'SMTP' | group Sender | sort Count -Descending | select -First 20 Count,Name — reset the password and revoke sessions of any account that should not send this much.",
 			psq(srv), psq(g.span.first.Add(-24*time.Hour).UTC().Format("2006-01-02 15:04")), psq(g.span.last.Add(time.Minute).UTC().Format("2006-01-02 15:04"))),
 		"On the firewall, allow outbound port 25 only from the Exchange servers, so no infected PC can send under the same public IP.",
@@ -591,11 +610,17 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 	return f
 }
 
-func relayHint(caused []string) string {
-	if len(caused) == 0 {
+func relayHint(caused, compromised []string) string {
+	hint := ""
+	if len(caused) > 0 {
+		hint = fmt.Sprintf(" Close the relay of finding %s (see its fix), then remove what it queued.", strings.Join(caused, ", "))
+	} else if len(compromised) == 0 {
 		return " Check for anonymous relay (Get-ReceiveConnector | ft Identity,RemoteIPRanges,PermissionGroups) and for mass mail from one sender in message tracking."
 	}
-	return fmt.Sprintf(" Close the relay of finding %s (see its fix), then remove what it queued.", strings.Join(caused, ", "))
+	if len(compromised) > 0 {
+		hint += fmt.Sprintf(" Reset the password of the compromised account of finding %s (see its fix), then remove what it queued.", strings.Join(compromised, ", "))
+	}
+	return hint
 }
 
 // delistStep says where to check and request removal for one list.

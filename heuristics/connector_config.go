@@ -251,7 +251,7 @@ func (v *auditView) winsFor(addrs map[netip.Addr]string, keep func(l exconfig.Li
 	return out
 }
 
-func sortedConnectors[T any](m map[*exconfig.ReceiveConnector]T) []*exconfig.ReceiveConnector {
+func sortedCapturingConnectors[T any](m map[*exconfig.ReceiveConnector]T) []*exconfig.ReceiveConnector {
 	keys := make([]*exconfig.ReceiveConnector, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -273,7 +273,7 @@ func (v *auditView) checkExchangeServers() []Finding {
 		return hubPort(l, rc) && !rc.HasAuth(exconfig.AuthExchangeServer) && !sel.Range.IsAll()
 	})
 	var out []Finding
-	for _, rc := range sortedConnectors(wins) {
+	for _, rc := range sortedCapturingConnectors(wins) {
 		// On Exchange 2010 a server does not deliver to itself over SMTP;
 		// from 2013 its Front End proxies to its own Transport service.
 		caps := slices.DeleteFunc(wins[rc], func(c capture) bool { return rc.TransportRole == "" && strings.EqualFold(c.name, rc.Server) })
@@ -354,7 +354,7 @@ func (v *auditView) checkDevices() []Finding {
 	}
 	wins := v.winsFor(addrs, func(_ exconfig.Listener, sel exconfig.Selection) bool { return !sel.Range.IsAll() })
 	var out []Finding
-	for _, rc := range sortedConnectors(wins) {
+	for _, rc := range sortedCapturingConnectors(wins) {
 		caps := wins[rc]
 		r := connectorRights(rc)
 		sev := map[rights]Severity{rightsRelay: SeverityCritical, rightsUnknown: SeverityHigh, rightsAnonymous: SeverityMedium, rightsAuthenticated: SeverityLow}[r]

@@ -34,9 +34,11 @@ var detectors = []registration{
 	{name: detectorFrontEndProxy, new: func(Org) detector { return newFrontEndProxyDetector() }},
 	{name: detectorOutbound, new: func(Org) detector { return outboundDetector{} }},
 	{name: detectorInboundRefused, new: func(Org) detector { return newInboundRefusedDetector() }},
-	// The blocklist detector reads the relays, to say when one preceded
-	// the first refusal of a listing.
-	{name: detectorBlocklist, needs: []string{detectorRelay}, new: func(Org) detector { return newBlocklistDetector() }},
+	// Compromised accounts, and failed logins per connector (AuthAttacks).
+	{name: detectorCompromise, new: func(o Org) detector { return newAuthAbuseDetector(o) }},
+	// The blocklist detector reads the relays and the compromised accounts,
+	// to say when one preceded the first refusal of a listing.
+	{name: detectorBlocklist, needs: []string{detectorRelay, detectorCompromise}, new: func(Org) detector { return newBlocklistDetector() }},
 	// The connector-config detector audits Org.Config (nothing without
 	// it), reads the NAT addresses, and adds to the findings of all the
 	// others the configuration that causes them: it comes last.

@@ -2,13 +2,16 @@ package heuristics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
@@ -146,7 +149,9 @@ func TestGeneratedOrganisation(t *testing.T) {
 // delivers to the organisation's own domain. That is one high finding
 // naming the domain; it is also listed as a probe, called out because the
 // sender is Microsoft 365. The brute-force and TLS excerpts raise no 451
-// 5.7.3, PRX or inbound-refused finding (nor any other).
+// 5.7.3, PRX or inbound-refused finding (nor any other); the failed logins
+// are reported apart, low, and the successful login (one account, nothing
+// to compare with) is quiet.
 func TestRealData(t *testing.T) {
 	dir := filepath.Join("..", "parser", "testdata", "realdata")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
@@ -178,6 +183,161 @@ func TestRealData(t *testing.T) {
 			}
 			if wantProbes == 1 && (rep.Probes[0].Severity != SeverityMedium || rep.Probes[0].Source != "" || rep.Probes[0].Counts["recipients_refused"] != 1) {
 				t.Errorf("probe = %+v", rep.Probes[0])
+			}
+			// Failed logins: one low entry per connector, naming the
+			// sources and the accounts tried; nobody got in.
+			var attacks []string
+			for _, f := range rep.AuthAttacks {
+				attacks = append(attacks, fmt.Sprintf("%s %s %s | %s", f.Severity, f.Connector, strings.Join(f.Facts[0].Values, "; "), strings.Join(f.Facts[1].Values, "; ")))
+			}
+			wantAttacks := map[string][]string{
+				"recv-mixed-ipban-fixture-auth-unsuccessful.log": {
+					`low EXCH\Default Frontend EXCH 54.212.131.181 (1: exctest); 54.212.131.182 (1: exctest) | exctest (2)`,
+					`low KROGULEC\Internet Recive Frontend 37.49.225.153 (1: user@example.com) | user@example.com (1)`,
+					`low SRV-XCH03\External Authenticated Relay 90.30.30.30 (1: user@example.com); 180.60.60.60 (1: user@example.com) | user@example.com (2)`},
+				"recv-2016-qazeer-artefacts-help.log": {
+					`low SERVER-HOSTNAME\Default Frontend SERVER-HOSTNAME 95.10.20.33 (1: username@domain.com) | username@domain.com (1)`},
+			}[filepath.Base(f)]
+			if !slices.Equal(attacks, wantAttacks) {
+				t.Errorf("auth attacks\n%s\nwant\n%s", strings.Join(attacks, "\n"), strings.Join(wantAttacks, "\n"))
+			}
+		})
+	}
+}
+
+// TestGeneratedCompromise: among hundreds of authenticated users (a quarter
+// of them also on public addresses), service accounts, a web shop on an
+// authenticated relay connector and the Internet guessing passwords, the
+// one compromised account is found with the generator's truth: account,
+// sources (and which failed first), sessions, messages, recipients,
+// domains, senders and span; the blocklisting that follows names it as a
+// cause. The same organisation without the compromise has no compromised
+// account, no blocklisting and no failed-login entry above low.
+func TestGeneratedCompromise(t *testing.T) {
+	cases := []gen.Config{{Hours: 24, Scale: 0.3, Seed: 5, Auth: true, Compromise: true}}
+	if !testing.Short() {
+		cases = append(cases, gen.Config{Hours: 24, Scale: 0.2, Seed: 1, LiveTail: true, Auth: true, Compromise: true})
+	}
+	for _, cfg := range cases {
+		t.Run(fmt.Sprintf("seed %d", cfg.Seed), func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := gen.Generate(cfg, func(p string) (io.WriteCloser, error) {
+				full := filepath.Join(dir, filepath.FromSlash(p))
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					return nil, err
+				}
+				return os.Create(full)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			truth := st.Auth.Compromise
+			if truth == nil || st.Auth.Accounts < 200 || st.Auth.RemoteAccounts < 30 || st.Auth.BruteForceSources < 100 {
+				t.Fatalf("generator stats %+v", st.Auth)
+			}
+			rep := scanDir(t, Org{}, dir)
+			var got []string
+			var comp, bl *Finding
+			for i, f := range rep.Findings {
+				got = append(got, f.Severity.String()+" "+f.Detector)
+				switch f.Detector {
+				case detectorCompromise:
+					comp = &rep.Findings[i]
+				case detectorBlocklist:
+					bl = &rep.Findings[i]
+				}
+			}
+			want := []string{"critical hidden-snat", "critical anonymous-relay", "critical compromised-account", "high anonymous-relay", "high blocklisted", "high exchange-auth-5.7.3"}
+			if !slices.Equal(got, want) {
+				t.Fatalf("findings %v\nwant %v", got, want)
+			}
+			// The finding against the truth.
+			fact := func(f *Finding, name string) []string {
+				for _, x := range f.Facts {
+					if x.Name == name {
+						return x.Values
+					}
+				}
+				return nil
+			}
+			addrs := func(vals []string) []string {
+				var out []string
+				for _, v := range vals {
+					a, _, _ := strings.Cut(v, " ")
+					out = append(out, a)
+				}
+				slices.Sort(out)
+				return out
+			}
+			c := comp.Counts
+			if !strings.Contains(comp.Title, truth.Account) || !slices.Contains(fact(comp, "account (as logged)"), truth.Logon) ||
+				!slices.Equal(addrs(fact(comp, "public sources")), truth.Sources) || !slices.Equal(addrs(fact(comp, "sources that failed before they logged in")), truth.FailedFirst) ||
+				c["sessions"] != int64(truth.Sessions) || c["messages"] != int64(truth.Messages) || c["outside_recipients"] != int64(truth.Recipients) ||
+				c["distinct_outside_recipients"] != int64(truth.Recipients) || c["outside_domains"] != int64(len(truth.Domains)) {
+				t.Errorf("compromise finding\n%s\n%v\n%s\ntruth %+v", comp.Title, comp.Counts, factText(*comp), truth)
+			}
+			if !comp.First.Equal(truth.First) || comp.Last.Before(truth.Last) || comp.Last.After(truth.Last.Add(time.Minute)) {
+				t.Errorf("span %v to %v, truth %v to %v", comp.First, comp.Last, truth.First, truth.Last)
+			}
+			var froms []string
+			for _, v := range fact(comp, "MAIL FROM addresses used (messages)") {
+				a, _, _ := strings.Cut(v, " ")
+				froms = append(froms, a)
+			}
+			slices.Sort(froms)
+			if !slices.Equal(froms, truth.From) {
+				t.Errorf("MAIL FROM %v, truth %v", froms, truth.From)
+			}
+			var perHour int64
+			for _, v := range fact(comp, "outside recipients per hour") {
+				var n int64
+				fmt.Sscan(v[strings.LastIndexByte(v, ' ')+1:], &n)
+				perHour += n
+			}
+			if perHour != int64(truth.Recipients) {
+				t.Errorf("per-hour volume adds up to %d, truth %d", perHour, truth.Recipients)
+			}
+			// The blocklisting that followed names the compromise.
+			if !bl.First.Equal(truth.Refused) || !slices.Contains(fact(bl, "caused by"), comp.ID) || !strings.Contains(bl.Explanation, "from the compromised account "+truth.Account) {
+				t.Errorf("blocklisted %v (truth %v): %v\n%s", bl.First, truth.Refused, fact(bl, "caused by"), bl.Explanation)
+			}
+			// Failed logins: the connector where the password was guessed is
+			// medium (a guessing address got in); the rest is background.
+			var attacks []string
+			for _, f := range rep.AuthAttacks {
+				attacks = append(attacks, f.Severity.String()+" "+f.Connector)
+			}
+			if wantA := []string{`medium EX01\Default Frontend EX01`, `low EX01\Client Frontend EX01`, `low EX02\Client Frontend EX02`, `low EX02\Default Frontend EX02`}; !slices.Equal(attacks, wantA) {
+				t.Errorf("auth attacks %v\nwant %v", attacks, wantA)
+			}
+			if one := scanWorkers(t, 1, Org{}, dir); !reflect.DeepEqual(one.Findings, rep.Findings) || !reflect.DeepEqual(one.AuthAttacks, rep.AuthAttacks) {
+				t.Error("one worker and two workers give different reports")
+			}
+
+			// The same organisation without the compromise; and without
+			// any incident.
+			for _, quiet := range []gen.Config{{Hours: cfg.Hours, Scale: cfg.Scale, Seed: cfg.Seed, LiveTail: cfg.LiveTail, Auth: true},
+				{Hours: cfg.Hours, Scale: cfg.Scale, Seed: cfg.Seed, LiveTail: cfg.LiveTail, Auth: true, Clean: true}} {
+				rep := scanDir(t, Org{}, generate(t, quiet))
+				var got []string
+				for _, f := range rep.Findings {
+					got = append(got, f.Severity.String()+" "+f.Detector)
+				}
+				want := []string{"critical hidden-snat", "critical anonymous-relay", "high anonymous-relay", "high exchange-auth-5.7.3"}
+				if quiet.Clean {
+					want = nil
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("clean %v: findings %v, want %v", quiet.Clean, got, want)
+				}
+				for _, f := range rep.AuthAttacks {
+					if f.Severity >= SeverityMedium {
+						t.Errorf("clean %v: %s %s\n%s", quiet.Clean, f.Severity, f.Title, f.Explanation)
+					}
+				}
+				if len(rep.AuthAttacks) != 4 {
+					t.Errorf("clean %v: %d failed-login entries, want one per Front End connector", quiet.Clean, len(rep.AuthAttacks))
+				}
 			}
 		})
 	}

@@ -314,6 +314,7 @@ type jsonReport struct {
 	RowsOutside    int64                    `json:"rows_outside,omitempty"`
 	RelayProbes    []heuristics.Finding     `json:"relay_probes"`
 	RelayInventory []heuristics.Finding     `json:"relay_inventory"`
+	AuthAttacks    []heuristics.Finding     `json:"auth_attacks"`
 	Assumptions    []heuristics.Assumption  `json:"assumptions"`
 	SessionCounts  heuristics.SessionCounts `json:"session_counts"`
 }
@@ -326,12 +327,13 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 		Bytes: tot.Bytes, RowsRead: tot.RowsRead, RowsEmitted: tot.RowsEmitted, RowsRejected: tot.RowsRejected,
 		Warnings: tot.Warnings, RowsWarned: tot.RowsWarned, Sessions: sum.Sessions, ProblemKinds: []jsonProblemKind{},
 		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{},
-		Findings: []heuristics.Finding{}, RelayProbes: []heuristics.Finding{}, RelayInventory: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
+		Findings: []heuristics.Finding{}, RelayProbes: []heuristics.Finding{}, RelayInventory: []heuristics.Finding{}, AuthAttacks: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
 	if a := rep.Analysis; a != nil {
 		out.Findings = append(out.Findings, a.Findings...)
 		out.RelayProbes = append(out.RelayProbes, a.Probes...)
 		out.Datasets, out.Incremental, out.RowsOutside = rep.Datasets, rep.Incremental, tot.RowsOutside
 		out.RelayInventory = append(out.RelayInventory, a.Inventory...)
+		out.AuthAttacks = append(out.AuthAttacks, a.AuthAttacks...)
 		out.Assumptions = append(out.Assumptions, a.Assumptions...)
 		out.SessionCounts = a.Sessions
 	}

@@ -109,6 +109,27 @@ func renderFindings(w io.Writer, a *heuristics.Report) {
 			}
 		}
 	}
+	if len(a.AuthAttacks) > 0 {
+		fmt.Fprintln(w, "\nFailed logins (SMTP AUTH; reported apart: bots guess passwords on every server that offers AUTH)")
+		for _, p := range a.AuthAttacks {
+			fmt.Fprintf(w, "  [%s] %s\n", strings.ToUpper(p.Severity.String()), safe(p.Title))
+			para(w, "", fmt.Sprintf("%s failed login(s) in %s session(s) from %s address(es) (%s public), %s to %s; first at %s",
+				num(p.Counts["failures"]), num(p.Counts["sessions"]), num(p.Counts["sources"]), num(p.Counts["public_sources"]), fmtTime(p.First), fmtTime(p.Last), firstAt(p)))
+			for _, fact := range p.Facts {
+				if len(fact.Values) > 0 {
+					para(w, "", capitalise(fact.Name)+": "+factText(fact))
+				}
+			}
+			if p.Severity > heuristics.SeverityInfo {
+				para(w, "What", p.Explanation)
+				para(w, "Cause", p.Cause)
+				// One line each, as for findings: they paste whole.
+				for i, fix := range p.Fix {
+					fmt.Fprintf(w, "  %-8s %d. %s\n", cond(i == 0, "Fix:", ""), i+1, safe(fix))
+				}
+			}
+		}
+	}
 	fmt.Fprintln(w, "\nAssumed (give the flags to be exact)")
 	for _, as := range a.Assumptions {
 		v := strings.Join(as.Values, ", ")

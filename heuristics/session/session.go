@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,18 @@ type Session struct {
 	Auth          AuthKind
 	AuthUser      string // DOMAIN\user or DOMAIN\SERVER$ from the "authenticated" row
 	AuthMechanism string // LOGIN, NTLM, GSSAPI, ...
-	AuthFailures  int
+	// AuthFailures counts failed AUTH attempts: an AUTH answered 5xx (not
+	// 504, an unsupported mechanism), or followed by "Inbound AUTH LOGIN
+	// failed because of ...", by a tarpit "due to '535 ...'" or by a "User
+	// Name: ..." row. Each attempt counts once, whichever of its rows the
+	// log kept (an excerpt may end before the 535).
+	AuthFailures int
+	// AuthFailedUsers are the user names of failed attempts, from the
+	// "User Name: ..." rows Exchange writes after LogonDenied (the name the
+	// client sent; the base64 exchange itself is logged as "334
+	// <authentication response>"). Distinct, in order, at most
+	// maxAuthFailedUsers.
+	AuthFailedUsers []string
 
 	// Permissions is the last "Set Session Permissions" (they change after
 	// STARTTLS, AUTH and X-EXPS; the last one is what the session could do).
@@ -163,6 +175,7 @@ const (
 	maxRcptsPerMessage = 100_000
 	maxMessagesPerSes  = 10_000
 	maxAuthInfo        = 8
+	maxAuthFailedUsers = 64
 )
 
 // row is one logged event of a session, as finalize reads it.
@@ -210,6 +223,7 @@ func buildSession(s *Session, rows []row) {
 	cur := -1 // current message
 	lastVerb := ""
 	quitAfterEHLO := false
+	var auth authAttempts
 	closeContinued := func() {
 		for len(pending) > 0 && pending[0].partial {
 			pending = pending[1:]
@@ -266,6 +280,8 @@ func buildSession(s *Session, rows []row) {
 				c.msg = cur
 			case "XPROXYFROM":
 				s.applyProxy(arg)
+			case "AUTH":
+				auth.try++
 			}
 			pending = append(pending, c)
 		case replyEvent:
@@ -288,12 +304,12 @@ func buildSession(s *Session, rows []row) {
 			if cont {
 				c.partial = true
 			}
-			s.applyReply(c, code, cont, text, r)
+			s.applyReply(c, code, cont, text, r, &auth)
 			if !cont && !(code >= 300 && code < 400) {
 				pending = pending[1:]
 			}
 		default: // '*' and rows whose event the log left empty
-			s.applyInfo(r)
+			s.applyInfo(r, &auth)
 		}
 		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
@@ -314,8 +330,23 @@ func (s *Session) addError(r Reply) {
 	}
 }
 
+// authAttempts numbers the AUTH commands of a session, so that the several
+// rows one failed attempt leaves count it once.
+type authAttempts struct {
+	try    int // AUTH commands seen; 0 before the first (or when the log starts after it)
+	failed int // the last attempt counted as failed, plus one; 0: none
+}
+
+// fail counts the current attempt as failed, once.
+func (a *authAttempts) fail(s *Session) {
+	if a.failed != a.try+1 {
+		a.failed = a.try + 1
+		s.AuthFailures++
+	}
+}
+
 // applyReply records what a (final or partial) reply means for its command.
-func (s *Session) applyReply(c *command, code int, cont bool, text string, r row) {
+func (s *Session) applyReply(c *command, code int, cont bool, text string, r row, auth *authAttempts) {
 	if code >= 400 {
 		s.addError(Reply{Command: c.verb, Code: code, Text: r.data, At: r.ref})
 	}
@@ -347,7 +378,7 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r row
 			s.Auth = AuthUser
 			s.AuthMechanism, _ = splitVerb(c.arg)
 		case code >= 500 && code != 504:
-			s.AuthFailures++
+			auth.fail(s)
 		}
 	case "X-EXPS":
 		if code == 235 {
@@ -362,8 +393,19 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r row
 }
 
 // applyInfo reads the '*' rows that matter.
-func (s *Session) applyInfo(r row) {
+func (s *Session) applyInfo(r row, auth *authAttempts) {
 	switch {
+	case strings.HasPrefix(r.context, "Inbound AUTH ") && strings.Contains(r.context, " failed"):
+		// "Inbound AUTH LOGIN failed because of LogonDenied". (X-EXPS
+		// failures read "Inbound ExchangeAuth ..." and are not a user's.)
+		auth.fail(s)
+	case strings.HasPrefix(r.context, "User Name: "):
+		auth.fail(s)
+		if u := strings.TrimSpace(r.context[len("User Name: "):]); u != "" && len(s.AuthFailedUsers) < maxAuthFailedUsers && !slices.Contains(s.AuthFailedUsers, u) {
+			s.AuthFailedUsers = append(s.AuthFailedUsers, u)
+		}
+	case strings.HasPrefix(r.data, "Tarpit for ") && strings.Contains(r.data, "due to '535"):
+		auth.fail(s)
 	case r.context == "Set Session Permissions":
 		s.Permissions = r.data
 	case r.context == "authenticated":

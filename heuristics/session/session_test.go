@@ -356,3 +356,84 @@ func TestEviction(t *testing.T) {
 		t.Errorf("evicted %d, want at least 900 with 100 open at most", ev)
 	}
 }
+
+// TestFailedAuth: each failed AUTH attempt counts once, whichever of its
+// rows the log kept, and the user names tried are collected.
+func TestFailedAuth(t *testing.T) {
+	cf := `EX01\Client Frontend EX01`
+	attempt := func(user string) []string {
+		return []string{"<,AUTH LOGIN,", ">,334 <authentication response>,", ">,334 <authentication response>,",
+			"*,,Inbound AUTH LOGIN failed because of LogonDenied", "*,,User Name: " + user,
+			"*,Tarpit for '0.00:00:05' due to '535 5.7.3 Authentication unsuccessful',", ">,535 5.7.3 Authentication unsuccessful,"}
+	}
+	tests := []struct {
+		name     string
+		entries  []string
+		first    int // sequence number of the first row (a cut excerpt starts later)
+		failures int
+		users    []string
+		auth     AuthKind
+	}{{
+		name:     "one attempt: four rows, one failure",
+		entries:  append(append([]string{"+,,"}, attempt("alice@contoso.com")...), "-,,Local"),
+		failures: 1, users: []string{"alice@contoso.com"},
+	}, {
+		name:     "three attempts in one session, one name twice",
+		entries:  append(append(append(append([]string{"+,,"}, attempt("admin")...), attempt("CONTOSO\\bob")...), attempt("admin")...), "-,,Local"),
+		failures: 3, users: []string{"admin", `CONTOSO\bob`},
+	}, {
+		name: "excerpt ends at the tarpit, before the 535 (real KROGULEC rows)",
+		entries: []string{"<,AUTH LOGIN,", ">,334 <authentication response>,", ">,334 <authentication response>,",
+			"*,,Inbound AUTH LOGIN failed because of LogonDenied", "*,,User Name: user@example.com",
+			"*,Tarpit for '0.00:00:05' due to '535 5.7.3 Authentication unsuccessful',"},
+		first: 12, failures: 1, users: []string{"user@example.com"},
+	}, {
+		name:     "excerpt starts after the AUTH command",
+		entries:  []string{"*,,Inbound AUTH LOGIN failed because of LogonDenied", "*,,User Name: exctest", ">,535 5.7.3 Authentication unsuccessful,", "-,,Remote(SocketError)"},
+		first:    15,
+		failures: 1, users: []string{"exctest"},
+	}, {
+		name: "a typo, then the right password",
+		entries: append(append([]string{"+,,"}, attempt("CONTOSO\\carol")...), "<,AUTH LOGIN,", ">,334 <authentication response>,",
+			`*,CONTOSO\carol,authenticated`, ">,235 2.7.0 Authentication successful,", "-,,Local"),
+		failures: 1, users: []string{`CONTOSO\carol`}, auth: AuthUser,
+	}, {
+		name:    "mechanism not offered (504) and a tarpit without 535: no failure",
+		entries: []string{"+,,", "<,AUTH LOGIN,", "*,Tarpit for '0.00:00:05',", ">,504 5.7.4 Unrecognized authentication type,", "-,,Remote"},
+	}, {
+		name:    "X-EXPS failure is the Exchange servers', not a user's",
+		entries: []string{"+,,", "<,X-EXPS GSSAPI,", "*,,Inbound ExchangeAuth negotiation failed because of InvalidCredentials", "-,,Remote"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := one(t, buildSessions(t, 1, logFile{"a.log", recvHeader + rows(cf, "5", "10.0.0.11:587", "203.0.113.9:5000", tt.first, tt.entries...), nil}))
+			if s.AuthFailures != tt.failures || !slices.Equal(s.AuthFailedUsers, tt.users) || s.Auth != tt.auth {
+				t.Errorf("failures %d users %q auth %v; want %d %q %v", s.AuthFailures, s.AuthFailedUsers, s.Auth, tt.failures, tt.users, tt.auth)
+			}
+		})
+	}
+	t.Run("real brute-force excerpt", func(t *testing.T) {
+		// Line 43 is an IMAP4 row the parser rejects: build without the
+		// helper, which wants every row kept.
+		var got []*Session
+		b := NewBuilder(1, 0, func(s *Session) { got = append(got, s) })
+		r := parser.NewReader(strings.NewReader(readRealData(t, "recv-mixed-ipban-fixture-auth-unsuccessful.log")), "u.log", parser.WithLogType(parser.LogTypeReceive))
+		for r.Next() {
+			b.Add(0, r.Record())
+		}
+		r.Release()
+		b.Finish()
+		var all []string
+		for _, s := range got {
+			if s.AuthFailures > 0 {
+				all = append(all, fmt.Sprintf("%s %d %q", s.Client, s.AuthFailures, s.AuthFailedUsers))
+			}
+		}
+		slices.Sort(all)
+		want := []string{`180.60.60.60 1 ["user@example.com"]`, `37.49.225.153 1 ["user@example.com"]`, `54.212.131.181 1 ["exctest"]`,
+			`54.212.131.182 1 ["exctest"]`, `90.30.30.30 1 ["user@example.com"]`}
+		if !slices.Equal(all, want) {
+			t.Errorf("failed sessions\n%s\nwant\n%s", strings.Join(all, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}

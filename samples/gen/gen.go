@@ -31,10 +31,14 @@ type Config struct {
 	Clean bool
 	// ConnectivityLogs also writes each server's Transport connectivity log
 	// (Hub\Connectivity\CONNECTLOG<yyyymmddhh>-1.LOG), where Exchange
-	// writes the 451 5.7.3 that its protocol logs never show. logscan
-	// does not read these yet (it skips them with a notice), so the
-	// committed sample leaves them out.
+	// writes the failure text (451 5.7.3, DNS, TLS) that its protocol logs
+	// never show; logscan reads them as evidence.
 	ConnectivityLogs bool
+	// Auth adds authenticated submission at an organisation's size, service
+	// accounts and the Internet guessing passwords (auth.go).
+	Auth bool
+	// Compromise (with or without Auth) adds one compromised account (auth.go).
+	Compromise bool
 }
 
 // Sink receives the files; path is slash-separated and relative to the
@@ -51,6 +55,7 @@ type Stats struct {
 	// (451 5.7.3, incident 3), each written to EX02's send log and EX01's
 	// receive log: the truth a detector's count must match.
 	ExchangeAuthAttempts int
+	Auth                  AuthStats // what Config.Auth and Config.Compromise added (auth.go)
 }
 
 // streamKey is one log folder of one server.
@@ -99,6 +104,7 @@ type generator struct {
 	stats   Stats
 	// nextRetry is when EX02's queue to EX01 next tries again (incident 3).
 	nextRetry int64
+	auth    *authPlan // Config.Auth, Config.Compromise (auth.go)
 }
 
 // Generate writes cfg.Hours (or more, up to cfg.TargetBytes) of logs to sink.
@@ -132,6 +138,7 @@ func Generate(cfg Config, sink Sink) (Stats, error) {
 		}
 		clear(g.carry)
 		g.hour(start)
+		g.authHour(start)
 		last := h+1 >= cfg.Hours && g.stats.Bytes >= cfg.TargetBytes
 		if err := g.flush(start, sink, last && cfg.LiveTail); err != nil {
 			return g.stats, err

@@ -27,14 +27,16 @@ func main() {
 	liveTail := flag.Bool("live-tail", false, "cut each folder's last file mid-row, as a copy of a live log")
 	clean := flag.Bool("clean", false, "the same organisation without its three incidents")
 	connectivity := flag.Bool("connectivity", false, "also write each server's Transport connectivity logs (Hub\\Connectivity\\CONNECTLOG*.LOG)")
+	auth := flag.Bool("auth", false, "add hundreds of users submitting with AUTH, service accounts and password guessing from the Internet")
+	compromise := flag.Bool("compromise", false, "add one compromised account sending spam (and the blocklisting that follows)")
 	flag.Parse()
-	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity); err != nil {
+	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity, *auth, *compromise); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity bool) error {
+func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity, auth, compromise bool) error {
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {
 		return fmt.Errorf("-start: %w", err)
@@ -43,7 +45,8 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
-	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean, ConnectivityLogs: connectivity},
+	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean,
+		ConnectivityLogs: connectivity, Auth: auth, Compromise: compromise},
 		func(p string) (io.WriteCloser, error) {
 			full := filepath.Join(out, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -56,6 +59,10 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	}
 	fmt.Printf("wrote %d files (%d connectivity logs), %d rows, %d sessions, %.1f MB to %s; %d failed 451 5.7.3 attempts\n",
 		st.Files, st.ConnectivityFiles, st.Rows, st.Sessions, float64(st.Bytes)/1e6, out, st.ExchangeAuthAttempts)
+	if c := st.Auth.Compromise; c != nil {
+		fmt.Printf("compromised account %s (%s): %d session(s) from %s, %s to %s, %d message(s) to %d outside recipient(s) in %d domain(s)\n",
+			c.Account, c.Logon, c.Sessions, strings.Join(c.Sources, ", "), c.First.Format(time.RFC3339), c.Last.Format(time.RFC3339), c.Messages, c.Recipients, len(c.Domains))
+	}
 	return nil
 }
 
