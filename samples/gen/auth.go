@@ -119,6 +119,9 @@ func (g *generator) newAuthPlan() *authPlan {
 	cfg := g.cfg
 	p := &authPlan{rng: rand.New(rand.NewPCG(cfg.Seed, 0xa07)), crng: rand.New(rand.NewPCG(cfg.Seed, 0xbad)), stats: &g.stats.Auth}
 	n := max(200, int(math.Round(400*cfg.Scale)))
+	if cfg.Accounts > 0 {
+		n = cfg.Accounts
+	}
 	seen := map[string]bool{}
 	for i := range n {
 		name := firstNames[p.rng.IntN(len(firstNames))] + "." + lastNames[p.rng.IntN(len(lastNames))]

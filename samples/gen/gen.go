@@ -39,6 +39,10 @@ type Config struct {
 	Auth bool
 	// Compromise (with or without Auth) adds one compromised account (auth.go).
 	Compromise bool
+	// Accounts is how many ordinary users submit with AUTH (Config.Auth);
+	// 0 means an organisation's worth (200 or more). The committed sample
+	// uses fewer, to stay small.
+	Accounts int
 }
 
 // Sink receives the files; path is slash-separated and relative to the

@@ -29,14 +29,15 @@ func main() {
 	connectivity := flag.Bool("connectivity", false, "also write each server's Transport connectivity logs (Hub\\Connectivity\\CONNECTLOG*.LOG)")
 	auth := flag.Bool("auth", false, "add hundreds of users submitting with AUTH, service accounts and password guessing from the Internet")
 	compromise := flag.Bool("compromise", false, "add one compromised account sending spam (and the blocklisting that follows)")
+	accounts := flag.Int("accounts", 0, "with -auth: how many users submit with AUTH (0: 200 or more, an organisation's worth)")
 	flag.Parse()
-	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity, *auth, *compromise); err != nil {
+	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity, *auth, *compromise, *accounts); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity, auth, compromise bool) error {
+func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity, auth, compromise bool, accounts int) error {
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {
 		return fmt.Errorf("-start: %w", err)
@@ -46,7 +47,7 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 		return fmt.Errorf("-size: %w", err)
 	}
 	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean,
-		ConnectivityLogs: connectivity, Auth: auth, Compromise: compromise},
+		ConnectivityLogs: connectivity, Auth: auth, Compromise: compromise, Accounts: accounts},
 		func(p string) (io.WriteCloser, error) {
 			full := filepath.Join(out, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
