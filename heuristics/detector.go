@@ -44,6 +44,7 @@ var detectors = []registration{
 type detectorInputs struct {
 	org     *orgView
 	use     *connectorUsage
+	logs    *logSpans
 	results map[string]any
 }
 
