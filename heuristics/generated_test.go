@@ -1,12 +1,14 @@
 package heuristics
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,10 +68,13 @@ func generateStats(t *testing.T, cfg gen.Config) (string, gen.Stats) {
 // without incidents yields no finding. Two seeds and two sizes, so that the
 // thresholds are not fitted to one sample.
 func TestGeneratedOrganisation(t *testing.T) {
+	// By severity, then detector (the report ranks findings of one
+	// severity by impact, which differs between the sizes).
 	incidents := []want{
-		{"hidden-snat", SeverityCritical, "EX03", `EX03\Relay LB EX03`, "10.20.0.5"},
 		{"anonymous-relay", SeverityCritical, "EX03", `EX03\Relay LB EX03`, "10.20.0.5"},
+		{"hidden-snat", SeverityCritical, "EX03", `EX03\Relay LB EX03`, "10.20.0.5"},
 		{"anonymous-relay", SeverityHigh, "EX02", `EX02\Anonymous Relay EX02`, "198.51.100.77"},
+		{"blocklisted", SeverityHigh, "EX02", "Outbound to Internet", "203.0.113.12"},
 		{"exchange-auth-5.7.3", SeverityHigh, "EX01", `EX01\Relay Hub EX01`, "10.20.0.12"},
 	}
 	for _, c := range []struct {
@@ -93,7 +98,11 @@ func TestGeneratedOrganisation(t *testing.T) {
 					t.Errorf("%s skipped: %s", fr.Path, fr.Reason)
 				}
 			}
-			check(t, rep.Findings, incidents...)
+			byKind := slices.Clone(rep.Findings)
+			slices.SortStableFunc(byKind, func(a, b Finding) int {
+				return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Detector, b.Detector))
+			})
+			check(t, byKind, incidents...)
 			// Files read in another order, by one worker: the same report.
 			if one := scanWorkers(t, 1, Org{}, dir); !reflect.DeepEqual(one, rep) {
 				t.Error("one worker and two workers give different reports")
@@ -101,12 +110,25 @@ func TestGeneratedOrganisation(t *testing.T) {
 			// The protocol logs hold no 451 text: the failed attempts are
 			// found from their signature, each counted once although both
 			// ends logged it, exactly as many as the generator wrote.
-			auth := rep.Findings[3]
+			auth := byKind[4]
 			n := int64(truth.ExchangeAuthAttempts)
 			if !strings.Contains(auth.Title, "EX02 (10.20.0.12) -> EX01") || auth.Counts["failed_attempts"] != n ||
 				auth.Counts["attempts_in_both"] != n || auth.Counts["attempts_in_send_logs"] != n || auth.Counts["attempts_in_receive_logs"] != n ||
 				auth.Counts["rows_with_451_text"] != 0 || auth.Counts["retry_interval_seconds"] != 600 || auth.Counts["sessions_on_connector_without_x_exps"] != n {
 				t.Errorf("451 finding: %s %v; the generator wrote %d attempts", auth.Title, auth.Counts, n)
+			}
+			// The blocklisting: what the generator refused, linked to the
+			// relay through EX02 that preceded it.
+			bl, bt, relay := byKind[3], truth.Incidents.Blocklisting, byKind[2]
+			if bl.Counts["refusals"] != int64(bt.Refusals) || bl.Counts["recipients_refused"] != int64(bt.RecipientsRefused) ||
+				bl.Counts["permanent"] != int64(bt.Permanent) || bl.Counts["temporary"] != int64(bt.Temporary) || bl.Counts["sessions"] != int64(bt.Sessions) ||
+				!bl.First.Equal(bt.First) || !bl.Last.Equal(bt.Last) || !slices.Equal(bl.CausedBy, []string{relay.ID}) {
+				t.Errorf("blocklist finding %v %s..%s caused by %v; truth %+v, relay %s", bl.Counts, bl.First, bl.Last, bl.CausedBy, bt, relay.ID)
+			}
+			rt := truth.Incidents.Relays[`EX02\Anonymous Relay EX02`]
+			if relay.Counts["recipients"] != int64(rt.Recipients) || relay.Counts["sessions"] != int64(rt.Sessions) || relay.Counts["recipient_domains"] != int64(rt.Domains) ||
+				!relay.First.Equal(rt.First) || !relay.Last.Equal(rt.Last) {
+				t.Errorf("relay finding %v %s..%s; truth %+v", relay.Counts, relay.First, relay.Last, rt)
 			}
 			if len(rep.Inventory) != 1 || rep.Inventory[0].Source != "10.30.5.21" {
 				t.Errorf("inventory = %+v, want the printer", rep.Inventory)

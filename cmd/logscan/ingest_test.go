@@ -86,7 +86,7 @@ func TestDatasetScanEqualsRaw(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			ds := filepath.Join(t.TempDir(), "ds")
 			out := ingest(t, "--out", ds, "--format", format, logs)
-			if !strings.Contains(out, "Rows:      33,541 read = 33,541 kept + 0 rejected") {
+			if !strings.Contains(out, "Rows:      34,975 read = 34,975 kept + 0 rejected") {
 				t.Errorf("ingest output:\n%s", out)
 			}
 			got := scanComparable(t, ds)

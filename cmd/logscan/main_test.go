@@ -98,7 +98,7 @@ func TestScanJSON(t *testing.T) {
 	if len(rep.Problems) != 12 || rep.Problems[0].Severity != "rejected" || rep.Problems[0].Line == 0 {
 		t.Errorf("%d problems, first %+v", len(rep.Problems), rep.Problems[0])
 	}
-	if len(rep.Findings) != 4 || rep.Findings[0].Severity.String() != "critical" || len(rep.RelayProbes) != 2 || len(rep.RelayInventory) != 1 || len(rep.Assumptions) == 0 {
+	if len(rep.Findings) != 5 || rep.Findings[0].Severity.String() != "critical" || len(rep.RelayProbes) != 2 || len(rep.RelayInventory) != 1 || len(rep.Assumptions) == 0 {
 		t.Errorf("%d findings (first %v), %d probes, %d inventory, %d assumptions", len(rep.Findings), rep.Findings[0].Severity, len(rep.RelayProbes), len(rep.RelayInventory), len(rep.Assumptions))
 	}
 	if !strings.Contains(out, `"severity": "critical"`) || !strings.Contains(out, `"detector": "hidden-snat"`) || rep.SessionCounts.Total == 0 {
@@ -135,7 +135,7 @@ func TestExitCodes(t *testing.T) {
 		{"real excerpts", []string{"scan", filepath.Join("..", "..", "parser", "testdata", "realdata")}, 0, ""},
 		{"no finding at --fail-on critical", []string{"scan", "--fail-on", "critical", filepath.Join("..", "..", "parser", "testdata", "realdata")}, 0, ""},
 		{"Microsoft 365 mail refused as relay at --fail-on high", []string{"scan", "--fail-on", "high", filepath.Join("..", "..", "parser", "testdata", "realdata")}, 1, "1 finding(s) at or above high"},
-		{"findings at --fail-on high", []string{"scan", "--fail-on", "high", filepath.Join("..", "..", "samples", "contoso")}, 1, "4 finding(s) at or above high"},
+		{"findings at --fail-on high", []string{"scan", "--fail-on", "high", filepath.Join("..", "..", "samples", "contoso")}, 1, "5 finding(s) at or above high"},
 		{"findings at --fail-on critical", []string{"scan", "--fail-on", "critical", filepath.Join("..", "..", "samples", "contoso")}, 1, "2 finding(s) at or above critical"},
 		{"bad --fail-on", []string{"scan", "--fail-on", "urgent", empty}, 2, "unknown severity"},
 		{"bad domain", []string{"scan", "--accepted-domains", "contoso.com,not a domain", empty}, 2, "is not a domain"},
@@ -221,7 +221,7 @@ func TestOrgFlags(t *testing.T) {
 		"Accepted domains: contoso.com, *.contoso.co.uk — given (--accepted-domains)",
 		"Exchange servers: EX09=10.9.0.9, 10.8.0.0/29 — given",
 		"Internal networks: 10.0.0.0/8 — given (--internal)",
-		"Findings: 4 (2 critical, 2 high)",
+		"Findings: 5 (2 critical, 3 high)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,17 +17,27 @@ func TestDetailsPrintsEverything(t *testing.T) {
 	sample := filepath.Join("..", "..", "samples", "contoso")
 	_, short, _ := runCLI(t, "scan", sample)
 	_, long, _ := runCLI(t, "scan", "--details", sample)
-	if !strings.Contains(short, "(and 45 more)") || strings.Contains(long, "(and 45 more)") {
-		t.Error("--details does not list every EHLO name behind the NAT")
+	_, js, _ := runCLI(t, "scan", "--format", "json", sample)
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(long, "yahoocom-14.outbound.protection.outlook.com (1)") {
-		t.Error("--details lacks the last EHLO name")
+	nat := rep.Findings[0]
+	if nat.Detector != "hidden-snat" || nat.Facts[1].Name != "EHLO names, by sessions" || len(nat.Facts[1].Values) <= shownValues {
+		t.Fatalf("first finding %s, facts %+v", nat.Detector, nat.Facts)
 	}
-	if !strings.Contains(long, "2026-11-02 13:00  sessions 4, recipients 38, failures 0") || strings.Contains(short, "2026-11-02 13:00  sessions") {
-		t.Error("--details lacks the hourly counts (or the short report has them)")
+	names := nat.Facts[1].Values
+	more := fmt.Sprintf("(and %d more)", len(names)-shownValues)
+	if !strings.Contains(short, more) || strings.Contains(long, more) {
+		t.Errorf("the short report lacks %q, or --details has it", more)
 	}
-	if len(strings.Split(long, "\n")) <= len(strings.Split(short, "\n")) {
-		t.Error("--details is not longer")
+	if last := names[len(names)-1]; strings.Contains(short, last) || !strings.Contains(long, last) {
+		t.Errorf("%q: in the short report, or not with --details", last)
+	}
+	h := nat.Timeline.Hours[0]
+	line := fmt.Sprintf("%s  sessions %d, recipients %d, failures %d", h.Hour.Format("2006-01-02 15:04"), h.Sessions, h.Recipients, h.Failures)
+	if !strings.Contains(long, line) || strings.Contains(short, line) {
+		t.Errorf("--details lacks %q (or the short report has it)", line)
 	}
 }
 

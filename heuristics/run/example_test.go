@@ -25,9 +25,10 @@ func ExampleScan() {
 		fmt.Printf("[%s] %s\n", f.Severity, f.Detector)
 	}
 	// Output:
-	// 288 files, 1358 sessions
+	// 287 files, 1430 sessions
 	// [critical] hidden-snat
 	// [critical] anonymous-relay
 	// [high] anonymous-relay
+	// [high] blocklisted
 	// [high] exchange-auth-5.7.3
 }

@@ -27,14 +27,17 @@ func main() {
 	liveTail := flag.Bool("live-tail", false, "cut each folder's last file mid-row, as a copy of a live log")
 	clean := flag.Bool("clean", false, "the same organisation without its three incidents")
 	connectivity := flag.Bool("connectivity", false, "also write each server's Transport connectivity logs (Hub\\Connectivity\\CONNECTLOG*.LOG)")
+	botnet := flag.Int("botnet", 0, "public sources relaying through EX02's Default Frontend connector from 14:10 (0: none)")
+	more := flag.Bool("more-incidents", false, "the load balancer also fronts EX01, and EX03 -> EX02 fails with 451 5.7.3 too")
 	flag.Parse()
-	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity); err != nil {
+	cfg := gen.Config{Hours: *hours, Scale: *scale, Seed: *seed, LiveTail: *liveTail, Clean: *clean, ConnectivityLogs: *connectivity, Botnet: *botnet, MoreIncidents: *more}
+	if err := run(*out, *size, *start, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity bool) error {
+func run(out, size, start string, cfg gen.Config) error {
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {
 		return fmt.Errorf("-start: %w", err)
@@ -43,7 +46,8 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
-	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean, ConnectivityLogs: connectivity},
+	cfg.Start, cfg.TargetBytes = t, target
+	st, err := gen.Generate(cfg,
 		func(p string) (io.WriteCloser, error) {
 			full := filepath.Join(out, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -56,6 +60,9 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	}
 	fmt.Printf("wrote %d files (%d connectivity logs), %d rows, %d sessions, %.1f MB to %s; %d failed 451 5.7.3 attempts\n",
 		st.Files, st.ConnectivityFiles, st.Rows, st.Sessions, float64(st.Bytes)/1e6, out, st.ExchangeAuthAttempts)
+	if bl := st.Incidents.Blocklisting; bl.Sessions > 0 {
+		fmt.Printf("blocklisted: %s refused %d times (%d recipients) from %s\n", bl.IP, bl.Refusals, bl.RecipientsRefused, bl.First.Format(time.RFC3339))
+	}
 	return nil
 }
 
