@@ -261,7 +261,7 @@ func (res natResult) relayedThrough(r *Report, addr netip.Addr, sessions, rcpts 
 	}
 	st.raised = true
 	f.Severity = SeverityCritical
-	f.Explanation += " It did relay to outside domains (see the anonymous-relay findings citing this one): everyone behind the NAT can use the organisation as a relay."
+	f.Explanation += " It did relay to outside domains (the anonymous-relay findings citing this one): everyone behind it can relay."
 }
 
 // finding is the one finding of a NAT address: hits are its servers, by name.

@@ -210,12 +210,12 @@ func renderWhen(w io.Writer, f heuristics.Finding, opt textOptions) {
 	}
 	onset := stampMin(tl.Onset, time.Time{})
 	if tl.BeforeLogs {
-		onset += " (in the first hour of the logs: it may have begun before them)"
+		onset += " (first hour of the logs: may have begun earlier)"
 	}
 	end := " → " + stampMin(tl.End, tl.Onset)
 	if tl.StillActive {
 		end += ", still active at the end of the logs"
-		if !tl.LogsEnd.Equal(tl.End) {
+		if tl.LogsEnd.Sub(tl.End) >= time.Minute {
 			end += " (" + stampMin(tl.LogsEnd, tl.End) + ")"
 		}
 	}
@@ -328,9 +328,6 @@ func stampMin(t, ref time.Time) string {
 func sourcesText(f heuristics.Finding, opt textOptions) string {
 	n := f.Counts["sources"]
 	head := num(max(n, int64(len(f.Sources))))
-	if pub, ok := f.Counts["public_sources"]; ok {
-		head += fmt.Sprintf(" (%s public, %s internal)", num(pub), num(f.Counts["internal_sources"]))
-	}
 	var parts []string
 	for i, s := range f.Sources {
 		if i == shownValues && !opt.Details {
