@@ -293,7 +293,10 @@ func (l *logSpans) fallbackTimeline(f *Finding) {
 
 // failureTimeline is the timeline of failures at the given times (one
 // failed attempt each) for the logs of servers; for detectors that keep
-// their events' times, such as the 451 5.7.3 retries.
+// their events' times, such as the 451 5.7.3 retries: the exchange-auth
+// detector can set f.Timeline = in.failureTimeline(m.starts, p.receiver,
+// senderName) where it builds a finding (until then its findings get the
+// first/last-only timeline of fallbackTimeline).
 func (in *detectorInputs) failureTimeline(times []time.Time, servers ...string) *Timeline {
 	if len(times) == 0 {
 		return nil
