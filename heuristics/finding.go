@@ -153,8 +153,8 @@ type Timeline struct {
 	// Exchange keeps protocol logs for 30 days or 250 MB per folder by
 	// default.
 	BeforeLogs bool `json:"before_logs"`
-	// Partial: some activity past a memory cap was counted in the
-	// finding's totals but not per hour; Hours are lower bounds.
+	// Partial: past a memory cap the latest hours were counted in the
+	// finding's totals but not per hour: Hours stop before End.
 	Partial bool `json:"partial,omitempty"`
 }
 

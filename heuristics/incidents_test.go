@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -226,5 +227,42 @@ func TestFailureTimeline(t *testing.T) {
 	}
 	if in.failureTimeline(nil, "EX01") != nil {
 		t.Error("a timeline of nothing")
+	}
+}
+
+// TestRelayHoursCapOrderIndependent: past the cap on per-hour entries the
+// latest hours are left out, the same ones whatever the order sessions
+// arrive in, and the timeline says it is partial; the totals stay exact.
+func TestRelayHoursCapOrderIndependent(t *testing.T) {
+	fe := `EX01\Default Frontend EX01`
+	bots := botnet("EX01", fe, "10.1.0.10", 200, time.Hour)
+	run := func(list []*session.Session) Finding {
+		a := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
+		a.detectors[slices.IndexFunc(detectors, func(r registration) bool { return r.name == detectorRelay })].(*RelayDetector).hourCap = 500
+		for _, s := range internet("EX01", "10.1.0.10", 20) {
+			a.observe(s)
+		}
+		for _, s := range list {
+			a.observe(s)
+		}
+		return a.Result().Findings[0]
+	}
+	fwd := run(bots)
+	rev := slices.Clone(bots)
+	slices.Reverse(rev)
+	back := run(rev)
+	if !reflect.DeepEqual(fwd.Timeline, back.Timeline) || !reflect.DeepEqual(fwd.Counts, back.Counts) {
+		t.Errorf("the order of sessions changes the timeline:\n%+v\n%+v", fwd.Timeline, back.Timeline)
+	}
+	tl := fwd.Timeline
+	var rcpts int64
+	for _, h := range tl.Hours {
+		rcpts += h.Recipients
+		if h.Recipients != 180 {
+			t.Errorf("hour %s: %d recipients, want all 180", h.Hour, h.Recipients)
+		}
+	}
+	if !tl.Partial || len(tl.Hours) == 0 || rcpts >= fwd.Counts["recipients"] || fwd.Counts["recipients"] != 3*int64(len(bots)) {
+		t.Errorf("partial %v, %d hours, %d of %d recipients", tl.Partial, len(tl.Hours), rcpts, fwd.Counts["recipients"])
 	}
 }

@@ -3,6 +3,7 @@ package heuristics
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -46,9 +47,15 @@ import (
 type RelayDetector struct {
 	groups  map[relayKey]*relayGroup
 	refused map[connRef]*refusedGroup
-	// hourEntries counts the per-hour entries kept over all groups;
-	// past maxRelayHourEntries hours are no longer kept (Timeline.Partial).
-	hourEntries int
+	// Per-hour entries kept over all groups, per hour and in all. Past
+	// hourCap the latest hour is dropped from every group and no later
+	// hour is kept (hourCutoff): what is kept is then the earliest hours
+	// whatever the order sessions arrive in, each complete
+	// (Timeline.Partial says hours are missing).
+	hourEntries map[int64]int
+	hourTotal   int
+	hourCap     int
+	hourCutoff  int64 // hours at or after it are not kept
 }
 
 // Thresholds of RelayDetector.
@@ -66,7 +73,8 @@ const (
 	maxGroupRcpts     = 1 << 17 // distinct recipient addresses kept per group; past it, a lower bound
 	maxDistinctValues = 1 << 16 // EHLO names, sender domains, sources per group: exact up to here
 	// maxRelayHourEntries bounds the (hour, domain) and (hour, domain
-	// set) counts kept for timelines over all groups: about 20 MB.
+	// set) counts kept for timelines over all groups: about 20 MB. Past
+	// it the latest hours are left out (see RelayDetector.hourCutoff).
 	maxRelayHourEntries = 1 << 18
 )
 
@@ -88,9 +96,8 @@ type relayGroup struct {
 	rcpts     counter  // accepted recipient addresses (lower case), over all domains
 	// Per hour: accepted recipients per domain, and sessions per domain
 	// set; which are outside is decided at report, as for the totals.
-	rcptHours    map[hourKey[*relayDomain]]int64
-	sessHours    map[hourKey[*relaySig]]int64
-	hoursPartial bool // some were past maxRelayHourEntries
+	rcptHours map[hourKey[*relayDomain]]int64
+	sessHours map[hourKey[*relaySig]]int64
 }
 
 // hourKey is a Unix hour and what is counted in it.
@@ -126,7 +133,8 @@ type refusedGroup struct {
 }
 
 func newRelayDetector() *RelayDetector {
-	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{}}
+	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
+		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64}
 }
 
 func (d *RelayDetector) observe(s *session.Session) {
@@ -172,7 +180,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 			}
 			rd := g.domain(r.Domain)
 			rd.rcpts++
-			if k := (hourKey[*relayDomain]{unixHour(s.Start), rd}); g.rcptHours[k] > 0 || d.hourRoom(g) {
+			if k := (hourKey[*relayDomain]{unixHour(s.Start), rd}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
 				g.rcptHours[k]++
 			}
 			g.rcpts.add(strings.ToLower(r.Addr), 1, maxGroupRcpts)
@@ -194,20 +202,42 @@ func (d *RelayDetector) observe(s *session.Session) {
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
 	rs := g.sig(g.sessSigs, &g.sigOver, sessDomains.list, false)
-	if k := (hourKey[*relaySig]{unixHour(s.Start), rs}); g.sessHours[k] > 0 || d.hourRoom(g) {
+	if k := (hourKey[*relaySig]{unixHour(s.Start), rs}); g.sessHours[k] > 0 || d.hourRoom(k.hour) {
 		g.sessHours[k]++
 	}
 }
 
-// hourRoom reports whether one more per-hour entry may be kept, and
-// counts it; past the cap the group's hours are partial.
-func (d *RelayDetector) hourRoom(g *relayGroup) bool {
-	if d.hourEntries >= maxRelayHourEntries {
-		g.hoursPartial = true
+// hourRoom reports whether a new per-hour entry of hour h may be kept, and
+// counts it. Past hourCap it drops the latest hour kept from every group,
+// until the entries fit, and keeps no hour from there on.
+func (d *RelayDetector) hourRoom(h int64) bool {
+	if h >= d.hourCutoff {
 		return false
 	}
-	d.hourEntries++
-	return true
+	d.hourEntries[h]++
+	d.hourTotal++
+	for d.hourTotal > d.hourCap {
+		latest := int64(math.MinInt64)
+		for x := range d.hourEntries {
+			latest = max(latest, x)
+		}
+		for _, g := range d.groups {
+			for k := range g.rcptHours {
+				if k.hour == latest {
+					delete(g.rcptHours, k)
+				}
+			}
+			for k := range g.sessHours {
+				if k.hour == latest {
+					delete(g.sessHours, k)
+				}
+			}
+		}
+		d.hourTotal -= d.hourEntries[latest]
+		delete(d.hourEntries, latest)
+		d.hourCutoff = latest
+	}
+	return h < d.hourCutoff
 }
 
 // otherDomains names the recipients in domains past maxRelayDomains.
@@ -437,7 +467,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	var res relayResult
 	for fk, members := range byKey {
 		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
-		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}])
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff)
 		if fk.class == relayNAT {
 			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
 		}
@@ -524,8 +554,8 @@ func (res relayResult) before(t time.Time, servers ...string) relayResult {
 
 // relayFinding is one finding for the clients of one connector that share
 // a verdict; it returns the hours relayed, for the NAT finding. natID is
-// the NAT finding of a NAT address.
-func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string) (Finding, hourly) {
+// the NAT finding of a NAT address; hours from hourCutoff on were not kept.
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64) (Finding, hourly) {
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
@@ -554,7 +584,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		senders.merge(&st.senders, MaxListed)
 		ehlo.merge(&m.g.ehlo, maxDistinctValues)
 		hours.merge(st.hours)
-		partial = partial || m.g.hoursPartial
+		partial = partial || unixHour(st.span.last) >= hourCutoff
 		for _, dc := range st.domains {
 			doms[dc.name] += dc.n
 		}

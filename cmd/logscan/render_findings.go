@@ -227,7 +227,7 @@ func renderWhen(w io.Writer, f heuristics.Finding, opt textOptions) {
 		para(w, "", strip)
 	}
 	if tl.Partial {
-		para(w, "", "Some hours were past a memory cap and are not counted per hour: the hourly figures are lower bounds (the totals are exact).")
+		para(w, "", "The latest hours were past a memory cap and are left out of the hourly figures (the totals are exact).")
 	}
 	if opt.Details {
 		for _, h := range tl.Hours {
