@@ -55,7 +55,7 @@ fuzz:
 # Rewrites the committed sample; TestCommittedSample checks it matches.
 samples:
 	rm -rf samples/contoso
-	$(GO) run ./samples/generate -out samples/contoso -scale 0.1 -seed 1 -live-tail
+	$(GO) run ./samples/generate -out samples/contoso -scale 0.1 -seed 1 -live-tail -connectivity -auth -compromise -accounts 25
 
 # Opens the sample's dataset with DuckDB (from the npm registry), an
 # independent Parquet reader, and runs the README's example queries.

@@ -3,6 +3,7 @@ package heuristics
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ type Analyzer struct {
 	mu        sync.Mutex // guards everything below: sessions arrive from all workers
 	ev        *orgEvidence
 	use       *connectorUsage
+	logs      *logSpans
 	detectors []detector // one per registration, in order
 	conn      *connectivityLog
 	sum       *Summary
@@ -60,7 +62,7 @@ type SessionCounts struct {
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
 func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
-	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), conn: newConnectivityLog(), sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
+	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), conn: newConnectivityLog(), logs: &logSpans{}, sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
 	for _, reg := range detectors {
 		a.detectors = append(a.detectors, reg.new(org))
 	}
@@ -102,6 +104,7 @@ func (a *Analyzer) observe(s *session.Session) {
 	a.sum.observe(s)
 	a.ev.observe(s)
 	a.use.observe(s)
+	a.logs.observe(s)
 	for _, d := range a.detectors {
 		d.observe(s)
 	}
@@ -109,6 +112,13 @@ func (a *Analyzer) observe(s *session.Session) {
 
 // Report is what the detectors found.
 type Report struct {
+	// WhatHappened tells the findings as incidents, most important
+	// first: each cause in one sentence with its time span and size,
+	// followed by what it led to (the findings whose CausedBy names it).
+	WhatHappened []Incident `json:"what_happened"`
+	// Checked are the detectors that ran, so that "no finding" says what
+	// was looked for.
+	Checked  []Check   `json:"checked"`
 	Findings []Finding `json:"findings"`
 	// Probes are refused relay attempts per connector. They are reported
 	// apart: bots probe every Internet-facing server, so they are the
@@ -138,11 +148,16 @@ func (a *Analyzer) Result() *Report {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rep := &Report{}
-	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), results: map[string]any{}}
+	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
 	for i, reg := range detectors {
 		in.results[reg.name] = a.detectors[i].report(in, rep)
 	}
+	for i := range rep.Findings {
+		a.logs.fallbackTimeline(&rep.Findings[i])
+	}
 	SortFindings(rep.Findings)
+	rep.WhatHappened = whatHappened(rep.Findings)
+	rep.Checked = Checks()
 	SortFindings(rep.Probes)
 	SortFindings(rep.Inventory)
 	SortFindings(rep.AuthAttacks)
@@ -156,17 +171,166 @@ func (a *Analyzer) Result() *Report {
 	return rep
 }
 
-// detectorOrder puts causes before their consequences at equal severity:
-// a hidden NAT explains the relay through it.
-var detectorOrder = map[string]int{detectorSNAT: 0, detectorRelay: 1, detectorCompromise: 2, detectorBlocklist: 3, detectorInboundRefused: 4, detectorExchangeAuth: 5, detectorFrontEndProxy: 6, detectorOutbound: 7, "relay-probe": 8, detectorAuthAttack: 9}
+// detectorOrder puts causes before their consequences at equal severity
+// and impact: a hidden NAT explains the relay through it, a relay or a
+// compromised account the blocklisting.
+var detectorOrder = map[string]int{detectorConnectorConfig: 0, detectorSNAT: 0, detectorRelay: 1, detectorCompromise: 2, detectorBlocklist: 3, detectorInboundRefused: 4,
+	detectorExchangeAuth: 5, detectorFrontEndProxy: 6, detectorOutbound: 7, "relay-probe": 8, detectorAuthAttack: 9}
 
-// SortFindings orders findings most severe first, then by detector, server,
-// connector and source, so that output is stable between runs.
+// impactKeys name, per detector, the count that ranks its findings among
+// others of the same severity: what the incident did (recipients relayed,
+// refused, attempts failed). The first key present counts.
+var impactKeys = map[string][]string{
+	detectorSNAT:           {"relayed_recipients", "sessions"},
+	detectorRelay:          {"recipients"},
+	detectorBlocklist:      {"recipients_refused", "refusals"},
+	detectorInboundRefused: {"recipients_refused"},
+	detectorExchangeAuth:   {"failed_attempts", "sessions_in_send_logs", "sessions_on_connector_without_x_exps"},
+	detectorFrontEndProxy:  {"replies"},
+	"relay-probe":          {"recipients_refused"},
+	detectorCompromise:     {"outside_recipients", "recipients"},
+	detectorOutbound:       {"failures"},
+	detectorAuthAttack:     {"failures"},
+}
+
+// Impact is the figure a finding is ranked by among findings of its
+// severity (see impactKeys); 0 when its detector names none.
+func Impact(f Finding) int64 {
+	for _, k := range impactKeys[f.Detector] {
+		if n, ok := f.Counts[k]; ok {
+			return n
+		}
+	}
+	return 0
+}
+
+// SortFindings orders findings most severe first, then by impact (the
+// recipients relayed or refused, the attempts failed: Impact), then causes
+// before consequences, then by server, connector, source and id, so that
+// output is stable between runs. Addresses never decide before impact.
 func SortFindings(f []Finding) {
 	slices.SortFunc(f, func(x, y Finding) int {
-		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(detectorOrder[x.Detector], detectorOrder[y.Detector]),
-			cmp.Compare(x.Server, y.Server), cmp.Compare(x.Connector, y.Connector), cmp.Compare(x.Source, y.Source), cmp.Compare(x.ID, y.ID))
+		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(Impact(y), Impact(x)), cmp.Compare(detectorOrder[x.Detector], detectorOrder[y.Detector]),
+			cmp.Compare(x.Server, y.Server), cmp.Compare(x.Connector, y.Connector), compareAddrText(x.Source, y.Source), cmp.Compare(x.ID, y.ID))
 	})
+}
+
+// Check is one detector that ran and what it looks for.
+type Check struct {
+	Detector string `json:"detector"`
+	What     string `json:"what"`
+}
+
+// checkNames say in a few words what each detector looks for, for the
+// report's "no finding" line; a test requires one per registration.
+var checkNames = map[string]string{
+	detectorSNAT:            "hidden NAT",
+	detectorRelay:           "anonymous relay",
+	detectorExchangeAuth:    "451 5.7.3 between Exchange servers",
+	detectorFrontEndProxy:   "Front End PRX errors",
+	detectorInboundRefused:  "inbound mail refused as relay",
+	detectorBlocklist:       "blocklisting of our IP",
+	detectorCompromise:      "compromised accounts and password guessing",
+	detectorOutbound:        "outbound delivery failures (connectivity logs)",
+	detectorConnectorConfig: "receive connector configuration (with --config)",
+}
+
+// Checks lists every registered detector, in the order they run.
+func Checks() []Check {
+	out := make([]Check, 0, len(detectors))
+	for _, reg := range detectors {
+		out = append(out, Check{Detector: reg.name, What: cmp.Or(checkNames[reg.name], reg.name)})
+	}
+	return out
+}
+
+// logSpans are the first and last time of the logs read, per server and
+// kind of log: what a finding's timeline is judged against. Only min and
+// max are kept, so the result does not depend on the order of sessions.
+type logSpans struct {
+	m map[logKey]*span
+}
+
+type logKey struct {
+	server string
+	send   bool
+}
+
+func (l *logSpans) observe(s *session.Session) {
+	if l.m == nil {
+		l.m = map[logKey]*span{}
+	}
+	k := logKey{s.Server, !s.IsReceive()}
+	sp := l.m[k]
+	if sp == nil {
+		sp = &span{}
+		l.m[logKey{strings.Clone(s.Server), k.send}] = sp
+	}
+	sp.add(s.Start, s.End)
+}
+
+// of returns the span of the named servers' logs of one kind; with no
+// server named or none of them seen, that of every server's logs of that
+// kind; with none of that kind, of all logs.
+func (l *logSpans) of(send bool, servers ...string) span {
+	var sp span
+	for _, name := range servers {
+		if x := l.m[logKey{name, send}]; x != nil {
+			sp.add(x.first, x.last)
+		}
+	}
+	for _, kind := range []bool{send, !send} {
+		if !sp.first.IsZero() {
+			break
+		}
+		for k, x := range l.m {
+			if k.send == kind {
+				sp.add(x.first, x.last)
+			}
+		}
+	}
+	return sp
+}
+
+// fallbackTimeline gives a finding whose detector keeps no times per hour
+// a timeline of its first and last time only (no Hours): onset, end, and
+// whether it is still active at the end of its server's logs.
+func (l *logSpans) fallbackTimeline(f *Finding) {
+	if f.Timeline != nil || f.First.IsZero() {
+		return
+	}
+	servers := f.Servers
+	if len(servers) == 0 && f.Server != "" {
+		servers = []string{f.Server}
+	}
+	var sp span
+	for _, send := range []bool{false, true} {
+		x := l.of(send, servers...)
+		sp.add(x.first, x.last)
+	}
+	f.Timeline = hourly(nil).timeline("", f.First, f.Last, sp)
+}
+
+// failureTimeline is the timeline of failures at the given times (one
+// failed attempt each) for the logs of servers; for detectors that keep
+// their events' times, such as the 451 5.7.3 retries: the exchange-auth
+// detector can set f.Timeline = in.failureTimeline(m.starts, p.receiver,
+// senderName) where it builds a finding (until then its findings get the
+// first/last-only timeline of fallbackTimeline).
+func (in *detectorInputs) failureTimeline(times []time.Time, servers ...string) *Timeline {
+	if len(times) == 0 {
+		return nil
+	}
+	var h hourly
+	var sp span
+	for _, t := range times {
+		h.add(t, 0, 0, 1)
+		sp.add(t, t)
+	}
+	logs := in.logs.of(false, servers...)
+	send := in.logs.of(true, servers...)
+	logs.add(send.first, send.last)
+	return h.timeline(MeasureFailures, sp.first, sp.last, logs)
 }
 
 // Restore gives the analyzer the sessions a previous incremental run left

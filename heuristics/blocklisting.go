@@ -133,6 +133,7 @@ type blGroup struct {
 
 	deferred     map[uint64]int64 // hashed recipient -> last deferral (ms)
 	deferredOver int64            // temporary refusals that cannot be followed
+	hours        hourly           // sessions with a refusal, recipients refused, refusals
 }
 
 func newBlocklistDetector() *BlocklistDetector {
@@ -196,9 +197,11 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 			seenGroups = append(seenGroups, g)
 			g.sessions++
 			g.span.add(s.Start, s.End)
+			g.hours.add(s.Start, 1, 0, 0)
 		}
 		list := blListName(mt)
 		g.refusals++
+		rcptsBefore := g.rcpts
 		if mt.Temporary {
 			g.temporary++
 		} else {
@@ -267,6 +270,7 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 				g.deferRcpt(r.Addr, start)
 			}
 		}
+		g.hours.add(s.Start, 0, g.rcpts-rcptsBefore, 1)
 	}
 	for _, e := range s.Errors {
 		handle(e)
@@ -332,6 +336,7 @@ func (g *blGroup) merge(o *blGroup) {
 		g.deferred[h] = max(g.deferred[h], t)
 	}
 	g.deferredOver += o.deferredOver
+	g.hours.merge(o.hours)
 }
 
 func blClassOf(k blocklist.Kind) (blClass, bool) {
@@ -419,13 +424,9 @@ type blocklistResult []string
 
 func (d *BlocklistDetector) report(in *detectorInputs, r *Report) any {
 	relays, _ := in.result(detectorRelay).(relayResult)
-	relays = slices.Clone(relays)
 	hacked, _ := in.result(detectorCompromise).(compromiseResult)
 	hacked = slices.Clone(hacked)
 	slices.SortFunc(hacked, func(a, b compromiseRun) int { return cmp.Or(a.first.Compare(b.first), cmp.Compare(a.id, b.id)) })
-	slices.SortFunc(relays, func(a, b relayRun) int {
-		return cmp.Or(a.first.Compare(b.first), cmp.Compare(a.server, b.server), cmp.Compare(a.connector, b.connector), a.source.Compare(b.source))
-	})
 	// A local address that is not public says nothing about our public IP:
 	// those refusals go to "IP not named", per sending server.
 	groups := map[blKey]*blGroup{}
@@ -450,6 +451,7 @@ func (d *BlocklistDetector) report(in *detectorInputs, r *Report) any {
 		default:
 			f = policyFinding(k, g)
 		}
+		f.Timeline = g.hours.timeline(MeasureFailures, g.span.first, g.span.last, in.logs.of(true, topValues(&g.servers, len(g.servers.m))...))
 		ids = append(ids, f.ID)
 		r.Findings = append(r.Findings, f)
 	}
@@ -548,22 +550,33 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 		f.Explanation += fmt.Sprintf(" Of the deferred recipients, %d were delivered in a later session and %d were not (in the scanned logs).", delivered, notDelivered)
 	}
 	f.Explanation += " The IP is " + ipNote + "."
-	var caused []string
-	for _, rr := range relays {
-		if rr.first.Before(g.first) {
-			caused = append(caused, rr.id)
-		}
-	}
-	if len(caused) > 0 {
-		rr := relays[slices.IndexFunc(relays, func(x relayRun) bool { return x.id == caused[0] })]
-		f.Explanation += fmt.Sprintf(" Relay through %s from %s began %s; first blocklist rejection %s (%s, %s).",
-			rr.connector, addrString(rr.source), stamp(rr.first), stamp(g.first), g.firstList, cmp.Or(addrOrEmpty(k.ip), "IP not named"))
-	}
+	// The relays that began before the first refusal, the likeliest
+	// cause (most recipients) first.
 	var compromised []string
 	for _, c := range hacked {
 		if c.first.Before(g.first) {
 			compromised = append(compromised, c.id)
 		}
+	}
+	var caused []string
+	refusedFrom := topValues(&g.servers, len(g.servers.m))
+	preceding := relays.before(g.first, refusedFrom...)
+	if len(compromised) > 0 {
+		// A compromised account explains the listing; a relay on another
+		// server most likely left through another public IP.
+		preceding = slices.DeleteFunc(preceding, func(rr relayRun) bool { return !slices.Contains(refusedFrom, rr.server) })
+	}
+	for _, rr := range preceding {
+		caused = append(caused, rr.id)
+	}
+	if len(caused) > 0 {
+		rr := preceding[0]
+		f.CausedBy = caused
+		f.Explanation += fmt.Sprintf(" Relay through %s from %s began %s; first blocklist rejection %s (%s, %s).",
+			rr.connector, rr.from(), stamp(rr.first), stamp(g.first), g.firstList, cmp.Or(addrOrEmpty(k.ip), "IP not named"))
+	}
+	if len(caused)+len(compromised) > 0 {
+		f.CausedBy = append(slices.Clone(caused), compromised...)
 	}
 	if len(compromised) > 0 {
 		c := hacked[slices.IndexFunc(hacked, func(x compromiseRun) bool { return x.id == compromised[0] })]

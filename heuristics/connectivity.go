@@ -256,6 +256,6 @@ func connectivityEvidence(f *Finding, cf *connFailures, sender string, receiver 
 		f.Facts = append(f.Facts, Fact{Name: "connectivity log", Values: []string{fmt.Sprintf("%s's connectivity log was read and names no 451 5.7.3 failure to %s", sender, cmp.Or(receiverName, receiver.String()))}})
 	default:
 		f.Facts = append(f.Facts, Fact{Name: "connectivity log", Values: []string{fmt.Sprintf(
-			`not in this scan: %s's TransportRoles\Logs\Hub\Connectivity\CONNECTLOG*.LOG records each failed attempt with its text ("Cannot achieve Exchange Server authentication") and the address tried; add that folder to confirm`, sender)}})
+			`not read: %s's Logs\Hub\Connectivity\CONNECTLOG*.LOG would confirm each failure, with its text`, sender)}})
 	}
 }

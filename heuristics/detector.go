@@ -52,6 +52,7 @@ type detectorInputs struct {
 	org     *orgView
 	use     *connectorUsage
 	conn    *connFailures // what the connectivity logs say; nil groups when none were read
+	logs    *logSpans
 	results map[string]any
 }
 

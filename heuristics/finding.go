@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,197 @@ type Finding struct {
 	Facts []Fact `json:"facts,omitempty"`
 	// Samples are sessions to open in the logs, earliest first.
 	Samples []Sample `json:"samples"`
+
+	// Servers are every server the finding covers, when it is more than
+	// one (a load balancer in front of two servers); Server is then the
+	// one with the most of it.
+	Servers []string `json:"servers,omitempty"`
+	// Sources are the remote addresses behind the finding, most
+	// recipients first, each with its own figures and first and last
+	// time; at most MaxListed (Counts says how many there were).
+	Sources []SourceStat `json:"sources,omitempty"`
+	// Timeline is the finding's activity hour by hour: onset, peak, end,
+	// whether it is still going on at the end of the logs and whether the
+	// logs reach back to its start. Nil when the detector has no times.
+	Timeline *Timeline `json:"timeline,omitempty"`
+	// CausedBy are the ids of findings that are the likely cause of this
+	// one (a relay that preceded a blocklisting, the NAT that a relay went
+	// through). The report's WhatHappened tells them as one incident.
+	CausedBy []string `json:"caused_by,omitempty"`
+}
+
+// MaxListed is how many values a fact, and how many sources a finding,
+// keeps for JSON and CSV; the text report shows the first few (all of
+// them with --details).
+const MaxListed = 10_000
+
+// SourceStat is one remote address behind a finding.
+type SourceStat struct {
+	Addr       string    `json:"addr"`
+	EHLO       string    `json:"ehlo,omitempty"` // its EHLO name when it used one only
+	Public     bool      `json:"public"`         // outside the internal networks
+	Sessions   int64     `json:"sessions"`
+	Recipients int64     `json:"recipients"` // what the finding counts: relayed, for a relay
+	First      time.Time `json:"first_seen"`
+	Last       time.Time `json:"last_seen"`
+}
+
+// Timeline is when a finding's activity happened, hour by hour (UTC), and
+// how it sits in the logs read: when it began, peaked and ended, whether
+// it was still going on when the logs end, and whether the logs reach back
+// far enough to see its start. Every detector can fill one from an hourly.
+type Timeline struct {
+	// Measure names the HourCount field that Peak and the text report's
+	// hourly strip count: "recipients", "sessions" or "failures".
+	Measure string `json:"measure,omitempty"`
+	// Start is the hour of the first activity; Hours are the hours with
+	// activity, in order (hours with none are left out).
+	Start time.Time   `json:"start"`
+	Hours []HourCount `json:"hours"`
+	// Onset and End are the first and last activity; Peak is the hour
+	// with the most of Measure (the earliest of equals), PeakCount that
+	// figure.
+	Onset     time.Time `json:"onset"`
+	Peak      time.Time `json:"peak,omitzero"`
+	PeakCount int64     `json:"peak_count,omitzero"`
+	End       time.Time `json:"end"`
+	// LogsStart and LogsEnd bound the logs the timeline is judged
+	// against: those of the finding's servers, of the kind it is seen in.
+	LogsStart time.Time `json:"logs_start"`
+	LogsEnd   time.Time `json:"logs_end"`
+	// StillActive: the last activity is within StillActiveWithin of the
+	// end of those logs: as far as the logs tell, it has not stopped.
+	StillActive bool `json:"still_active"`
+	// BeforeLogs: the activity is there in the first hour of those logs
+	// (their first hourly file), so it may well have begun before them.
+	// Exchange keeps protocol logs for 30 days or 250 MB per folder by
+	// default.
+	BeforeLogs bool `json:"before_logs"`
+	// Partial: past a memory cap the latest hours were counted in the
+	// finding's totals but not per hour: Hours stop before End.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// HourCount is one hour of a Timeline. What each figure counts depends on
+// the detector (README, "Findings"): for a relay, sessions that relayed
+// and recipients relayed; for a hidden NAT, its sessions and the
+// recipients relayed through it; for a blocklisting, sessions with a
+// refusal, recipients refused and refusals (Failures).
+type HourCount struct {
+	Hour       time.Time `json:"hour"`
+	Sessions   int64     `json:"sessions"`
+	Recipients int64     `json:"recipients"`
+	Failures   int64     `json:"failures"`
+}
+
+// Thresholds of Timeline.
+const (
+	// StillActiveWithin: activity this close to the end of the logs is
+	// taken as still going on.
+	StillActiveWithin = time.Hour
+)
+
+// Timeline measures.
+const (
+	MeasureSessions   = "sessions"
+	MeasureRecipients = "recipients"
+	MeasureFailures   = "failures"
+)
+
+// hourly counts activity per hour; the sums do not depend on the order
+// things were added or merged in.
+type hourly map[int64]*[3]int64 // Unix hour -> sessions, recipients, failures
+
+func (h *hourly) add(t time.Time, sessions, rcpts, failures int64) {
+	if *h == nil {
+		*h = hourly{}
+	}
+	k := unixHour(t)
+	c := (*h)[k]
+	if c == nil {
+		c = &[3]int64{}
+		(*h)[k] = c
+	}
+	c[0] += sessions
+	c[1] += rcpts
+	c[2] += failures
+}
+
+// unixHour is the Unix time of the start of t's hour.
+func unixHour(t time.Time) int64 {
+	k := t.Unix()
+	return k - ((k%3600)+3600)%3600
+}
+
+func (h *hourly) merge(o hourly) {
+	for k, c := range o {
+		h.add(time.Unix(k, 0), c[0], c[1], c[2])
+	}
+}
+
+// timeline turns the counts into a Timeline: measure names the figure the
+// peak is taken on, onset and end are the first and last activity, and
+// logs bounds the logs it is judged against. Nil when nothing was counted.
+func (h hourly) timeline(measure string, onset, end time.Time, logs span) *Timeline {
+	if len(h) == 0 && onset.IsZero() {
+		return nil
+	}
+	tl := &Timeline{Measure: measure, Onset: onset.UTC(), End: end.UTC(), Hours: []HourCount{}}
+	keys := make([]int64, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	idx := map[string]int{MeasureSessions: 0, MeasureRecipients: 1, MeasureFailures: 2}[measure]
+	for _, k := range keys {
+		c := h[k]
+		hc := HourCount{Hour: time.Unix(k, 0).UTC(), Sessions: c[0], Recipients: c[1], Failures: c[2]}
+		tl.Hours = append(tl.Hours, hc)
+		if c[idx] > tl.PeakCount {
+			tl.Peak, tl.PeakCount = hc.Hour, c[idx]
+		}
+	}
+	tl.Start = onset.UTC().Truncate(time.Hour)
+	if len(tl.Hours) > 0 && (onset.IsZero() || tl.Hours[0].Hour.Before(tl.Start)) {
+		tl.Start = tl.Hours[0].Hour
+	}
+	tl.judge(logs)
+	return tl
+}
+
+// judge places the timeline in the logs read.
+func (tl *Timeline) judge(logs span) {
+	tl.LogsStart, tl.LogsEnd = logs.first.UTC(), logs.last.UTC()
+	if logs.first.IsZero() {
+		return
+	}
+	tl.StillActive = !tl.End.IsZero() && logs.last.Sub(tl.End) < StillActiveWithin
+	// Exchange 2013 and later start a new file every hour: activity in
+	// the hour of the first row is in the first file.
+	tl.BeforeLogs = !tl.Onset.IsZero() && unixHour(tl.Onset) <= unixHour(logs.first)
+}
+
+// sourceStats sorts sources most recipients first (then sessions, then
+// address) and keeps MaxListed.
+func sourceStats(s []SourceStat) []SourceStat {
+	slices.SortFunc(s, func(a, b SourceStat) int {
+		return cmp.Or(cmp.Compare(b.Recipients, a.Recipients), cmp.Compare(b.Sessions, a.Sessions), compareAddrText(a.Addr, b.Addr))
+	})
+	if len(s) > MaxListed {
+		s = s[:MaxListed]
+	}
+	return s
+}
+
+// compareAddrText orders addresses numerically when both parse, so that
+// ties never depend on text order ("10.0.0.9" before "10.0.0.10").
+func compareAddrText(a, b string) int {
+	x, errA := netip.ParseAddr(a)
+	y, errB := netip.ParseAddr(b)
+	if errA == nil && errB == nil {
+		return x.Compare(y)
+	}
+	return cmp.Compare(a, b)
 }
 
 // Fact is a named list of values shown as evidence. When values carry a
@@ -334,3 +526,14 @@ func psq(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" 
 
 // dq puts s in double quotes for prose, unescaped (renderers escape).
 func dq(s string) string { return "\"" + s + "\"" }
+
+// listFact is a fact of values in the order given, at most n of them (the
+// text report cuts further; JSON and CSV get what is kept), counting the
+// rest in More.
+func listFact(name string, values []string, n int) Fact {
+	f := Fact{Name: name, Values: firstN(values, n)}
+	if len(values) > n {
+		f.More = len(values) - n
+	}
+	return f
+}

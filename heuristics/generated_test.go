@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -70,10 +71,13 @@ func generateStats(t *testing.T, cfg gen.Config) (string, gen.Stats) {
 // without incidents yields no finding. Two seeds and two sizes, so that the
 // thresholds are not fitted to one sample.
 func TestGeneratedOrganisation(t *testing.T) {
+	// By severity, then detector (the report ranks findings of one
+	// severity by impact, which differs between the sizes).
 	incidents := []want{
-		{"hidden-snat", SeverityCritical, "EX03", `EX03\Relay LB EX03`, "10.20.0.5"},
 		{"anonymous-relay", SeverityCritical, "EX03", `EX03\Relay LB EX03`, "10.20.0.5"},
+		{"hidden-snat", SeverityCritical, "EX03", `EX03\Relay LB EX03`, "10.20.0.5"},
 		{"anonymous-relay", SeverityHigh, "EX02", `EX02\Anonymous Relay EX02`, "198.51.100.77"},
+		{"blocklisted", SeverityHigh, "EX02", "Outbound to Internet", "203.0.113.12"},
 		{"exchange-auth-5.7.3", SeverityHigh, "EX01", `EX01\Relay Hub EX01`, "10.20.0.12"},
 	}
 	for _, c := range []struct {
@@ -97,7 +101,11 @@ func TestGeneratedOrganisation(t *testing.T) {
 					t.Errorf("%s skipped: %s", fr.Path, fr.Reason)
 				}
 			}
-			check(t, rep.Findings, incidents...)
+			byKind := slices.Clone(rep.Findings)
+			slices.SortStableFunc(byKind, func(a, b Finding) int {
+				return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Detector, b.Detector))
+			})
+			check(t, byKind, incidents...)
 			// Files read in another order, by one worker: the same report.
 			if one := scanWorkers(t, 1, Org{}, dir); !reflect.DeepEqual(one, rep) {
 				t.Error("one worker and two workers give different reports")
@@ -105,7 +113,7 @@ func TestGeneratedOrganisation(t *testing.T) {
 			// The protocol logs hold no 451 text: the failed attempts are
 			// found from their signature, each counted once although both
 			// ends logged it, exactly as many as the generator wrote.
-			auth := rep.Findings[3]
+			auth := byKind[4]
 			n := int64(truth.ExchangeAuthAttempts)
 			if !strings.Contains(auth.Title, "EX02 (10.20.0.12) -> EX01") || auth.Counts["failed_attempts"] != n ||
 				auth.Counts["attempts_in_both"] != n || auth.Counts["attempts_in_send_logs"] != n || auth.Counts["attempts_in_receive_logs"] != n ||
@@ -120,8 +128,21 @@ func TestGeneratedOrganisation(t *testing.T) {
 				if auth.Counts["failures_in_connectivity_log"] != n || !strings.Contains(strings.Join(conn, " "), `"Messages: 0 Bytes: 0 (Retry : Cannot achieve Exchange Server authentication)"`) {
 					t.Errorf("connectivity evidence: %d failures, %q; the generator wrote %d", auth.Counts["failures_in_connectivity_log"], conn, n)
 				}
-			} else if !strings.Contains(strings.Join(conn, " "), `not in this scan: EX02's TransportRoles\Logs\Hub\Connectivity\CONNECTLOG*.LOG`) {
+			} else if !strings.Contains(strings.Join(conn, " "), `not read: EX02's Logs\Hub\Connectivity\CONNECTLOG*.LOG`) {
 				t.Errorf("without connectivity logs the finding says %q", conn)
+			}
+			// The blocklisting: what the generator refused, linked to the
+			// relay through EX02 that preceded it.
+			bl, bt, relay := byKind[3], truth.Incidents.Blocklisting, byKind[2]
+			if bl.Counts["refusals"] != int64(bt.Refusals) || bl.Counts["recipients_refused"] != int64(bt.RecipientsRefused) ||
+				bl.Counts["permanent"] != int64(bt.Permanent) || bl.Counts["temporary"] != int64(bt.Temporary) || bl.Counts["sessions"] != int64(bt.Sessions) ||
+				!bl.First.Equal(bt.First) || !bl.Last.Equal(bt.Last) || !slices.Equal(bl.CausedBy, []string{relay.ID}) {
+				t.Errorf("blocklist finding %v %s..%s caused by %v; truth %+v, relay %s", bl.Counts, bl.First, bl.Last, bl.CausedBy, bt, relay.ID)
+			}
+			rt := truth.Incidents.Relays[`EX02\Anonymous Relay EX02`]
+			if relay.Counts["recipients"] != int64(rt.Recipients) || relay.Counts["sessions"] != int64(rt.Sessions) || relay.Counts["recipient_domains"] != int64(rt.Domains) ||
+				!relay.First.Equal(rt.First) || !relay.Last.Equal(rt.Last) {
+				t.Errorf("relay finding %v %s..%s; truth %+v", relay.Counts, relay.First, relay.Last, rt)
 			}
 			if len(rep.Inventory) != 1 || rep.Inventory[0].Source != "10.30.5.21" {
 				t.Errorf("inventory = %+v, want the printer", rep.Inventory)
@@ -193,8 +214,8 @@ func TestRealData(t *testing.T) {
 			wantAttacks := map[string][]string{
 				"recv-mixed-ipban-fixture-auth-unsuccessful.log": {
 					`low EXCH\Default Frontend EXCH 54.212.131.181 (1: exctest); 54.212.131.182 (1: exctest) | exctest (2)`,
-					`low KROGULEC\Internet Recive Frontend 37.49.225.153 (1: user@example.com) | user@example.com (1)`,
-					`low SRV-XCH03\External Authenticated Relay 90.30.30.30 (1: user@example.com); 180.60.60.60 (1: user@example.com) | user@example.com (2)`},
+					`low SRV-XCH03\External Authenticated Relay 90.30.30.30 (1: user@example.com); 180.60.60.60 (1: user@example.com) | user@example.com (2)`,
+					`low KROGULEC\Internet Recive Frontend 37.49.225.153 (1: user@example.com) | user@example.com (1)`},
 				"recv-2016-qazeer-artefacts-help.log": {
 					`low SERVER-HOSTNAME\Default Frontend SERVER-HOSTNAME 95.10.20.33 (1: username@domain.com) | username@domain.com (1)`},
 			}[filepath.Base(f)]
@@ -244,10 +265,16 @@ func TestGeneratedCompromise(t *testing.T) {
 				case detectorCompromise:
 					comp = &rep.Findings[i]
 				case detectorBlocklist:
-					bl = &rep.Findings[i]
+					// Two listings: EX02's public IP after the relay of
+					// 198.51.100.77, and the IP the compromise sent from.
+					if strings.Contains(f.Explanation, "compromised account") {
+						bl = &rep.Findings[i]
+					}
 				}
 			}
-			want := []string{"critical hidden-snat", "critical anonymous-relay", "critical compromised-account", "high anonymous-relay", "high blocklisted", "high exchange-auth-5.7.3"}
+			// Most severe first, then by impact: the compromise sent the
+			// most outside recipients.
+			want := []string{"critical compromised-account", "critical hidden-snat", "critical anonymous-relay", "high anonymous-relay", "high blocklisted", "high exchange-auth-5.7.3", "high blocklisted"}
 			if !slices.Equal(got, want) {
 				t.Fatalf("findings %v\nwant %v", got, want)
 			}
@@ -298,6 +325,9 @@ func TestGeneratedCompromise(t *testing.T) {
 				t.Errorf("per-hour volume adds up to %d, truth %d", perHour, truth.Recipients)
 			}
 			// The blocklisting that followed names the compromise.
+			if bl == nil {
+				t.Fatal("no blocklisting names the compromise")
+			}
 			if !bl.First.Equal(truth.Refused) || !slices.Contains(fact(bl, "caused by"), comp.ID) || !strings.Contains(bl.Explanation, "from the compromised account "+truth.Account) {
 				t.Errorf("blocklisted %v (truth %v): %v\n%s", bl.First, truth.Refused, fact(bl, "caused by"), bl.Explanation)
 			}
@@ -307,7 +337,8 @@ func TestGeneratedCompromise(t *testing.T) {
 			for _, f := range rep.AuthAttacks {
 				attacks = append(attacks, f.Severity.String()+" "+f.Connector)
 			}
-			if wantA := []string{`medium EX01\Default Frontend EX01`, `low EX01\Client Frontend EX01`, `low EX02\Client Frontend EX02`, `low EX02\Default Frontend EX02`}; !slices.Equal(attacks, wantA) {
+			// Most severe first, then by failures.
+			if wantA := []string{`medium EX01\Default Frontend EX01`, `low EX02\Default Frontend EX02`, `low EX01\Client Frontend EX01`, `low EX02\Client Frontend EX02`}; !slices.Equal(attacks, wantA) {
 				t.Errorf("auth attacks %v\nwant %v", attacks, wantA)
 			}
 			if one := scanWorkers(t, 1, Org{}, dir); !reflect.DeepEqual(one.Findings, rep.Findings) || !reflect.DeepEqual(one.AuthAttacks, rep.AuthAttacks) {
@@ -323,7 +354,9 @@ func TestGeneratedCompromise(t *testing.T) {
 				for _, f := range rep.Findings {
 					got = append(got, f.Severity.String()+" "+f.Detector)
 				}
-				want := []string{"critical hidden-snat", "critical anonymous-relay", "high anonymous-relay", "high exchange-auth-5.7.3"}
+				// The base organisation's own incidents stay: its relay through
+				// EX02 and the listing that follows it.
+				want := []string{"critical hidden-snat", "critical anonymous-relay", "high anonymous-relay", "high blocklisted", "high exchange-auth-5.7.3"}
 				if quiet.Clean {
 					want = nil
 				}

@@ -3,6 +3,7 @@ package heuristics
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -16,13 +17,23 @@ import (
 // authoritative for. That is an open relay for whoever can reach the
 // connector, and the usual road to a blacklist.
 //
-// Sessions are grouped by server, connector and client. Intent is judged the
-// way an Exchange engineer would: an internal host relaying through a
-// connector few sources use is how admins are told to let printers and
-// applications send (SeverityInfo, an inventory). It is an alarm when the
-// source is public, when the connector also takes Internet mail, when the
-// source is a hidden NAT address (everyone behind it relays), or when one
-// source sends to ManyRelayDomains or more outside domains.
+// Sessions are counted per server, connector and client, and judged per
+// client the way an Exchange engineer would: an internal host relaying
+// through a connector few sources use is how admins are told to let
+// printers and applications send (SeverityInfo, an inventory). It is an
+// alarm when the source is public, when the connector also takes Internet
+// mail, when the source is a hidden NAT address (everyone behind it
+// relays), or when one source sends to ManyRelayDomains or more outside
+// domains.
+//
+// Findings are one per cause, not per client: the cause is the connector's
+// permission, so the clients of one connector that share a verdict (public
+// sources, internal alarms, the inventory) make one finding, with each
+// client as evidence (Finding.Sources: its sessions, recipients, first and
+// last time). A botnet of 1,600 addresses through one connector is one
+// finding. A NAT address stays a finding of its own per connector, tied to
+// its hidden-NAT finding (CausedBy). Each finding has a Timeline of the
+// sessions that relayed and the recipients relayed per hour.
 //
 // Refused attempts (550 5.7.54 / 550 5.7.1 Unable to relay) are reported
 // apart, per connector, as relay probing.
@@ -36,6 +47,15 @@ import (
 type RelayDetector struct {
 	groups  map[relayKey]*relayGroup
 	refused map[connRef]*refusedGroup
+	// Per-hour entries kept over all groups, per hour and in all. Past
+	// hourCap the latest hour is dropped from every group and no later
+	// hour is kept (hourCutoff): what is kept is then the earliest hours
+	// whatever the order sessions arrive in, each complete
+	// (Timeline.Partial says hours are missing).
+	hourEntries map[int64]int
+	hourTotal   int
+	hourCap     int
+	hourCutoff  int64 // hours at or after it are not kept
 }
 
 // Thresholds of RelayDetector.
@@ -52,6 +72,10 @@ const (
 	maxSigDomains     = 64      // a larger set is counted as relaying without being kept
 	maxGroupRcpts     = 1 << 17 // distinct recipient addresses kept per group; past it, a lower bound
 	maxDistinctValues = 1 << 16 // EHLO names, sender domains, sources per group: exact up to here
+	// maxRelayHourEntries bounds the (hour, domain) and (hour, domain
+	// set) counts kept for timelines over all groups: about 20 MB. Past
+	// it the latest hours are left out (see RelayDetector.hourCutoff).
+	maxRelayHourEntries = 1 << 18
 )
 
 type relayKey struct {
@@ -70,10 +94,21 @@ type relayGroup struct {
 	sigOver   relaySig // sessions past maxRelaySigs or maxSigDomains, counted as relaying
 	msgOver   relaySig // messages likewise
 	rcpts     counter  // accepted recipient addresses (lower case), over all domains
+	// Per hour: accepted recipients per domain, and sessions per domain
+	// set; which are outside is decided at report, as for the totals.
+	rcptHours map[hourKey[*relayDomain]]int64
+	sessHours map[hourKey[*relaySig]]int64
+}
+
+// hourKey is a Unix hour and what is counted in it.
+type hourKey[T any] struct {
+	hour int64
+	of   T
 }
 
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
 type relayDomain struct {
+	name    string
 	rcpts   int64
 	senders counter // MAIL FROM, by recipients accepted in this domain
 	span    span
@@ -98,7 +133,8 @@ type refusedGroup struct {
 }
 
 func newRelayDetector() *RelayDetector {
-	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{}}
+	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
+		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64}
 }
 
 func (d *RelayDetector) observe(s *session.Session) {
@@ -137,11 +173,16 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]*relaySig{}, msgSigs: map[string]*relaySig{}}
+				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]*relaySig{}, msgSigs: map[string]*relaySig{},
+					rcptHours: map[hourKey[*relayDomain]]int64{}, sessHours: map[hourKey[*relaySig]]int64{}}
+				g.other.name = otherDomains
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			rd := g.domain(r.Domain)
 			rd.rcpts++
+			if k := (hourKey[*relayDomain]{unixHour(s.Start), rd}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
+				g.rcptHours[k]++
+			}
 			g.rcpts.add(strings.ToLower(r.Addr), 1, maxGroupRcpts)
 			rd.senders.add(cmp.Or(m.From, "<>"), 1, 64)
 			msgDomains.add(r.Domain)
@@ -160,8 +201,47 @@ func (d *RelayDetector) observe(s *session.Session) {
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	g.sig(g.sessSigs, &g.sigOver, sessDomains.list, false)
+	rs := g.sig(g.sessSigs, &g.sigOver, sessDomains.list, false)
+	if k := (hourKey[*relaySig]{unixHour(s.Start), rs}); g.sessHours[k] > 0 || d.hourRoom(k.hour) {
+		g.sessHours[k]++
+	}
 }
+
+// hourRoom reports whether a new per-hour entry of hour h may be kept, and
+// counts it. Past hourCap it drops the latest hour kept from every group,
+// until the entries fit, and keeps no hour from there on.
+func (d *RelayDetector) hourRoom(h int64) bool {
+	if h >= d.hourCutoff {
+		return false
+	}
+	d.hourEntries[h]++
+	d.hourTotal++
+	for d.hourTotal > d.hourCap {
+		latest := int64(math.MinInt64)
+		for x := range d.hourEntries {
+			latest = max(latest, x)
+		}
+		for _, g := range d.groups {
+			for k := range g.rcptHours {
+				if k.hour == latest {
+					delete(g.rcptHours, k)
+				}
+			}
+			for k := range g.sessHours {
+				if k.hour == latest {
+					delete(g.sessHours, k)
+				}
+			}
+		}
+		d.hourTotal -= d.hourEntries[latest]
+		delete(d.hourEntries, latest)
+		d.hourCutoff = latest
+	}
+	return h < d.hourCutoff
+}
+
+// otherDomains names the recipients in domains past maxRelayDomains.
+const otherDomains = "(other domains)"
 
 // domainSet is a set of domains in insertion order; a slice while small,
 // with a map beside it once a session names many domains, so that a
@@ -208,14 +288,14 @@ func (g *relayGroup) domain(name string) *relayDomain {
 	if len(g.domains) >= maxRelayDomains {
 		return &g.other
 	}
-	rd := &relayDomain{}
-	g.domains[strings.Clone(name)] = rd
+	rd := &relayDomain{name: strings.Clone(name)}
+	g.domains[rd.name] = rd
 	return rd
 }
 
 // sig counts one session or message under its set of domains; over takes
-// what does not fit.
-func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []string, queued bool) {
+// what does not fit. It returns the signature counted under.
+func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []string, queued bool) *relaySig {
 	if len(domains) > maxSigDomains {
 		// So many domains at once is mass mailing: count it as relaying
 		// rather than keep a key this long.
@@ -223,7 +303,7 @@ func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []strin
 		if queued {
 			over.queued++
 		}
-		return
+		return over
 	}
 	slices.Sort(domains)
 	key := strings.Join(domains, "\n")
@@ -240,6 +320,7 @@ func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []strin
 	if queued {
 		rs.queued++
 	}
+	return rs
 }
 
 func (s *relaySig) joined() string { return strings.Join(s.domains, "\n") }
@@ -247,17 +328,24 @@ func (s *relaySig) joined() string { return strings.Join(s.domains, "\n") }
 // relayStats are a group's figures once the accepted domains are known.
 type relayStats struct {
 	sessions, messages, queued, rcpts int64
-	distinctRcpts                     int64
-	distinctLower                     bool     // distinctRcpts is a lower bound
-	domains                           []string // outside domains, most recipients first
+	domains                           []domainCount // outside domains, most recipients first
 	span                              span
 	samples                           samples
 	senders                           counter
+	hours                             hourly // sessions that relayed, recipients relayed
+}
+
+type domainCount struct {
+	name string
+	n    int64
 }
 
 func (g *relayGroup) outside(v *orgView) relayStats {
 	var st relayStats
 	outside := func(sig *relaySig) bool {
+		if sig == &g.sigOver || sig == &g.msgOver {
+			return true
+		}
 		for _, d := range sig.domains {
 			if !v.isAccepted(d) {
 				return true
@@ -279,163 +367,387 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 	st.sessions += g.sigOver.n
 	st.messages += g.msgOver.n
 	st.queued += g.msgOver.queued
-	type dn struct {
-		name string
-		n    int64
-	}
-	var doms []dn
 	for name, rd := range g.domains {
 		if v.isAccepted(name) {
 			continue
 		}
-		doms = append(doms, dn{name, rd.rcpts})
+		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.first, rd.span.last)
 		st.samples.merge(rd.samples)
 		st.senders.merge(&rd.senders, 64)
 	}
 	if g.other.rcpts > 0 {
-		doms = append(doms, dn{"(other domains)", g.other.rcpts})
+		st.domains = append(st.domains, domainCount{otherDomains, g.other.rcpts})
 		st.rcpts += g.other.rcpts
 		st.span.add(g.other.span.first, g.other.span.last)
 		st.samples.merge(g.other.samples)
 	}
-	for addr := range g.rcpts.m {
-		if !v.isAccepted(session.DomainOf(addr)) {
-			st.distinctRcpts++
+	for k, n := range g.rcptHours {
+		if k.of == &g.other || !v.isAccepted(k.of.name) {
+			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
-	st.distinctLower = g.rcpts.dropped || g.other.rcpts > 0
-	sortDesc(doms, func(x dn) int64 { return x.n }, func(x dn) string { return x.name })
-	for _, x := range doms {
-		st.domains = append(st.domains, x.name)
+	for k, n := range g.sessHours {
+		if outside(k.of) {
+			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
+		}
 	}
+	sortDesc(st.domains, func(x domainCount) int64 { return x.n }, func(x domainCount) string { return x.name })
 	return st
+}
+
+// distinctOutside counts the distinct recipient addresses of groups in
+// domains the organisation does not accept, and whether that is a lower
+// bound.
+func distinctOutside(v *orgView, groups []*relayGroup) (int64, bool) {
+	seen := map[string]struct{}{}
+	lower := false
+	for _, g := range groups {
+		for addr := range g.rcpts.m {
+			if !v.isAccepted(session.DomainOf(addr)) {
+				seen[addr] = struct{}{}
+			}
+		}
+		lower = lower || g.rcpts.dropped || g.other.rcpts > 0
+	}
+	return int64(len(seen)), lower
 }
 
 // detectorRelay names the anonymous-relay detector.
 const detectorRelay = "anonymous-relay"
 
-// report judges every group once the organisation and the NAT addresses
-// are known. Relay through a NAT address raises that address's NAT
-// finding. Internal hosts relaying through dedicated connectors go to the
-// inventory, and refused attempts per connector to the probes: neither is
-// a finding, since every Internet-facing server is probed all day.
+// relayClass is the verdict on one client's relay: what a finding groups.
+type relayClass uint8
+
+const (
+	relayNAT       relayClass = iota // a hidden NAT address: everyone behind it relays
+	relayPublic                      // public hosts
+	relayInternal                    // internal hosts, an alarm (Internet-facing connector, mass mailing)
+	relayInventory                   // internal hosts on a dedicated connector: relay by design
+)
+
+var relayClassNames = [...]string{"nat", "public", "internal", "inventory"}
+
+// relayFindingKey is what one relay finding is about: a connector's
+// permission, judged for one kind of client (and one NAT address).
+type relayFindingKey struct {
+	server, connector string
+	class             relayClass
+	nat               netip.Addr
+}
+
+// relayMember is one client of a relay finding.
+type relayMember struct {
+	client netip.Addr
+	g      *relayGroup
+	st     relayStats
+}
+
+// report judges every client once the organisation and the NAT addresses
+// are known, and reports one finding per connector and verdict. Relay
+// through a NAT address raises that address's NAT finding. Internal hosts
+// relaying through dedicated connectors go to the inventory, and refused
+// attempts per connector to the probes: neither is a finding, since every
+// Internet-facing server is probed all day.
 func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	nat := in.result(detectorSNAT).(natResult)
-	var res relayResult
+	byKey := map[relayFindingKey][]relayMember{}
 	for k, g := range d.groups {
 		st := g.outside(in.org)
 		if st.rcpts == 0 {
 			continue
 		}
-		nat.relayedThrough(r, k.server, k.client)
-		f := relayFinding(k, g, st, in.org, in.use, nat.ids)
+		fk := relayFindingKey{server: k.server, connector: k.connector, class: classify(k, st, in.org, in.use, nat)}
+		if fk.class == relayNAT {
+			fk.nat = k.client
+		}
+		byKey[fk] = append(byKey[fk], relayMember{k.client, g, st})
+	}
+	var res relayResult
+	for fk, members := range byKey {
+		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff)
+		if fk.class == relayNAT {
+			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
+		}
 		if f.Severity == SeverityInfo {
 			r.Inventory = append(r.Inventory, f)
 		} else {
 			r.Findings = append(r.Findings, f)
 		}
 		if f.Severity >= SeverityMedium {
-			res = append(res, relayRun{id: f.ID, server: k.server, connector: k.connector, source: k.client, first: f.First, last: f.Last, rcpts: st.rcpts})
+			rr := relayRun{id: f.ID, server: fk.server, connector: fk.connector, sources: len(members),
+				first: f.First, last: f.Last, rcpts: f.Counts["recipients"]}
+			if len(members) == 1 {
+				rr.source = members[0].client
+			}
+			res = append(res, rr)
 		}
 	}
+	slices.SortFunc(res, func(a, b relayRun) int { return cmp.Compare(a.id, b.id) })
 	for k, rg := range d.refused {
 		r.Probes = append(r.Probes, probeFinding(k, rg))
 	}
 	return res
 }
 
+// classify judges one client's relay.
+func classify(k relayKey, st relayStats, v *orgView, use *connectorUsage, nat natResult) relayClass {
+	if _, ok := nat.ids[snatKey{k.server, k.client}]; ok {
+		return relayNAT
+	}
+	if k.client.IsValid() && !v.isInternal(k.client) {
+		return relayPublic
+	}
+	if use.internetFacing(v, connRef{k.server, k.connector}) || len(st.domains) >= ManyRelayDomains {
+		return relayInternal
+	}
+	return relayInventory
+}
+
 // relayResult is what the relay detector tells the detectors that need it:
-// the relays it reported at medium or above (not the inventory), unordered.
+// the relay findings it reported at medium or above (not the inventory),
+// by id.
 type relayResult []relayRun
 
-// relayRun is one reported relay: its finding, where, from whom, when, and
-// how many recipients outside the organisation.
+// relayRun is one reported relay: its finding, where, from whom, when it
+// first and last relayed, and how many recipients outside the organisation.
 type relayRun struct {
 	id, server, connector string
-	source                netip.Addr
+	source                netip.Addr // the one source, when there is one
+	sources               int
 	first, last           time.Time
 	rcpts                 int64
 }
 
-func relayFinding(k relayKey, g *relayGroup, st relayStats, v *orgView, use *connectorUsage, nat map[snatKey]string) Finding {
-	cr := connRef{k.server, k.connector}
-	public := k.client.IsValid() && !v.isInternal(k.client)
+// from names who relayed: the address, or "1,612 sources".
+func (rr relayRun) from() string {
+	if rr.sources == 1 {
+		return addrString(rr.source)
+	}
+	return countText(int64(rr.sources), false) + " sources"
+}
+
+// before returns the relays that began before t, the likeliest cause
+// first: most recipients, then the earliest. When some of them are on one
+// of servers (those whose mail was refused), only those: a relay on
+// another server most likely left through another public IP.
+func (res relayResult) before(t time.Time, servers ...string) relayResult {
+	var out, here relayResult
+	for _, rr := range res {
+		if rr.first.Before(t) {
+			out = append(out, rr)
+			if slices.Contains(servers, rr.server) {
+				here = append(here, rr)
+			}
+		}
+	}
+	if len(here) > 0 {
+		out = here
+	}
+	slices.SortFunc(out, func(a, b relayRun) int {
+		return cmp.Or(cmp.Compare(b.rcpts, a.rcpts), a.first.Compare(b.first), cmp.Compare(a.id, b.id))
+	})
+	return out
+}
+
+// relayFinding is one finding for the clients of one connector that share
+// a verdict; it returns the hours relayed, for the NAT finding. natID is
+// the NAT finding of a NAT address; hours from hourCutoff on were not kept.
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64) (Finding, hourly) {
+	v, use := in.org, in.use
+	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
-	natFinding, isNAT := nat[snatKey{k.server, k.client}]
 	clients := 0
 	if c := use.conns[cr]; c != nil {
 		clients = len(c.clients)
 	}
-	many := len(st.domains) >= ManyRelayDomains
-	src := sourceName(k.client, g.ehlo)
-
-	f := Finding{
-		ID: findingID("relay", k.server, k.connector, k.client.String()), Detector: detectorRelay,
-		Server: k.server, Connector: k.connector, Source: addrString(k.client),
-		First: st.span.first, Last: st.span.last,
-		Counts: map[string]int64{"sessions": st.sessions, "messages": st.messages, "messages_queued": st.queued,
-			"recipients": st.rcpts, "recipient_domains": int64(len(st.domains)),
-			"connector_clients": int64(clients)},
-		Samples: st.samples.list,
+	var sessions, messages, queued, rcpts int64
+	var sp span
+	var smp samples
+	var senders, ehlo counter
+	var hours hourly
+	partial := false
+	doms := map[string]int64{}
+	var groups []*relayGroup
+	var sources []SourceStat
+	public, many := 0, 0
+	for _, m := range members {
+		st := m.st
+		sessions += st.sessions
+		messages += st.messages
+		queued += st.queued
+		rcpts += st.rcpts
+		sp.add(st.span.first, st.span.last)
+		smp.merge(st.samples)
+		senders.merge(&st.senders, MaxListed)
+		ehlo.merge(&m.g.ehlo, maxDistinctValues)
+		hours.merge(st.hours)
+		partial = partial || unixHour(st.span.last) >= hourCutoff
+		for _, dc := range st.domains {
+			doms[dc.name] += dc.n
+		}
+		groups = append(groups, m.g)
+		isPublic := m.client.IsValid() && !v.isInternal(m.client)
+		if isPublic {
+			public++
+		}
+		if len(st.domains) >= ManyRelayDomains {
+			many++
+		}
+		src := SourceStat{Addr: addrString(m.client), Public: isPublic, Sessions: st.sessions, Recipients: st.rcpts, First: st.span.first, Last: st.span.last}
+		if len(m.g.ehlo.m) == 1 {
+			src.EHLO = topValues(&m.g.ehlo, 1)[0]
+		}
+		sources = append(sources, src)
 	}
-	f.setCount("distinct_recipients", st.distinctRcpts, st.distinctLower)
-	f.Facts = append(f.Facts, listFact("outside recipient domains, most recipients first", st.domains, 10),
-		st.senders.top("top senders (MAIL FROM), by recipients accepted in outside domains", 5), g.ehlo.top("EHLO names, by sessions", 5))
+	domains := make([]domainCount, 0, len(doms))
+	for name, n := range doms {
+		domains = append(domains, domainCount{name, n})
+	}
+	sortDesc(domains, func(x domainCount) int64 { return x.n }, func(x domainCount) string { return x.name })
+	names := make([]string, len(domains))
+	for i, dc := range domains {
+		names[i] = dc.name
+	}
+	n := len(members)
+	one := members[0]
+	src := sourceName(one.client, one.g.ehlo)
+	if n > 1 {
+		src = fmt.Sprintf("%s sources (%s public, %s internal)", countText(int64(n), false), countText(int64(public), false), countText(int64(n-public), false))
+	}
+	subject := []string{fk.server, fk.connector, relayClassNames[fk.class]}
+	if fk.class == relayNAT {
+		subject = append(subject, fk.nat.String())
+	}
+	f := Finding{
+		ID: findingID("relay", subject...), Detector: detectorRelay,
+		Server: fk.server, Connector: fk.connector,
+		First: sp.first, Last: sp.last,
+		Counts: map[string]int64{"sessions": sessions, "messages": messages, "messages_queued": queued,
+			"recipients": rcpts, "recipient_domains": int64(len(domains)), "connector_clients": int64(clients)},
+		Samples: smp.list,
+		Sources: sourceStats(sources),
+	}
+	if n == 1 {
+		f.Source = addrString(one.client)
+	} else {
+		f.Counts["sources"], f.Counts["public_sources"], f.Counts["internal_sources"] = int64(n), int64(public), int64(n-public)
+	}
+	distinct, lower := distinctOutside(v, groups)
+	f.setCount("distinct_recipients", distinct, lower)
+	domFact := Fact{Name: "outside recipient domains, by recipients"}
+	for i, dc := range domains {
+		if i == MaxListed {
+			domFact.More = len(domains) - MaxListed
+			break
+		}
+		domFact.Values = append(domFact.Values, fmt.Sprintf("%s (%d)", dc.name, dc.n))
+	}
+	f.Facts = append(f.Facts, domFact, senders.top("top senders (MAIL FROM), by recipients accepted in outside domains", MaxListed))
+	if fk.class != relayNAT {
+		// Behind a NAT address they are the NAT's names: its finding lists them.
+		f.Facts = append(f.Facts, ehlo.top("EHLO names, by sessions", MaxListed))
+	}
+	f.Timeline = hours.timeline(MeasureRecipients, sp.first, sp.last, in.logs.of(false, fk.server))
+	if f.Timeline != nil {
+		f.Timeline.Partial = partial
+	}
 
-	what := fmt.Sprintf("Between %s and %s, %s opened %d anonymous session(s) on %s (server %s), and Exchange accepted %d recipient(s) in %d domain(s) the organisation is not authoritative for (%s); %d of %d message(s) were queued for delivery.",
-		stamp(st.span.first), stamp(st.span.last), src, st.sessions, dq(k.connector), k.server, st.rcpts, len(st.domains),
-		strings.Join(firstN(st.domains, 5), ", "), st.queued, st.messages)
-	removeIP := fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # if a wider range covers it, split that range instead`, psq(k.connector), psq(addrString(k.client)))
+	what := fmt.Sprintf("Between %s and %s, %s opened %s anonymous session(s) on %s (server %s), and Exchange accepted %s recipient(s) in %s domain(s) the organisation is not authoritative for (%s); %s of %s message(s) were queued for delivery.",
+		stamp(sp.first), stamp(sp.last), src, countText(sessions, false), dq(fk.connector), fk.server, countText(rcpts, false), countText(int64(len(domains)), false),
+		strings.Join(firstN(names, 5), ", "), countText(queued, false), countText(messages, false))
+	addr := addrString(one.client)
+	removeIP := fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # if a wider range covers it, split that range instead`, psq(fk.connector), psq(addr))
+	if n > 1 {
+		removeIP = fmt.Sprintf(`Get-ReceiveConnector -Identity %s | select -ExpandProperty RemoteIPRanges   # then Set-ReceiveConnector -Identity %s -RemoteIPRanges with only the addresses that must relay`, psq(fk.connector), psq(fk.connector))
+	}
 	trace := fmt.Sprintf(`Get-MessageTrackingLog -Server %s -Start %s -End %s -EventId RECEIVE -ResultSize Unlimited | ? OriginalClientIp -eq %s   # what it sent`,
-		psq(k.server), psq(st.span.first.Format("2006-01-02 15:04")), psq(st.span.last.Add(time.Minute).Format("2006-01-02 15:04")), psq(addrString(k.client)))
+		psq(fk.server), psq(sp.first.Format("2006-01-02 15:04")), psq(sp.last.Add(time.Minute).Format("2006-01-02 15:04")), psq(addr))
+	if n > 1 {
+		trace = fmt.Sprintf(`Get-MessageTrackingLog -Server %s -Start %s -End %s -EventId RECEIVE -ResultSize Unlimited | ? ConnectorId -eq %s | group OriginalClientIp | sort Count -Descending   # what each source sent`,
+			psq(fk.server), psq(sp.first.Format("2006-01-02 15:04")), psq(sp.last.Add(time.Minute).Format("2006-01-02 15:04")), psq(fk.connector))
+	}
+	purge := "Remove what is still queued: Get-Queue -Server " + psq(fk.server) + " | Get-Message -ResultSize Unlimited | ? FromAddress -like '*@<sender domain>' | Remove-Message -WithNDR $false"
+	delist := "Check your public IP on the blocklists (Spamhaus, Barracuda, SpamCop) and ask for delisting once the relay is closed."
 
-	switch {
-	case isNAT:
+	switch fk.class {
+	case relayNAT:
+		ip := fk.nat.String()
 		f.Severity = SeverityCritical
-		f.Title = fmt.Sprintf("Everyone behind the hidden NAT address %s can relay through %s", addrString(k.client), k.connector)
-		f.Explanation = what + fmt.Sprintf(" %s is not one host: it is a NAT or load-balancer address (finding %s), so every client behind it inherits this connector's relay right.", addrString(k.client), natFinding)
-		f.Cause = fmt.Sprintf("%s grants anonymous relay (SMTPAcceptAnyRecipient) and its RemoteIPRanges include %s, the address the load balancer or firewall gives every client it forwards.", dq(k.connector), addrString(k.client))
+		f.CausedBy = []string{natID}
+		f.Title = fmt.Sprintf("Everyone behind the hidden NAT address %s can relay through %s", ip, fk.connector)
+		f.Explanation = what + fmt.Sprintf(" %s is not one host: it is a NAT or load-balancer address (finding %s), so every client behind it inherits this connector's relay right.", ip, natID)
+		f.Cause = fmt.Sprintf("%s grants anonymous relay (SMTPAcceptAnyRecipient) and its RemoteIPRanges include %s, the address the load balancer or firewall gives every client it forwards.", dq(fk.connector), ip)
 		f.Fix = []string{removeIP,
 			"Make the load balancer keep the client address (routed/two-arm mode or transparent proxy), or give relaying applications their own addresses on a dedicated connector.",
 			trace}
-	case public && facing:
-		f.Severity = SeverityCritical
-		f.Title = fmt.Sprintf("Open relay: %s relays anonymously through the Internet-facing connector %s", addrString(k.client), k.connector)
-		f.Explanation = what + " The connector takes mail from the Internet and grants relay to anonymous senders: anyone can send spam through your servers under your IP reputation."
-		f.Cause = fmt.Sprintf("Anonymous users hold the relay right (ms-Exch-SMTP-Accept-Any-Recipient) on %s.", dq(k.connector))
-		f.Fix = []string{
-			fmt.Sprintf(`Get-ADPermission -Identity %s -User 'NT AUTHORITY\ANONYMOUS LOGON' | ? ExtendedRights -like '*Any-Recipient*' | Remove-ADPermission -Confirm:$false`, psq(k.connector)),
-			"Move relaying applications to a dedicated connector scoped to their own addresses.",
-			trace, "Check your public IP on the blocklists (Spamhaus, Barracuda, SpamCop) and ask for delisting once the relay is closed."}
-	case public:
-		f.Severity = SeverityHigh
-		f.Title = fmt.Sprintf("Public host %s relays anonymously through %s", addrString(k.client), k.connector)
-		f.Explanation = what + fmt.Sprintf(" %s is a public address, outside the organisation's networks: mail it sends leaves under your IP reputation, which is how organisations land on blocklists.", addrString(k.client))
-		f.Cause = fmt.Sprintf("%s grants anonymous relay and its RemoteIPRanges include %s, most likely by mistake (a typo, or a range wider than the printers and applications it was made for).", dq(k.connector), addrString(k.client))
-		f.Fix = []string{removeIP, trace,
-			"Remove what is still queued: Get-Queue -Server " + psq(k.server) + " | Get-Message -ResultSize Unlimited | ? FromAddress -like '*@<sender domain>' | Remove-Message -WithNDR $false",
-			"Check your public IP on the blocklists (Spamhaus, Barracuda, SpamCop) and ask for delisting once the relay is closed."}
-	case facing || many:
-		f.Severity = SeverityHigh
-		why := fmt.Sprintf("the connector also takes Internet mail, so its relay right is not limited to %s", addrString(k.client))
-		if many && !facing {
-			why = fmt.Sprintf("%d outside domains from one internal host is mass mailing, not a printer or an application notifying a few partners: the host may be compromised or misused", len(st.domains))
+	case relayPublic:
+		if facing {
+			f.Severity = SeverityCritical
+			f.Title = fmt.Sprintf("Open relay: %s relays anonymously through the Internet-facing connector %s", addr, fk.connector)
+			if n > 1 {
+				f.Title = fmt.Sprintf("Open relay through %s: %s public sources relayed %s recipients to %s outside domains",
+					fk.connector, countText(int64(n), false), countText(rcpts, false), countText(int64(len(domains)), false))
+			}
+			f.Explanation = what + " The connector takes mail from the Internet and grants relay to anonymous senders: anyone can send spam through your servers under your IP reputation."
+			if n > 1 {
+				f.Explanation += " So many sources at once is a botnet using the relay, not one misconfigured host."
+			}
+			f.Cause = fmt.Sprintf("Anonymous users hold the relay right (ms-Exch-SMTP-Accept-Any-Recipient) on %s.", dq(fk.connector))
+			f.Fix = []string{
+				fmt.Sprintf(`Get-ADPermission -Identity %s -User 'NT AUTHORITY\ANONYMOUS LOGON' | ? ExtendedRights -like '*Any-Recipient*' | Remove-ADPermission -Confirm:$false`, psq(fk.connector)),
+				"Move relaying applications to a dedicated connector scoped to their own addresses.",
+				trace, purge, delist}
+			break
 		}
-		f.Title = fmt.Sprintf("Internal host %s relays anonymously through %s to %d outside domain(s)", addrString(k.client), k.connector, len(st.domains))
+		f.Severity = SeverityHigh
+		f.Title = fmt.Sprintf("Public host %s relays anonymously through %s", addr, fk.connector)
+		who := fmt.Sprintf("%s is a public address", addr)
+		cause := fmt.Sprintf("its RemoteIPRanges include %s", addr)
+		if n > 1 {
+			f.Title = fmt.Sprintf("%s public hosts relay anonymously through %s", countText(int64(n), false), fk.connector)
+			who, cause = "These are public addresses", "its RemoteIPRanges cover these public addresses"
+		}
+		f.Explanation = what + " " + who + ", outside the organisation's networks: mail sent from there leaves under your IP reputation, which is how organisations land on blocklists."
+		f.Cause = fmt.Sprintf("%s grants anonymous relay and %s, most likely by mistake (a typo, or a range wider than the printers and applications it was made for).", dq(fk.connector), cause)
+		f.Fix = []string{removeIP, trace, purge, delist}
+	case relayInternal:
+		f.Severity = SeverityHigh
+		why := fmt.Sprintf("the connector also takes Internet mail, so its relay right is not limited to %s", cond(n > 1, "these hosts", addr))
+		if !facing {
+			why = fmt.Sprintf("%d outside domains from one internal host is mass mailing, not a printer or an application notifying a few partners: the host may be compromised or misused", len(domains))
+			if n > 1 {
+				why = fmt.Sprintf("%d of these internal hosts each mailed %d or more outside domains: mass mailing, not printers or applications notifying a few partners; they may be compromised or misused", many, ManyRelayDomains)
+			}
+		}
+		f.Title = fmt.Sprintf("Internal host %s relays anonymously through %s to %d outside domain(s)", addr, fk.connector, len(domains))
+		if n > 1 {
+			f.Title = fmt.Sprintf("%s internal hosts relay anonymously through %s to %d outside domain(s)", countText(int64(n), false), fk.connector, len(domains))
+		}
 		f.Explanation = what + " This is an alarm because " + why + "."
-		f.Cause = fmt.Sprintf("%s grants anonymous relay to %s.", dq(k.connector), addrString(k.client))
-		f.Fix = []string{"Find out what " + src + " is and whether it should send to these domains.", trace,
+		f.Cause = fmt.Sprintf("%s grants anonymous relay to %s.", dq(fk.connector), cond(n > 1, "these hosts", addr))
+		f.Fix = []string{"Find out what " + src + cond(n > 1, " are and whether they", " is and whether it") + " should send to these domains.", trace,
 			"Relay for applications belongs on a dedicated connector scoped to single addresses, not on a connector that takes Internet mail."}
 	default:
 		f.Severity = SeverityInfo
-		f.Title = fmt.Sprintf("%s relays through %s to %d outside domain(s)", src, k.connector, len(st.domains))
-		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: an internal host on a dedicated connector (%d client(s) use it). Listed so you know who relays, through which connector, to where.", clients)
-		f.Cause = "A relay connector set up for this host."
-		f.Fix = []string{"Nothing to do if this host is meant to send to these domains. Keep the connector's RemoteIPRanges to single addresses."}
+		f.Title = fmt.Sprintf("%s relays through %s to %d outside domain(s)", src, fk.connector, len(domains))
+		if n > 1 {
+			f.Title = fmt.Sprintf("%s internal hosts relay through %s to %d outside domain(s)", countText(int64(n), false), fk.connector, len(domains))
+		}
+		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: internal hosts on a dedicated connector (%d client(s) use it). Listed so you know who relays, through which connector, to where.", clients)
+		f.Cause = "A relay connector set up for these hosts."
+		f.Fix = []string{"Nothing to do if these hosts are meant to send to these domains. Keep the connector's RemoteIPRanges to single addresses."}
 	}
-	return f
+	return f, hours
+}
+
+func cond(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
 }
 
 func probeFinding(k connRef, rg *refusedGroup) Finding {
@@ -486,14 +798,6 @@ func addrString(a netip.Addr) string {
 		return "an unlogged address"
 	}
 	return a.String()
-}
-
-func listFact(name string, values []string, n int) Fact {
-	f := Fact{Name: name, Values: firstN(values, n)}
-	if len(values) > n {
-		f.More = len(values) - n
-	}
-	return f
 }
 
 func firstN(s []string, n int) []string {

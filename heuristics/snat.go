@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/logscan/logscan/heuristics/session"
 	"github.com/montanaflynn/stats"
@@ -31,6 +32,12 @@ import (
 // Peak concurrency and distinct sender domains are reported as evidence.
 // Severity rises to high when a connector grants it relay, and to critical
 // when it relayed anonymously to outside domains.
+//
+// One finding per NAT address, whatever the number of servers behind it:
+// the address lies in each server's own subnet, so the servers share that
+// subnet and the address is one device (a load balancer in front of EX01
+// and EX02). The statistics are judged per server; the finding lists every
+// server and connector the address fronts.
 type SNATDetector struct {
 	perServer map[string]map[netip.Addr]int64
 	cands     map[snatKey]*snatCand
@@ -61,6 +68,7 @@ type snatCand struct {
 	intervals     [][2]int64
 	span          span
 	samples       samples
+	hours         hourly // sessions per hour
 }
 
 func newSNATDetector(org Org) *SNATDetector {
@@ -107,6 +115,7 @@ func (d *SNATDetector) observe(s *session.Session) {
 	}
 	c.span.add(s.Start, s.End)
 	c.samples.add(sampleOf(s, s.First))
+	c.hours.add(s.Start, 1, 0, 0)
 }
 
 // natHit is a candidate the statistics picked out.
@@ -119,7 +128,6 @@ type natHit struct {
 	sources   int
 	total     int64
 	peak      int
-	id        string
 	relayConn []string
 }
 
@@ -151,7 +159,6 @@ func (d *SNATDetector) detect(v *orgView) []natHit {
 			continue
 		}
 		h.peak = peakConcurrency(c.intervals)
-		h.id = findingID("snat", k.server, k.client.String())
 		for conn := range c.relayConns {
 			h.relayConn = append(h.relayConn, conn)
 		}
@@ -185,85 +192,188 @@ func peakConcurrency(iv [][2]int64) int {
 const detectorSNAT = "hidden-snat"
 
 // natResult is what the hidden-NAT detector tells the detectors that need
-// it: the NAT addresses per server, each with its finding's id and place
-// in the report. Keyed by server and address: two servers behind one load
-// balancer each have their own finding.
+// it: the NAT addresses seen per server, each with its finding's id (one
+// finding per address, for every server behind it) and place in the report.
 type natResult struct {
 	ids   map[snatKey]string
-	index map[snatKey]int // in Report.Findings
+	index map[netip.Addr]int // in Report.Findings
+	nat   map[netip.Addr]*natState
+}
+
+// natState is what relays through one NAT address add to its finding.
+type natState struct {
+	hours          hourly // the NAT's sessions, then the recipients relayed through it
+	span           span
+	logs           span
+	rcpts, relayed int64 // recipients relayed through it; sessions that relayed
+	raised         bool
 }
 
 func (d *SNATDetector) report(in *detectorInputs, r *Report) any {
-	res := natResult{ids: map[snatKey]string{}, index: map[snatKey]int{}}
-	hits := d.detect(in.org)
-	for i, f := range d.findings(hits, in.org) {
-		res.ids[hits[i].key] = f.ID
-		res.index[hits[i].key] = len(r.Findings)
+	res := natResult{ids: map[snatKey]string{}, index: map[netip.Addr]int{}, nat: map[netip.Addr]*natState{}}
+	for _, g := range groupNAT(d.detect(in.org)) {
+		f, st := d.finding(g, in)
+		for _, h := range g {
+			res.ids[h.key] = f.ID
+		}
+		res.index[g[0].key.client] = len(r.Findings)
+		res.nat[g[0].key.client] = st
 		r.Findings = append(r.Findings, f)
 	}
 	return res
 }
 
-// relayedThrough raises the NAT finding of addr on server, once the relay
-// detector has seen mail relayed to outside domains from it.
-func (res natResult) relayedThrough(r *Report, server string, addr netip.Addr) {
-	i, ok := res.index[snatKey{server, addr}]
-	if !ok || r.Findings[i].Severity == SeverityCritical {
-		return
-	}
-	r.Findings[i].Severity = SeverityCritical
-	r.Findings[i].Explanation += " It did relay to outside domains (see the anonymous-relay finding for this address): everyone behind the NAT can use the organisation as a relay."
-}
-
-func (d *SNATDetector) findings(hits []natHit, v *orgView) []Finding {
-	var out []Finding
-	for _, h := range hits {
-		k, c := h.key, h.c
-		ip := k.client.String()
-		subnet := v.subnet(c.local)
-		names, namesLower := c.ehlo.distinct()
-		domains, domainsLower := c.senderDomains.distinct()
-		f := Finding{
-			ID: h.id, Detector: detectorSNAT, Severity: SeverityMedium, Server: k.server, Source: ip,
-			First: c.span.first, Last: c.span.last, Samples: c.samples.list,
-			Counts: map[string]int64{"sessions": c.sessions, "server_sessions": h.total, "server_sources": int64(h.sources),
-				"peak_concurrent_sessions": int64(h.peak)},
-			Facts: []Fact{c.connectors.top("connectors, by sessions", 5), c.ehlo.top("EHLO names, by sessions", 8),
-				c.senderDomains.top("sender domains, by messages", 8)},
+// groupNAT puts the hits of one address together, servers by name.
+func groupNAT(hits []natHit) [][]natHit {
+	slices.SortFunc(hits, func(a, b natHit) int {
+		return cmp.Or(a.key.client.Compare(b.key.client), cmp.Compare(a.key.server, b.key.server))
+	})
+	var out [][]natHit
+	for i, h := range hits {
+		if i > 0 && h.key.client == hits[i-1].key.client {
+			out[len(out)-1] = append(out[len(out)-1], h)
+			continue
 		}
-		f.setCount("distinct_ehlo_names", names, namesLower)
-		f.setCount("distinct_sender_domains", domains, domainsLower)
-		namesText, domainsText := countText(names, namesLower), countText(domains, domainsLower)
-		if conns := c.connectors.top("", 1).Values; len(conns) == 1 {
-			f.Connector, _, _ = strings.Cut(conns[0], " (")
-		}
-		share := float64(c.sessions) / float64(max(h.total, 1)) * 100
-		stat := fmt.Sprintf("a typical client of %s opens %.0f session(s) (median; MAD %.0f), so %d is %.0f robust deviations above it", k.server, h.median, h.mad, c.sessions, h.z)
-		if h.sources < NATMinSources {
-			stat = fmt.Sprintf("%s has only %d client address(es), and this one carries %.0f%% of its sessions", k.server, h.sources, share)
-		}
-		f.Title = fmt.Sprintf("Hidden NAT: %s on %s's own subnet stands for many clients (%s EHLO names)", ip, k.server, namesText)
-		breadth := fmt.Sprintf("%s different EHLO names and %s sender domains", namesText, domainsText)
-		if h.peak > 1 {
-			breadth = fmt.Sprintf("%s different EHLO names, %s sender domains and up to %d sessions at once", namesText, domainsText, h.peak)
-		}
-		f.Explanation = fmt.Sprintf("%d of %s's %d direct sessions (%.0f%%) came from %s, inside the server's own subnet %s; %s. Behind that one address the logs show %s. One host does not look like that: a device in front of the server is translating the source address of many clients.",
-			c.sessions, k.server, h.total, share, ip, subnet, stat, breadth)
-		f.Cause = fmt.Sprintf("A load balancer in one-arm (SNAT) mode or a firewall NATing inbound SMTP presents every client as %s. Exchange can no longer tell clients apart: connection filtering, IP allow/block lists and every receive connector whose RemoteIPRanges names %s apply to all of them.", ip, ip)
-		f.Fix = []string{
-			"Make the load balancer or firewall keep the client address (routed/two-arm mode, transparent proxy, or no SNAT on the SMTP rule).",
-			fmt.Sprintf("Until then, make sure no connector that grants relay or authentication bypass lists %s: Get-ReceiveConnector -Server %s | ? { $_.RemoteIPRanges -match %s } | ft Identity,PermissionGroups,AuthMechanism", ip, psq(k.server), psq(strings.ReplaceAll(ip, ".", `\.`))),
-		}
-		if len(h.relayConn) > 0 {
-			f.Severity = SeverityHigh
-			f.Explanation += fmt.Sprintf(" Sessions from it hold the anonymous relay right on %s.", strings.Join(quoteAll(h.relayConn), ", "))
-			for _, conn := range h.relayConn {
-				f.Fix = append(f.Fix, fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # applications that must relay get their own addresses`, psq(conn), psq(ip)))
-			}
-		}
-		out = append(out, f)
+		out = append(out, []natHit{h})
 	}
 	return out
+}
+
+// relayedThrough raises the NAT finding of addr once the relay detector
+// has seen mail relayed to outside domains from it, and adds what was
+// relayed to its counts and timeline.
+func (res natResult) relayedThrough(r *Report, addr netip.Addr, sessions, rcpts int64, hours hourly) {
+	i, ok := res.index[addr]
+	if !ok {
+		return
+	}
+	st, f := res.nat[addr], &r.Findings[i]
+	st.rcpts += rcpts
+	st.relayed += sessions
+	for k, c := range hours {
+		st.hours.add(time.Unix(k, 0), 0, c[1], 0)
+	}
+	f.Counts["relayed_recipients"] = st.rcpts
+	f.Counts["relayed_sessions"] = st.relayed
+	f.Timeline = st.hours.timeline(MeasureSessions, st.span.first, st.span.last, st.logs)
+	if st.raised {
+		return
+	}
+	st.raised = true
+	f.Severity = SeverityCritical
+	f.Explanation += " It did relay to outside domains (the anonymous-relay findings citing this one): everyone behind it can relay."
+}
+
+// finding is the one finding of a NAT address: hits are its servers, by name.
+func (d *SNATDetector) finding(hits []natHit, in *detectorInputs) (Finding, *natState) {
+	v := in.org
+	addr := hits[0].key.client
+	ip := addr.String()
+	var ehlo, domains, connectors counter
+	var sessions, total int64
+	var sp span
+	var smp samples
+	var iv [][2]int64
+	st := &natState{}
+	var servers, relayConns, perServer []string
+	for _, h := range hits {
+		c := h.c
+		ehlo.merge(&c.ehlo, maxDistinctValues)
+		domains.merge(&c.senderDomains, maxDistinctValues)
+		connectors.merge(&c.connectors, 64)
+		sessions += c.sessions
+		total += h.total
+		sp.add(c.span.first, c.span.last)
+		smp.merge(c.samples)
+		st.hours.merge(c.hours)
+		if len(iv) < maxNATIntervals {
+			iv = append(iv, c.intervals[:min(len(c.intervals), maxNATIntervals-len(iv))]...)
+		}
+		servers = append(servers, h.key.server)
+		relayConns = append(relayConns, h.relayConn...)
+		share := float64(c.sessions) / float64(max(h.total, 1)) * 100
+		stat := fmt.Sprintf("%.0f robust deviations above a typical client (median %.0f session(s), MAD %.0f)", h.z, h.median, h.mad)
+		if h.sources < NATMinSources {
+			stat = fmt.Sprintf("%d client address(es) in all", h.sources)
+		}
+		perServer = append(perServer, fmt.Sprintf("on %s (subnet %s), %d of its %d direct sessions (%.0f%%), %s",
+			h.key.server, v.subnet(c.local), c.sessions, h.total, share, stat))
+	}
+	slices.Sort(relayConns)
+	relayConns = slices.Compact(relayConns)
+	peak := peakConcurrency(iv)
+	st.span, st.logs = sp, in.logs.of(false, servers...)
+	names, namesLower := ehlo.distinct()
+	doms, domsLower := domains.distinct()
+
+	f := Finding{
+		ID: findingID("snat", ip), Detector: detectorSNAT, Severity: SeverityMedium, Server: mainServer(hits), Source: ip,
+		First: sp.first, Last: sp.last, Samples: smp.list,
+		Counts: map[string]int64{"sessions": sessions, "server_sessions": total, "servers": int64(len(hits)),
+			"peak_concurrent_sessions": int64(peak)},
+		Facts: []Fact{connectors.top("servers and connectors it fronts, by sessions", MaxListed), ehlo.top("EHLO names, by sessions", MaxListed),
+			domains.top("sender domains, by messages", MaxListed)},
+		Timeline: st.hours.timeline(MeasureSessions, sp.first, sp.last, st.logs),
+	}
+	if len(hits) == 1 {
+		h := hits[0]
+		f.Counts["server_sources"] = int64(h.sources)
+	} else {
+		f.Servers = servers
+	}
+	f.setCount("distinct_ehlo_names", names, namesLower)
+	f.setCount("distinct_sender_domains", doms, domsLower)
+	namesText, domainsText := countText(names, namesLower), countText(doms, domsLower)
+	if conns := connectors.top("", 1).Values; len(conns) == 1 {
+		f.Connector, _, _ = strings.Cut(conns[0], " (")
+	}
+	where := fmt.Sprintf("on %s's own subnet", servers[0])
+	if len(servers) > 1 {
+		where = "in front of " + joinAnd(servers)
+	}
+	f.Title = fmt.Sprintf("Hidden NAT: %s %s stands for many clients (%s EHLO names)", ip, where, namesText)
+	breadth := fmt.Sprintf("%s different EHLO names and %s sender domains", namesText, domainsText)
+	if peak > 1 {
+		breadth = fmt.Sprintf("%s different EHLO names, %s sender domains and up to %d sessions at once", namesText, domainsText, peak)
+	}
+	f.Explanation = fmt.Sprintf("%s, an address on the server's own subnet, carries an outlying share of the sessions: %s. Behind that one address the logs show %s. One host does not look like that: a device in front of the server%s is translating the source address of many clients.",
+		ip, strings.Join(perServer, "; "), breadth, plural(len(servers) > 1))
+	if len(servers) > 1 {
+		f.Explanation += fmt.Sprintf(" It is on the subnet of %s alike: one device fronts them all.", joinAnd(servers))
+	}
+	f.Cause = fmt.Sprintf("A load balancer in one-arm (SNAT) mode or a firewall NATing inbound SMTP presents every client as %s. Exchange can no longer tell clients apart: connection filtering, IP allow/block lists and every receive connector whose RemoteIPRanges names %s apply to all of them.", ip, ip)
+	f.Fix = []string{"Make the load balancer or firewall keep the client address (routed/two-arm mode, transparent proxy, or no SNAT on the SMTP rule)."}
+	quoted := make([]string, len(servers))
+	for i, server := range servers {
+		quoted[i] = psq(server)
+	}
+	f.Fix = append(f.Fix, fmt.Sprintf("Until then, make sure no connector that grants relay or authentication bypass lists %s: %s | %% { Get-ReceiveConnector -Server $_ } | ? { $_.RemoteIPRanges -match %s } | ft Identity,PermissionGroups,AuthMechanism", ip, strings.Join(quoted, ","), psq(strings.ReplaceAll(ip, ".", `\.`))))
+	if len(relayConns) > 0 {
+		f.Severity = SeverityHigh
+		f.Explanation += fmt.Sprintf(" Sessions from it hold the anonymous relay right on %s.", strings.Join(quoteAll(relayConns), ", "))
+		for _, conn := range relayConns {
+			f.Fix = append(f.Fix, fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # applications that must relay get their own addresses`, psq(conn), psq(ip)))
+		}
+	}
+	return f, st
+}
+
+// mainServer is the server with the most of the NAT's sessions (ties: by name).
+func mainServer(hits []natHit) string {
+	best, most := "", int64(-1)
+	for _, h := range hits {
+		if h.c.sessions > most || h.c.sessions == most && h.key.server < best {
+			best, most = h.key.server, h.c.sessions
+		}
+	}
+	return best
+}
+
+func plural(many bool) string {
+	if many {
+		return "s"
+	}
+	return ""
 }
 
 func quoteAll(s []string) []string {

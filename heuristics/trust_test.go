@@ -47,9 +47,11 @@ func TestCappedCounterIndependentOfOrder(t *testing.T) {
 	}
 }
 
-// TestNATFindingCitedPerServer: two servers behind the same NAT address;
-// each relay finding cites its own server's hidden-NAT finding.
-func TestNATFindingCitedPerServer(t *testing.T) {
+// TestNATFindingOnePerAddress: two servers behind the same NAT address
+// (a load balancer in front of both) make one hidden-NAT finding listing
+// both servers and their connectors; the relay through it on each server
+// is a finding of its own (a connector's permission each) citing it.
+func TestNATFindingOnePerAddress(t *testing.T) {
 	var all [][]*session.Session
 	for _, sv := range []struct{ name, local string }{{"EX01", "10.1.0.10"}, {"EX02", "10.1.0.11"}} {
 		lb := sv.name + `\Relay LB ` + sv.name
@@ -58,29 +60,40 @@ func TestNATFindingCitedPerServer(t *testing.T) {
 			natClients(sv.name, lb, sv.local, "10.1.0.5", 10, 10, relayPerms, "gmail.com"))
 	}
 	rep := analyze(Org{}, all...)
-	ids := map[string]string{}
+	var nat []Finding
 	for _, f := range rep.Findings {
 		if f.Detector == detectorSNAT {
-			ids[f.Server] = f.ID
+			nat = append(nat, f)
 		}
 	}
-	if len(ids) != 2 {
-		t.Fatalf("NAT findings for %v, want EX01 and EX02", ids)
+	if len(nat) != 1 {
+		t.Fatalf("%d NAT findings, want one for 10.1.0.5", len(nat))
 	}
-	relays := 0
+	n := nat[0]
+	if !reflect.DeepEqual(n.Servers, []string{"EX01", "EX02"}) || n.Source != "10.1.0.5" || n.Severity != SeverityCritical ||
+		n.Counts["sessions"] != 420 || n.Counts["relayed_recipients"] != 20 || !strings.Contains(n.Title, "in front of EX01 and EX02") {
+		t.Errorf("NAT finding: %s servers %v source %s %v %v", n.Title, n.Servers, n.Source, n.Severity, n.Counts)
+	}
+	conns := n.Facts[0]
+	if conns.Name != "servers and connectors it fronts, by sessions" || !reflect.DeepEqual(conns.Values, []string{`EX01\Relay LB EX01 (210)`, `EX02\Relay LB EX02 (210)`}) {
+		t.Errorf("connectors fact: %+v", conns)
+	}
+	relays := map[string]bool{}
 	for _, f := range rep.Findings {
 		if f.Detector != detectorRelay {
 			continue
 		}
-		relays++
-		for server, id := range ids {
-			if cites := strings.Contains(f.Explanation, id); cites != (server == f.Server) {
-				t.Errorf("relay finding on %s: cites %s's NAT finding %s: %v\n%s", f.Server, server, id, cites, f.Explanation)
-			}
+		relays[f.Server] = true
+		if !reflect.DeepEqual(f.CausedBy, []string{n.ID}) || !strings.Contains(f.Explanation, n.ID) || f.Counts["recipients"] != 10 {
+			t.Errorf("relay finding on %s: caused by %v, want %s; %v\n%s", f.Server, f.CausedBy, n.ID, f.Counts, f.Explanation)
 		}
 	}
-	if relays != 2 {
-		t.Errorf("%d relay findings, want one per server", relays)
+	if len(relays) != 2 {
+		t.Errorf("relay findings on %v, want one per server's connector", relays)
+	}
+	// One incident: the NAT, then what was relayed through it.
+	if len(rep.WhatHappened) != 1 || len(rep.WhatHappened[0].Findings) != 3 || rep.WhatHappened[0].Findings[0] != n.ID {
+		t.Errorf("what happened: %+v", rep.WhatHappened)
 	}
 }
 
@@ -101,7 +114,7 @@ func TestDistinctCountsExact(t *testing.T) {
 		t.Errorf("distinct sender domains %d, want %d", got, names)
 	}
 	for _, fact := range f.Facts {
-		if fact.Name == "EHLO names, by sessions" && (fact.More != names-8 || fact.MoreAtLeast) {
+		if fact.Name == "EHLO names, by sessions" && (len(fact.Values) != names || fact.More != 0 || fact.MoreAtLeast) {
 			t.Errorf("EHLO fact: %+v", fact)
 		}
 	}

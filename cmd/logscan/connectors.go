@@ -271,7 +271,7 @@ func renderConnectors(w io.Writer, rep *connectorsReport) {
 		para(w, "What", f.Explanation)
 		for _, fact := range f.Facts {
 			if len(fact.Values) > 0 {
-				para(w, capitalise(fact.Name), factText(fact))
+				para(w, capitalise(fact.Name), factText(fact, textOptions{Details: true}))
 			}
 		}
 		para(w, "Cause", f.Cause)

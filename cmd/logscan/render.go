@@ -65,10 +65,10 @@ func num(n int64) string {
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000Z") }
 
-func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
+func renderText(w io.Writer, rep *scanReport, opt textOptions) error {
 	res, sum, tot := rep.Result, rep.Summary, rep.Result.Totals
 	if rep.Analysis != nil {
-		renderFindings(w, rep.Analysis)
+		renderFindings(w, rep.Analysis, opt)
 		fmt.Fprintln(w, "\nSummary")
 	}
 	if len(res.Files) > 0 || len(rep.Datasets) == 0 {
@@ -146,7 +146,7 @@ func renderText(w io.Writer, rep *scanReport, maxProblems int) error {
 		}
 		tw.Flush()
 	}
-	renderProblems(w, res, maxProblems)
+	renderProblems(w, res, opt.MaxProblems)
 	return nil
 }
 
@@ -308,6 +308,8 @@ type jsonReport struct {
 	RowsWarned    int64             `json:"rows_kept_with_warnings"`
 	FileList      []jsonFile        `json:"file_list"`
 
+	WhatHappened   []heuristics.Incident    `json:"what_happened"`
+	Checked        []heuristics.Check       `json:"checked"`
 	Findings       []heuristics.Finding     `json:"findings"`
 	Datasets       []run.DatasetRead        `json:"datasets,omitempty"`
 	Incremental    *run.Incremental         `json:"incremental,omitempty"`
@@ -327,8 +329,9 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 		Bytes: tot.Bytes, RowsRead: tot.RowsRead, RowsEmitted: tot.RowsEmitted, RowsRejected: tot.RowsRejected,
 		Warnings: tot.Warnings, RowsWarned: tot.RowsWarned, Sessions: sum.Sessions, ProblemKinds: []jsonProblemKind{},
 		Servers: []jsonServer{}, Connectors: []jsonConnector{}, Problems: []jsonProblem{}, FileList: []jsonFile{},
-		Findings: []heuristics.Finding{}, RelayProbes: []heuristics.Finding{}, RelayInventory: []heuristics.Finding{}, AuthAttacks: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
+		WhatHappened: []heuristics.Incident{}, Checked: heuristics.Checks(), Findings: []heuristics.Finding{}, RelayProbes: []heuristics.Finding{}, RelayInventory: []heuristics.Finding{}, AuthAttacks: []heuristics.Finding{}, Assumptions: []heuristics.Assumption{}}
 	if a := rep.Analysis; a != nil {
+		out.WhatHappened = append(out.WhatHappened, a.WhatHappened...)
 		out.Findings = append(out.Findings, a.Findings...)
 		out.RelayProbes = append(out.RelayProbes, a.Probes...)
 		out.Datasets, out.Incremental, out.RowsOutside = rep.Datasets, rep.Incremental, tot.RowsOutside

@@ -15,8 +15,14 @@ import (
 
 // csvHeader is the column list of --format csv: one row per finding, relay
 // inventory entry and relay probe, for spreadsheets and ticket systems.
+// Columns are only ever added at the end.
 var csvHeader = []string{"section", "id", "severity", "detector", "server", "connector", "source",
-	"first_seen", "last_seen", "title", "explanation", "cause", "fix", "counts", "facts", "samples"}
+	"first_seen", "last_seen", "title", "explanation", "cause", "fix", "counts", "facts", "samples",
+	"timeline", "sources", "caused_by"}
+
+// csvCellMax keeps a cell within what Excel holds (32,767 characters): a
+// longer list is cut at a line with a note; the JSON has it whole.
+const csvCellMax = 32_000
 
 // renderCSV writes the analysis as CSV. Every cell goes through csvCell:
 // log text must not become a formula in Excel or LibreOffice.
@@ -35,7 +41,7 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 			var counts, facts, samples []string
 			for _, fact := range f.Facts {
 				if len(fact.Values) > 0 {
-					facts = append(facts, fact.Name+": "+factText(fact))
+					facts = append(facts, fact.Name+": "+factText(fact, textOptions{Details: true}))
 				}
 			}
 			for _, k := range sortedKeys(f.Counts) {
@@ -48,11 +54,25 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 			for _, s := range f.Samples {
 				samples = append(samples, s.Server+" "+s.Session+" "+s.At)
 			}
-			row := []string{sec.name, f.ID, f.Severity.String(), f.Detector, f.Server, f.Connector, f.Source,
+			var sources []string
+			for _, s := range f.Sources {
+				line := s.Addr
+				if s.EHLO != "" {
+					line += " ehlo=" + s.EHLO
+				}
+				sources = append(sources, fmt.Sprintf("%s public=%v sessions=%d recipients=%d first=%s last=%s",
+					line, s.Public, s.Sessions, s.Recipients, csvTime(s.First), csvTime(s.Last)))
+			}
+			server := f.Server
+			if len(f.Servers) > 1 {
+				server = strings.Join(f.Servers, ", ")
+			}
+			row := []string{sec.name, f.ID, f.Severity.String(), f.Detector, server, f.Connector, f.Source,
 				csvTime(f.First), csvTime(f.Last), f.Title, f.Explanation, f.Cause, strings.Join(f.Fix, "\n"),
-				strings.Join(counts, "; "), strings.Join(facts, "\n"), strings.Join(samples, "\n")}
+				strings.Join(counts, "; "), strings.Join(facts, "\n"), strings.Join(samples, "\n"),
+				csvTimeline(f.Timeline), strings.Join(sources, "\n"), strings.Join(f.CausedBy, "\n")}
 			for i := range row {
-				row[i] = csvCell(row[i])
+				row[i] = csvCell(cutCell(row[i]))
 			}
 			if err := cw.Write(row); err != nil {
 				return err
@@ -92,6 +112,47 @@ func csvCell(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// csvTimeline is a timeline's first line (onset, peak, end, still active,
+// before the logs), then one line per hour with activity.
+func csvTimeline(tl *heuristics.Timeline) string {
+	if tl == nil {
+		return ""
+	}
+	head := fmt.Sprintf("onset=%s end=%s peak=%s peak_%s=%d still_active=%v before_logs=%v logs=%s/%s",
+		csvTime(tl.Onset), csvTime(tl.End), csvTime(tl.Peak), cmpOr(tl.Measure, "none"), tl.PeakCount, tl.StillActive, tl.BeforeLogs, csvTime(tl.LogsStart), csvTime(tl.LogsEnd))
+	if tl.Partial {
+		head += " partial=true"
+	}
+	lines := []string{head}
+	for _, h := range tl.Hours {
+		lines = append(lines, fmt.Sprintf("%s sessions=%d recipients=%d failures=%d", csvTime(h.Hour), h.Sessions, h.Recipients, h.Failures))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// cutCell cuts a cell longer than csvCellMax at a line end, and says so.
+func cutCell(s string) string {
+	if len(s) <= csvCellMax {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:csvCellMax], '\n')
+	if cut < 0 {
+		cut = csvCellMax
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+	}
+	rest := strings.Count(s[cut:], "\n")
+	return s[:cut] + fmt.Sprintf("\n... cut here (%d more lines): a spreadsheet cell holds 32,767 characters; --format json has them all", rest)
 }
 
 func csvTime(t time.Time) string {

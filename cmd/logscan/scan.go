@@ -23,6 +23,7 @@ type scanOptions struct {
 	Top         int
 	MaxProblems int
 	Timing      bool
+	Details     bool
 
 	AcceptedDomains []string
 	ExchangeServers []string
@@ -44,15 +45,24 @@ func newScanCmd(io *IOStreams, runF func(*scanOptions) error) *cobra.Command {
 	opts := &scanOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "scan PATH...",
-		Short: "Find hidden NAT, anonymous relay and 451 5.7.3 in protocol logs",
-		Long: `Read Exchange SMTP protocol logs, rebuild every session and report findings,
-most severe first, each with its evidence (sessions, file:line), likely cause
-and fix:
+		Short: "Find open relays, hidden NAT, blocklistings and 451 5.7.3 in protocol logs",
+		Long: `Read Exchange SMTP protocol logs, rebuild every session and report what
+happened: first each incident in one sentence with its time span and size,
+then the findings, one per cause, most important first, each with when it
+began, peaked and ended, its evidence (sources, sessions, file:line), likely
+cause and fix:
 
   hidden-snat           many clients behind one address on the server's subnet
-  anonymous-relay       unauthenticated mail accepted for outside domains
-                        (and refused relay attempts, as probing)
+  anonymous-relay       unauthenticated mail accepted for outside domains, one
+                        finding per connector (and refused attempts, as probing)
   exchange-auth-5.7.3   451 5.7.3 Cannot achieve Exchange Server authentication
+  frontend-proxy-prx    a Front End answering 451 4.7.0 ... PRXn
+  inbound-refused       inbound mail for your own domain refused as relay
+  blocklisted           our public IP refused by blocklists, linked to the
+                        relay that preceded it
+
+Long lists are cut to their first 10 in text; --details prints them all,
+and --format json / csv always hold them.
 
 Then a summary: files, rows, rejected rows, time span, servers, connectors,
 sessions and the busiest remote addresses per connector.
@@ -130,6 +140,7 @@ sessions still open to the next run, and replaces FILE atomically.`,
 	addWindowFlags(cmd, &opts.Window)
 	cmd.Flags().StringVar(&opts.Config, "config", "", "Receive connector configuration (collect/Get-LogscanConfig.ps1, or ConvertTo-Json/Export-Clixml/Export-Csv of Get-ReceiveConnector): the organisation is taken from it, and it is audited with the logs")
 	cmd.Flags().StringVar(&opts.State, "state", "", "Incremental: read only what the logs gained since the run that wrote this state file, and update it")
+	cmd.Flags().BoolVar(&opts.Details, "details", false, "Text output: every value of every evidence list, every source and every hour (default: the first 10 and a count)")
 	cmd.Flags().BoolVar(&opts.Timing, "timing", false, "Print read time and throughput on stderr (always shown on a terminal)")
 	return cmd
 }
@@ -198,7 +209,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	case "csv":
 		err = renderCSV(opts.IO.Out, rep)
 	default:
-		err = renderText(opts.IO.Out, rep, opts.MaxProblems)
+		err = renderText(opts.IO.Out, rep, textOptions{MaxProblems: opts.MaxProblems, Details: opts.Details})
 	}
 	if err != nil {
 		return err

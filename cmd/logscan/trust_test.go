@@ -116,7 +116,7 @@ func TestLowerBoundsRendered(t *testing.T) {
 		Facts: []heuristics.Fact{{Name: "EHLO names, by sessions", Values: []string{"a (2)"}, More: 65535, MoreAtLeast: true}}}
 	rep := &scanReport{Result: &parser.ScanResult{}, Analysis: &heuristics.Report{Findings: []heuristics.Finding{f}}}
 	var text, csvOut, js bytes.Buffer
-	renderText(&text, rep, 5)
+	renderText(&text, rep, textOptions{MaxProblems: 5})
 	renderCSV(&csvOut, rep)
 	renderJSON(&js, rep)
 	for name, want := range map[string][]string{

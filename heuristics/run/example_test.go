@@ -25,9 +25,12 @@ func ExampleScan() {
 		fmt.Printf("[%s] %s\n", f.Severity, f.Detector)
 	}
 	// Output:
-	// 288 files, 1358 sessions
+	// 360 files, 4438 sessions
+	// [critical] compromised-account
 	// [critical] hidden-snat
 	// [critical] anonymous-relay
 	// [high] anonymous-relay
+	// [high] blocklisted
 	// [high] exchange-auth-5.7.3
+	// [high] blocklisted
 }

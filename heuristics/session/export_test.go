@@ -79,7 +79,7 @@ func TestSessionsTableRoundTrip(t *testing.T) {
 			}
 			slices.Sort(got)
 			slices.Sort(want)
-			if len(want) != 1358 || !slices.Equal(got, want) {
+			if len(want) != 4438 || !slices.Equal(got, want) {
 				t.Fatalf("read back %d sessions, wrote %d", len(got), len(want))
 			}
 			// EX02's failed 451 5.7.3 attempts (no 451 row: an EHLO reply

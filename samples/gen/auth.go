@@ -93,8 +93,6 @@ type spamRun struct {
 
 const (
 	webshopIP  = "203.0.113.80" // a hosted web shop, at a partner
-	ourPublic  = "203.0.113.10" // the organisation's outbound address
-	replySpam  = "554 5.7.1 Service unavailable; Client host [" + ourPublic + "] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/" + ourPublic
 	crmHost    = "10.30.8.15"
 	alertsHost = "10.30.8.20"
 	scanHost   = "10.30.5.40"
@@ -335,7 +333,10 @@ func (g *generator) compromiseHour(hourStart int64) {
 		if t < refusedFrom {
 			continue
 		}
-		g.refusedOutbound(p.crng.IntN(len(servers)), t)
+		// The spam left through EX01's Hub (its Client Frontend took the
+		// account's sessions), so EX01's public address is the one listed.
+		_ = p.crng.IntN(len(servers)) // the draw kept, so the rest of the run is unchanged
+		g.refusedOutbound(0, t)
 		if truth.Refused.IsZero() || time.UnixMilli(t).Before(truth.Refused) {
 			truth.Refused = time.UnixMilli(t).UTC()
 		}
@@ -499,12 +500,13 @@ func (g *generator) refusedOutbound(sv int, t int64) {
 	r.add(g.ms(20, 200), '+', "", "")
 	r.add(g.ms(20, 300), '<', "220 "+mx+" ESMTP ready", "")
 	r.add(0, '>', "EHLO "+orgEHLO, "")
-	r.add(g.ms(20, 200), '<', fmt.Sprintf("250 %s Hello %s [%s] SIZE 52428800 PIPELINING ENHANCEDSTATUSCODES 8BITMIME", mx, orgEHLO, ourPublic), "")
+	ip := publicIP(sv) // what the receiver sees of us, and names when it refuses
+	r.add(g.ms(20, 200), '<', fmt.Sprintf("250 %s Hello %s [%s] SIZE 52428800 PIPELINING ENHANCEDSTATUSCODES 8BITMIME", mx, orgEHLO, ip), "")
 	r.add(0, '*', "", fmt.Sprintf("sending message with RecordId %d and InternetMessageId %s", g.rng.Int64N(1<<40), g.messageID(s.fqdn)))
 	r.add(0, '>', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", g.internalUser(), 2000+g.rng.IntN(90000)), "")
 	r.add(0, '>', "RCPT TO:<"+g.user(p.domain)+">", "")
 	r.add(g.ms(20, 300), '<', "250 2.1.0 Ok", "")
-	r.add(0, '<', replySpam, "")
+	r.add(0, '<', "554 5.7.1 Service unavailable; Client host ["+ip+"] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/"+ip, "")
 	r.add(0, '>', "QUIT", "")
 	r.add(g.ms(10, 100), '<', "221 2.0.0 Bye", "")
 	r.add(0, '-', "", "Local")

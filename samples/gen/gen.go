@@ -23,12 +23,18 @@ type Config struct {
 	// LiveTail cuts the last file of each folder in the middle of its last
 	// row, as when logs are copied while the transport service writes them.
 	LiveTail bool
-	// Clean writes the same organisation without its three incidents: EX03
+	// Clean writes the same organisation without its incidents: EX03
 	// sees its clients' own addresses on its Default Frontend connector,
 	// nobody relays from the Internet, and no connector breaks X-EXPS. The
 	// printer's relay and the Internet's relay probes remain: they are
 	// normal, and must not raise findings.
 	Clean bool
+	// Botnet is how many public sources relay through EX02's Default
+	// Frontend connector, opened to anonymous relay at 14:10; 0: none.
+	Botnet int
+	// MoreIncidents: the load balancer of incident 1 also fronts EX01,
+	// and a second connector breaks X-EXPS (EX03 -> EX02, 451 5.7.3).
+	MoreIncidents bool
 	// ConnectivityLogs also writes each server's Transport connectivity log
 	// (Hub\Connectivity\CONNECTLOG<yyyymmddhh>-1.LOG), where Exchange
 	// writes the failure text (451 5.7.3, DNS, TLS) that its protocol logs
@@ -59,7 +65,10 @@ type Stats struct {
 	// (451 5.7.3, incident 3), each written to EX02's send log and EX01's
 	// receive log: the truth a detector's count must match.
 	ExchangeAuthAttempts int
-	Auth                  AuthStats // what Config.Auth and Config.Compromise added (auth.go)
+	Auth                 AuthStats // what Config.Auth and Config.Compromise added (auth.go)
+	// Incidents is the truth about the relays, the NAT, the second 451
+	// pair and the blocklisting (blocklist.go).
+	Incidents IncidentStats
 }
 
 // streamKey is one log folder of one server.
@@ -108,7 +117,8 @@ type generator struct {
 	stats   Stats
 	// nextRetry is when EX02's queue to EX01 next tries again (incident 3).
 	nextRetry int64
-	auth    *authPlan // Config.Auth, Config.Compromise (auth.go)
+	auth      *authPlan     // Config.Auth, Config.Compromise (auth.go)
+	inc       incidentState // blocklist.go
 }
 
 // Generate writes cfg.Hours (or more, up to cfg.TargetBytes) of logs to sink.

@@ -27,7 +27,9 @@ func generate(t *testing.T, cfg Config) map[string][]byte {
 }
 
 // The committed sample's parameters, as in the Makefile's samples target.
-var sampleConfig = Config{Scale: 0.1, Seed: 1, LiveTail: true}
+// sampleConfig is what make samples writes to samples/contoso: the
+// Makefile's flags, field for field.
+var sampleConfig = Config{Scale: 0.1, Seed: 1, LiveTail: true, ConnectivityLogs: true, Auth: true, Compromise: true, Accounts: 25}
 
 // TestCommittedSample: samples/contoso is exactly what `make samples`
 // writes, so the sample, the README and the generator cannot drift apart.

@@ -1,7 +1,9 @@
 // Package gen writes the protocol logs of a fictitious Exchange organisation,
 // Contoso, for logscan's demo, tests and benchmarks: three multi-role servers
-// with Front End and Hub receive and send logs, hourly files, and the three
-// incidents logscan exists to find, buried in ordinary traffic.
+// with Front End and Hub receive and send logs, hourly files, and the
+// incidents logscan exists to find (hidden NAT, anonymous relay, 451 5.7.3,
+// a blocklisting; optionally a botnet through an open relay), buried in
+// ordinary traffic.
 //
 // Nothing in the output labels an incident. Each one can only be told from
 // normal traffic the way a detector would tell it from a real organisation's

@@ -98,7 +98,7 @@ func (g *generator) hour(start time.Time) {
 		for range g.count(8*day, 1) {
 			to := (sv + 1 + g.rng.IntN(len(servers)-1)) % len(servers)
 			t := at()
-			if sv == 1 && to == 0 && t >= brokenSince {
+			if sv == 1 && to == 0 && t >= brokenSince || g.secondPairBroken(sv, to, t) {
 				continue // queued on EX02: the retries below carry it
 			}
 			g.intraOrg(sv, to, t)
@@ -115,6 +115,7 @@ func (g *generator) hour(start time.Time) {
 			g.nextRetry = g.hourEnd + g.ms(200, 1500) // not split across two hours' files
 		}
 	}
+	g.moreIncidents(start, brokenSince)
 }
 
 // pickHub chooses the Hub a Front End proxies to. After the broken connector
@@ -123,7 +124,7 @@ func (g *generator) hour(start time.Time) {
 func (g *generator) pickHub(fe int, t, brokenSince int64) int {
 	for {
 		h := g.rng.IntN(len(servers))
-		if !(fe == 1 && h == 0 && t >= brokenSince) {
+		if !(fe == 1 && h == 0 && t >= brokenSince) && !g.secondPairBroken(fe, h, t) {
 			return h
 		}
 	}
@@ -165,6 +166,7 @@ func (g *generator) inbound(sv int, connector, perms string, p peer, t int64, re
 	r.add(g.ms(5, 50), '<', "QUIT", "")
 	r.add(0, '>', "221 2.0.0 Service closing transmission channel", "")
 	r.add(0, '-', "", "Local")
+	g.noteInbound(sv, connector, p, t, r.t, rcpts, relay)
 	g.proxy(sv, hub, r.t-int64(g.rng.IntN(40)), p.ip, p.ehlo, r.sid, from, rcpts, size, "Anonymous")
 }
 
@@ -401,12 +403,12 @@ func (g *generator) outbound(sv int, t int64) {
 	r.add(g.ms(20, 200), '+', "", "")
 	r.add(g.ms(20, 300), '<', "220 "+mx+" ESMTP ready", "")
 	r.add(0, '>', "EHLO "+orgEHLO, "")
-	r.add(g.ms(20, 200), '<', fmt.Sprintf("250 %s Hello %s [203.0.113.10] SIZE 52428800 PIPELINING STARTTLS ENHANCEDSTATUSCODES 8BITMIME", mx, orgEHLO), "")
+	r.add(g.ms(20, 200), '<', fmt.Sprintf("250 %s Hello %s [%s] SIZE 52428800 PIPELINING STARTTLS ENHANCEDSTATUSCODES 8BITMIME", mx, orgEHLO, publicIP(sv)), "")
 	r.add(0, '>', "STARTTLS", "")
 	r.add(g.ms(20, 200), '<', "220 2.0.0 Ready to start TLS", "")
 	r.add(g.ms(20, 100), '*', "", tlsClient)
 	r.add(0, '>', "EHLO "+orgEHLO, "")
-	r.add(g.ms(20, 200), '<', fmt.Sprintf("250 %s Hello %s [203.0.113.10] SIZE 52428800 PIPELINING ENHANCEDSTATUSCODES 8BITMIME", mx, orgEHLO), "")
+	r.add(g.ms(20, 200), '<', fmt.Sprintf("250 %s Hello %s [%s] SIZE 52428800 PIPELINING ENHANCEDSTATUSCODES 8BITMIME", mx, orgEHLO, publicIP(sv)), "")
 	r.add(0, '*', "", fmt.Sprintf("sending message with RecordId %d and InternetMessageId %s", g.rng.Int64N(1<<40), g.messageID(s.fqdn)))
 	size := 2000 + g.rng.IntN(200000)
 	r.add(0, '>', fmt.Sprintf("MAIL FROM:<%s> SIZE=%d", g.internalUser(), size), "")

@@ -30,14 +30,18 @@ func main() {
 	auth := flag.Bool("auth", false, "add hundreds of users submitting with AUTH, service accounts and password guessing from the Internet")
 	compromise := flag.Bool("compromise", false, "add one compromised account sending spam (and the blocklisting that follows)")
 	accounts := flag.Int("accounts", 0, "with -auth: how many users submit with AUTH (0: 200 or more, an organisation's worth)")
+	botnet := flag.Int("botnet", 0, "public sources relaying through EX02's Default Frontend connector from 14:10 (0: none)")
+	more := flag.Bool("more-incidents", false, "the load balancer also fronts EX01, and EX03 -> EX02 fails with 451 5.7.3 too")
 	flag.Parse()
-	if err := run(*out, *hours, *size, *scale, *seed, *start, *liveTail, *clean, *connectivity, *auth, *compromise, *accounts); err != nil {
+	cfg := gen.Config{Hours: *hours, Scale: *scale, Seed: *seed, LiveTail: *liveTail, Clean: *clean, ConnectivityLogs: *connectivity, Botnet: *botnet, MoreIncidents: *more,
+		Auth: *auth, Compromise: *compromise, Accounts: *accounts}
+	if err := run(*out, *size, *start, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(out string, hours int, size string, scale float64, seed uint64, start string, liveTail, clean, connectivity, auth, compromise bool, accounts int) error {
+func run(out, size, start string, cfg gen.Config) error {
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {
 		return fmt.Errorf("-start: %w", err)
@@ -46,8 +50,8 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
-	st, err := gen.Generate(gen.Config{Start: t, Hours: hours, TargetBytes: target, Scale: scale, Seed: seed, LiveTail: liveTail, Clean: clean,
-		ConnectivityLogs: connectivity, Auth: auth, Compromise: compromise, Accounts: accounts},
+	cfg.Start, cfg.TargetBytes = t, target
+	st, err := gen.Generate(cfg,
 		func(p string) (io.WriteCloser, error) {
 			full := filepath.Join(out, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -63,6 +67,9 @@ func run(out string, hours int, size string, scale float64, seed uint64, start s
 	if c := st.Auth.Compromise; c != nil {
 		fmt.Printf("compromised account %s (%s): %d session(s) from %s, %s to %s, %d message(s) to %d outside recipient(s) in %d domain(s)\n",
 			c.Account, c.Logon, c.Sessions, strings.Join(c.Sources, ", "), c.First.Format(time.RFC3339), c.Last.Format(time.RFC3339), c.Messages, c.Recipients, len(c.Domains))
+	}
+	if bl := st.Incidents.Blocklisting; bl.Sessions > 0 {
+		fmt.Printf("blocklisted: %s refused %d times (%d recipients) from %s\n", bl.IP, bl.Refusals, bl.RecipientsRefused, bl.First.Format(time.RFC3339))
 	}
 	return nil
 }
