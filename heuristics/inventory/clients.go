@@ -68,7 +68,6 @@ type Inventory struct {
 	others   map[uint32]*row // per connector id: clients past the budget
 	seen     int64           // sessions observed
 	filtered int64           // sessions the filter left out
-	spilled  int64           // sessions counted in an "other clients" row
 	domains  map[string]*domainEvidence
 	fqdns    map[string]map[string]struct{}     // server -> FQDNs of its 220 banners
 	local    map[string]map[netip.Addr]struct{} // server -> its own addresses
@@ -216,7 +215,6 @@ func (inv *Inventory) Observe(s *session.Session) {
 		inv.other(out.conn).merge(outRow, inv.strs)
 	}
 	if r == nil {
-		inv.spilled++
 		r = inv.other(out.conn)
 	}
 	inv.add(r, s)
@@ -369,7 +367,7 @@ func (inv *Inventory) add(r *row, s *session.Session) {
 			}
 		}
 	}
-	class, _ := classify(s)
+	class, v := classify(s)
 	switch class {
 	case tlsNone:
 		r.tlsNone++
@@ -383,7 +381,9 @@ func (inv *Inventory) add(r *row, s *session.Session) {
 		r.tlsUnknownVersion++
 	}
 	switch class {
-	case tlsOld, tlsModern, tlsUnknownVersion:
+	case tlsOld, tlsModern:
+		r.protocols.add(v.String(), 1, maxTLSValues, t) // "TLS1" (2010) counts as TLS1.0
+	case tlsUnknownVersion:
 		r.protocols.add(cmp.Or(s.TLSProtocol, "(not logged)"), 1, maxTLSValues, t)
 	}
 	if s.TLSCipher != "" {

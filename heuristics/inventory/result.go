@@ -182,7 +182,10 @@ func (inv *Inventory) Result(q Query) *Result {
 	defer inv.mu.Unlock()
 	t := inv.strs
 	res := &Result{Sessions: inv.seen - inv.filtered, Filtered: inv.filtered,
-		Budget: Budget{MaxClients: inv.opts.MaxClients, Hit: inv.rows.refused > 0, Spilled: inv.spilled}}
+		Budget: Budget{MaxClients: inv.opts.MaxClients, Hit: inv.rows.refused > 0}}
+	for _, r := range inv.others {
+		res.Budget.Spilled += r.sessions
+	}
 	res.Accepted = inv.accepted()
 	serverOf := map[netip.Addr]string{}
 	for _, name := range slices.Sorted(maps.Keys(inv.local)) {
