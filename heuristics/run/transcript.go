@@ -132,7 +132,7 @@ func Session(ctx context.Context, cfg SessionConfig) (*SessionResult, error) {
 		}
 		exact, id = k, k.id
 		if len(paths) == 0 {
-			paths = []string{folderOf(cfg.At.File)}
+			paths = []string{logRoot(cfg.At.File)}
 		}
 	}
 	c := newCollector([]uint64{id}, []uint64{id}, func(k sessKey) bool {
@@ -239,8 +239,23 @@ func Session(ctx context.Context, cfg SessionConfig) (*SessionResult, error) {
 		return cmp.Or(cmp.Compare(chainOrder(a.Session), chainOrder(b.Session)), a.Session.Start.Compare(b.Session.Start), a.key().less(b.key()))
 	})
 	out.Chain = legs
-	if !s.Proxied && len(legs) == 1 && s.IsReceive() && len(s.Messages) > 0 {
-		out.FollowNote = "no proxy session names this one in XPROXYFROM SID=: it was not proxied to a Hub, or the Hub's logs were not given"
+	var send, hub *session.Session
+	for _, l := range legs {
+		switch {
+		case l.Session.Proxied && l.Session.IsReceive():
+			hub = l.Session
+		case l.Session.Proxied:
+			send = l.Session
+		}
+	}
+	switch {
+	case out.FollowNote != "":
+	case send != nil && hub == nil:
+		out.FollowNote = fmt.Sprintf("the Hub session the Front End proxied to (%s) is not in the logs read: give that server's logs too", send.Remote)
+	case send == nil && hub != nil && front != nil:
+		out.FollowNote = "the Front End's send log (its proxy session) is not in the logs read"
+	case send == nil && hub == nil && s.IsReceive() && len(s.Messages) > 0:
+		out.FollowNote = "no proxy session names this one in XPROXYFROM SID=: it was not proxied to a Hub, or the logs of its Front End's send log and the Hub were not read"
 	}
 	out.Elapsed = time.Since(start)
 	return out, nil
@@ -314,6 +329,27 @@ func folderOf(file string) string {
 		return a
 	}
 	return filepath.Dir(file)
+}
+
+// logRoot is what to read when only a row is given: the server's log tree
+// (the folder above FrontEnd or Hub: both services' logs, send and receive),
+// else the file's folder.
+func logRoot(file string) string {
+	dir := folderOf(file)
+	if strings.Contains(file, "!/") {
+		return dir
+	}
+	for d := dir; ; {
+		base := filepath.Base(d)
+		if strings.EqualFold(base, "FrontEnd") || strings.EqualFold(base, "Hub") || strings.EqualFold(base, "Edge") {
+			return filepath.Dir(d)
+		}
+		up := filepath.Dir(d)
+		if up == d || strings.EqualFold(base, "Logs") {
+			return dir
+		}
+		d = up
+	}
 }
 
 // findRow reads the file of cfg.At and returns the key of the session of
