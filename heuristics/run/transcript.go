@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -111,7 +112,7 @@ func Session(ctx context.Context, cfg SessionConfig) (*SessionResult, error) {
 	out := &SessionResult{}
 	read := func(paths []string, c *collector) (*parser.ScanResult, error) {
 		out.Reads++
-		res, err := parser.Scan(ctx, paths, parser.ScanOptions{Workers: workers, Server: cfg.Server}, c.add)
+		res, _, err := readAll(ctx, paths, cfg.Server, workers, time.Time{}, time.Time{}, c.add)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +358,13 @@ func logRoot(file string) string {
 func findRow(ctx context.Context, cfg SessionConfig, workers int) (*sessKey, error) {
 	var mu sync.Mutex
 	var found *sessKey
-	_, err := parser.Scan(ctx, []string{folderOfArchive(cfg.At.File)}, parser.ScanOptions{Workers: workers, Server: cfg.Server},
+	// The file itself when it is there; else (a dataset made from it, or a
+	// copy elsewhere) the paths given, whose rows name it.
+	paths := []string{folderOfArchive(cfg.At.File)}
+	if _, err := os.Stat(paths[0]); err != nil && len(cfg.Paths) > 0 {
+		paths = cfg.Paths
+	}
+	_, _, err := readAll(ctx, paths, cfg.Server, workers, time.Time{}, time.Time{},
 		func(_ int, rec arrow.Record) error {
 			files := rec.Column(parser.ColSourceFile).(*array.Dictionary)
 			lines := rec.Column(parser.ColLine).(*array.Int64).Int64Values()
