@@ -113,8 +113,8 @@ func runCoverage(ctx context.Context, opts *coverageOptions) error {
 
 func renderCoverageText(w io.Writer, rep *run.CoverageReport) error {
 	cov := rep.Coverage
-	fmt.Fprintf(w, "Coverage: %s rows read (%s rejected) in %d streams of logs (server × receive/send)\n",
-		num(rep.Files.Totals.RowsRead), num(rep.Files.Totals.RowsRejected), len(cov.Streams))
+	fmt.Fprintf(w, "Coverage: %s read (%s rejected) in %s (one per server, transport service and receive/send)\n",
+		plural(rep.Files.Totals.RowsRead, "row", "rows"), num(rep.Files.Totals.RowsRejected), plural(int64(len(cov.Streams)), "log", "logs"))
 	if len(cov.Streams) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/logscan/logscan/samples/gen"
 )
 
 // TestSessionSample pins the transcript of the sample's first relay from
@@ -126,5 +128,56 @@ func TestCoverageSample(t *testing.T) {
 		if len(s.Issues) != 1 || s.Issues[0].Kind != "cut" || s.Issues[0].Line == 0 {
 			t.Errorf("%s: issues %+v", s.Server, s.Issues)
 		}
+	}
+}
+
+// TestSessionDataset: a dataset made by ingest gives the same transcript
+// as the raw logs (its rows name the files by absolute path).
+func TestSessionDataset(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", "..", "samples", "contoso"))
+	ds := filepath.Join(t.TempDir(), "ds")
+	if code, _, errOut := runCLI(t, "ingest", "--out", ds, root); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, errOut)
+	}
+	_, raw, _ := runCLI(t, "session", root, "--id", "08DE1A20C43ACBA0", "--server", "EX02", "--format", "json")
+	code, fromDS, errOut := runCLI(t, "session", ds, "--id", "08DE1A20C43ACBA0", "--server", "EX02", "--format", "json")
+	if code != exitOK || fromDS != raw || !strings.Contains(raw, `"session_id": "08DE1A30098945FF"`) {
+		t.Fatalf("exit %d (%s); the dataset's transcript differs from the raw logs'", code, errOut)
+	}
+	// --at a file that the dataset names, the file itself gone.
+	code, out, errOut := runCLI(t, "session", ds, "--no-follow", "--at", filepath.Join(root, "missing", "RECV2026110201-1.LOG")+":6")
+	if code != exitError || !strings.Contains(errOut, "no row at") {
+		t.Errorf("--at a file nobody names: exit %d %s %s", code, out, errOut)
+	}
+}
+
+// TestCoverageMissingFile: a deleted hourly file is a gap from the last row
+// before it to the first row after it, to the millisecond.
+func TestCoverageMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	genOrg(t, dir, gen.Config{Hours: 6, Scale: 1, Seed: 4})
+	folder := filepath.Join(dir, "EX01", "FrontEnd", "ProtocolLog", "SmtpReceive")
+	last := func(name string) string { // date-time of the file's last row
+		b, _ := os.ReadFile(filepath.Join(folder, name))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\r\n")
+		return lines[len(lines)-1][:24]
+	}
+	first := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(folder, name))
+		for _, l := range strings.Split(string(b), "\r\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				return l[:24]
+			}
+		}
+		return ""
+	}
+	from, to := last("RECV2026110202-1.LOG"), first("RECV2026110204-1.LOG")
+	if err := os.Remove(filepath.Join(folder, "RECV2026110203-1.LOG")); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := runCLI(t, "coverage", dir)
+	want := "EX01 FrontEnd receive: no row from " + strings.Replace(from, "T", " ", 1)
+	if !strings.Contains(out, want) || !strings.Contains(out, strings.Replace(to, "T", " ", 1)) {
+		t.Errorf("output lacks the gap %s to %s:\n%s", from, to, out)
 	}
 }
