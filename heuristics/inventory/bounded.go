@@ -45,6 +45,24 @@ func (t *strTable) id(s string) uint32 {
 
 func (t *strTable) str(id uint32) string { return t.list[id] }
 
+// index returns where v is in ids, or -1: by comparing strings while the
+// list is short (a row's few names and domains), else through the table.
+func (t *strTable) index(ids []uint32, v string) int {
+	if len(ids) <= 8 {
+		for i, id := range ids {
+			if t.list[id] == v {
+				return i
+			}
+		}
+		return -1
+	}
+	id, ok := t.ids[v]
+	if !ok {
+		return -1
+	}
+	return slices.Index(ids, id)
+}
+
 // Inline variants for the small bounded lists every row has: values held
 // in the row itself, so a row is one allocation with few pointers.
 
@@ -73,8 +91,8 @@ func (s *set16) add(v string, max int, t *strTable) {
 // addInline inserts v's id into the sorted ids[:n], keeping the max
 // smallest.
 func addInline(ids []uint32, n uint8, more bool, v string, max int, t *strTable) (uint8, bool) {
-	if id, ok := t.ids[v]; ok && slices.Contains(ids[:n], id) {
-		return n, more // the common case, a value seen before: no string compared
+	if t.index(ids[:n], v) >= 0 {
+		return n, more // the common case, a value seen before
 	}
 	i, found := slices.BinarySearchFunc(ids[:n], v, func(id uint32, v string) int { return strings.Compare(t.str(id), v) })
 	if found {
@@ -94,14 +112,18 @@ func addInline(ids []uint32, n uint8, more bool, v string, max int, t *strTable)
 
 func (s *set8) merge(o *set8, max int, t *strTable) {
 	for _, id := range o.ids[:o.n] {
-		s.add(t.str(id), max, t)
+		if !slices.Contains(s.ids[:s.n], id) { // one table: equal ids, equal strings
+			s.add(t.str(id), max, t)
+		}
 	}
 	s.more = s.more || o.more
 }
 
 func (s *set16) merge(o *set16, max int, t *strTable) {
 	for _, id := range o.ids[:o.n] {
-		s.add(t.str(id), max, t)
+		if !slices.Contains(s.ids[:s.n], id) {
+			s.add(t.str(id), max, t)
+		}
 	}
 	s.more = s.more || o.more
 }
@@ -128,11 +150,9 @@ type tally8 struct {
 
 func (c *tally8) add(v string, k int64, max int, t *strTable) {
 	max = min(max, len(c.ids))
-	if id, ok := t.ids[v]; ok {
-		if i := slices.Index(c.ids[:c.n], id); i >= 0 {
-			c.cnt[i] += k
-			return
-		}
+	if i := t.index(c.ids[:c.n], v); i >= 0 {
+		c.cnt[i] += k
+		return
 	}
 	i, found := slices.BinarySearchFunc(c.ids[:c.n], v, func(id uint32, v string) int { return strings.Compare(t.str(id), v) })
 	if found {
@@ -156,7 +176,11 @@ func (c *tally8) add(v string, k int64, max int, t *strTable) {
 
 func (c *tally8) merge(o *tally8, max int, t *strTable) {
 	for i, id := range o.ids[:o.n] {
-		c.add(t.str(id), o.cnt[i], max, t)
+		if j := slices.Index(c.ids[:c.n], id); j >= 0 {
+			c.cnt[j] += o.cnt[i]
+		} else {
+			c.add(t.str(id), o.cnt[i], max, t)
+		}
 	}
 	c.rest += o.rest
 	c.more = c.more || o.more
@@ -180,11 +204,9 @@ type idTally struct {
 }
 
 func (c *idTally) add(v string, k int64, max int, t *strTable) {
-	if id, ok := t.ids[v]; ok {
-		if i := slices.Index(c.ids, id); i >= 0 {
-			c.n[i] += k // the common case, a value seen before: no string compared
-			return
-		}
+	if i := t.index(c.ids, v); i >= 0 {
+		c.n[i] += k // the common case, a value seen before
+		return
 	}
 	i, found := slices.BinarySearchFunc(c.ids, v, func(id uint32, v string) int { return strings.Compare(t.str(id), v) })
 	if found {
@@ -200,6 +222,9 @@ func (c *idTally) add(v string, k int64, max int, t *strTable) {
 		last := len(c.ids) - 1
 		c.rest += c.n[last]
 		c.ids, c.n = c.ids[:last], c.n[:last]
+	}
+	if c.ids == nil { // most rows see a few domains: grow once, not three times
+		c.ids, c.n = make([]uint32, 0, 4), make([]int64, 0, 4)
 	}
 	c.ids = slices.Insert(c.ids, i, t.id(v))
 	c.n = slices.Insert(c.n, i, k)
@@ -259,7 +284,9 @@ func (s *certSet) add(c Certificate, max int, t *strTable) {
 
 func (s *certSet) merge(o *certSet, max int, t *strTable) {
 	for _, c := range o.certs[:o.n] {
-		s.add(c.cert(t), max, t)
+		if !slices.Contains(s.certs[:s.n], c) {
+			s.add(c.cert(t), max, t)
+		}
 	}
 	s.more = s.more || o.more
 }

@@ -64,8 +64,11 @@ type Inventory struct {
 	strs     *strTable
 	conns    map[connKey]*connInfo // every connector seen, before filters
 	connList []*connInfo           // by id
+	recent   [16]*connInfo         // recently seen connectors, by the lengths of their names
 	rows     *smallest[rowKey, row]
 	others   map[uint32]*row // per connector id: clients past the budget
+	tallies  []idTally       // the rows' recipient domains, by row.rcpt and row.relay
+	free     []int32         // slots of tallies whose rows were folded away
 	seen     int64           // sessions observed
 	filtered int64           // sessions the filter left out
 	domains  map[string]*domainEvidence
@@ -98,12 +101,13 @@ type rowKey struct {
 	client addrKey // none: not logged
 }
 
-// row is one (server, connector, client) as it is being counted. Its only
-// pointers are the two tallies' slices, first, so that the garbage
-// collector scans a few words of it and no more.
+// row is one (server, connector, client) as it is being counted. It holds
+// no pointer (its two growing tallies live in Inventory.tallies), so the
+// garbage collector, which runs often while the parser churns through
+// buffers, marks rows without scanning them.
 type row struct {
-	rcptDomains  idTally // recipients per domain
-	relayDomains idTally // recipients accepted in anonymous sessions holding the relay right, per domain
+	rcpt  int32 // recipients per domain: index+1 in Inventory.tallies, 0 when none yet
+	relay int32 // recipients accepted in anonymous sessions holding the relay right, per domain: likewise
 
 	sessions, complete           int64
 	anonymous, user, exchange    int64
@@ -183,7 +187,7 @@ func (inv *Inventory) compareKeys(a, b rowKey) int {
 // a Hub session a Front End proxied, what XPROXYFROM AUTHSRC= says.
 func anonymous(s *session.Session) bool {
 	if s.Proxied && s.ProxyAuth != "" {
-		return strings.EqualFold(s.ProxyAuth, "Anonymous")
+		return s.ProxyAuth == "Anonymous" || strings.EqualFold(s.ProxyAuth, "Anonymous")
 	}
 	return s.Auth == session.AuthNone
 }
@@ -195,7 +199,13 @@ func (inv *Inventory) Observe(s *session.Session) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.seen++
-	c := inv.conns[connKey{s.Server, s.Connector, s.LogType}]
+	// Sessions of one connector carry the builder's one copy of its name:
+	// comparing it is cheaper than hashing it.
+	slot := &inv.recent[(len(s.Connector)*31+len(s.Server)+int(s.LogType))%len(inv.recent)]
+	c := *slot
+	if c == nil || c.key.connector != s.Connector || c.key.server != s.Server || c.key.logType != s.LogType {
+		c = inv.conns[connKey{s.Server, s.Connector, s.LogType}]
+	}
 	if c == nil {
 		c = &connInfo{key: connKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.LogType}, id: uint32(len(inv.connList)),
 			first: 1<<63 - 1}
@@ -203,6 +213,7 @@ func (inv *Inventory) Observe(s *session.Session) {
 		inv.conns[c.key] = c
 		inv.connList = append(inv.connList, c)
 	}
+	*slot = c
 	c.sessions++
 	c.first, c.last = min(c.first, s.Start.UnixMilli()), max(c.last, s.End.UnixMilli())
 	inv.evidence(c, s)
@@ -212,7 +223,7 @@ func (inv *Inventory) Observe(s *session.Session) {
 	}
 	r, out, outRow := inv.rows.get(rowKey{c.id, keyOf(clientOf(s))}, newRow)
 	if outRow != nil {
-		inv.other(out.conn).merge(outRow, inv.strs)
+		inv.merge(inv.other(out.conn), outRow)
 	}
 	if r == nil {
 		r = inv.other(out.conn)
@@ -351,8 +362,9 @@ func (inv *Inventory) add(r *row, s *session.Session) {
 		}
 		r.recipients += int64(len(m.Rcpts) + m.RcptsOver)
 		if m.RcptsOver > 0 {
-			r.rcptDomains.rest += int64(m.RcptsOver)
-			r.rcptDomains.more = true
+			rt := inv.tally(&r.rcpt)
+			rt.rest += int64(m.RcptsOver)
+			rt.more = true
 		}
 		for j := range m.Rcpts {
 			rc := &m.Rcpts[j]
@@ -361,9 +373,9 @@ func (inv *Inventory) add(r *row, s *session.Session) {
 				r.accepted++
 			}
 			d := cmp.Or(rc.Domain, "(no domain)")
-			r.rcptDomains.add(d, 1, maxRcptDomains, t)
+			inv.tally(&r.rcpt).add(d, 1, maxRcptDomains, t)
 			if relay && acc {
-				r.relayDomains.add(d, 1, maxRcptDomains, t)
+				inv.tally(&r.relay).add(d, 1, maxRcptDomains, t)
 			}
 		}
 	}
@@ -400,9 +412,32 @@ func (inv *Inventory) add(r *row, s *session.Session) {
 	}
 }
 
+// tally returns the tally *idx names, making one when it is 0. The pointer
+// is good until the next call (the slice may grow).
+func (inv *Inventory) tally(idx *int32) *idTally {
+	if *idx == 0 {
+		if n := len(inv.free); n > 0 {
+			*idx, inv.free = inv.free[n-1], inv.free[:n-1]
+		} else {
+			inv.tallies = append(inv.tallies, idTally{})
+			*idx = int32(len(inv.tallies))
+		}
+	}
+	return &inv.tallies[*idx-1]
+}
+
+// tallyOf returns the tally idx names (an empty one for 0).
+func (inv *Inventory) tallyOf(idx int32) *idTally {
+	if idx == 0 {
+		return &idTally{}
+	}
+	return &inv.tallies[idx-1]
+}
+
 // merge folds o into r (a client pushed out of the budget into its
-// connector's "other clients" row).
-func (r *row) merge(o *row, t *strTable) {
+// connector's "other clients" row); o's tallies are freed.
+func (inv *Inventory) merge(r, o *row) {
+	t := inv.strs
 	r.sessions += o.sessions
 	r.complete += o.complete
 	r.anonymous += o.anonymous
@@ -420,8 +455,17 @@ func (r *row) merge(o *row, t *strTable) {
 	r.users.merge(&o.users, maxAccounts, t)
 	r.servers.merge(&o.servers, maxAccounts, t)
 	r.senderDomains.merge(&o.senderDomains, maxSenderDomains, t)
-	r.rcptDomains.merge(&o.rcptDomains, maxRcptDomains, t)
-	r.relayDomains.merge(&o.relayDomains, maxRcptDomains, t)
+	for _, p := range []struct{ dst, src *int32 }{{&r.rcpt, &o.rcpt}, {&r.relay, &o.relay}} {
+		if *p.src == 0 {
+			continue
+		}
+		d := inv.tally(p.dst)
+		src := &inv.tallies[*p.src-1]
+		d.merge(src, maxRcptDomains, t)
+		*src = idTally{}
+		inv.free = append(inv.free, *p.src)
+		*p.src = 0
+	}
 	r.proxies.merge(&o.proxies, maxProxies)
 	r.mergeTLS(o, t)
 }
@@ -457,7 +501,7 @@ func (inv *Inventory) evidence(c *connInfo, s *session.Session) {
 	if !s.IsReceive() || s.Proxied {
 		return
 	}
-	if host, _, _ := strings.Cut(strings.TrimSpace(s.Banner), " "); host != c.lastBanner {
+	if host := bannerHost(s.Banner); host != c.lastBanner {
 		c.lastBanner = strings.Clone(host)
 		if f := bannerFQDN(host); f != "" && s.Server != "" {
 			m := inv.fqdns[s.Server]
@@ -530,7 +574,10 @@ func bannerFQDN(banner string) string {
 // bannerHost is the first word of a remote server's greeting (send logs):
 // the name it gives itself.
 func bannerHost(banner string) string {
-	f, _, _ := strings.Cut(strings.TrimSpace(banner), " ")
+	for banner != "" && banner[0] == ' ' { // "220  EX01...": 2013+ logs two spaces
+		banner = banner[1:]
+	}
+	f, _, _ := strings.Cut(banner, " ")
 	return f
 }
 

@@ -313,9 +313,9 @@ func (inv *Inventory) client(k rowKey, r *row, other bool, accepted []string, se
 		c.ProxiedBy.Values = append(c.ProxiedBy.Values, name)
 	}
 	c.ProxiedBy.More = r.proxies.more
-	c.OutsideDomains, c.OutsideRecipients, c.OutsideAtLeast = outside(&r.rcptDomains, accepted, t)
+	c.OutsideDomains, c.OutsideRecipients, c.OutsideAtLeast = outside(inv.tallyOf(r.rcpt), accepted, t)
 	c.Relay = Relay{Granted: r.relayGranted}
-	c.Relay.Domains, c.Relay.Relayed, c.Relay.AtLeast = outside(&r.relayDomains, accepted, t)
+	c.Relay.Domains, c.Relay.Relayed, c.Relay.AtLeast = outside(inv.tallyOf(r.relay), accepted, t)
 	return c
 }
 

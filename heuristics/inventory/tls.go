@@ -29,6 +29,18 @@ func (v Version) Less(o Version) bool {
 }
 
 func (v Version) String() string {
+	switch v { // without allocating: it names every session's protocol
+	case SSL3:
+		return "SSL3"
+	case TLS10:
+		return "TLS1.0"
+	case TLS11:
+		return "TLS1.1"
+	case TLS12:
+		return "TLS1.2"
+	case TLS13:
+		return "TLS1.3"
+	}
 	if v.Major == 0 {
 		return fmt.Sprintf("SSL%d", v.Minor)
 	}
