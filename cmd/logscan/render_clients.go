@@ -33,8 +33,12 @@ func renderClientsText(w io.Writer, rep *clientsReport) error {
 	if q := queryText(opts); q != "" {
 		fmt.Fprintf(w, "Listing: %s (%s of the clients counted are not listed)\n", q, num(int64(inv.Hidden)))
 	}
-	if !inv.Budget.Hit && len(inv.Clients) == 0 {
-		fmt.Fprintln(w, "\nNo client matches.")
+	if len(inv.Clients) == 0 {
+		if q := queryText(opts); q != "" {
+			fmt.Fprintf(w, "\nNo client matches: no %s in these logs.\n", strings.ReplaceAll(q, "clients ", "client "))
+		} else {
+			fmt.Fprintln(w, "\nNo client matches.")
+		}
 	}
 	i := 0
 	for _, c := range inv.Connectors {
