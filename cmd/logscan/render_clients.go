@@ -17,11 +17,21 @@ import (
 // first. Every string from the logs goes through safe.
 func renderClientsText(w io.Writer, rep *clientsReport) error {
 	inv, cov, opts := rep.Res.Inventory, rep.Res.Coverage, rep.Opts
-	listed := 0
+	listed, other := 0, false
 	for _, c := range inv.Connectors {
 		listed += c.Listed
 	}
-	fmt.Fprintf(w, "Clients: %s on %s; %s counted", plural(int64(listed), "client", "clients"), plural(int64(len(inv.Connectors)), "connector", "connectors"),
+	for _, c := range inv.Clients {
+		if c.Other {
+			listed--
+			other = true
+		}
+	}
+	what := plural(int64(listed), "client", "clients")
+	if other {
+		what += " and the clients past --max-clients"
+	}
+	fmt.Fprintf(w, "Clients: %s on %s; %s counted", what, plural(int64(len(inv.Connectors)), "connector", "connectors"),
 		plural(inv.Sessions, "session", "sessions"))
 	if inv.Filtered > 0 {
 		fmt.Fprintf(w, " (%s left out by the filters)", num(inv.Filtered))
@@ -77,7 +87,7 @@ func renderClientsText(w io.Writer, rep *clientsReport) error {
 			num(b.Evicted), num(b.Split))
 	}
 	if len(inv.Clients) > 0 {
-		fmt.Fprintf(w, "\nAccepted domains: %s — %s\n", safeJoin(inv.Accepted.Values, ", "), inv.Accepted.Source)
+		fmt.Fprintf(w, "\nAccepted domains: %s — %s\n", cmpOr(safeJoin(inv.Accepted.Values, ", "), "none"), inv.Accepted.Source)
 	}
 	renderCoverageBrief(w, inv, cov, opts)
 	return nil
