@@ -52,6 +52,7 @@ cross:
 fuzz:
 	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./heuristics/inventory -run '^$$' -fuzz FuzzInventory -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 # Rewrites the committed sample; TestCommittedSample checks it matches.
 samples:
