@@ -34,11 +34,12 @@ demo: build
 # folder on every core, with its peak memory.
 bench: build
 	$(GO) test ./parser -run '^$$' -bench . -benchmem -benchtime 5x -cpu 1
-	$(GO) test ./cmd/logscan -run '^$$' -bench 'Scan|Ingest' -benchmem -benchtime 3x -cpu 2
+	$(GO) test ./cmd/logscan -run '^$$' -bench 'Scan|Ingest|Clients|Coverage' -benchmem -benchtime 3x -cpu 2
 	@test -f $(BENCH_DIR).done-$(BENCH_SIZE) || { rm -rf $(BENCH_DIR) $(BENCH_DIR).done-* && \
 		$(GO) run ./samples/generate -out $(BENCH_DIR) -size $(BENCH_SIZE) -scale 40 -seed 2 && \
 		touch $(BENCH_DIR).done-$(BENCH_SIZE); }
 	$(GO) run ./tools/peakrss -- ./$(BIN) scan --timing $(BENCH_DIR) > /dev/null
+	$(GO) run ./tools/peakrss -- ./$(BIN) clients --timing $(BENCH_DIR) > /dev/null
 	rm -rf $(BENCH_DIR)-dataset
 	$(GO) run ./tools/peakrss -- ./$(BIN) ingest --out $(BENCH_DIR)-dataset $(BENCH_DIR)
 	rm -rf $(BENCH_DIR)-dataset
@@ -51,6 +52,7 @@ cross:
 fuzz:
 	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./heuristics/inventory -run '^$$' -fuzz FuzzInventory -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 # Rewrites the committed sample; TestCommittedSample checks it matches.
 samples:

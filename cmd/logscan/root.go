@@ -25,6 +25,7 @@ and tells you what they hold.`,
 	cmd.AddCommand(newScanCmd(io, nil))
 	cmd.AddCommand(newIngestCmd(io, nil))
 	cmd.AddCommand(newConnectorsCmd(io, nil))
+	cmd.AddCommand(newClientsCmd(io, nil), newCoverageCmd(io, nil), newSessionCmd(io, nil))
 	cmd.AddCommand(newVersionCmd(io, version))
 	return cmd
 }

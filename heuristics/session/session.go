@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -33,6 +34,19 @@ type Session struct {
 
 	TLS         bool
 	TLSProtocol string // e.g. "TLS1.2"; "" when the negotiation row was not logged
+	// TLSCipher is the bulk cipher, MAC hash and key exchange of the
+	// negotiation row, CALG_ dropped: "AES_256 SHA_384 ECDHE".
+	TLSCipher string
+	// TLSFailure is the error of the last "TLS negotiation failed with
+	// error X" row (X, e.g. UnknownCredentials); "" when none.
+	TLSFailure string
+	// LocalCert is the certificate this server offered ("Sending
+	// certificate"), RemoteCert the one the peer offered ("Received
+	// certificate"). Receive logs write a certificate as one combined row,
+	// send logs one row per field; both are read. Field rows logged before
+	// any such heading (a session cut at the front) are taken as the local
+	// certificate: Exchange logs its own first. Zero when not logged.
+	LocalCert, RemoteCert Certificate
 
 	Auth          AuthKind
 	AuthUser      string // DOMAIN\user or DOMAIN\SERVER$ from the "authenticated" row
@@ -107,6 +121,17 @@ func (a AuthKind) String() string {
 	return "none"
 }
 
+// Certificate is what a protocol log says of a TLS certificate, as logged.
+type Certificate struct {
+	Subject    string // "CN=mail.contoso.com"
+	Issuer     string
+	Thumbprint string
+	NotAfter   string // "2023-11-10T09:39:23.000Z"; "" when not logged
+}
+
+// IsZero reports whether nothing of the certificate was logged.
+func (c Certificate) IsZero() bool { return c == Certificate{} }
+
 // Ref points at one row: file and line.
 type Ref struct {
 	File string
@@ -178,6 +203,10 @@ const (
 	maxAuthFailedUsers = 64
 )
 
+// MaxMessagesPerSession is how many MAIL FROM transactions one session
+// keeps; a session holding this many may have had more, not counted.
+const MaxMessagesPerSession = maxMessagesPerSes
+
 // row is one logged event of a session, as finalize reads it.
 type row struct {
 	seq     uint32
@@ -224,6 +253,7 @@ func buildSession(s *Session, rows []row) {
 	lastVerb := ""
 	quitAfterEHLO := false
 	var auth authAttempts
+	var cert *Certificate // the certificate that per-field rows describe
 	closeContinued := func() {
 		for len(pending) > 0 && pending[0].partial {
 			pending = pending[1:]
@@ -309,7 +339,7 @@ func buildSession(s *Session, rows []row) {
 				pending = pending[1:]
 			}
 		default: // '*' and rows whose event the log left empty
-			s.applyInfo(r, &auth)
+			s.applyInfo(r, &auth, &cert)
 		}
 		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
@@ -392,8 +422,9 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r row
 	}
 }
 
-// applyInfo reads the '*' rows that matter.
-func (s *Session) applyInfo(r row, auth *authAttempts) {
+// applyInfo reads the '*' rows that matter. cert is the certificate that
+// per-field certificate rows describe, set by their heading row.
+func (s *Session) applyInfo(r row, auth *authAttempts, cert **Certificate) {
 	switch {
 	case strings.HasPrefix(r.context, "Inbound AUTH ") && strings.Contains(r.context, " failed"):
 		// "Inbound AUTH LOGIN failed because of LogonDenied". (X-EXPS
@@ -413,6 +444,38 @@ func (s *Session) applyInfo(r row, auth *authAttempts) {
 	case strings.HasPrefix(r.context, "TLS protocol ") && strings.Contains(r.context, "succeeded"):
 		s.TLS = true
 		s.TLSProtocol = tlsProtocol(r.context)
+		s.TLSCipher = tlsCipher(r.context)
+	case strings.HasPrefix(r.context, "TLS negotiation failed"):
+		_, e, ok := strings.Cut(r.context, "with error ")
+		if !ok {
+			e = strings.TrimSpace(strings.TrimPrefix(r.context, "TLS negotiation failed"))
+		}
+		s.TLSFailure = cmp.Or(strings.TrimSpace(e), "unknown")
+	case strings.HasPrefix(r.context, "Sending certificate"):
+		*cert = &s.LocalCert
+		if r.data != "" {
+			s.LocalCert = parseCombinedCert(r.data)
+		}
+	case strings.HasPrefix(r.context, "Received certificate"):
+		*cert = &s.RemoteCert
+		if r.data != "" {
+			s.RemoteCert = parseCombinedCert(r.data)
+		}
+	case strings.HasPrefix(r.context, "Certificate ") && r.data != "":
+		c := *cert
+		if c == nil {
+			c = &s.LocalCert
+		}
+		switch strings.ToLower(strings.TrimPrefix(r.context, "Certificate ")) {
+		case "subject":
+			c.Subject = strings.TrimSpace(r.data)
+		case "issuer name", "issuer":
+			c.Issuer = strings.TrimSpace(r.data)
+		case "thumbprint":
+			c.Thumbprint = strings.TrimSpace(r.data)
+		case "not after", "expiration date":
+			c.NotAfter = strings.TrimSpace(r.data)
+		}
 	case isExchangeAuthInfo(r.context) || isExchangeAuthInfo(r.data):
 		if len(s.ExchangeAuthInfo) < maxAuthInfo {
 			text := r.context
@@ -564,6 +627,98 @@ func tlsProtocol(ctx string) string {
 		return "TLS" + strings.ReplaceAll(v, "_", ".")
 	}
 	return p
+}
+
+// tlsCipher turns "... bulk encryption algorithm CALG_AES_256 with ...,
+// MAC hash algorithm CALG_SHA_384 ... key exchange algorithm CALG_ECDHE ..."
+// into "AES_256 SHA_384 ECDHE"; "" when the row names none of them.
+func tlsCipher(ctx string) string {
+	var parts []string
+	for _, label := range []string{"bulk encryption algorithm ", "MAC hash algorithm ", "key exchange algorithm "} {
+		_, rest, ok := strings.Cut(ctx, label)
+		if !ok {
+			continue
+		}
+		w, _, _ := strings.Cut(rest, " ")
+		if w = strings.TrimPrefix(strings.TrimRight(w, ",;"), "CALG_"); w != "" {
+			parts = append(parts, w)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// parseCombinedCert reads the one-row certificate of receive logs, whose
+// context is "Sending certificate Subject Issuer name Serial number
+// Thumbprint Not before Not after Subject alternate names" and whose data
+// holds those fields joined by spaces:
+//
+//	CN=webmail.domain1.com CN=R3, O=Let's Encrypt, C=US 0404C0... EC5A76... 2023-08-12T10:39:24.000Z 2023-11-10T09:39:23.000Z webmail.domain1.com;...
+//
+// The names hold spaces themselves, so fields are found from the first
+// time stamp back: before it the thumbprint and serial (hex), before those
+// subject and issuer, split where a new "XX=" attribute starts without a
+// comma before it. Data of another shape (redacted) is kept whole as the
+// subject.
+func parseCombinedCert(data string) Certificate {
+	data = strings.TrimSpace(data)
+	tok := strings.Fields(data)
+	at := -1
+	for i, t := range tok {
+		if len(t) >= 19 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && isDigits(t[:4]) {
+			at = i
+			break
+		}
+	}
+	if at < 3 || !isHex(tok[at-1]) || !isHex(tok[at-2]) {
+		return Certificate{Subject: data}
+	}
+	c := Certificate{Thumbprint: tok[at-1]}
+	if at+1 < len(tok) {
+		c.NotAfter = tok[at+1]
+	}
+	names := tok[:at-2]
+	split := len(names)
+	for i := 1; i < len(names); i++ {
+		if isAttr(names[i]) && !strings.HasSuffix(names[i-1], ",") {
+			split = i
+			break
+		}
+	}
+	c.Subject, c.Issuer = strings.Join(names[:split], " "), strings.Join(names[split:], " ")
+	return c
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if !(s[i] >= '0' && s[i] <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return len(s) >= 8
+}
+
+// isAttr reports whether a word starts an X.500 attribute: "CN=", "OU=", "E=".
+func isAttr(w string) bool {
+	k, _, ok := strings.Cut(w, "=")
+	if !ok || k == "" || len(k) > 16 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i] | 0x20; !(c >= 'a' && c <= 'z' || k[i] >= '0' && k[i] <= '9' || k[i] == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsReceive reports whether the session comes from a receive log (we were

@@ -120,7 +120,7 @@ func TestBuildSession(t *testing.T) {
 				Local: netip.MustParseAddrPort("10.0.0.11:25"), Remote: netip.MustParseAddrPort("203.0.113.7:40000"),
 				Client: netip.MustParseAddr("203.0.113.7"), EHLO: "mail.example.org",
 				Banner: "EX01.contoso.com Microsoft ESMTP MAIL Service ready at Mon, 2 Nov 2026 10:00:00 +0000",
-				TLS:    true, TLSProtocol: "TLS1.2", Auth: AuthUser, AuthUser: `CONTOSO\alice`, AuthMechanism: "LOGIN",
+				TLS:    true, TLSProtocol: "TLS1.2", TLSCipher: "AES_256", Auth: AuthUser, AuthUser: `CONTOSO\alice`, AuthMechanism: "LOGIN",
 				Permissions: "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender", EHLOReplied: true, OfferedEXPS: true,
 				Disconnect: "Local", Complete: true, Rows: 27}
 			if d := diffSession(s, &want); d != "" {
