@@ -414,3 +414,34 @@ func TestClientsFlags(t *testing.T) {
 		t.Errorf("empty folder: exit %d, %s", code, errOut)
 	}
 }
+
+// TestTLSBelowOnSample: clients --tls-below 1.2 on the committed sample
+// lists exactly the clients the generator made negotiate TLS 1.0 or 1.1.
+func TestTLSBelowOnSample(t *testing.T) {
+	// The sample's own configuration (make samples; TestCommittedSample
+	// holds the files to it), generated again for its truth.
+	st := genOrg(t, t.TempDir(), gen.Config{Scale: 0.1, Seed: 1, LiveTail: true, ConnectivityLogs: true, Auth: true, Compromise: true, Accounts: 25})
+	if len(st.OldTLS) == 0 {
+		t.Fatal("the sample plants no old-TLS client")
+	}
+	code, out, errOut := runCLI(t, "clients", "--tls-below", "1.2", "--format", "json", filepath.Join("..", "..", "samples", "contoso"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Clients []struct{ Client string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range rep.Clients {
+		got = append(got, c.Client)
+	}
+	want := slices.Sorted(maps.Keys(st.OldTLS))
+	slices.Sort(got)
+	got = slices.Compact(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %q\nplanted %q", got, want)
+	}
+}

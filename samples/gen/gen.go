@@ -59,6 +59,9 @@ type Sink func(path string) (io.WriteCloser, error)
 type Stats struct {
 	Files, Rows, Sessions int
 	Bytes                 int64
+	// OldTLS are the clients that negotiated TLS 1.0 or 1.1 (address ->
+	// "TLS1.0" / "TLS1.1"): the truth of clients --tls-below 1.2.
+	OldTLS map[string]string
 	// ConnectivityFiles are the connectivity log files among Files.
 	ConnectivityFiles int
 	// ExchangeAuthAttempts are EX02's failed attempts to deliver to EX01

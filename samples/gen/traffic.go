@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -130,6 +131,25 @@ func (g *generator) pickHub(fe int, t, brokenSince int64) int {
 	}
 }
 
+// oldTLSDomains are partners whose mail servers still negotiate TLS 1.0 or
+// 1.1 (an old gateway, an old Windows Server): the stragglers that
+// "logscan clients --tls-below 1.2" must list.
+var oldTLSDomains = map[string]string{"lucernepublishing.com": "TLS1_0", "alpineskihouse.com": "TLS1_1"}
+
+// tlsFor is the TLS row of an inbound session from p, and records the
+// old-TLS clients in Stats.OldTLS.
+func (g *generator) tlsFor(p peer) string {
+	v, old := oldTLSDomains[p.domain]
+	if !old || strings.Contains(p.ehlo, ".outbound.protection.outlook.com") {
+		return tlsServer
+	}
+	if g.stats.OldTLS == nil {
+		g.stats.OldTLS = map[string]string{}
+	}
+	g.stats.OldTLS[p.ip] = strings.ReplaceAll(v, "_", ".")
+	return "TLS protocol SP_PROT_" + v + "_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA1 with strength 160 bits and key exchange algorithm CALG_ECDHE with strength 384 bits"
+}
+
 // inbound is one SMTP session to a Front End on port 25, accepted and proxied
 // to a Hub. With relay set, recipients are in domains the org does not own.
 func (g *generator) inbound(sv int, connector, perms string, p peer, t int64, relay bool, brokenSince int64) {
@@ -145,7 +165,7 @@ func (g *generator) inbound(sv int, connector, perms string, p peer, t int64, re
 		r.add(0, '>', "220 2.0.0 SMTP server ready", "")
 		r.add(0, '*', "", "Sending certificate")
 		r.add(0, '*', "CN=mail.contoso.com", "Certificate subject")
-		r.add(g.ms(20, 120), '*', "", tlsServer)
+		r.add(g.ms(20, 120), '*', "", g.tlsFor(p))
 		r.add(g.ms(10, 100), '<', "EHLO "+p.ehlo, "")
 		r.add(0, '>', fmt.Sprintf("250-%s Hello [%s] %s", s.fqdn, p.ip, ehloFETLS), "")
 	}
