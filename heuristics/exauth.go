@@ -394,7 +394,7 @@ func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, v *orgView, con
 	slices.Sort(sendConns)
 
 	f := Finding{
-		ID: findingID("exchange-auth", p.sender.String(), p.receiver), Detector: detectorExchangeAuth, Severity: SeverityHigh,
+		ID: findingID(detectorExchangeAuth, p.sender.String(), p.receiver), Detector: detectorExchangeAuth, Severity: SeverityHigh,
 		Server: p.receiver, Source: addrString(p.sender),
 		Counts: map[string]int64{"failed_attempts": int64(m.total), "attempts_in_send_logs": int64(len(a.send)),
 			"attempts_in_receive_logs": int64(len(a.recv)), "attempts_in_both": int64(m.both), "rows_with_451_text": int64(m.rows451)},
@@ -534,7 +534,7 @@ func (d *ExchangeAuthDetector) authFailureFindings(v *orgView) []Finding {
 		}
 		statuses := a.status.top("failure texts (as logged)", 5)
 		f := Finding{
-			ID: findingID("exchange-auth-failed", p.sender.String(), p.receiver), Detector: detectorExchangeAuth, Severity: SeverityHigh,
+			ID: findingID(detectorExchangeAuth, "x-exps-failed", p.sender.String(), p.receiver), Detector: detectorExchangeAuth, Severity: SeverityHigh,
 			Server: p.receiver, Source: addrString(p.sender), First: a.span.first, Last: a.span.last, Samples: a.samples.list,
 			Counts: map[string]int64{"sessions_in_send_logs": a.sendSessions, "sessions_in_receive_logs": a.recvSessions},
 			Facts:  []Fact{statuses},

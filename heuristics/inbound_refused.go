@@ -153,7 +153,7 @@ func topKey(c counter) string {
 func inboundRefusedFinding(dom string, rd *refusedDomain, own bool) Finding {
 	conn := topKey(rd.connectors)
 	f := Finding{
-		ID: findingID("inbound-refused", dom), Detector: detectorInboundRefused, Severity: SeverityHigh,
+		ID: findingID(detectorInboundRefused, dom), Detector: detectorInboundRefused, Severity: SeverityHigh,
 		Server: topKey(rd.servers), Connector: conn, First: rd.span.first, Last: rd.span.last, Samples: rd.samples.list,
 		Counts: map[string]int64{"recipients_refused": rd.rcpts, "sessions": rd.sessions, "sources": int64(len(rd.sources.m)),
 			"eop_sources": int64(len(rd.eop.m)), "senders": int64(len(rd.senders.m))},

@@ -133,7 +133,7 @@ func prxFinding(server string, ps *prxServer) Finding {
 		return strings.Compare(a, b)
 	})
 	f := Finding{
-		ID: findingID("prx", server), Detector: detectorFrontEndProxy, Severity: SeverityMedium,
+		ID: findingID(detectorFrontEndProxy, server), Detector: detectorFrontEndProxy, Severity: SeverityMedium,
 		Server: server, First: ps.span.first, Last: ps.span.last, Samples: ps.samples.list,
 		Counts: map[string]int64{"replies": total, "sessions": ps.sessions, "clients": int64(len(ps.clients.m))},
 	}

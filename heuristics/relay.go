@@ -622,7 +622,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		subject = append(subject, fk.nat.String())
 	}
 	f := Finding{
-		ID: findingID("relay", subject...), Detector: detectorRelay,
+		ID: findingID(detectorRelay, subject...), Detector: detectorRelay,
 		Server: fk.server, Connector: fk.connector,
 		First: sp.first, Last: sp.last,
 		Counts: map[string]int64{"sessions": sessions, "messages": messages, "messages_queued": queued,

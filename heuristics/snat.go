@@ -307,7 +307,7 @@ func (d *SNATDetector) finding(hits []natHit, in *detectorInputs) (Finding, *nat
 	doms, domsLower := domains.distinct()
 
 	f := Finding{
-		ID: findingID("snat", ip), Detector: detectorSNAT, Severity: SeverityMedium, Server: mainServer(hits), Source: ip,
+		ID: findingID(detectorSNAT, ip), Detector: detectorSNAT, Severity: SeverityMedium, Server: mainServer(hits), Source: ip,
 		First: sp.first, Last: sp.last, Samples: smp.list,
 		Counts: map[string]int64{"sessions": sessions, "server_sessions": total, "servers": int64(len(hits)),
 			"peak_concurrent_sessions": int64(peak)},
