@@ -23,7 +23,7 @@ const shownValues = 10
 
 // shownSamples is how many sample sessions a finding shows without
 // --details (the JSON and CSV have all of them, up to five).
-const shownSamples = 3
+const shownSamples = 2
 
 // renderFindings prints what happened (the incidents, in a few lines),
 // then the findings, most important first, then what the analysis
