@@ -7,7 +7,7 @@ BENCH_DIR ?= /tmp/logscan-bench
 BENCH_SIZE ?= 2GB
 FUZZTIME  ?= 5m
 
-.PHONY: build test test-short check-real-clixml demo bench cross fuzz samples clean duckdb-check
+.PHONY: build test test-short check-real-clixml demo bench cross fuzz samples clean duckdb-check report
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logscan
@@ -27,6 +27,12 @@ test-short:
 
 demo: build
 	./$(BIN) scan samples/contoso
+
+# The HTML report of the sample, and its screenshot in headless Chromium
+# (the browser test takes it; the README shows it).
+report: build
+	./$(BIN) scan --quiet --format html -o samples/report.html samples/contoso
+	LOGSCAN_SCREENSHOT=$(CURDIR)/docs/report.png $(GO) test ./cmd/logscan -run '^TestReportInBrowser$$' -count 1
 
 # Parser throughput on one core and the whole scan (parse, sessions,
 # detectors, report) on two cores, both in MB/s from go test -bench over

@@ -36,6 +36,7 @@ type connAgg struct {
 	sessions, rows int64
 	durations      stats.Float64Data
 	remote         map[netip.Addr]int64
+	hours          map[int64]int64 // Unix hour of a session's start -> sessions
 }
 
 // NewSummary returns an empty Summary.
@@ -55,12 +56,15 @@ func (s *Summary) observe(x *session.Session) {
 	k := connKey{x.Server, x.Connector, x.LogType}
 	c := s.conns[k]
 	if c == nil {
-		c = &connAgg{remote: map[netip.Addr]int64{}}
+		c = &connAgg{remote: map[netip.Addr]int64{}, hours: map[int64]int64{}}
 		s.conns[connKey{strings.Clone(x.Server), strings.Clone(x.Connector), x.LogType}] = c
 	}
 	c.sessions++
 	c.rows += int64(x.Rows)
 	c.durations = append(c.durations, x.Duration().Seconds())
+	if !x.Start.IsZero() {
+		c.hours[x.Start.Unix()/3600]++
+	}
 	if a := x.Remote.Addr(); a.IsValid() {
 		c.remote[a]++
 	}
@@ -104,6 +108,12 @@ type ConnectorSummary struct {
 	MedianSeconds float64 // session duration
 	P95Seconds    float64
 	TopRemote     []AddrCount // most sessions first
+	// Clients is how many distinct remote addresses it saw.
+	Clients int64
+	// Hours are the sessions started per hour (UTC, Sessions only), in
+	// order; hours without a session are left out. The HTML report
+	// draws them; a month of logs is 720 entries per connector.
+	Hours []HourCount
 }
 
 // AddrCount is a remote address and how many sessions came from (or went to) it.
@@ -132,6 +142,11 @@ func (s *Summary) Result(top int) SummaryResult {
 		// Nearest rank: the p95 is a length some session really had.
 		cs.MedianSeconds, _ = stats.Median(c.durations)
 		cs.P95Seconds, _ = stats.PercentileNearestRank(c.durations, 95)
+		cs.Clients = int64(len(c.remote))
+		for h, n := range c.hours {
+			cs.Hours = append(cs.Hours, HourCount{Hour: time.Unix(h*3600, 0).UTC(), Sessions: n})
+		}
+		slices.SortFunc(cs.Hours, func(a, b HourCount) int { return a.Hour.Compare(b.Hour) })
 		for a, n := range c.remote {
 			cs.TopRemote = append(cs.TopRemote, AddrCount{a, n})
 		}

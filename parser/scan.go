@@ -88,6 +88,10 @@ type ScanOptions struct {
 	// such files are skipped with a notice. Incremental scans skip them
 	// too: their rows would be counted again each time a file grows.
 	Connectivity Handler
+	// FileDone, when set, is called once per file (or archive entry) when
+	// it has been read, with its result, on the worker that read it: keep
+	// it cheap and safe for concurrent use (progress counters).
+	FileDone func(FileResult)
 }
 
 // ScanResult is every file's result, in path order, and their totals.
@@ -172,6 +176,9 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 					conn = emitTo(opts.Connectivity)
 				}
 				results[i] = scanUnit(ctx, units[i], opts, emitTo(handle), conn)
+				if opts.FileDone != nil {
+					opts.FileDone(results[i])
+				}
 			}
 		})
 	}

@@ -68,7 +68,7 @@ func TestScanFlagErrors(t *testing.T) {
 		want string
 	}{
 		{"no path", nil, "at least one PATH"},
-		{"bad format", []string{"--format", "xml", "x"}, "valid values are {text|json|csv}"},
+		{"bad format", []string{"--format", "xml", "x"}, "valid values are {text|json|csv|html}"},
 		{"negative workers", []string{"--workers", "-1", "x"}, "--workers"},
 		{"top zero", []string{"--top", "0", "x"}, "--top"},
 		{"bad severity", []string{"--fail-on", "urgent", "x"}, "unknown severity"},

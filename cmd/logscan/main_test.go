@@ -139,7 +139,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0, ""},
 		{"no path", []string{"scan"}, 2, "Try: logscan --help"},
-		{"bad format", []string{"scan", "--format", "xml", empty}, 2, "valid values are {text|json|csv}"},
+		{"bad format", []string{"scan", "--format", "xml", empty}, 2, "valid values are {text|json|csv|html}"},
 		{"unknown flag", []string{"scan", "--nope", empty}, 2, "Try: logscan --help"},
 		{"missing path", []string{"scan", filepath.Join(empty, "missing")}, 2, "missing: no such file or folder"},
 		{"empty folder", []string{"scan", empty}, 2, "no files found"},

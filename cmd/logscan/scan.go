@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,6 +27,8 @@ type scanOptions struct {
 	MaxProblems int
 	Timing      bool
 	Details     bool
+	Output      string // -o FILE: the report goes there instead of stdout
+	Quiet       bool   // no progress, no read time on a terminal
 
 	AcceptedDomains []string
 	ExchangeServers []string
@@ -126,7 +131,9 @@ sessions still open to the next run, and replaces FILE atomically.`,
 			return runScan(cmd.Context(), opts)
 		},
 	}
-	stringEnumFlag(cmd, &opts.Format, "format", "text", []string{"text", "json", "csv"}, "Output format (csv: the findings only, one row each, safe to open in a spreadsheet)")
+	stringEnumFlag(cmd, &opts.Format, "format", "text", []string{"text", "json", "csv", "html"}, "Output format (csv: the findings only, one row each, safe to open in a spreadsheet; html: one self-contained page with timelines, e.g. with -o report.html)")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Write the report to this file (replaced whole when complete) instead of stdout")
+	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "No progress and no read time on stderr (notices and errors still go there)")
 	cmd.Flags().StringVar(&opts.Server, "server", "", "Server name for send logs (default: from each file's folder, e.g. EX01\\...\\SmtpSend)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "Files read in parallel (0: one per CPU)")
 	cmd.Flags().IntVar(&opts.Top, "top", 5, "Remote addresses listed per connector")
@@ -184,8 +191,11 @@ type scanReport struct {
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
+	prog := startProgress(opts.IO, opts.Paths, opts.Quiet)
 	res, err := run.Scan(ctx, run.Config{Paths: opts.Paths, Server: opts.Server, Workers: opts.Workers,
-		Since: opts.window.since, Until: opts.window.until, Org: opts.org, TopRemote: opts.Top, StateFile: opts.State})
+		Since: opts.window.since, Until: opts.window.until, Org: opts.org, TopRemote: opts.Top, StateFile: opts.State,
+		Progress: prog.callback()})
+	prog.stop()
 	if res == nil {
 		return err
 	}
@@ -203,19 +213,23 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	}
 	rep := &scanReport{Result: res.Files, Summary: res.Analysis.Summary, Analysis: res.Analysis, Datasets: res.Datasets,
 		Elapsed: res.Elapsed, Incremental: res.Incremental}
-	switch opts.Format {
-	case "json":
-		err = renderJSON(opts.IO.Out, rep)
-	case "csv":
-		err = renderCSV(opts.IO.Out, rep)
-	default:
-		err = renderText(opts.IO.Out, rep, textOptions{MaxProblems: opts.MaxProblems, Details: opts.Details})
-	}
+	err = writeOutput(opts.IO.Out, opts.Output, func(w io.Writer) error {
+		switch opts.Format {
+		case "json":
+			return renderJSON(w, rep)
+		case "csv":
+			return renderCSV(w, rep)
+		case "html":
+			return renderHTML(w, rep)
+		default:
+			return renderText(w, rep, textOptions{MaxProblems: opts.MaxProblems, Details: opts.Details})
+		}
+	})
 	if err != nil {
 		return err
 	}
 	notices(opts.IO, res.Files, res.Missing)
-	if opts.IO.StderrTTY || opts.Timing {
+	if opts.IO.StderrTTY && !opts.Quiet || opts.Timing {
 		fmt.Fprintf(opts.IO.ErrOut, "logscan: read %.1f MB in %s (%.0f MB/s)\n", float64(res.Files.Totals.Bytes)/1e6,
 			rep.Elapsed.Round(time.Millisecond), float64(res.Files.Totals.Bytes)/1e6/max(rep.Elapsed.Seconds(), 1e-9))
 	}
@@ -229,6 +243,35 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		if n > 0 {
 			return &FindingsError{Count: n, Severity: opts.failOn}
 		}
+	}
+	return nil
+}
+
+// writeOutput renders to out, or with -o to a temporary file beside path
+// that replaces path once the report is complete: a reader never sees half
+// a report, and a failed run leaves the previous one.
+func writeOutput(out io.Writer, path string, render func(io.Writer) error) error {
+	if path == "" {
+		return render(out)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("could not write the report to %s: %w", path, err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
+	if err := render(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("could not write the report to %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("could not write the report to %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("could not write the report to %s: %w", path, err)
 	}
 	return nil
 }

@@ -3,8 +3,10 @@ package run
 import (
 	"cmp"
 	"context"
+	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +38,12 @@ type Config struct {
 	// the logs gained since the run that wrote the file, carries open
 	// sessions, and replaces the file atomically at the end.
 	StateFile string
+	// Progress, when set, is told how the read goes, from any worker
+	// goroutine, so it must be cheap and safe for concurrent use: the rows
+	// of each record as it is read, and as each file is finished its size
+	// on disk and one file (archive entries count neither: only the
+	// archive's size is known, and it is not a file of its own here).
+	Progress func(bytes, files, rows int64)
 }
 
 func (c Config) workers() int {
@@ -98,12 +106,27 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 		an.Restore(st.Open)
 	}
 	add := func(w int, rec arrow.Record) error { an.Add(w, rec); return nil }
+	var fileDone func(parser.FileResult)
+	if p := cfg.Progress; p != nil {
+		add = func(w int, rec arrow.Record) error { p(0, 0, rec.NumRows()); an.Add(w, rec); return nil }
+		fileDone = func(f parser.FileResult) {
+			if strings.Contains(f.Path, "!/") {
+				return
+			}
+			var size int64
+			if fi, err := os.Stat(f.Path); err == nil {
+				size = fi.Size()
+			}
+			p(size, 1, 0)
+		}
+	}
 	res := &parser.ScanResult{}
 	if len(raw) > 0 {
 		var err error
 		res, err = parser.Scan(ctx, raw, parser.ScanOptions{Workers: workers, Server: cfg.Server, Incremental: cfg.StateFile != "", Previous: st.Files,
 			Reader:       []parser.Option{parser.WithTimeRange(cfg.Since, cfg.Until)},
-			Connectivity: func(w int, rec arrow.Record) error { an.AddConnectivity(w, rec); return nil }}, add)
+			Connectivity: func(w int, rec arrow.Record) error { an.AddConnectivity(w, rec); return nil },
+			FileDone:     fileDone}, add)
 		if err != nil {
 			return nil, err
 		}
