@@ -72,12 +72,7 @@ func renderText(w io.Writer, rep *scanReport, opt textOptions) error {
 		fmt.Fprintln(w, "\nSummary")
 	}
 	if len(res.Files) > 0 || len(rep.Datasets) == 0 {
-		conn := 0
-		for _, f := range res.Files {
-			if f.Connectivity && f.Status == parser.FileParsed {
-				conn++
-			}
-		}
+		conn := connectivityLogs(res)
 		fmt.Fprintf(w, "Files:     %d read as protocol logs, %d empty, %d skipped, %d failed (%.1f MB)\n",
 			res.Count(parser.FileParsed)-conn, res.Count(parser.FileEmpty), res.Count(parser.FileSkipped), res.Count(parser.FileFailed),
 			float64(tot.Bytes)/1e6)
@@ -443,4 +438,16 @@ func logTypeName(f parser.FileResult) string {
 		return ""
 	}
 	return f.LogType.String()
+}
+
+// connectivityLogs counts the connectivity logs read: parsed files, but not
+// protocol logs.
+func connectivityLogs(res *parser.ScanResult) int {
+	n := 0
+	for _, f := range res.Files {
+		if f.Connectivity && f.Status == parser.FileParsed {
+			n++
+		}
+	}
+	return n
 }

@@ -117,8 +117,8 @@ func buildHTMLPage(rep *scanReport) *htmlPage {
 	}
 	tot := res.Totals
 	page.Facts = []htmlKV{
-		{"Files", fmt.Sprintf("%s read as protocol logs, %s skipped, %s failed (%.1f MB)", num(int64(res.Count(parser.FileParsed))),
-			num(int64(res.Count(parser.FileSkipped))), num(int64(res.Count(parser.FileFailed))), float64(tot.Bytes)/1e6)},
+		{"Files", fmt.Sprintf("%s read as protocol logs, %s as connectivity logs, %s skipped, %s failed (%.1f MB)", num(int64(res.Count(parser.FileParsed)-connectivityLogs(res))),
+			num(int64(connectivityLogs(res))), num(int64(res.Count(parser.FileSkipped))), num(int64(res.Count(parser.FileFailed))), float64(tot.Bytes)/1e6)},
 		{"Rows", fmt.Sprintf("%s read, %s kept, %s rejected", num(tot.RowsRead), num(tot.RowsEmitted), num(tot.RowsRejected))},
 		{"Sessions", fmt.Sprintf("%s on %s, %s", num(sum.Sessions), plural(int64(len(sum.Servers)), "server", "servers"),
 			plural(int64(len(sum.Connectors)), "connector", "connectors"))},
