@@ -39,6 +39,7 @@ func main() {
 	cache := flag.String("cache", filepath.Join(os.TempDir(), "logscan-bench-compare"), "where generated organisations are kept")
 	data := flag.String("data", "", "measure this folder instead of generating one")
 	pairs := flag.Int("pairs", 0, "logscan/DuckDB pairs to run (0: 5, or 1 at 2GB and more)")
+	against := flag.String("against", "", "compare logscan with this other logscan binary (before/after a change) instead of DuckDB")
 	flag.Parse()
 
 	dir := *data
@@ -67,6 +68,12 @@ func main() {
 	}
 	ls := command{name: "logscan", argv: []string{bin, "scan", "--format", "json", dir}}
 	dk := command{name: "duckdb", argv: []string{"node", js, dir, *accepted}, dir: *nodeDir}
+	other, otherInput := "duckdb relay query", recv
+	if *against != "" {
+		old, _ := filepath.Abs(*against)
+		dk = command{name: "other", argv: []string{old, "scan", "--format", "json", dir}}
+		other, otherInput = "other: "+*against, total
+	}
 
 	fmt.Printf("data: %s: %.1f MB in all, %.1f MB of receive logs (what DuckDB reads)\n", dir, float64(total)/1e6, float64(recv)/1e6)
 	fmt.Printf("load average before: %s\n", loadavg())
@@ -77,7 +84,7 @@ func main() {
 		}
 	}
 	var lsRuns, dkRuns []result
-	var ratios []float64
+	var ratios, cpuRatios []float64
 	for i := range n {
 		a, err := ls.run(false)
 		if err != nil {
@@ -89,23 +96,23 @@ func main() {
 		}
 		lsRuns, dkRuns = append(lsRuns, a), append(dkRuns, b)
 		r := a.wall.Seconds() / b.wall.Seconds()
-		ratios = append(ratios, r)
-		fmt.Printf("pair %d: logscan %s | duckdb %s | ratio %.2f\n", i+1, a, b, r)
+		ratios, cpuRatios = append(ratios, r), append(cpuRatios, a.cpu.Seconds()/b.cpu.Seconds())
+		fmt.Printf("pair %d: logscan %s | %s %s | ratio %.2f\n", i+1, a, dk.name, b, r)
 	}
 	fmt.Printf("load average after:  %s\n", loadavg())
-	fmt.Printf("\nmedian ratio logscan/duckdb wall: %.2f  (%d pairs, alternating, warm cache)\n", median(ratios), n)
+	fmt.Printf("\nmedian ratio logscan/%s wall: %.2f  (%d pairs, alternating, warm cache; CPU time ratio %.2f)\n", dk.name, median(ratios), n, median(cpuRatios))
 	for _, s := range []struct {
 		name  string
 		rs    []result
 		input int64
-	}{{"logscan scan --format json", lsRuns, total}, {"duckdb relay query", dkRuns, recv}} {
+	}{{"logscan scan --format json", lsRuns, total}, {other, dkRuns, otherInput}} {
 		wall := median(field(s.rs, func(r result) float64 { return r.wall.Seconds() }))
 		rss := field(s.rs, func(r result) float64 { return float64(r.rss) / (1 << 20) })
 		fmt.Printf("%-27s median wall %.2fs  cpu %.2fs  peak RSS %.0f MiB (max %.0f)  %.0f MB/s of what it reads\n", s.name,
 			wall, median(field(s.rs, func(r result) float64 { return r.cpu.Seconds() })), median(rss), slices.Max(rss),
 			float64(s.input)/1e6/wall)
 	}
-	if dkRuns[0].out != "" {
+	if dk.name == "duckdb" && dkRuns[0].out != "" {
 		fmt.Printf("duckdb said: %s\n", dkRuns[0].out)
 	}
 }
