@@ -1,6 +1,7 @@
 package parser_test
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"sync"
@@ -65,6 +66,7 @@ func BenchmarkParse(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	var rows int64
+	cpu0 := cpuNanos()
 	for b.Loop() {
 		r := parser.NewReader(bytes.NewReader(data), "bench.log", parser.WithAllocator(mem))
 		for r.Next() {
@@ -75,5 +77,43 @@ func BenchmarkParse(b *testing.B) {
 		}
 		r.Release()
 	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkParseFiles measures what one Scan worker does: a Reader per
+// file (Exchange rolls logs over at 10 MB), one after another on one core,
+// reusing the worker's read buffer and record memory (parser.Buffers).
+//
+//	go test ./parser -run '^$' -bench ParseFiles -count 6 -cpu 1 > new.txt && benchstat old.txt new.txt
+func BenchmarkParseFiles(b *testing.B) {
+	files := corpusFiles()
+	var size int64
+	for _, f := range files {
+		size += int64(len(f.data))
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(b, 0)
+	bufs := parser.NewBuffers(mem)
+	defer bufs.Release()
+	br := bufio.NewReaderSize(nil, 1<<20)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var rows int64
+	cpu0 := cpuNanos()
+	for b.Loop() {
+		for _, f := range files {
+			br.Reset(bytes.NewReader(f.data))
+			r := parser.NewReader(br, f.name, parser.WithAllocator(mem), parser.WithBuffers(bufs))
+			for r.Next() {
+				rows += r.Record().NumRows()
+			}
+			if st := r.Stats(); st.RowsRejected != 0 || r.Err() != nil {
+				b.Fatalf("%s: %d rows rejected, err %v", f.name, st.RowsRejected, r.Err())
+			}
+			r.Release()
+		}
+	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }

@@ -89,11 +89,13 @@ func BenchmarkScan(b *testing.B) {
 	opts.org.SubnetBitsV4, opts.org.SubnetBitsV6 = 24, 64
 	b.SetBytes(size)
 	b.ReportAllocs()
+	cpu0 := cpuNanos()
 	for b.Loop() {
 		if err := runScan(context.Background(), opts); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(sessions)*float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 }
 
@@ -110,6 +112,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	i := 0
+	cpu0 := cpuNanos()
 	for b.Loop() {
 		i++
 		out := filepath.Join(dir, fmt.Sprintf("ds%d", i))
@@ -118,4 +121,5 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		os.RemoveAll(out)
 	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 }
