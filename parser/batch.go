@@ -295,8 +295,6 @@ func (b *batch) clear() {
 var (
 	logTypeDict = goStrings(logTypeNames)
 	eventDict   = goStrings(eventNames)
-	// zeroIndices are the ColSourceFile indices of a batch: one file, index 0.
-	zeroIndices = make([]byte, 4*DefaultBatchRows)
 )
 
 // goStrings makes a utf8 array's data in Go memory (no allocator: small,
@@ -343,17 +341,11 @@ func (b *batch) build(source string) arrow.Record {
 		return makeArray(arrow.BinaryTypes.String, n, []*memory.Buffer{nil, own(c.offB, 4*(n+1)), own(c.bytes, c.used)}, 0, nil)
 	}
 
-	var srcIdx *memory.Buffer
-	if n <= len(zeroIndices)/4 {
-		srcIdx = memory.NewBufferBytes(zeroIndices[:4*n])
-	} else {
-		s := p.Allocate(4 * n)
-		clear(s)
-		srcIdx = own(s, 4*n)
-	}
+	srcIdx := p.Allocate(4 * n) // one file per batch: every index is 0
+	clear(srcIdx)
 	srcDict, serverDict, connDict := goStrings([]string{source}), goStrings(b.servers.vals), goStrings(b.connectors.vals)
 	cols := make([]arrow.Array, NumCols)
-	cols[ColSourceFile] = makeArray(dictString, n, []*memory.Buffer{nil, srcIdx}, 0, srcDict)
+	cols[ColSourceFile] = makeArray(dictString, n, []*memory.Buffer{nil, own(srcIdx, 4*n)}, 0, srcDict)
 	cols[ColLine] = fixed(arrow.PrimitiveTypes.Int64, fixLine, -1, nil)
 	cols[ColLogType] = fixed(dictString8, fixLogType, -1, logTypeDict)
 	cols[ColDateTime] = fixed(arrow.FixedWidthTypes.Timestamp_ms, fixTS, -1, nil)
