@@ -5,9 +5,16 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BENCH_DIR ?= /tmp/logscan-bench
 BENCH_SIZE ?= 2GB
+# The yardstick of make bench-compare (CI keeps a copy beside the clone).
+SHARED_BENCH ?= ../shared/bench
+BENCH_PAIRS ?= 0
+# make bench-compare measures a 1 GB organisation (0.6 GB of it receive
+# logs, what DuckDB reads) unless BENCH_SIZE is given: BENCH_SIZE=4GB is the
+# peak-RSS run.
+COMPARE_SIZE = $(if $(filter file,$(origin BENCH_SIZE)),1GB,$(BENCH_SIZE))
 FUZZTIME  ?= 5m
 
-.PHONY: build test test-short check-real-clixml demo bench cross fuzz samples clean duckdb-check report
+.PHONY: build test test-short check-real-clixml demo bench bench-compare cross fuzz samples clean duckdb-check report
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logscan
@@ -49,6 +56,15 @@ bench: build
 	rm -rf $(BENCH_DIR)-dataset
 	$(GO) run ./tools/peakrss -- ./$(BIN) ingest --out $(BENCH_DIR)-dataset $(BENCH_DIR)
 	rm -rf $(BENCH_DIR)-dataset
+
+# logscan's full scan against DuckDB's one relay query over the same
+# receive logs ($(SHARED_BENCH)/README.md): alternating pairs with warm
+# cache, median ratio, wall, CPU and peak RSS of each side. The organisation
+# is generated once into /tmp/logscan-bench-compare.
+bench-compare: build
+	test -d tools/duckdb-bench/node_modules/@duckdb/node-api || (cd tools/duckdb-bench && npm ci --no-audit --no-fund --silent)
+	$(GO) run ./tools/benchcompare -logscan ./$(BIN) -script $(SHARED_BENCH)/duckdb-relay.mjs -node-dir tools/duckdb-bench \
+		-size $(COMPARE_SIZE) -pairs $(BENCH_PAIRS)
 
 cross:
 	GOOS=linux   GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/logscan-linux-amd64 ./cmd/logscan

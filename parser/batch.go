@@ -8,13 +8,19 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
 
-// batch accumulates one record's columns in reusable Go slices; build copies
-// them into buffers from the Reader's allocator. Rows are written by index
-// into slices that grow by doubling, so the per-row path stores no pointers:
-// an append per column per row would cost a GC write barrier each while the
-// collector runs, which profiling showed at 16% of a scan.
+// batch accumulates one record's columns directly in the memory of the
+// record's buffers, taken from a Buffers: build wraps them into the record
+// without a copy, and they return to the Buffers when the record is
+// released. Rows are written by index into typed views of that memory, so
+// the per-row path stores no pointers in the heap: an append per column per
+// row would cost a GC write barrier each while the collector runs.
 type batch struct {
-	n          int
+	p    *Buffers
+	n    int // rows
+	room int // rows the columns have room for; 0: no memory taken yet
+
+	// Each fixed-width column is one slab from p and a typed view of it.
+	slabs      [numFixed][]byte
 	line       []int64
 	logType    []int8
 	ts         []int64
@@ -27,32 +33,58 @@ type batch struct {
 	remoteIP   []byte
 	remotePort []uint16
 	event      []int8
-	serverOK   bitmap
-	localIPOK  bitmap
-	localPOK   bitmap
-	remoteIPOK bitmap
-	remotePOK  bitmap
-	eventOK    bitmap
-	data       stringCol
-	context    stringCol
+
+	valid [numBitmaps]bitmap
+	data  stringCol
+	ctxt  stringCol
 
 	servers    dictMemo
 	connectors dictMemo
 }
 
+// The fixed-width columns, in slabs order, and their widths.
+const (
+	fixLine = iota
+	fixLogType
+	fixTS
+	fixServer
+	fixConnector
+	fixSession
+	fixSeq
+	fixLocalIP
+	fixLocalPort
+	fixRemoteIP
+	fixRemotePort
+	fixEvent
+	numFixed
+)
+
+var fixedWidth = [numFixed]int{8, 1, 8, 4, 4, 8, 4, 16, 2, 16, 2, 1}
+
+// The validity bitmaps of the nullable columns.
+const (
+	validServer = iota
+	validLocalIP
+	validLocalPort
+	validRemoteIP
+	validRemotePort
+	validEvent
+	numBitmaps
+)
+
 // stringCol is an Arrow utf8 column being built: offsets has a slot per row
 // plus one, bytes[:used] holds the values.
 type stringCol struct {
+	offB    []byte
 	offsets []int32
 	bytes   []byte
 	used    int
 }
 
-func (c *stringCol) reset() { c.used = 0 }
-
-func (c *stringCol) set(i int, b []byte) {
+func (c *stringCol) set(p *Buffers, i int, b []byte) {
 	if c.used+len(b) > len(c.bytes) {
-		c.bytes = grown(c.bytes, c.used+len(b))
+		c.bytes = p.Reallocate(max(c.used+len(b), 2*len(c.bytes)), c.bytes)
+		c.bytes = c.bytes[:cap(c.bytes)]
 	}
 	c.used += copy(c.bytes[c.used:], b)
 	c.offsets[i+1] = int32(c.used)
@@ -64,11 +96,6 @@ type bitmap struct {
 	nulls int
 }
 
-func (m *bitmap) reset(n int) {
-	clear(m.bits[:min((n+7)/8, len(m.bits))])
-	m.nulls = 0
-}
-
 func (m *bitmap) set(i int, ok bool) {
 	if ok {
 		m.bits[i>>3] |= 1 << (i & 7)
@@ -77,27 +104,61 @@ func (m *bitmap) set(i int, ok bool) {
 	}
 }
 
-// grown returns s with at least n elements, doubling its size.
-func grown[T any](s []T, n int) []T {
-	if n <= len(s) {
-		return s
+// take makes room for the first rows of a batch: as many as the largest
+// batch the Buffers saw, at least 1,024, at most max.
+func (b *batch) take(maxRows int) {
+	rows, textBytes := b.p.hints()
+	b.room = min(max(rows, 1024), maxRows)
+	for i := range b.slabs {
+		b.slabs[i] = b.p.Allocate(b.room * fixedWidth[i])
 	}
-	t := make([]T, max(n, 2*len(s), 1024))
-	copy(t, s)
-	return t
+	for i := range b.valid {
+		b.valid[i] = bitmap{bits: b.p.Allocate((b.room + 7) / 8)}
+		clear(b.valid[i].bits)
+	}
+	for _, c := range []*stringCol{&b.data, &b.ctxt} {
+		c.offB = b.p.Allocate(4 * (b.room + 1))
+		c.bytes = b.p.Allocate(max(textBytes/2, 64<<10))
+		c.bytes = c.bytes[:cap(c.bytes)]
+		c.used = 0
+	}
+	b.views()
+	b.data.offsets[0], b.ctxt.offsets[0] = 0, 0
 }
 
-// grow makes room for at least n rows.
-func (b *batch) grow(n int) {
-	n = max(n, 2*len(b.line), 1024)
-	b.line, b.logType, b.ts = grown(b.line, n), grown(b.logType, n), grown(b.ts, n)
-	b.server, b.connector, b.session, b.seq = grown(b.server, n), grown(b.connector, n), grown(b.session, n), grown(b.seq, n)
-	b.localIP, b.remoteIP = grown(b.localIP, 16*n), grown(b.remoteIP, 16*n)
-	b.localPort, b.remotePort, b.event = grown(b.localPort, n), grown(b.remotePort, n), grown(b.event, n)
-	for _, m := range []*bitmap{&b.serverOK, &b.localIPOK, &b.localPOK, &b.remoteIPOK, &b.remotePOK, &b.eventOK} {
-		m.bits = grown(m.bits, (n+7)/8)
+// views points the typed views at the slabs.
+func (b *batch) views() {
+	b.line = arrow.Int64Traits.CastFromBytes(b.slabs[fixLine])
+	b.logType = arrow.Int8Traits.CastFromBytes(b.slabs[fixLogType])
+	b.ts = arrow.Int64Traits.CastFromBytes(b.slabs[fixTS])
+	b.server = arrow.Int32Traits.CastFromBytes(b.slabs[fixServer])
+	b.connector = arrow.Int32Traits.CastFromBytes(b.slabs[fixConnector])
+	b.session = arrow.Uint64Traits.CastFromBytes(b.slabs[fixSession])
+	b.seq = arrow.Uint32Traits.CastFromBytes(b.slabs[fixSeq])
+	b.localIP = b.slabs[fixLocalIP]
+	b.localPort = arrow.Uint16Traits.CastFromBytes(b.slabs[fixLocalPort])
+	b.remoteIP = b.slabs[fixRemoteIP]
+	b.remotePort = arrow.Uint16Traits.CastFromBytes(b.slabs[fixRemotePort])
+	b.event = arrow.Int8Traits.CastFromBytes(b.slabs[fixEvent])
+	b.data.offsets = arrow.Int32Traits.CastFromBytes(b.data.offB)
+	b.ctxt.offsets = arrow.Int32Traits.CastFromBytes(b.ctxt.offB)
+}
+
+// grow doubles the rows the columns have room for.
+func (b *batch) grow(maxRows int) {
+	room := min(2*b.room, maxRows)
+	for i := range b.slabs {
+		b.slabs[i] = b.p.Reallocate(room*fixedWidth[i], b.slabs[i])
 	}
-	b.data.offsets, b.context.offsets = grown(b.data.offsets, n+1), grown(b.context.offsets, n+1)
+	for i := range b.valid {
+		old := len(b.valid[i].bits)
+		b.valid[i].bits = b.p.Reallocate((room+7)/8, b.valid[i].bits)
+		clear(b.valid[i].bits[old:])
+	}
+	b.data.offB = b.p.Reallocate(4*(room+1), b.data.offB)
+	b.ctxt.offB = b.p.Reallocate(4*(room+1), b.ctxt.offB)
+	b.room = room
+	b.views()
 }
 
 // dictMemo interns the few distinct values of a dictionary column per batch.
@@ -145,18 +206,8 @@ func (d *dictMemo) id(b []byte) int32 {
 	return d.last
 }
 
-func (b *batch) reset() {
-	for _, m := range []*bitmap{&b.serverOK, &b.localIPOK, &b.localPOK, &b.remoteIPOK, &b.remotePOK, &b.eventOK} {
-		m.reset(b.n)
-	}
-	b.n = 0
-	b.data.reset()
-	b.context.reset()
-	b.servers.reset()
-	b.connectors.reset()
-}
-
-// row is one parsed, validated row, ready to append.
+// row is one parsed, validated row, ready to append. It lives on the
+// stack: storing its slices costs no write barrier.
 type row struct {
 	line       int64
 	logType    LogType
@@ -171,10 +222,14 @@ type row struct {
 	data, ctxt []byte
 }
 
-func (b *batch) add(r *row) {
+// add appends r; maxRows bounds the batch (the Reader never adds past it).
+func (b *batch) add(r *row, maxRows int) {
+	if b.room == 0 {
+		b.take(maxRows)
+	}
 	i := b.n
-	if i >= len(b.line) {
-		b.grow(i + 1)
+	if i >= b.room {
+		b.grow(maxRows)
 	}
 	b.n++
 	b.line[i] = r.line
@@ -184,123 +239,154 @@ func (b *batch) add(r *row) {
 	if r.server != nil {
 		b.server[i] = b.servers.id(r.server)
 	}
-	b.serverOK.set(i, r.server != nil)
+	b.valid[validServer].set(i, r.server != nil)
 	b.connector[i] = b.connectors.id(r.connector)
 	b.session[i] = r.session
 	b.seq[i] = r.seq
-	copy(b.localIP[16*i:], r.local.ip[:])
-	b.localIPOK.set(i, r.local.ipOK)
+	copy(b.localIP[16*i:16*i+16], r.local.ip[:])
+	b.valid[validLocalIP].set(i, r.local.ipOK)
 	b.localPort[i] = r.local.port
-	b.localPOK.set(i, r.local.portOK)
-	copy(b.remoteIP[16*i:], r.remote.ip[:])
-	b.remoteIPOK.set(i, r.remote.ipOK)
+	b.valid[validLocalPort].set(i, r.local.portOK)
+	copy(b.remoteIP[16*i:16*i+16], r.remote.ip[:])
+	b.valid[validRemoteIP].set(i, r.remote.ipOK)
 	b.remotePort[i] = r.remote.port
-	b.remotePOK.set(i, r.remote.portOK)
+	b.valid[validRemotePort].set(i, r.remote.portOK)
 	b.event[i] = max(r.event, 0)
-	b.eventOK.set(i, r.event >= 0)
-	b.data.set(i, r.data)
-	b.context.set(i, r.ctxt)
+	b.valid[validEvent].set(i, r.event >= 0)
+	b.data.set(b.p, i, r.data)
+	b.ctxt.set(b.p, i, r.ctxt)
 }
 
 // bytesHeld is the size of the variable-length data in the batch, so the
 // Reader can cut a batch early when rows are long.
-func (b *batch) bytesHeld() int { return b.data.used + b.context.used }
+func (b *batch) bytesHeld() int { return b.data.used + b.ctxt.used }
 
-// builder turns Go slices into Arrow arrays on one allocator.
-type builder struct {
-	mem  memory.Allocator
-	free []*memory.Buffer
-}
-
-func (bd *builder) buf(src []byte) *memory.Buffer {
-	buf := memory.NewResizableBuffer(bd.mem)
-	buf.Resize(len(src))
-	copy(buf.Bytes(), src)
-	bd.free = append(bd.free, buf)
-	return buf
-}
-
-func (bd *builder) validity(m *bitmap, n int) *memory.Buffer {
-	if m.nulls == 0 {
-		return nil
+// release gives back the memory of a batch that will not be built.
+func (b *batch) release() {
+	if b.room == 0 {
+		return
 	}
-	return bd.buf(m.bits[:(n+7)/8])
-}
-
-func (bd *builder) fixed(t arrow.DataType, n int, valid *bitmap, values []byte) arrow.Array {
-	var v *memory.Buffer
-	nulls := 0
-	if valid != nil {
-		v, nulls = bd.validity(valid, n), valid.nulls
+	for i := range b.slabs {
+		b.p.Free(b.slabs[i])
 	}
-	d := array.NewData(t, n, []*memory.Buffer{v, bd.buf(values)}, nil, nulls, 0)
-	defer d.Release()
-	return array.MakeFromData(d)
+	for i := range b.valid {
+		b.p.Free(b.valid[i].bits)
+	}
+	for _, c := range []*stringCol{&b.data, &b.ctxt} {
+		b.p.Free(c.offB)
+		b.p.Free(c.bytes)
+	}
+	b.clear()
 }
 
-func (bd *builder) strings(n int, c *stringCol) arrow.Array {
-	d := array.NewData(arrow.BinaryTypes.String, n,
-		[]*memory.Buffer{nil, bd.buf(arrow.Int32Traits.CastToBytes(c.offsets[:n+1])), bd.buf(c.bytes[:c.used])}, nil, 0, 0)
-	defer d.Release()
-	return array.MakeFromData(d)
+// clear forgets the batch's memory (now the record's, or given back).
+func (b *batch) clear() {
+	b.n, b.room = 0, 0
+	b.slabs = [numFixed][]byte{}
+	b.valid = [numBitmaps]bitmap{}
+	b.data, b.ctxt = stringCol{}, stringCol{}
+	b.line, b.logType, b.ts, b.server, b.connector, b.session, b.seq = nil, nil, nil, nil, nil, nil, nil
+	b.localIP, b.localPort, b.remoteIP, b.remotePort, b.event = nil, nil, nil, nil, nil
+	b.servers.reset()
+	b.connectors.reset()
 }
 
-func (bd *builder) dictValues(vals [][]byte) arrow.Array {
-	sc := stringCol{offsets: make([]int32, len(vals)+1)}
+// Constant dictionaries, shared by every record: Go memory, never freed.
+var (
+	logTypeDict = goStrings(logTypeNames)
+	eventDict   = goStrings(eventNames)
+)
+
+// goStrings makes a utf8 array's data in Go memory (no allocator: small,
+// and left to the garbage collector).
+func goStrings[T string | []byte](vals []T) arrow.ArrayData {
+	offsets := make([]int32, len(vals)+1)
+	var b []byte
 	for i, v := range vals {
-		sc.set(i, v)
+		b = append(b, v...)
+		offsets[i+1] = int32(len(b))
 	}
-	return bd.strings(len(vals), &sc)
+	return array.NewData(arrow.BinaryTypes.String, len(vals),
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes(b)}, nil, 0, 0)
 }
 
-func (bd *builder) dict(t *arrow.DictionaryType, n int, valid *bitmap, indices []byte, dict arrow.Array) arrow.Array {
-	defer dict.Release()
-	var v *memory.Buffer
-	nulls := 0
-	if valid != nil {
-		v, nulls = bd.validity(valid, n), valid.nulls
+// build makes a record of the batch on its own memory and empties the
+// batch; source is the file name for ColSourceFile.
+func (b *batch) build(source string) arrow.Record {
+	n, p := b.n, b.p
+	footprint := 0
+	own := func(s []byte, size int) *memory.Buffer {
+		footprint += cap(s)
+		return memory.NewBufferWithAllocator(s[:size], p)
 	}
-	d := array.NewDataWithDictionary(t, n, []*memory.Buffer{v, bd.buf(indices)}, nulls, 0, dict.Data().(*array.Data))
-	defer d.Release()
-	return array.MakeFromData(d)
-}
-
-func stringsArray(bd *builder, vals []string) arrow.Array {
-	bs := make([][]byte, len(vals))
-	for i, v := range vals {
-		bs[i] = []byte(v)
+	// validity hands the column's bitmap to the record when it has a null.
+	validity := func(valid int) (*memory.Buffer, int) {
+		m := &b.valid[valid]
+		if m.nulls > 0 {
+			return own(m.bits, (n+7)/8), m.nulls
+		}
+		footprint += cap(m.bits)
+		p.Free(m.bits)
+		return nil, 0
 	}
-	return bd.dictValues(bs)
-}
+	fixed := func(t arrow.DataType, col int, valid int, dict arrow.ArrayData) arrow.Array {
+		var v *memory.Buffer
+		nulls := 0
+		if valid >= 0 {
+			v, nulls = validity(valid)
+		}
+		return makeArray(t, n, []*memory.Buffer{v, own(b.slabs[col], n*fixedWidth[col])}, nulls, dict)
+	}
+	strs := func(c *stringCol) arrow.Array {
+		return makeArray(arrow.BinaryTypes.String, n, []*memory.Buffer{nil, own(c.offB, 4*(n+1)), own(c.bytes, c.used)}, 0, nil)
+	}
 
-// build makes a record of the batch; source is the file name for ColSourceFile.
-func (b *batch) build(mem memory.Allocator, source string) arrow.Record {
-	bd := &builder{mem: mem}
-	n := b.n
-	srcIdx := make([]int32, n) // all zero: one file per batch
+	srcIdx := p.Allocate(4 * n) // one file per batch: every index is 0
+	clear(srcIdx)
+	srcDict, serverDict, connDict := goStrings([]string{source}), goStrings(b.servers.vals), goStrings(b.connectors.vals)
 	cols := make([]arrow.Array, NumCols)
-	cols[ColSourceFile] = bd.dict(dictString, n, nil, arrow.Int32Traits.CastToBytes(srcIdx), stringsArray(bd, []string{source}))
-	cols[ColLine] = bd.fixed(arrow.PrimitiveTypes.Int64, n, nil, arrow.Int64Traits.CastToBytes(b.line[:n]))
-	cols[ColLogType] = bd.dict(dictString8, n, nil, arrow.Int8Traits.CastToBytes(b.logType[:n]), stringsArray(bd, logTypeNames))
-	cols[ColDateTime] = bd.fixed(arrow.FixedWidthTypes.Timestamp_ms, n, nil, arrow.Int64Traits.CastToBytes(b.ts[:n]))
-	cols[ColServer] = bd.dict(dictString, n, &b.serverOK, arrow.Int32Traits.CastToBytes(b.server[:n]), bd.dictValues(b.servers.vals))
-	cols[ColConnectorID] = bd.dict(dictString, n, nil, arrow.Int32Traits.CastToBytes(b.connector[:n]), bd.dictValues(b.connectors.vals))
-	cols[ColSessionID] = bd.fixed(arrow.PrimitiveTypes.Uint64, n, nil, arrow.Uint64Traits.CastToBytes(b.session[:n]))
-	cols[ColSequenceNumber] = bd.fixed(arrow.PrimitiveTypes.Uint32, n, nil, arrow.Uint32Traits.CastToBytes(b.seq[:n]))
-	cols[ColLocalIP] = bd.fixed(ipType, n, &b.localIPOK, b.localIP[:16*n])
-	cols[ColLocalPort] = bd.fixed(arrow.PrimitiveTypes.Uint16, n, &b.localPOK, arrow.Uint16Traits.CastToBytes(b.localPort[:n]))
-	cols[ColRemoteIP] = bd.fixed(ipType, n, &b.remoteIPOK, b.remoteIP[:16*n])
-	cols[ColRemotePort] = bd.fixed(arrow.PrimitiveTypes.Uint16, n, &b.remotePOK, arrow.Uint16Traits.CastToBytes(b.remotePort[:n]))
-	cols[ColEvent] = bd.dict(dictString8, n, &b.eventOK, arrow.Int8Traits.CastToBytes(b.event[:n]), stringsArray(bd, eventNames))
-	cols[ColData] = bd.strings(n, &b.data)
-	cols[ColContext] = bd.strings(n, &b.context)
+	cols[ColSourceFile] = makeArray(dictString, n, []*memory.Buffer{nil, own(srcIdx, 4*n)}, 0, srcDict)
+	cols[ColLine] = fixed(arrow.PrimitiveTypes.Int64, fixLine, -1, nil)
+	cols[ColLogType] = fixed(dictString8, fixLogType, -1, logTypeDict)
+	cols[ColDateTime] = fixed(arrow.FixedWidthTypes.Timestamp_ms, fixTS, -1, nil)
+	cols[ColServer] = fixed(dictString, fixServer, validServer, serverDict)
+	cols[ColConnectorID] = fixed(dictString, fixConnector, -1, connDict)
+	cols[ColSessionID] = fixed(arrow.PrimitiveTypes.Uint64, fixSession, -1, nil)
+	cols[ColSequenceNumber] = fixed(arrow.PrimitiveTypes.Uint32, fixSeq, -1, nil)
+	cols[ColLocalIP] = fixed(ipType, fixLocalIP, validLocalIP, nil)
+	cols[ColLocalPort] = fixed(arrow.PrimitiveTypes.Uint16, fixLocalPort, validLocalPort, nil)
+	cols[ColRemoteIP] = fixed(ipType, fixRemoteIP, validRemoteIP, nil)
+	cols[ColRemotePort] = fixed(arrow.PrimitiveTypes.Uint16, fixRemotePort, validRemotePort, nil)
+	cols[ColEvent] = fixed(dictString8, fixEvent, validEvent, eventDict)
+	cols[ColData] = strs(&b.data)
+	cols[ColContext] = strs(&b.ctxt)
+	srcDict.Release()
+	serverDict.Release()
+	connDict.Release()
 
 	rec := array.NewRecord(Schema, cols, int64(n))
 	for _, c := range cols {
 		c.Release()
 	}
-	for _, buf := range bd.free {
-		buf.Release()
-	}
+	p.sawBatch(n, b.bytesHeld(), footprint)
+	b.clear()
 	return rec
+}
+
+// makeArray makes an array of type t on bufs, which it takes over (nil
+// entries are absent buffers); dict is the dictionary of a dictionary type.
+func makeArray(t arrow.DataType, n int, bufs []*memory.Buffer, nulls int, dict arrow.ArrayData) arrow.Array {
+	var d *array.Data
+	if dict != nil {
+		d = array.NewDataWithDictionary(t, n, bufs, nulls, 0, dict.(*array.Data))
+	} else {
+		d = array.NewData(t, n, bufs, nil, nulls, 0)
+	}
+	for _, b := range bufs {
+		if b != nil {
+			b.Release() // NewData holds its own reference
+		}
+	}
+	defer d.Release()
+	return array.MakeFromData(d)
 }

@@ -219,23 +219,32 @@ type endpoint struct {
 }
 
 // endpointCache remembers the last endpoint text, because consecutive rows
-// usually belong to the same session.
+// usually belong to the same session. The text is kept in an array, not a
+// slice: storing a slice in the heap costs a write barrier while the
+// collector runs.
 type endpointCache struct {
-	raw []byte
+	raw [maxCachedEndpoint]byte
+	n   int // len of raw's text; -1: nothing cached
 	ep  endpoint
 	bad bool
 }
+
+// maxCachedEndpoint fits "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".
+const maxCachedEndpoint = 48
 
 // parse returns the endpoint and whether the text was present but not an
 // address (redacted logs hold "x.x.x.x:25" or a host name). A repeated text
 // is as bad as it was the first time: every row with it is counted.
 // The endpoint is valid until the next call.
 func (c *endpointCache) parse(b []byte) (*endpoint, bool) {
-	if c.raw != nil && bytes.Equal(b, c.raw) {
+	if c.n == len(b) && bytes.Equal(b, c.raw[:c.n]) {
 		return &c.ep, c.bad
 	}
 	c.ep, c.bad = parseEndpoint(b)
-	c.raw = append(c.raw[:0], b...)
+	c.n = -1
+	if len(b) <= maxCachedEndpoint {
+		c.n = copy(c.raw[:], b)
+	}
 	return &c.ep, c.bad
 }
 

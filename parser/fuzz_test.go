@@ -50,6 +50,7 @@ func FuzzParse(f *testing.F) {
 			}
 			scratch := make([]byte, 0, len(line))
 			got, _, err := splitLine(line, nil, scratch, maxFields)
+			checkSplitFast(t, n+1, line, got, err)
 			cr := csv.NewReader(bytes.NewReader(pl.raw))
 			cr.FieldsPerRecord = -1
 			want, cerr := cr.Read()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,8 +92,9 @@ func rowsOf(t testing.TB, rec arrow.Record) []dumpRow {
 			Local:     endpointString(rec.Column(ColLocalIP).(*array.FixedSizeBinary), rec.Column(ColLocalPort).(*array.Uint16), i),
 			Remote:    endpointString(rec.Column(ColRemoteIP).(*array.FixedSizeBinary), rec.Column(ColRemotePort).(*array.Uint16), i),
 			Event:     s(ColEvent),
-			Data:      rec.Column(ColData).(*array.String).Value(i),
-			Context:   rec.Column(ColContext).(*array.String).Value(i),
+			// Cloned: the record's memory is reused once it is released.
+			Data:    strings.Clone(rec.Column(ColData).(*array.String).Value(i)),
+			Context: strings.Clone(rec.Column(ColContext).(*array.String).Value(i)),
 		})
 	}
 	return out

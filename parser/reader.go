@@ -79,6 +79,7 @@ func (s *Stats) Add(o Stats) {
 
 type config struct {
 	mem         memory.Allocator
+	buffers     *Buffers
 	batchRows   int
 	maxLine     int
 	server      string
@@ -97,6 +98,12 @@ type Option func(*config)
 
 // WithAllocator sets the allocator of the records' buffers.
 func WithAllocator(mem memory.Allocator) Option { return func(c *config) { c.mem = mem } }
+
+// WithBuffers makes the Reader take its records' memory from p (see
+// Buffers), so that a goroutine reading many streams in turn reuses one
+// batch's memory; the Reader's allocator is then p's. Without it each
+// Reader has Buffers of its own, given back when the Reader is released.
+func WithBuffers(p *Buffers) Option { return func(c *config) { c.buffers = p } }
 
 // WithBatchRows sets the most rows in one record (default DefaultBatchRows).
 func WithBatchRows(n int) Option { return func(c *config) { c.batchRows = max(n, 1) } }
@@ -158,7 +165,9 @@ var requiredFields = []int{fDateTime, fConnector, fSession, fSequence, fEvent}
 // Reader reads one Exchange SMTP protocol log stream into records of Schema.
 // It follows array.RecordReader: Next, Record, Err; the record returned by
 // Record is valid until the next call to Next and is released by the Reader;
-// a caller that keeps it calls Retain and later Release.
+// a caller that keeps it calls Retain and later Release. A record's memory
+// is reused for later records once it is released (see Buffers): values
+// read from it (array.String.Value aliases it) must be copied to be kept.
 type Reader struct {
 	refs    atomic.Int64
 	cfg     config
@@ -172,8 +181,11 @@ type Reader struct {
 	stats   Stats
 	probs   Problems
 	b       batch
-	fields  [][]byte
-	scratch []byte
+	ownBufs bool     // b.p is the Reader's own, released with it
+	spans   []span   // the fields of the current row, in its line
+	fields  [][]byte // the careful path's fields (splitLine)
+	scratch []byte   // splitLine's unescaped fields
+	joined  []byte   // the careful path's fields, end to end
 
 	pos        [numKnownFields]int // column of each known field; -1 when absent
 	nfields    int
@@ -185,7 +197,6 @@ type Reader struct {
 	local      endpointCache
 	remote     endpointCache
 	serverHint []byte
-	row        row
 
 	warnedLine  int64    // the last line a warning was given for, to count rows warned once
 	missingCols []string // known columns some #Fields lacked
@@ -224,13 +235,17 @@ func newReader(src string, opts ...Option) *Reader {
 		o(&cfg)
 	}
 	rd := &Reader{cfg: cfg, src: src, logType: cfg.logType, fields: make([][]byte, 0, maxFields)}
+	rd.b.p = cfg.buffers
+	if rd.b.p == nil {
+		rd.b.p, rd.ownBufs = NewBuffers(cfg.mem), true
+	}
+	rd.b.clear()
 	rd.refs.Store(1)
 	rd.probs.max = cfg.maxProblems
 	rd.setFields(fieldNames[:]) // headerless excerpts use the standard layout
 	if cfg.server != "" {
 		rd.serverHint = []byte(cfg.server)
 	}
-	rd.b.reset()
 	if cfg.resume != nil {
 		rd.applyResume(cfg.resume)
 	}
@@ -240,9 +255,16 @@ func newReader(src string, opts ...Option) *Reader {
 func (r *Reader) Retain() { r.refs.Add(1) }
 
 func (r *Reader) Release() {
-	if r.refs.Add(-1) == 0 && r.cur != nil {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil
+	}
+	r.b.release()
+	if r.ownBufs {
+		r.b.p.Release()
 	}
 }
 
@@ -281,7 +303,6 @@ func (r *Reader) Next() bool {
 	if r.done {
 		return false
 	}
-	r.b.reset()
 	for r.b.n < r.cfg.batchRows && r.b.bytesHeld() < maxBatchBytes {
 		line, terminated, err := r.readLine()
 		if r.cfg.holdTail && !terminated && err == io.EOF && len(line) > 0 {
@@ -310,7 +331,7 @@ func (r *Reader) Next() bool {
 	if r.b.n == 0 {
 		return false
 	}
-	r.cur = r.b.build(r.cfg.mem, r.src)
+	r.cur = r.b.build(r.src)
 	r.stats.Batches++
 	return true
 }
@@ -408,11 +429,10 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 		return
 	}
 	if terminated {
-		// The common case: a plain row, split in one pass.
-		if f, ok := splitPlain(line, r.fields, max(r.nfields, 1)); ok {
-			r.fields = f
+		// The common case: an ASCII row, split in one pass.
+		if n, ok := splitFast(line, r.spans); ok {
 			r.stats.RowsRead++
-			if err := r.parseFields(f); err != nil {
+			if err := r.parseFields(line, r.spans[:n]); err != nil {
 				r.reject(0, err)
 			}
 			return
@@ -421,7 +441,7 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 	r.careful(line, terminated, damaged)
 }
 
-// careful handles the rare lines splitPlain declines: NULs, invalid UTF-8,
+// careful handles the rare lines splitFast declines: NULs, invalid UTF-8,
 // quotes, and lines the input cut short. Its warnings are given only to rows
 // that are kept.
 func (r *Reader) careful(line []byte, terminated, damaged bool) {
@@ -525,6 +545,7 @@ func (r *Reader) setFields(names []string) {
 		r.pos[i] = -1
 	}
 	r.nfields = len(names)
+	r.spans = make([]span, max(r.nfields, 1))
 	for i, n := range names {
 		known := false
 		for f, fn := range fieldNames {
@@ -584,38 +605,46 @@ func (r *Reader) parseRow(line []byte) (int, error) {
 		}
 		return col, err
 	}
-	return 0, r.parseFields(f)
+	// The fields end to end, as spans for parseFields.
+	r.joined = r.joined[:0]
+	for i, fv := range f {
+		r.spans[i] = span{int32(len(r.joined)), int32(len(r.joined) + len(fv))}
+		r.joined = append(r.joined, fv...)
+	}
+	return 0, r.parseFields(r.joined, r.spans[:len(f)])
 }
 
-// parseFields validates a split row and appends it to the batch.
-func (r *Reader) parseFields(f [][]byte) error {
+// parseFields validates a split row, whose fields are fs in line, and
+// appends it to the batch.
+func (r *Reader) parseFields(line []byte, fs []span) error {
+	f := func(i int) []byte { return line[fs[i].start:fs[i].end] }
 	if r.foreign != "" {
 		return fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, r.foreign)
 	}
 	if r.missing != "" {
 		return fmt.Errorf("%w: %s", ErrFieldsHeader, r.missing)
 	}
-	if len(f) != r.nfields {
-		if len(f) > r.nfields {
+	if len(fs) != r.nfields {
+		if len(fs) > r.nfields {
 			return fmt.Errorf("%w: more than %d", ErrFieldCount, r.nfields)
 		}
-		return fmt.Errorf("%w: got %d, #Fields has %d", ErrFieldCount, len(f), r.nfields)
+		return fmt.Errorf("%w: got %d, #Fields has %d", ErrFieldCount, len(fs), r.nfields)
 	}
-	rw := &r.row
+	var rw row // on the stack: no write barriers
 	rw.line = r.lineNo
 	var ok bool
-	if rw.ts, ok = r.times.parse(f[r.pos[fDateTime]]); !ok {
-		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f[r.pos[fDateTime]]))
+	if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
+		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f(r.pos[fDateTime])))
 	}
-	if rw.session, ok = parseHex64(f[r.pos[fSession]]); !ok {
-		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f[r.pos[fSession]]))
+	if rw.session, ok = parseHex64(f(r.pos[fSession])); !ok {
+		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f(r.pos[fSession])))
 	}
-	seq, ok := parseUint(f[r.pos[fSequence]], 1<<32-1)
+	seq, ok := parseUint(f(r.pos[fSequence]), 1<<32-1)
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrBadSequence, clip(f[r.pos[fSequence]]))
+		return fmt.Errorf("%w: %q", ErrBadSequence, clip(f(r.pos[fSequence])))
 	}
 	rw.seq = uint32(seq)
-	ev := f[r.pos[fEvent]]
+	ev := f(r.pos[fEvent])
 	switch {
 	case len(ev) == 0:
 		rw.event = -1 // some forum copies lost the '*'; the row is still good
@@ -624,7 +653,7 @@ func (r *Reader) parseFields(f [][]byte) error {
 	default:
 		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev))
 	}
-	rw.connector = f[r.pos[fConnector]]
+	rw.connector = f(r.pos[fConnector])
 	if r.logType == LogTypeUnknown {
 		r.logType = LogTypeSend
 		if bytes.IndexByte(rw.connector, '\\') > 0 {
@@ -645,25 +674,25 @@ func (r *Reader) parseFields(f [][]byte) error {
 	// Only kept rows get warnings: a warning says what a kept row lacks.
 	var bad bool
 	if p := r.pos[fLocal]; p >= 0 {
-		if rw.local, bad = r.local.parse(f[p]); bad {
-			r.warnEndpoint("local-endpoint", f[p])
+		if rw.local, bad = r.local.parse(f(p)); bad {
+			r.warnEndpoint("local-endpoint", f(p))
 		}
 	} else {
 		rw.local = &nullEndpoint
 	}
 	if p := r.pos[fRemote]; p >= 0 {
-		if rw.remote, bad = r.remote.parse(f[p]); bad {
-			r.warnEndpoint("remote-endpoint", f[p])
+		if rw.remote, bad = r.remote.parse(f(p)); bad {
+			r.warnEndpoint("remote-endpoint", f(p))
 		}
 	} else {
 		rw.remote = &nullEndpoint
 	}
 	rw.data, rw.ctxt = nil, nil
 	if p := r.pos[fData]; p >= 0 {
-		rw.data = f[p]
+		rw.data = f(p)
 	}
 	if p := r.pos[fContext]; p >= 0 {
-		rw.ctxt = f[p]
+		rw.ctxt = f(p)
 	}
 	if r.stats.RowsEmitted == 0 || rw.ts < r.stats.MinTime {
 		r.stats.MinTime = rw.ts
@@ -672,7 +701,7 @@ func (r *Reader) parseFields(f [][]byte) error {
 		r.stats.MaxTime = rw.ts
 	}
 	r.stats.RowsEmitted++
-	r.b.add(rw)
+	r.b.add(&rw, r.cfg.batchRows)
 	return nil
 }
 

@@ -159,7 +159,15 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 	defer cancel(nil)
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var cfg config
+	for _, o := range opts.Reader {
+		o(&cfg)
+	}
 	for w := range workers {
+		// Each worker reads its files with one read buffer and one batch's
+		// memory, reused from file to file.
+		ws := &workerState{bufs: NewBuffers(cfg.mem), br: bufio.NewReaderSize(nil, readBufferSize)}
+		defer ws.bufs.Release()
 		wg.Go(func() {
 			for i := range next {
 				emitTo := func(h Handler) func(rec arrow.Record) error {
@@ -175,7 +183,7 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 				if opts.Connectivity != nil {
 					conn = emitTo(opts.Connectivity)
 				}
-				results[i] = scanUnit(ctx, units[i], opts, emitTo(handle), conn)
+				results[i] = scanUnit(ctx, units[i], opts, ws, emitTo(handle), conn)
 				if opts.FileDone != nil {
 					opts.FileDone(results[i])
 				}
@@ -362,7 +370,23 @@ func markFinal(units []unit) {
 	}
 }
 
-func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit, emitConn func(arrow.Record) error) (res FileResult) {
+// workerState is what one Scan worker reuses from file to file.
+type workerState struct {
+	bufs *Buffers
+	br   *bufio.Reader // the file's bytes
+	dec  *bufio.Reader // decompressed bytes, when the file is compressed
+}
+
+func (ws *workerState) decompressed(r io.Reader) *bufio.Reader {
+	if ws.dec == nil {
+		ws.dec = bufio.NewReaderSize(r, readBufferSize)
+	} else {
+		ws.dec.Reset(r)
+	}
+	return ws.dec
+}
+
+func scanUnit(ctx context.Context, u unit, opts ScanOptions, ws *workerState, emit, emitConn func(arrow.Record) error) (res FileResult) {
 	res = FileResult{Path: u.path, Problems: &Problems{}}
 	defer func() {
 		switch {
@@ -402,13 +426,9 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit, emitConn func
 			return res
 		}
 	}
-	size := readBufferSize
-	if u.entry == nil {
-		if fi, err := rc.(*os.File).Stat(); err == nil && fi.Size() < int64(size) {
-			size = max(int(fi.Size())+1, 64<<10) // NewReader keeps buffers of 64 KiB and more
-		}
-	}
-	br := bufio.NewReaderSize(rc, size)
+	br := ws.br
+	br.Reset(rc)
+	defer br.Reset(nil) // keep no file
 	magic, _ := br.Peek(6)
 	switch {
 	case bytes.HasPrefix(magic, magicGzip):
@@ -418,9 +438,11 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit, emitConn func
 			return res
 		}
 		defer gz.Close()
-		br = bufio.NewReaderSize(gz, readBufferSize)
+		br = ws.decompressed(gz)
+		defer br.Reset(nil)
 	case bytes.HasPrefix(magic, magicBzip2):
-		br = bufio.NewReaderSize(bzip2.NewReader(br), readBufferSize)
+		br = ws.decompressed(bzip2.NewReader(br))
+		defer br.Reset(nil)
 	default:
 		for _, m := range otherMagic {
 			if bytes.HasPrefix(magic, m.magic) {
@@ -440,7 +462,7 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit, emitConn func
 		br = decodeUTF16(br, bigEndian)
 	}
 	if resume != nil {
-		return res.read(br, u, opts, resume, emit)
+		return res.read(br, u, opts, ws, resume, emit)
 	}
 	head, peekErr := br.Peek(detectBytes)
 	if IsConnectivityLog(head) {
@@ -465,7 +487,7 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, emit, emitConn func
 		res.Stats.Bytes = int64(len(head))
 		return res
 	}
-	return res.read(br, u, opts, nil, emit)
+	return res.read(br, u, opts, ws, nil, emit)
 }
 
 // readConnectivity reads a connectivity log whole into emit, or skips it
@@ -499,7 +521,7 @@ func (res FileResult) readConnectivity(br *bufio.Reader, u unit, opts ScanOption
 }
 
 // read parses one stream, from its start or from resume.
-func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *ResumePoint, emit func(arrow.Record) error) FileResult {
+func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, ws *workerState, resume *ResumePoint, emit func(arrow.Record) error) FileResult {
 	res.Server, res.ServerFrom = opts.Server, "--server"
 	if res.Server == "" {
 		res.Server, res.ServerFrom = ServerFromPath(u.path), "path"
@@ -507,7 +529,7 @@ func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, resume *R
 			res.ServerFrom = ""
 		}
 	}
-	ropts := append(append([]Option(nil), opts.Reader...), WithLogType(LogTypeFromPath(u.path)), WithServer(res.Server))
+	ropts := append(append([]Option(nil), opts.Reader...), WithLogType(LogTypeFromPath(u.path)), WithServer(res.Server), WithBuffers(ws.bufs))
 	if resume != nil {
 		ropts = append(ropts, WithResume(*resume))
 	}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -38,11 +40,13 @@ import (
 // own, and the split is counted with its file:line. A row without a remote
 // endpoint joins the latest session of its id in its file.
 type Builder struct {
-	emit    func(*Session)
-	maxOpen int
-	names   interner
-	parts   []*builderPart
-	stats   BuildStats
+	emit       func(*Session)
+	maxOpen    int
+	lendText   bool // sessions' strings are views of reused buffers (LendText)
+	checkReuse bool // LOGSCAN_CHECK_REUSE: overwrite lent text after each emit
+	names      interner
+	parts      []*builderPart
+	stats      BuildStats
 
 	mu          sync.Mutex // guards the examples
 	evictedAt   examples   // the first evicted sessions
@@ -142,7 +146,7 @@ func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 	if maxOpen <= 0 {
 		maxOpen = DefaultMaxOpenSessions
 	}
-	b := &Builder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1))}
+	b := &Builder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1)), checkReuse: os.Getenv(checkReuseEnv) != ""}
 	b.names.ids = map[string]uint32{}
 	for i := range b.parts {
 		b.parts[i] = &builderPart{open: map[fragKey]*fragment{}, files: map[fileSess]fileSessState{}}
@@ -164,11 +168,31 @@ func (b *Builder) HeldOpen() int {
 }
 
 // interner gives every file, server and connector name one id shared by all
-// workers, so fragments from different workers join by id.
+// workers, so fragments from different workers join by id. Names are read
+// far more often than added (every session's server, connector and files),
+// so reading takes no lock: the list is replaced, never changed, when a name
+// is added.
 type interner struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards ids and adding names
 	ids  map[string]uint32
-	list []string
+	list atomic.Pointer[[]string]
+}
+
+// add gives v an id; in.mu is held.
+func (in *interner) add(v string) uint32 {
+	id, ok := in.ids[v]
+	if !ok {
+		v = strings.Clone(v) // the caller's memory (a record's dictionary) goes away
+		var list []string
+		if l := in.list.Load(); l != nil {
+			list = *l
+		}
+		list = append(list[:len(list):len(list)], v) // a new array: readers keep the old one
+		in.list.Store(&list)
+		id = uint32(len(list)) // 0 stays "none"
+		in.ids[v] = id
+	}
+	return id
 }
 
 func (in *interner) dict(col *array.Dictionary) []uint32 {
@@ -177,15 +201,7 @@ func (in *interner) dict(col *array.Dictionary) []uint32 {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for i := range out {
-		v := d.Value(i)
-		id, ok := in.ids[v]
-		if !ok {
-			v = strings.Clone(v) // the dictionary's memory goes with the record
-			in.list = append(in.list, v)
-			id = uint32(len(in.list)) // 0 stays "none"
-			in.ids[v] = id
-		}
-		out[i] = id
+		out[i] = in.add(d.Value(i))
 	}
 	return out
 }
@@ -194,9 +210,7 @@ func (in *interner) name(id uint32) string {
 	if id == 0 {
 		return ""
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.list[id-1]
+	return (*in.list.Load())[id-1]
 }
 
 // sessKey is what Exchange keys a session by.
@@ -286,7 +300,7 @@ type builderPart struct {
 	files   map[fileSess]fileSessState
 	newest  int64       // the newest row time this worker saw
 	free    []*fragment // finished fragments, reused: most sessions are alike in size
-	scratch []row
+	scratch emitScratch
 }
 
 func (p *builderPart) newFragment(connector uint32) *fragment {
@@ -492,16 +506,16 @@ func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 			p.files[fk] = st
 		}
 	}
-	p.scratch = b.emitFragment(k, f, p.scratch)
+	b.emitFragment(k, f, &p.scratch)
 	p.recycle(f)
 }
 
 // Finish joins the fragments left open by every worker and emits them.
 // Call it once, after the last Add.
 func (b *Builder) Finish() {
-	var scratch []row
+	var scratch emitScratch
 	for _, j := range b.joinOpen() {
-		scratch = b.emitFragment(j.k, j.f, scratch)
+		b.emitFragment(j.k, j.f, &scratch)
 	}
 }
 
@@ -615,10 +629,16 @@ func (b *Builder) newest() int64 {
 	return t
 }
 
-// emitFragment replays a fragment's rows in sequence order into a Session.
-// scratch is reused for the rows and returned for the next call.
-func (b *Builder) emitFragment(k fragKey, f *fragment, scratch []row) []row {
-	slices.SortStableFunc(f.rows, func(x, y frow) int {
+// emitScratch is what emitting sessions reuses: the rows replayed.
+type emitScratch struct {
+	rows []row
+}
+
+// emitFragment replays a fragment's rows in sequence order into a Session
+// and hands it to emit. The session's strings are slices of one copy of its
+// text, or, after LendText, of the fragment's buffer itself.
+func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
+	order := func(x, y frow) int {
 		if x.seq != y.seq {
 			return cmp.Compare(x.seq, y.seq)
 		}
@@ -626,9 +646,19 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, scratch []row) []row {
 			return cmp.Compare(b.names.name(x.file), b.names.name(y.file))
 		}
 		return cmp.Compare(x.line, y.line)
-	})
-	all := string(f.buf) // one copy; every field below is a slice of it
-	rows := slices.Grow(scratch[:0], len(f.rows))[:len(f.rows)]
+	}
+	if !slices.IsSortedFunc(f.rows, order) { // rows come in order unless a session spans files or workers
+		slices.SortStableFunc(f.rows, order)
+	}
+	var all string
+	switch {
+	case len(f.buf) == 0:
+	case b.lendText:
+		all = unsafe.String(&f.buf[0], len(f.buf))
+	default:
+		all = string(f.buf) // one copy; every field below is a slice of it
+	}
+	rows := slices.Grow(sc.rows[:0], len(f.rows))[:len(f.rows)]
 	var lastFile uint32
 	var lastName string
 	for i, r := range f.rows {
@@ -647,5 +677,25 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, scratch []row) []row {
 	}
 	b.emit(s)
 	clear(rows) // drop the references to this session's text
-	return rows
+	sc.rows = rows
+	if b.lendText && b.checkReuse {
+		for i := range f.buf {
+			f.buf[i] = '~' // what the next session's text will do
+		}
+	}
 }
+
+// LendText makes the sessions handed to emit hold no copy of their text:
+// every string in them (EHLO, addresses, replies, ...) is a view of the
+// builder's buffer, valid until emit returns and then reused for the next
+// session. It saves a copy of all the text, and its allocation (a third of
+// what a scan allocates), but emit must copy (strings.Clone) every string it
+// keeps, including map keys it updates: m[k] += n stores k again. Call it
+// before the first Add. With LOGSCAN_CHECK_REUSE=1 in the environment the
+// builder overwrites lent text after each emit, so that a consumer that
+// keeps a reference shows up in tests.
+func (b *Builder) LendText() { b.lendText = true }
+
+// checkReuseEnv names the environment variable that makes a Builder
+// overwrite lent text after each emit (see LendText).
+const checkReuseEnv = "LOGSCAN_CHECK_REUSE"

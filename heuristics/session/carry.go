@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/logscan/logscan/parser"
@@ -49,11 +48,11 @@ const DefaultCarry = time.Hour
 func (b *Builder) Drain(carry time.Duration) []Open {
 	newest := b.newest()
 	var out []Open
-	var scratch []row
+	var scratch emitScratch
 	for _, j := range b.joinOpen() {
 		k, f := j.k, j.f
 		if f.complete() || f.lastT < newest-carry.Milliseconds() {
-			scratch = b.emitFragment(k, f, scratch)
+			b.emitFragment(k, f, &scratch)
 			continue
 		}
 		o := Open{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
@@ -106,17 +105,9 @@ func (in *interner) intern(names ...string) []uint32 {
 	defer in.mu.Unlock()
 	out := make([]uint32, len(names))
 	for i, v := range names {
-		if v == "" {
-			continue
+		if v != "" {
+			out[i] = in.add(v)
 		}
-		id, ok := in.ids[v]
-		if !ok {
-			v = strings.Clone(v)
-			in.list = append(in.list, v)
-			id = uint32(len(in.list))
-			in.ids[v] = id
-		}
-		out[i] = id
 	}
 	return out
 }

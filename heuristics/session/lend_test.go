@@ -1,0 +1,74 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/logscan/logscan/parser"
+)
+
+// sampleSessions rebuilds the sessions of the committed sample with two
+// workers and returns each as text, printed while emit runs, sorted; keep,
+// when set, is given every session to hold on to.
+func sampleSessions(t *testing.T, lend, check bool, keep func(*Session)) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var out []string
+	b := NewBuilder(2, 0, func(s *Session) {
+		text := fmt.Sprintf("%+v", *s) // deep: messages, recipients, replies
+		mu.Lock()
+		defer mu.Unlock()
+		out = append(out, text)
+		if keep != nil {
+			keep(s)
+		}
+	})
+	if lend {
+		b.LendText()
+	}
+	b.checkReuse = check
+	dir := filepath.Join("..", "..", "samples", "contoso")
+	if _, err := parser.Scan(context.Background(), []string{dir}, parser.ScanOptions{Workers: 2},
+		func(w int, rec arrow.Record) error { b.Add(w, rec); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b.Finish()
+	slices.Sort(out)
+	return out
+}
+
+// TestLendText: sessions with lent text read, while emit runs, exactly as
+// sessions with their own copy; and what a consumer keeps past emit is
+// overwritten under LOGSCAN_CHECK_REUSE, so that tests catch it.
+func TestLendText(t *testing.T) {
+	want := sampleSessions(t, false, false, nil)
+	if len(want) < 1000 {
+		t.Fatalf("only %d sessions in the sample", len(want))
+	}
+	if got := sampleSessions(t, true, true, nil); !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("lent session %d differs:\n%s\nwant\n%s", i, got[i], want[i])
+			}
+		}
+		t.Fatalf("%d sessions lent, %d copied", len(got), len(want))
+	}
+	var kept []string
+	sampleSessions(t, true, true, func(s *Session) { kept = append(kept, s.EHLO) })
+	bad := 0
+	for _, e := range kept {
+		if strings.Contains(e, "~") {
+			bad++
+		}
+	}
+	if bad == 0 {
+		t.Error("EHLO names kept past emit were not overwritten: the check would miss a consumer that keeps lent text")
+	}
+}
