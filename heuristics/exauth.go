@@ -211,7 +211,7 @@ type exLandingRef struct {
 const detectorExchangeAuth = "exchange-auth-5.7.3"
 
 func (d *ExchangeAuthDetector) report(in *detectorInputs, r *Report) any {
-	r.Findings = append(r.Findings, d.findings(in.org, in.conn)...)
+	r.Findings = append(r.Findings, d.findings(in)...)
 	r.Findings = append(r.Findings, d.authFailureFindings(in.org)...)
 	return nil
 }
@@ -225,7 +225,8 @@ func (v *orgView) sendPair(logServer string, local, remote netip.Addr) exPair {
 	return p
 }
 
-func (d *ExchangeAuthDetector) findings(v *orgView, conn *connFailures) []Finding {
+func (d *ExchangeAuthDetector) findings(in *detectorInputs) []Finding {
+	v := in.org
 	pairs := map[exPair]*exPairAgg{}
 	get := func(p exPair) *exPairAgg {
 		a := pairs[p]
@@ -261,7 +262,7 @@ func (d *ExchangeAuthDetector) findings(v *orgView, conn *connFailures) []Findin
 	}
 	var out []Finding
 	for p, a := range pairs {
-		if f, ok := d.exFinding(p, a, v, conn); ok {
+		if f, ok := d.exFinding(p, a, in); ok {
 			out = append(out, f)
 		}
 	}
@@ -349,7 +350,8 @@ func medianGap(starts []time.Time) time.Duration {
 	return gaps[len(gaps)/2]
 }
 
-func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, v *orgView, conn *connFailures) (Finding, bool) {
+func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, in *detectorInputs) (Finding, bool) {
+	v, conn := in.org, in.conn
 	slices.SortFunc(a.landings, func(x, y exLandingRef) int {
 		return cmp.Or(cmp.Compare(y.l.sessions, x.l.sessions), cmp.Compare(x.key.connector, y.key.connector))
 	})
@@ -464,6 +466,8 @@ func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, v *orgView, con
 		}
 		f.Explanation += " Mail between your own servers is queuing on the sender (451 4.4.0 in Get-Queue) and will be delayed, then returned."
 		connectivityEvidence(&f, conn, v.exchange[p.sender], v.firstAddr(p.receiver), p.receiver)
+		// Failed attempts per hour, for the timeline strip and charts.
+		f.Timeline = in.failureTimeline(m.starts, p.receiver, v.exchange[p.sender])
 	default:
 		f.Title = fmt.Sprintf("%s lands on %s's connector %s without Exchange Server authentication", sender, p.receiver, f.Connector)
 		f.Explanation = fmt.Sprintf("Between %s and %s, %d session(s) from the Exchange server %s reached %s on a connector whose EHLO reply offers no X-EXPS. Mail from another Exchange server through such a connector fails with 451 5.7.3 \"Cannot achieve Exchange Server authentication\".",

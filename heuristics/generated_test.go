@@ -120,6 +120,16 @@ func TestGeneratedOrganisation(t *testing.T) {
 				auth.Counts["rows_with_451_text"] != 0 || auth.Counts["retry_interval_seconds"] != 600 || auth.Counts["sessions_on_connector_without_x_exps"] != n {
 				t.Errorf("451 finding: %s %v; the generator wrote %d attempts", auth.Title, auth.Counts, n)
 			}
+			// The timeline holds every failed attempt, hour by hour.
+			var perHour int64
+			if auth.Timeline != nil {
+				for _, h := range auth.Timeline.Hours {
+					perHour += h.Failures
+				}
+			}
+			if perHour != n {
+				t.Errorf("451 timeline: %d failures in its hours, the generator wrote %d attempts", perHour, n)
+			}
 			// With connectivity logs, the finding quotes the failure text
 			// Exchange wrote there, once per attempt; without, it says
 			// where they live.
