@@ -462,8 +462,8 @@ func (d *BlocklistDetector) report(in *detectorInputs, r *Report) any {
 // topName is the most frequent value of c (ties: the smallest).
 func topName(c *counter) string {
 	best, n := "", int64(-1)
-	for v, k := range c.m {
-		if k > n || (k == n && v < best) {
+	for v, p := range c.m {
+		if k := *p; k > n || (k == n && v < best) {
 			best, n = v, k
 		}
 	}
@@ -482,7 +482,7 @@ func blBase(k blKey, g *blGroup) Finding {
 			"sessions": g.sessions, "destination_domains": int64(len(g.domains.m))},
 		Samples: g.samples.list,
 	}
-	if g.servers.m["(unknown server)"] > 0 && f.Server == "(unknown server)" {
+	if g.servers.get("(unknown server)") > 0 && f.Server == "(unknown server)" {
 		f.Server = ""
 	}
 	return f
@@ -680,7 +680,7 @@ func topValues(c *counter, n int) []string {
 	}
 	var all []vc
 	for v, k := range c.m {
-		all = append(all, vc{v, k})
+		all = append(all, vc{v, *k})
 	}
 	sortDesc(all, func(x vc) int64 { return x.n }, func(x vc) string { return x.v })
 	var out []string

@@ -393,7 +393,10 @@ func (s *span) add(t0, t1 time.Time) {
 // count is exact. Its distinct count and its "and N more" are then lower
 // bounds, and say so.
 type counter struct {
-	m       map[string]int64
+	// m holds a pointer per value so that counting a value again writes
+	// no map entry: assigning to an existing string key stores the new
+	// key, and would pin the text it was cut from (a whole session's).
+	m       map[string]*int64
 	full    nameHeap // the kept values, largest name first, once the cap is reached
 	over    int64    // occurrences of values not kept
 	dropped bool     // some distinct value was not kept
@@ -401,14 +404,14 @@ type counter struct {
 
 func (c *counter) add(v string, n int64, limit int) {
 	if c.m == nil {
-		c.m = map[string]int64{}
+		c.m = map[string]*int64{}
 	}
-	if _, ok := c.m[v]; ok {
-		c.m[v] += n
+	if p, ok := c.m[v]; ok {
+		*p += n
 		return
 	}
 	if len(c.m) < limit {
-		c.m[strings.Clone(v)] = n
+		c.m[strings.Clone(v)] = &n
 		return
 	}
 	c.dropped = true
@@ -424,12 +427,20 @@ func (c *counter) add(v string, n int64, limit int) {
 	}
 	// v sorts before the last value kept: it takes that value's place.
 	last := c.full[0]
-	c.over += c.m[last]
+	c.over += *c.m[last]
 	delete(c.m, last)
 	v = strings.Clone(v)
 	c.full[0] = v
 	heap.Fix(&c.full, 0)
-	c.m[v] = n
+	c.m[v] = &n
+}
+
+// get is the count of v (0 when not counted).
+func (c *counter) get(v string) int64 {
+	if p := c.m[v]; p != nil {
+		return *p
+	}
+	return 0
 }
 
 // nameHeap is a max-heap of names.
@@ -450,7 +461,7 @@ func (h *nameHeap) Pop() any {
 // merges.
 func (c *counter) merge(o *counter, limit int) {
 	for v, n := range o.m {
-		c.add(v, n, limit)
+		c.add(v, *n, limit)
 	}
 	c.over += o.over
 	c.dropped = c.dropped || o.dropped
@@ -469,7 +480,7 @@ func (c *counter) top(name string, n int) Fact {
 	}
 	var all []vc
 	for v, k := range c.m {
-		all = append(all, vc{v, k})
+		all = append(all, vc{v, *k})
 	}
 	sortDesc(all, func(x vc) int64 { return x.n }, func(x vc) string { return x.v })
 	f := Fact{Name: name}

@@ -118,7 +118,7 @@ func (d *InboundRefusedDetector) report(in *detectorInputs, r *Report) any {
 				rd.public++
 			}
 		}
-		own := d.orgSenders.m[dom] > 0 || v.isSubdomainOfAccepted(dom)
+		own := d.orgSenders.get(dom) > 0 || v.isSubdomainOfAccepted(dom)
 		if len(rd.eop.m) == 0 && !(own && rd.public >= InboundRefusedMinSources) {
 			continue
 		}
@@ -142,8 +142,8 @@ func (v *orgView) isSubdomainOfAccepted(domain string) bool {
 // topKey returns the most frequent value of a counter (ties by value).
 func topKey(c counter) string {
 	best, n := "", int64(-1)
-	for k, x := range c.m {
-		if x > n || x == n && k < best {
+	for k, p := range c.m {
+		if x := *p; x > n || x == n && k < best {
 			best, n = k, x
 		}
 	}
