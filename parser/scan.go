@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -149,6 +150,7 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 	// Path order, whatever the order of paths: results, problems and the
 	// first places of each kind must not depend on how the paths were given.
 	slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(a.path, b.path) })
+	readOnce(units)
 	defer func() {
 		for _, c := range closers {
 			c.Close()
@@ -315,6 +317,95 @@ func discover(paths []string) ([]unit, []io.Closer) {
 	}
 	markFinal(units)
 	return units, closers
+}
+
+// The reasons of the files readOnce skips start with these.
+const (
+	copyGivenTwice  = "given twice: read once, as "
+	copySameContent = "a copy (same size and CRC-32) of "
+)
+
+// IsCopySkip reports whether a skipped file's reason says it repeats a file
+// read (see readOnce).
+func IsCopySkip(reason string) bool {
+	return strings.HasPrefix(reason, copyGivenTwice) || strings.HasPrefix(reason, copySameContent)
+}
+
+// readOnce marks every unit that repeats one before it (in path order) as
+// skipped: a path given twice (or inside two paths given), or the same
+// content twice — a log copied to two folders, or a .zip next to the
+// folder it was made from. Content is the same when the size and the
+// CRC-32 of the (uncompressed) bytes are: zip entries carry both; a plain
+// file is hashed only when its size equals another unit's. Compressed
+// .gz/.bz2 files are compared as the files they are.
+func readOnce(units []unit) {
+	type identity struct {
+		size int64
+		crc  uint32
+	}
+	seenPath := map[string]string{}
+	sizes := map[int64]int{}
+	size := make([]int64, len(units))
+	for i, u := range units {
+		if u.fail != nil || u.skip != "" {
+			size[i] = -1
+			continue
+		}
+		key := u.path
+		if u.entry == nil {
+			if abs, err := filepath.Abs(u.path); err == nil {
+				key = abs
+			}
+		}
+		if first, dup := seenPath[key]; dup {
+			units[i].skip = copyGivenTwice + first
+			size[i] = -1
+			continue
+		}
+		seenPath[key] = u.path
+		switch {
+		case u.entry != nil:
+			size[i] = int64(u.entry.UncompressedSize64)
+		default:
+			fi, err := os.Stat(u.path)
+			if err != nil {
+				size[i] = -1
+				continue
+			}
+			size[i] = fi.Size()
+		}
+		if size[i] > 0 {
+			sizes[size[i]]++
+		}
+	}
+	seen := map[identity]string{}
+	for i, u := range units {
+		if size[i] <= 0 || sizes[size[i]] < 2 {
+			continue
+		}
+		var crc uint32
+		if u.entry != nil {
+			crc = u.entry.CRC32
+		} else {
+			f, err := os.Open(u.path)
+			if err != nil {
+				continue
+			}
+			h := crc32.NewIEEE()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				continue
+			}
+			crc = h.Sum32()
+		}
+		id := identity{size[i], crc}
+		if first, dup := seen[id]; dup {
+			units[i].skip = copySameContent + first
+			continue
+		}
+		seen[id] = u.path
+	}
 }
 
 // exchangeLogName reads an Exchange log file name, RECVyyyymmddhh-N.LOG or

@@ -258,3 +258,54 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+// TestCopiesReadOnce: a log given twice, copied to another folder, or
+// zipped next to its folder is read once; each repeat is skipped with a
+// reason that names the file read, and nothing is counted twice.
+func TestCopiesReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	log := []byte("#Software: Microsoft Exchange Server\r\n#Log-type: SMTP Receive Protocol Log\r\n" +
+		"#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+		"2026-11-02T10:00:01.000Z,EX01\\Default Frontend EX01,08DE1A30098945F8,0,10.20.0.11:25,203.0.113.7:50123,+,,\r\n" +
+		"2026-11-02T10:00:01.020Z,EX01\\Default Frontend EX01,08DE1A30098945F8,1,10.20.0.11:25,203.0.113.7:50123,-,,Local\r\n")
+	other := bytes.Replace(log, []byte("203.0.113.7"), []byte("203.0.113.9"), -1) // same size, other content
+	for name, b := range map[string][]byte{"a/RECV2026110210-1.LOG": log, "b/RECV2026110210-1.LOG": log, "c/RECV2026110210-1.LOG": other} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("a/RECV2026110210-1.LOG")
+	w.Write(log)
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "a.zip"), zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The folder, the folder again by another spelling, and one file of it.
+	res, err := Scan(context.Background(), []string{dir, dir + string(filepath.Separator), filepath.Join(dir, "b", "RECV2026110210-1.LOG")},
+		ScanOptions{Workers: 2}, func(int, arrow.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed, copies int
+	for _, f := range res.Files {
+		switch {
+		case f.Status == FileParsed:
+			parsed++
+		case f.Status == FileSkipped && IsCopySkip(f.Reason):
+			copies++
+		default:
+			t.Errorf("%s: %v %s", f.Path, f.Status, f.Reason)
+		}
+	}
+	// Read: one of a/, b/ and a.zip's entry (the same content), and c/.
+	if parsed != 2 || res.Totals.RowsRead != 4 {
+		t.Errorf("%d files parsed, %d rows read; want 2 and 4", parsed, res.Totals.RowsRead)
+	}
+	if copies != len(res.Files)-2 || copies < 4 {
+		t.Errorf("%d copies skipped of %d files", copies, len(res.Files))
+	}
+}

@@ -203,17 +203,45 @@ func plural(n int64, one, many string) string {
 // notices prints one line per skipped or failed file on stderr; a path
 // given that does not exist is named as missing.
 func notices(io *IOStreams, res *parser.ScanResult, missing []string) {
+	// Skips that come by the dozen (connectivity logs where they are not
+	// read, copies read once) are told as one line each with the first
+	// few files; the JSON file list names every one.
+	type group struct {
+		what  string
+		paths []string
+	}
+	var copies, conn group
+	copies.what, conn.what = "copies of files read", "Exchange connectivity logs (read as evidence by a full scan only)"
 	for _, f := range res.Files {
 		switch {
 		case f.Status == parser.FileFailed && slices.Contains(missing, f.Path):
 			fmt.Fprintf(io.ErrOut, "logscan: %s: no such file or folder\n", safe(f.Path))
+		case f.Status == parser.FileSkipped && f.Connectivity:
+			conn.paths = append(conn.paths, f.Path)
+		case f.Status == parser.FileSkipped && parser.IsCopySkip(f.Reason):
+			copies.paths = append(copies.paths, f.Path+" ("+f.Reason+")")
 		case f.Status == parser.FileSkipped:
 			fmt.Fprintf(io.ErrOut, "logscan: skipped %s: %s\n", safe(f.Path), safe(f.Reason))
 		case f.Status == parser.FileFailed:
 			fmt.Fprintf(io.ErrOut, "logscan: could not read %s: %s\n", safe(f.Path), safe(f.Reason))
 		}
 	}
+	for _, g := range []group{copies, conn} {
+		switch n := len(g.paths); {
+		case n == 0:
+		case n <= noticesListed:
+			for _, p := range g.paths {
+				fmt.Fprintf(io.ErrOut, "logscan: skipped %s: %s\n", safe(p), g.what)
+			}
+		default:
+			fmt.Fprintf(io.ErrOut, "logscan: skipped %s %s, e.g. %s (--format json lists them all)\n",
+				num(int64(n)), g.what, safe(strings.Join(g.paths[:noticesListed], "; ")))
+		}
+	}
 }
+
+// noticesListed is how many files a notice about many skipped files names.
+const noticesListed = 3
 
 type jsonProblem struct {
 	File     string `json:"file"`

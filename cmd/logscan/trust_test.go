@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -215,5 +216,31 @@ func TestSessionIDWithDifferentEndpointsSplit(t *testing.T) {
 		if !strings.Contains(text, fmt.Sprintf("203.0.113.%d (1)", c)) {
 			t.Errorf("client %d not among the connector's remote clients", c)
 		}
+	}
+}
+
+// TestSameFolderTwiceCountsOnce: the sample given twice, or next to a zip
+// of itself, gives the report of the sample once (and says what it
+// skipped on stderr).
+func TestSameFolderTwiceCountsOnce(t *testing.T) {
+	sample := filepath.Join("..", "..", "samples", "contoso")
+	_, once, _ := runCLI(t, "scan", "--format", "json", sample)
+	code, twice, errOut := runCLI(t, "scan", "--format", "json", sample, sample+string(filepath.Separator))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var a, b jsonReport
+	json.Unmarshal([]byte(once), &a)
+	json.Unmarshal([]byte(twice), &b)
+	if a.RowsRead == 0 || b.RowsRead != a.RowsRead || b.Sessions != a.Sessions || len(b.Findings) != len(a.Findings) {
+		t.Errorf("twice: %d rows, %d sessions, %d findings; once: %d, %d, %d", b.RowsRead, b.Sessions, len(b.Findings), a.RowsRead, a.Sessions, len(a.Findings))
+	}
+	for i := range a.Findings {
+		if i < len(b.Findings) && !reflect.DeepEqual(a.Findings[i].Counts, b.Findings[i].Counts) {
+			t.Errorf("finding %s counts %v, once %v", a.Findings[i].ID, b.Findings[i].Counts, a.Findings[i].Counts)
+		}
+	}
+	if !strings.Contains(errOut, "copies of files read") {
+		t.Errorf("stderr does not say what was skipped: %q", errOut)
 	}
 }
