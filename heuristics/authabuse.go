@@ -672,13 +672,10 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	}
 
 	typical := math.Expm1(f.median)
-	addrs := strings.Join(firstN(addrStrings(srcs), 5), ", ")
-	if len(srcs) > 5 {
-		addrs += fmt.Sprintf(" and %d more", len(srcs)-5)
-	}
+	addrs := joinFirst(addrStrings(srcs), 5)
 	failedNote := ""
 	if len(f.failedBefore) > 0 {
-		failedNote = fmt.Sprintf(" %d of them (%s) failed to log in before they succeeded.", len(f.failedBefore), strings.Join(firstN(addrStrings(f.failedBefore), 3), ", "))
+		failedNote = fmt.Sprintf(" %d of them (%s) failed to log in before they succeeded.", len(f.failedBefore), joinFirst(addrStrings(f.failedBefore), 3))
 	}
 	if spam {
 		fd.Title = fmt.Sprintf("Compromised account %s: %d outside recipient(s) in %d domain(s) from %d public address(es)", name, f.x, len(domains), len(srcs))
@@ -690,7 +687,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 		fd.Explanation = fmt.Sprintf("Between %s and %s, the account %s logged in from %d public address(es) (%s) and sent %d message(s) to %d recipient(s) in %d domain(s) outside the organisation (%s).%s "+
 			"A typical account in these logs sends %.0f outside recipient(s) in all (median of %d accounts; spread a factor of %.1f), so %d is %.1f robust deviations above it (an outlier from %.1f); from the organisation's own addresses the account sent %d. "+
 			"%s",
-			stamp(f.first), stamp(f.last), name, len(srcs), addrs, msgs, f.x, len(domains), strings.Join(firstN(domNames, 5), ", "), failedNote,
+			stamp(f.first), stamp(f.last), name, len(srcs), addrs, msgs, f.x, len(domains), joinFirst(domNames, 5), failedNote,
 			typical, accounts, math.Exp(max(f.mad, math.Log(CompromiseMinSpread))), f.x, f.z, CompromiseOutlierZ, f.y, verdict)
 		fd.Cause = "The account's password was guessed or phished (or taken from a reused password), and the attacker submits spam through authenticated SMTP as the user: Exchange accepts any recipient from an authenticated session, and the mail leaves under your IP reputation."
 		if len(f.failedBefore) > 0 {
@@ -820,13 +817,13 @@ func (d *AuthAbuseDetector) attackFinding(k connRef, g *attackGroup, v *orgView,
 	}
 	var why []string
 	if len(spray) > 0 {
-		why = append(why, fmt.Sprintf("%d address(es) tried %d or more accounts each (%s)", len(spray), SprayMinAccounts, strings.Join(firstN(addrStrings(spray), 3), ", ")))
+		why = append(why, fmt.Sprintf("%d address(es) tried %d or more accounts each (%s)", len(spray), SprayMinAccounts, joinFirst(addrStrings(spray), 3)))
 	}
 	if len(validTried) >= validNeed {
 		why = append(why, fmt.Sprintf("%d of the organisation's %d accounts were tried from public addresses: the attacker has the user list", len(validTried), len(d.accounts)))
 	}
 	if len(persistent) > 0 {
-		why = append(why, fmt.Sprintf("%d public address(es) kept failing in %d or more different hours (%s)", len(persistent), BruteForceHours, strings.Join(firstN(addrStrings(persistent), 3), ", ")))
+		why = append(why, fmt.Sprintf("%d public address(es) kept failing in %d or more different hours (%s)", len(persistent), BruteForceHours, joinFirst(addrStrings(persistent), 3)))
 	}
 	if len(later) > 0 {
 		why = append(why, fmt.Sprintf("an address that was guessing then logged in (%s)", strings.Join(firstN(later, 3), "; ")))

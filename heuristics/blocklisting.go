@@ -523,10 +523,7 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 	case k.fromLocal:
 		ipNote = "no reply named an IP; this is the sending server's own (public) address"
 	}
-	shown := strings.Join(firstN(names, 3), ", ")
-	if len(names) > 3 {
-		shown += fmt.Sprintf(" and %d more", len(names)-3)
-	}
+	shown := joinFirst(names, 3)
 	domains := g.domains.top("destination domains (refused recipients)", 10)
 
 	switch {
@@ -541,7 +538,7 @@ func (d *BlocklistDetector) listingFinding(k blKey, g *blGroup, relays relayResu
 		f.Title = fmt.Sprintf("%s was deferred for its reputation (%s), then delivered", who, shown)
 	}
 	f.Explanation = fmt.Sprintf("Between %s and %s, remote servers refused our mail %d time(s) in %d session(s) because of a blocklist listing or the receiver's reputation verdict on the IP: %d recipient(s) in %d message(s) to %d domain(s) (%s)",
-		stamp(g.span.first), stamp(g.span.last), g.refusals, g.sessions, g.rcpts, g.msgs, len(g.domains.m), strings.Join(topValues(&g.domains, 5), ", "))
+		stamp(g.span.first), stamp(g.span.last), g.refusals, g.sessions, g.rcpts, g.msgs, len(g.domains.m), joinFirst(topValues(&g.domains, len(g.domains.m)), 5))
 	if g.conns > 0 {
 		f.Explanation += fmt.Sprintf(", and %d connection(s) refused outright", g.conns)
 	}
@@ -707,10 +704,10 @@ func authFinding(k blKey, g *blGroup, v *orgView) Finding {
 	}
 	f.Title = fmt.Sprintf("Receivers refused our mail for failed SPF/DKIM/DMARC: %d recipient(s) at %d domain(s)", g.rcpts, len(g.domains.m))
 	f.Explanation = fmt.Sprintf("Between %s and %s, remote servers refused %d recipient(s) in %d message(s) because the sender domain's SPF, DKIM or DMARC check failed (%s). Sender domains: %s.",
-		stamp(g.span.first), stamp(g.span.last), g.rcpts, g.msgs, strings.Join(listNames(&g.lists), ", "), strings.Join(firstN(senders, 5), ", "))
+		stamp(g.span.first), stamp(g.span.last), g.rcpts, g.msgs, strings.Join(listNames(&g.lists), ", "), joinFirst(senders, 5))
 	if len(foreign) > 0 {
 		f.Explanation += fmt.Sprintf(" %d sender domain(s) are not among the organisation's accepted domains (%s): that is mail sent for someone else through our servers, usually by an open relay or a compromised account.",
-			len(foreign), strings.Join(firstN(foreign, 3), ", "))
+			len(foreign), joinFirst(foreign, 3))
 	}
 	f.Facts = append(f.Facts, g.lists.top("checks failed (refusals)", 5), g.senders.top("sender domains (MAIL FROM, refused recipients)", 10),
 		g.domains.top("destination domains (refused recipients)", 10), g.via.top("sent by (server / send connector: refusals)", 10),

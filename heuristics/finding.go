@@ -548,3 +548,12 @@ func listFact(name string, values []string, n int) Fact {
 	}
 	return f
 }
+
+// joinFirst joins the first n values for a sentence, saying how many more
+// there are: a list cut short never reads as complete.
+func joinFirst(values []string, n int) string {
+	if len(values) <= n {
+		return strings.Join(values, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(values[:n], ", "), len(values)-n)
+}

@@ -657,7 +657,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 
 	what := fmt.Sprintf("Between %s and %s, %s opened %s anonymous session(s) on %s (server %s), and Exchange accepted %s recipient(s) in %s domain(s) the organisation is not authoritative for (%s); %s of %s message(s) were queued for delivery.",
 		stamp(sp.first), stamp(sp.last), src, countText(sessions, false), dq(fk.connector), fk.server, countText(rcpts, false), countText(int64(len(domains)), false),
-		strings.Join(firstN(names, 5), ", "), countText(queued, false), countText(messages, false))
+		joinFirst(names, 5), countText(queued, false), countText(messages, false))
 	addr := addrString(one.client)
 	removeIP := fmt.Sprintf(`Set-ReceiveConnector -Identity %s -RemoteIPRanges @{Remove=%s}   # if a wider range covers it, split that range instead`, psq(fk.connector), psq(addr))
 	if n > 1 {

@@ -78,8 +78,12 @@ func renderText(w io.Writer, rep *scanReport, opt textOptions) error {
 			float64(tot.Bytes)/1e6)
 		if conn > 0 {
 			ct := res.ConnTotals
-			fmt.Fprintf(w, "           %d connectivity logs: %s rows read = %s kept + %s rejected (%.1f MB)\n",
-				conn, num(ct.RowsRead), num(ct.RowsEmitted), num(ct.RowsRejected), float64(ct.Bytes)/1e6)
+			outside := ""
+			if ct.RowsOutside > 0 {
+				outside = " + " + num(ct.RowsOutside) + " outside --since/--until"
+			}
+			fmt.Fprintf(w, "           %d connectivity logs: %s rows read = %s kept + %s rejected%s (%.1f MB)\n",
+				conn, num(ct.RowsRead), num(ct.RowsEmitted), num(ct.RowsRejected), outside, float64(ct.Bytes)/1e6)
 		}
 	}
 	for _, d := range rep.Datasets {

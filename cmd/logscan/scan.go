@@ -63,8 +63,15 @@ cause and fix:
   exchange-auth-5.7.3   451 5.7.3 Cannot achieve Exchange Server authentication
   frontend-proxy-prx    a Front End answering 451 4.7.0 ... PRXn
   inbound-refused       inbound mail for your own domain refused as relay
+  compromised-account   an account that logs in from new addresses and sends
+                        far more outside than the others (failed logins and
+                        password guessing are listed apart, per connector)
   blocklisted           our public IP refused by blocklists, linked to the
-                        relay that preceded it
+                        relay or compromised account that preceded it
+  outbound-failures     destinations the queues could not deliver to (DNS,
+                        TLS, timeouts), from the connectivity logs
+  connector-config      with --config: the receive connector configuration
+                        that causes the rest (ranges, permissions, bindings)
 
 Long lists are cut to their first 10 in text; --details prints them all,
 and --format json / csv always hold them.
