@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -108,9 +109,28 @@ func renderIngest(io *IOStreams, res *parser.ScanResult, d *store.Dataset, sessi
 		fmt.Fprintf(w, " + %s outside --since/--until", num(t.RowsOutside))
 	}
 	fmt.Fprintln(w)
+	// Unfinished last lines (a live writer's, or a copy cut short) are not
+	// rows yet: they wait for the next run, which reads them whole.
+	var held []string
+	for _, f := range res.Files {
+		if f.State != nil && f.State.Point.Pending > 0 {
+			held = append(held, fmt.Sprintf("%s:%d", f.Path, f.State.Point.Line+1))
+		}
+	}
+	if len(held) > 0 {
+		fmt.Fprintf(w, "Held:      %s unfinished last line(s), left for the next run: %s\n", num(int64(len(held))), safe(joinFirstN(held, 3)))
+	}
 	fmt.Fprintf(w, "Sessions:  %s written, %d still open carried to the next run\n", num(sessions), open)
 	rows, parts := d.Rows("rows")
 	srows, _ := d.Rows("sessions")
 	fmt.Fprintf(w, "In all:    %s rows and %s sessions in %d row files, over %d runs\n", num(rows), num(srows), parts, len(d.Manifest.Runs))
 	renderProblems(w, res, 5)
+}
+
+// joinFirstN joins the first n values, saying how many more there are.
+func joinFirstN(values []string, n int) string {
+	if len(values) <= n {
+		return strings.Join(values, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(values[:n], ", "), len(values)-n)
 }

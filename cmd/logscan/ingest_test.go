@@ -92,7 +92,7 @@ func TestDatasetScanEqualsRaw(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			ds := filepath.Join(t.TempDir(), "ds")
 			out := ingest(t, "--out", ds, "--format", format, logs)
-			if !strings.Contains(out, "Rows:      123,593 read = 123,593 kept + 0 rejected") {
+			if !strings.Contains(out, "Rows:      123,593 read = 123,593 kept + 0 rejected") || !strings.Contains(out, "Held:      12 unfinished last line(s), left for the next run") {
 				t.Errorf("ingest output:\n%s", out)
 			}
 			got := scanComparable(t, ds)
