@@ -245,7 +245,10 @@ func buildSession(s *Session, rows []row) {
 		cmdEvent, replyEvent = '>', '<'
 	}
 	// The greeting is a reply without a command: a pseudo-command waits for it.
-	pending := []command{{greeting: true, msg: -1}}
+	// Commands waiting for their reply; a few at a time (pipelining), so
+	// they start on the stack.
+	var pendingBuf [8]command
+	pending := append(pendingBuf[:0], command{greeting: true, msg: -1})
 	if rows[0].seq != 0 {
 		pending = pending[:0] // the session started in a file we do not have
 	}
@@ -617,17 +620,33 @@ func hasToken(text, tok string) bool {
 // tlsProtocol turns "TLS protocol SP_PROT_TLS1_2_SERVER negotiation ..."
 // into "TLS1.2".
 func tlsProtocol(ctx string) string {
-	f := strings.Fields(ctx)
-	if len(f) < 3 {
-		return ""
+	// The third word: "TLS protocol SP_PROT_TLS1_2_SERVER negotiation ...".
+	rest := ctx
+	var word string
+	for i := 0; i < 3; i++ {
+		rest = strings.TrimLeft(rest, " ")
+		if rest == "" {
+			return ""
+		}
+		end := strings.IndexByte(rest, ' ')
+		if end < 0 {
+			end = len(rest)
+		}
+		word, rest = rest[:end], rest[end:]
 	}
-	p := strings.TrimPrefix(f[2], "SP_PROT_")
+	p := strings.TrimPrefix(word, "SP_PROT_")
 	p = strings.TrimSuffix(strings.TrimSuffix(p, "_SERVER"), "_CLIENT")
+	if known, ok := tlsVersions[p]; ok {
+		return known // no allocation for the versions Exchange writes
+	}
 	if v, ok := strings.CutPrefix(p, "TLS"); ok {
 		return "TLS" + strings.ReplaceAll(v, "_", ".")
 	}
-	return p
+	return strings.Clone(p)
 }
+
+// tlsVersions are the protocol names Schannel reports, as logscan names them.
+var tlsVersions = map[string]string{"TLS1_0": "TLS1.0", "TLS1_1": "TLS1.1", "TLS1_2": "TLS1.2", "TLS1_3": "TLS1.3", "TLS1": "TLS1", "SSL3": "SSL3", "SSL2": "SSL2"}
 
 // tlsCipher turns "... bulk encryption algorithm CALG_AES_256 with ...,
 // MAC hash algorithm CALG_SHA_384 ... key exchange algorithm CALG_ECDHE ..."
