@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logscan/logscan/heuristics/domains"
 	"github.com/logscan/logscan/heuristics/exconfig"
 	"github.com/logscan/logscan/heuristics/session"
 	"go4.org/netipx"
@@ -143,24 +144,13 @@ type Assumption struct {
 // orgEvidence is what the logs say about the organisation itself.
 type orgEvidence struct {
 	serverAddrs map[string]map[netip.Addr]struct{} // server name -> its local addresses
-	fqdns       map[string]map[string]struct{}     // server name -> FQDNs in its 220 banners
 	peers       map[netip.Addr]string              // X-EXPS peers -> the account they authenticated as
-	domains     map[string]*domainEvidence
+	domains     *domains.Evidence                  // what Exchange did with recipient domains
 }
-
-// domainEvidence counts how Exchange itself treated recipients in a domain.
-type domainEvidence struct {
-	acceptedPlain int64 // accepted from an anonymous session without relay permission
-	refusedRelay  int64 // refused with "Unable to relay"
-}
-
-// maxDomainEvidence bounds the refused-domain map against spam runs to
-// random domains; accepted domains are few by nature.
-const maxDomainEvidence = 100_000
 
 func newOrgEvidence() *orgEvidence {
-	return &orgEvidence{serverAddrs: map[string]map[netip.Addr]struct{}{}, fqdns: map[string]map[string]struct{}{},
-		peers: map[netip.Addr]string{}, domains: map[string]*domainEvidence{}}
+	return &orgEvidence{serverAddrs: map[string]map[netip.Addr]struct{}{},
+		peers: map[netip.Addr]string{}, domains: domains.NewEvidence()}
 }
 
 func (e *orgEvidence) observe(s *session.Session) {
@@ -178,65 +168,7 @@ func (e *orgEvidence) observe(s *session.Session) {
 			e.peers[s.Remote.Addr()] = strings.Clone(s.AuthUser)
 		}
 	}
-	if !s.IsReceive() || s.Proxied {
-		return
-	}
-	if f := bannerFQDN(s.Banner); f != "" && s.Server != "" {
-		m := e.fqdns[s.Server]
-		if m == nil {
-			m = map[string]struct{}{}
-			e.fqdns[s.Server] = m
-		}
-		if _, ok := m[f]; !ok {
-			// At most 16 names per server: the first by name, whatever
-			// the order sessions end in.
-			if len(m) >= 16 {
-				if last := slices.Max(slices.Collect(maps.Keys(m))); f < last {
-					delete(m, last)
-				}
-			}
-			if len(m) < 16 {
-				m[strings.Clone(f)] = struct{}{}
-			}
-		}
-	}
-	plain := s.Auth == session.AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)
-	for _, m := range s.Messages {
-		for _, r := range m.Rcpts {
-			if r.Domain == "" {
-				continue
-			}
-			switch {
-			case plain && r.Accepted():
-				e.domain(r.Domain, true).acceptedPlain++
-			case r.RelayRefused():
-				if d := e.domain(r.Domain, len(e.domains) < maxDomainEvidence); d != nil {
-					d.refusedRelay++
-				}
-			}
-		}
-	}
-}
-
-func (e *orgEvidence) domain(d string, create bool) *domainEvidence {
-	if v := e.domains[d]; v != nil {
-		return v
-	}
-	if !create {
-		return nil
-	}
-	v := &domainEvidence{}
-	e.domains[strings.Clone(d)] = v
-	return v
-}
-
-// bannerFQDN returns the host name in "220 EX01.contoso.com Microsoft ESMTP ...".
-func bannerFQDN(banner string) string {
-	f, _, _ := strings.Cut(banner, " ")
-	if strings.Count(f, ".") < 1 || strings.ContainsAny(f, "[]:@") {
-		return ""
-	}
-	return strings.ToLower(f)
+	e.domains.Observe(s)
 }
 
 // orgView is the organisation as the detectors use it: given, else inferred.
@@ -262,34 +194,9 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 		v.accepted = slices.Clone(org.AcceptedDomains)
 		v.assumptions = append(v.assumptions, Assumption{"accepted domains", v.accepted, "given (" + cmp.Or(org.GivenBy, "--accepted-domains") + ")"})
 	} else {
-		var fromRcpt, fromBanner []string
-		for d, ev := range e.domains {
-			if ev.acceptedPlain > ev.refusedRelay {
-				fromRcpt = append(fromRcpt, d)
-			}
-		}
-		for _, fq := range e.fqdns {
-			for f := range fq {
-				p := parentDomain(f)
-				if ev := e.domains[p]; ev != nil && ev.refusedRelay > ev.acceptedPlain {
-					continue // Exchange itself refuses it: not accepted, whatever the banner says
-				}
-				if !slices.Contains(fromBanner, p) {
-					fromBanner = append(fromBanner, p)
-				}
-			}
-		}
-		slices.Sort(fromRcpt)
-		slices.Sort(fromBanner)
-		v.accepted = append(slices.Clone(fromRcpt), fromBanner...)
-		v.accepted = slices.Compact(slices.Sorted(slices.Values(v.accepted)))
-		src := "inferred: domains Exchange accepted RCPT TO for from anonymous senders without relay permission"
-		if len(fromBanner) > 0 {
-			src += "; parent domain of the server names in the 220 banners (" + strings.Join(fromBanner, ", ") + ")"
-		}
-		if len(v.accepted) == 0 {
-			src = "none could be inferred: no anonymous mail to the organisation in these logs; relay judgement needs --accepted-domains"
-		}
+		var fromBanner []string
+		v.accepted, fromBanner = e.domains.Infer()
+		src := domains.Source(v.accepted, fromBanner, "none could be inferred: no anonymous mail to the organisation in these logs; relay judgement needs --accepted-domains")
 		v.assumptions = append(v.assumptions, Assumption{"accepted domains", v.accepted, src + ". Give --accepted-domains to be exact"})
 	}
 
@@ -368,28 +275,9 @@ func userName(u string) string {
 	return u
 }
 
-// parentDomain turns "ex01.contoso.com" into "contoso.com"; a two-label
-// name is its own parent.
-func parentDomain(fqdn string) string {
-	if strings.Count(fqdn, ".") <= 1 {
-		return fqdn
-	}
-	_, p, _ := strings.Cut(fqdn, ".")
-	return p
-}
-
 // isAccepted reports whether domain matches an accepted pattern.
 func (v *orgView) isAccepted(domain string) bool {
-	for _, p := range v.accepted {
-		if base, ok := strings.CutPrefix(p, "*."); ok {
-			if domain == base || strings.HasSuffix(domain, "."+base) {
-				return true
-			}
-		} else if domain == p {
-			return true
-		}
-	}
-	return false
+	return domains.Matches(domain, v.accepted)
 }
 
 func (v *orgView) isExchange(a netip.Addr) bool {

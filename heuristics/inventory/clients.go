@@ -9,6 +9,7 @@ import (
 
 	"go4.org/netipx"
 
+	"github.com/logscan/logscan/heuristics/domains"
 	"github.com/logscan/logscan/heuristics/session"
 	"github.com/logscan/logscan/parser"
 )
@@ -17,14 +18,13 @@ import (
 // recipients are always exact; these bound the distinct values listed, and
 // a row that had more says so ("at least").
 const (
-	maxNames          = 8  // EHLO names (receive) or banner host names (send)
-	maxAccounts       = 8  // accounts authenticated as
-	maxSenderDomains  = 16 // MAIL FROM domains
-	maxRcptDomains    = 48 // RCPT TO domains, with recipient counts
-	maxTLSValues      = 6  // protocols, ciphers, errors
-	maxCertificates   = 4
-	maxProxies        = 4 // Front Ends that proxied a Hub session
-	maxDomainEvidence = 100_000
+	maxNames         = 8  // EHLO names (receive) or banner host names (send)
+	maxAccounts      = 8  // accounts authenticated as
+	maxSenderDomains = 16 // MAIL FROM domains
+	maxRcptDomains   = 48 // RCPT TO domains, with recipient counts
+	maxTLSValues     = 6  // protocols, ciphers, errors
+	maxCertificates  = 4
+	maxProxies       = 4 // Front Ends that proxied a Hub session
 )
 
 // DefaultMaxClients bounds the rows an Inventory keeps: about 1 KiB each
@@ -66,13 +66,12 @@ type Inventory struct {
 	connList []*connInfo           // by id
 	recent   [16]*connInfo         // recently seen connectors, by the lengths of their names
 	rows     *smallest[rowKey, row]
-	others   map[uint32]*row // per connector id: clients past the budget
-	tallies  []idTally       // the rows' recipient domains, by row.rcpt and row.relay
-	free     []int32         // slots of tallies whose rows were folded away
-	seen     int64           // sessions observed
-	filtered int64           // sessions the filter left out
-	domains  map[string]*domainEvidence
-	fqdns    map[string]map[string]struct{}     // server -> FQDNs of its 220 banners
+	others   map[uint32]*row                    // per connector id: clients past the budget
+	tallies  []idTally                          // the rows' recipient domains, by row.rcpt and row.relay
+	free     []int32                            // slots of tallies whose rows were folded away
+	seen     int64                              // sessions observed
+	filtered int64                              // sessions the filter left out
+	domains  *domains.Evidence                  // for the accepted domains, inferred as logscan scan does
 	local    map[string]map[netip.Addr]struct{} // server -> its own addresses
 }
 
@@ -86,10 +85,9 @@ type connInfo struct {
 	key    connKey
 	id     uint32
 	wanted bool // the Filter's server, connector and log type let it in
-	// The last local address and banner host recorded for the server: most
-	// sessions repeat them, and need not be looked up again.
+	// The last local address recorded for the server: most sessions
+	// repeat it, and need not be looked up again.
 	lastLocal   netip.Addr
-	lastBanner  string
 	sessions    int64
 	first, last int64
 }
@@ -157,17 +155,11 @@ func compareBool(a, b bool) int {
 	return 1
 }
 
-// domainEvidence counts how Exchange treated recipients in a domain, for
-// inferring the accepted domains the way logscan scan does (heuristics,
-// org.go): accepted from anonymous senders without the relay right, versus
-// refused as relay.
-type domainEvidence struct{ acceptedPlain, refusedRelay int64 }
-
 // New returns an empty Inventory.
 func New(opts Options) *Inventory {
 	opts.MaxClients = cmp.Or(opts.MaxClients, DefaultMaxClients)
 	inv := &Inventory{opts: opts, strs: newStrTable(), conns: map[connKey]*connInfo{}, others: map[uint32]*row{},
-		domains: map[string]*domainEvidence{}, fqdns: map[string]map[string]struct{}{}, local: map[string]map[netip.Addr]struct{}{}}
+		domains: domains.NewEvidence(), local: map[string]map[netip.Addr]struct{}{}}
 	inv.rows = newSmallest[rowKey, row](opts.MaxClients, inv.compareKeys)
 	return inv
 }
@@ -344,7 +336,7 @@ func (inv *Inventory) add(r *row, s *session.Session) {
 	} else if h := bannerHost(s.Banner); h != "" {
 		r.names.add(h, maxNames, t)
 	}
-	relay := s.IsReceive() && anon && hasWord(s.Permissions, permAnyRecipient)
+	relay := s.IsReceive() && anon && s.HasPermission(permAnyRecipient)
 	if relay {
 		r.relayGranted++
 	}
@@ -498,77 +490,7 @@ func (inv *Inventory) evidence(c *connInfo, s *session.Session) {
 			m[a] = struct{}{}
 		}
 	}
-	if !s.IsReceive() || s.Proxied {
-		return
-	}
-	if host := bannerHost(s.Banner); host != c.lastBanner {
-		c.lastBanner = strings.Clone(host)
-		if f := bannerFQDN(host); f != "" && s.Server != "" {
-			m := inv.fqdns[s.Server]
-			if m == nil {
-				m = map[string]struct{}{}
-				inv.fqdns[strings.Clone(s.Server)] = m
-			}
-			if _, ok := m[f]; !ok && len(m) < 16 {
-				m[strings.Clone(f)] = struct{}{}
-			}
-		}
-	}
-	plain := s.Auth == session.AuthNone && s.Permissions != "" && !hasWord(s.Permissions, permAnyRecipient)
-	for i := range s.Messages {
-		for _, r := range s.Messages[i].Rcpts {
-			if r.Domain == "" {
-				continue
-			}
-			switch {
-			case plain && r.Accepted():
-				inv.domain(r.Domain, true).acceptedPlain++
-			case r.RelayRefused():
-				if d := inv.domain(r.Domain, len(inv.domains) < maxDomainEvidence); d != nil {
-					d.refusedRelay++
-				}
-			}
-		}
-	}
-}
-
-func (inv *Inventory) domain(d string, create bool) *domainEvidence {
-	if v := inv.domains[d]; v != nil {
-		return v
-	}
-	if !create {
-		return nil
-	}
-	v := &domainEvidence{}
-	inv.domains[strings.Clone(d)] = v
-	return v
-}
-
-// hasWord reports whether the space-separated list holds w (what
-// session.HasPermission does, without splitting the list).
-func hasWord(list, w string) bool {
-	for i := 0; ; {
-		j := strings.Index(list[i:], w)
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(w)
-		if (j == 0 || list[j-1] == ' ') && (end == len(list) || list[end] == ' ') {
-			return true
-		}
-		i = end
-	}
-}
-
-// bannerFQDN returns the host name in "EX01.contoso.com Microsoft ESMTP
-// ...", lower case, when it looks like one.
-func bannerFQDN(banner string) string {
-	f, _, _ := strings.Cut(strings.TrimSpace(banner), " ")
-	if strings.Count(f, ".") < 1 || strings.ContainsAny(f, "[]:@") {
-		return ""
-	}
-	return strings.ToLower(f)
+	inv.domains.Observe(s)
 }
 
 // bannerHost is the first word of a remote server's greeting (send logs):

@@ -5,9 +5,9 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/logscan/logscan/heuristics/domains"
 	"github.com/logscan/logscan/parser"
 )
 
@@ -325,7 +325,7 @@ func outside(c *idTally, accepted []string, t *strTable) (Counts, int64, bool) {
 	out := Counts{More: c.more}
 	var n int64
 	for i, id := range c.ids {
-		if d := t.str(id); !isAccepted(d, accepted) {
+		if d := t.str(id); !domains.Matches(d, accepted) {
 			out.Values = append(out.Values, Count{d, c.n[i]})
 			n += c.n[i]
 		}
@@ -361,54 +361,7 @@ func (inv *Inventory) accepted() Assumption {
 	if len(inv.opts.AcceptedDomains) > 0 {
 		return Assumption{Values: slices.Clone(inv.opts.AcceptedDomains), Source: "given (--accepted-domains)"}
 	}
-	var vals, fromBanner []string
-	for d, ev := range inv.domains {
-		if ev.acceptedPlain > ev.refusedRelay {
-			vals = append(vals, d)
-		}
-	}
-	for _, fq := range inv.fqdns {
-		for f := range fq {
-			p := parentDomain(f)
-			if ev := inv.domains[p]; ev != nil && ev.refusedRelay > ev.acceptedPlain {
-				continue
-			}
-			if !slices.Contains(fromBanner, p) {
-				fromBanner = append(fromBanner, p)
-			}
-		}
-	}
-	slices.Sort(fromBanner)
-	vals = slices.Compact(slices.Sorted(slices.Values(append(vals, fromBanner...))))
-	src := "inferred: domains Exchange accepted RCPT TO for from anonymous senders without relay permission"
-	if len(fromBanner) > 0 {
-		src += "; parent domain of the server names in the 220 banners (" + strings.Join(fromBanner, ", ") + ")"
-	}
-	if len(vals) == 0 {
-		src = "none could be inferred: every recipient domain counts as outside"
-	}
+	vals, fromBanner := inv.domains.Infer()
+	src := domains.Source(vals, fromBanner, "none could be inferred: every recipient domain counts as outside")
 	return Assumption{Values: vals, Source: src + ". Give --accepted-domains to be exact"}
-}
-
-func parentDomain(fqdn string) string {
-	if strings.Count(fqdn, ".") <= 1 {
-		return fqdn
-	}
-	_, p, _ := strings.Cut(fqdn, ".")
-	return p
-}
-
-// isAccepted reports whether domain matches an accepted pattern
-// ("contoso.com", or "*.contoso.com" for it and its subdomains).
-func isAccepted(domain string, patterns []string) bool {
-	for _, p := range patterns {
-		if base, ok := strings.CutPrefix(p, "*."); ok {
-			if domain == base || strings.HasSuffix(domain, "."+base) {
-				return true
-			}
-		} else if domain == p {
-			return true
-		}
-	}
-	return false
 }
