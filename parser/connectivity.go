@@ -422,25 +422,20 @@ func (r *ConnectivityReader) handleLine(line []byte, terminated, damaged bool) {
 
 // header applies one '#' line.
 func (r *ConnectivityReader) header(line []byte) {
-	name, value, ok := bytes.Cut(line[1:], []byte(":"))
+	name, value, ok := headerLine(line)
 	if !ok {
 		return
 	}
-	value = bytes.TrimSpace(value)
-	switch strings.ToLower(string(bytes.TrimSpace(name))) {
+	switch name {
 	case "fields":
-		parts := strings.Split(string(value), ",")
-		for i := range parts {
-			parts[i] = strings.TrimSpace(parts[i])
-		}
-		r.setFields(parts)
+		r.setFields(splitFieldsHeader(value))
 	case "log-type":
 		r.foreign = ""
-		if !strings.EqualFold(string(value), ConnectivityLogType) {
-			r.foreign = string(value)
+		if !strings.EqualFold(value, ConnectivityLogType) {
+			r.foreign = value
 		}
 	case "version":
-		r.version = string(value)
+		r.version = value
 	}
 }
 

@@ -506,28 +506,42 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 
 // header applies one '#' line.
 func (r *Reader) header(line []byte) {
-	name, value, ok := bytes.Cut(line[1:], []byte(":"))
+	name, value, ok := headerLine(line)
 	if !ok {
 		return
 	}
-	value = bytes.TrimSpace(value)
-	switch strings.ToLower(string(bytes.TrimSpace(name))) {
+	switch name {
 	case "fields":
-		parts := strings.Split(string(value), ",")
-		for i := range parts {
-			parts[i] = strings.TrimSpace(parts[i])
-		}
-		r.setFields(parts)
+		r.setFields(splitFieldsHeader(value))
 	case "log-type":
-		switch t := logTypeOf(string(value)); t {
+		switch t := logTypeOf(value); t {
 		case LogTypeUnknown:
-			r.foreign = string(value)
+			r.foreign = value
 		default:
 			r.logType, r.foreign = t, ""
 		}
 	case "version":
-		r.version = string(value)
+		r.version = value
 	}
+}
+
+// headerLine splits a '#' line ("#Fields: a,b") into its name, lower case,
+// and its value, trimmed; the protocol and connectivity readers share it.
+func headerLine(line []byte) (name, value string, ok bool) {
+	n, v, ok := bytes.Cut(line[1:], []byte(":"))
+	if !ok {
+		return "", "", false
+	}
+	return strings.ToLower(string(bytes.TrimSpace(n))), string(bytes.TrimSpace(v)), true
+}
+
+// splitFieldsHeader splits a #Fields value into its names.
+func splitFieldsHeader(value string) []string {
+	parts := strings.Split(value, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
 }
 
 func logTypeOf(s string) LogType {

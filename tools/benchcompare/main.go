@@ -26,6 +26,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logscan/logscan/tools/internal/rusage"
 )
 
 func main() {
@@ -150,7 +152,7 @@ func (c command) run(warm bool) (result, error) {
 		return result{}, fmt.Errorf("%s: %v", strings.Join(c.argv, " "), err)
 	}
 	ps := cmd.ProcessState
-	return result{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rss: maxRSS(ps), out: strings.TrimSpace(out.String())}, nil
+	return result{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rss: rusage.MaxRSS(ps), out: strings.TrimSpace(out.String())}, nil
 }
 
 // generate writes the organisation once under cache, keyed by the

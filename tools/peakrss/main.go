@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/logscan/logscan/tools/internal/rusage"
 )
 
 func main() {
@@ -30,6 +32,6 @@ func main() {
 		os.Exit(2)
 	}
 	fmt.Fprintf(os.Stderr, "peakrss: %s: %.2fs wall, peak RSS %.1f MiB, exit %d\n",
-		args[0], elapsed.Seconds(), float64(maxRSS(cmd.ProcessState))/(1<<20), cmd.ProcessState.ExitCode())
+		args[0], elapsed.Seconds(), float64(rusage.MaxRSS(cmd.ProcessState))/(1<<20), cmd.ProcessState.ExitCode())
 	os.Exit(cmd.ProcessState.ExitCode())
 }

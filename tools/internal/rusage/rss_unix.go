@@ -1,6 +1,8 @@
 //go:build unix
 
-package main
+// Package rusage reads a finished child process's peak memory, for the
+// measuring tools.
+package rusage
 
 import (
 	"os"
@@ -8,8 +10,8 @@ import (
 	"syscall"
 )
 
-// maxRSS returns the child's peak resident set in bytes.
-func maxRSS(ps *os.ProcessState) int64 {
+// MaxRSS returns the child's peak resident set in bytes.
+func MaxRSS(ps *os.ProcessState) int64 {
 	ru, ok := ps.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return 0
