@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -36,6 +37,16 @@ func runMain(args []string) int {
 	}
 	if os.Getenv("GOGC") == "" && len(args) > 0 && args[0] == "scan" {
 		debug.SetGCPercent(scanGCPercent)
+	}
+	// LOGSCAN_CPUPROFILE=FILE writes a CPU profile of the run, for
+	// `go tool pprof`: how the speed work is measured on real folders.
+	if path := os.Getenv("LOGSCAN_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close()
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	// Ctrl-C (or a service stop) cancels the run's context: every worker
 	// stops, an ingest leaves the dataset as its last completed run, and
