@@ -48,6 +48,16 @@ func runMain(args []string) int {
 			}
 		}
 	}
+	// LOGSCAN_MEMPROFILE=FILE writes a heap profile when the run ends:
+	// what the analysis still holds (in use) and what it allocated.
+	if path := os.Getenv("LOGSCAN_MEMPROFILE"); path != "" {
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	// Ctrl-C (or a service stop) cancels the run's context: every worker
 	// stops, an ingest leaves the dataset as its last completed run, and
 	// logscan exits 130. A second Ctrl-C kills at once, as usual.
