@@ -648,7 +648,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 			"outside_recipients": f.x, "distinct_outside_recipients": int64(distinct), "outside_domains": int64(len(domains)),
 			"public_sources": int64(len(srcs)), "sources_failed_before_login": int64(len(f.failedBefore)),
 			"baseline_outside_recipients": f.y, "account_sessions": a.sessions, "accounts_compared": int64(accounts)},
-		Samples: samp.list,
+		Samples: samp.out(),
 	}
 	if !spam {
 		fd.First, fd.Last = sp.first, sp.last // its logins
@@ -813,7 +813,7 @@ func (d *AuthAbuseDetector) attackFinding(k connRef, g *attackGroup, v *orgView,
 		Counts: map[string]int64{"failures": g.failures, "sessions": g.sessions, "sources": int64(len(g.sources)), "public_sources": int64(len(pub)),
 			"accounts_tried": int64(len(tried)), "accounts_tried_that_exist": int64(len(validTried)), "failures_without_user_name": g.unnamed,
 			"sources_that_logged_in_after": int64(len(later))},
-		Samples: g.samples.list,
+		Samples: g.samples.out(),
 	}
 	var why []string
 	if len(spray) > 0 {

@@ -480,7 +480,7 @@ func blBase(k blKey, g *blGroup) Finding {
 		Counts: map[string]int64{"refusals": g.refusals, "permanent": g.permanent, "temporary": g.temporary,
 			"recipients_refused": g.rcpts, "messages_refused": g.msgs, "connections_refused": g.conns,
 			"sessions": g.sessions, "destination_domains": int64(len(g.domains.m))},
-		Samples: g.samples.list,
+		Samples: g.samples.out(),
 	}
 	if g.servers.get("(unknown server)") > 0 && f.Server == "(unknown server)" {
 		f.Server = ""

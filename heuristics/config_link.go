@@ -281,7 +281,7 @@ func driftFinding(cfg *exconfig.Config, g *driftGroup) Finding {
 		lines = append(lines, line)
 	}
 	f.Source = g.entries[0].k.remote.String()
-	f.First, f.Last, f.Samples = sp.first, sp.last, sm.list
+	f.First, f.Last, f.Samples = sp.first, sp.last, sm.out()
 	f.Counts["clients"] = int64(len(clients))
 	f.Facts = []Fact{listFact("clients", lines, 10)}
 	f.Title = fmt.Sprintf("Drift on %s: %d client(s) logged on %s that the configuration sends to %s", g.server, len(clients), g.logged, g.selected)

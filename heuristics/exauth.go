@@ -78,7 +78,7 @@ type exAttempt struct {
 	remote    netip.AddrPort
 	start     time.Time
 	rows451   int // rows with the 451 5.7.3 text
-	sample    Sample
+	sample    sampleRec
 }
 
 type exLandingKey struct {
@@ -294,7 +294,7 @@ type exMatch struct {
 // at most one other, the earliest that fits.
 func matchAttempts(send, recv []exAttempt) exMatch {
 	byStart := func(x, y exAttempt) int {
-		return cmp.Or(x.start.Compare(y.start), cmp.Compare(x.sample.At, y.sample.At), cmp.Compare(x.sample.Session, y.sample.Session))
+		return cmp.Or(x.start.Compare(y.start), cmp.Compare(x.sample.ref.String(), y.sample.ref.String()), cmp.Compare(x.sample.id, y.sample.id))
 	}
 	slices.SortFunc(send, byStart)
 	slices.SortFunc(recv, byStart)
@@ -415,7 +415,7 @@ func (d *ExchangeAuthDetector) exFinding(p exPair, a *exPairAgg, in *detectorInp
 		}
 		conns = append(conns, lr.key.connector)
 	}
-	f.First, f.Last, f.Samples = sp.first, sp.last, smp.list
+	f.First, f.Last, f.Samples = sp.first, sp.last, smp.out()
 	f.Counts["sessions_on_connector_without_x_exps"] = landed
 	if len(conns) > 0 {
 		f.Connector = conns[0]
@@ -539,7 +539,7 @@ func (d *ExchangeAuthDetector) authFailureFindings(v *orgView) []Finding {
 		statuses := a.status.top("failure texts (as logged)", 5)
 		f := Finding{
 			ID: findingID(detectorExchangeAuth, "x-exps-failed", p.sender.String(), p.receiver), Detector: detectorExchangeAuth, Severity: SeverityHigh,
-			Server: p.receiver, Source: addrString(p.sender), First: a.span.first, Last: a.span.last, Samples: a.samples.list,
+			Server: p.receiver, Source: addrString(p.sender), First: a.span.first, Last: a.span.last, Samples: a.samples.out(),
 			Counts: map[string]int64{"sessions_in_send_logs": a.sendSessions, "sessions_in_receive_logs": a.recvSessions},
 			Facts:  []Fact{statuses},
 		}

@@ -300,8 +300,31 @@ type Sample struct {
 	ref     session.Ref
 }
 
-func sampleOf(s *session.Session, at session.Ref) Sample {
-	return Sample{Server: s.Server, Session: fmt.Sprintf("%016X", s.ID), Start: s.Start, At: at.String(), ref: at}
+func sampleOf(s *session.Session, at session.Ref) sampleRec {
+	return sampleRec{server: s.Server, id: s.ID, start: s.Start, ref: at}
+}
+
+// sampleRec is an example session as detectors keep it until they report:
+// what a Sample shows without its strings (the session-id in hex, the
+// file:line), which are made only for the few samples a finding lists. A
+// relay detector keeps a few per client and recipient domain: for a botnet
+// that is hundreds of thousands, and the strings were a quarter of its
+// memory.
+type sampleRec struct {
+	server string
+	id     uint64
+	noID   bool // a sample of no one session (outbound failures): Session stays ""
+	start  time.Time
+	ref    session.Ref
+}
+
+// sample is what the report shows of r.
+func (r sampleRec) sample() Sample {
+	x := Sample{Server: r.server, Start: r.start, At: r.ref.String(), ref: r.ref}
+	if !r.noID {
+		x.Session = fmt.Sprintf("%016X", r.id)
+	}
+	return x
 }
 
 // findingID hashes the finding's subject into a short stable id.
@@ -314,20 +337,32 @@ func findingID(detector string, subject ...string) string {
 // chosen examples do not depend on the order sessions were finished in.
 type samples struct {
 	n    int
-	list []Sample
+	list []sampleRec
 }
 
-func (s *samples) add(x Sample) {
+// out is the samples kept, as the report shows them.
+func (s *samples) out() []Sample {
+	if s.list == nil {
+		return nil
+	}
+	out := make([]Sample, len(s.list))
+	for i, r := range s.list {
+		out[i] = r.sample()
+	}
+	return out
+}
+
+func (s *samples) add(x sampleRec) {
 	if s.n == 0 {
 		s.n = maxSamples
 	}
 	for i, y := range s.list {
-		if y.Server == x.Server && y.Session == x.Session {
+		if y.server == x.server && y.id == x.id && y.noID == x.noID {
 			// One example per session: its earliest row, whatever the
 			// order the rows were offered in.
 			if sampleLess(x, y) {
 				s.list[i] = x
-				slices.SortFunc(s.list, func(a, b Sample) int {
+				slices.SortFunc(s.list, func(a, b sampleRec) int {
 					if sampleLess(a, b) {
 						return -1
 					}
@@ -344,7 +379,7 @@ func (s *samples) add(x Sample) {
 	if i >= s.n {
 		return
 	}
-	s.list = append(s.list, Sample{})
+	s.list = append(s.list, sampleRec{})
 	copy(s.list[i+1:], s.list[i:])
 	s.list[i] = x
 	if len(s.list) > s.n {
@@ -358,9 +393,11 @@ func (s *samples) merge(o samples) {
 	}
 }
 
-func sampleLess(a, b Sample) bool {
-	if !a.Start.Equal(b.Start) {
-		return a.Start.Before(b.Start)
+// sampleLess orders samples by start, file, line and session-id (as the
+// hex the report shows sorts: a sample of no session first).
+func sampleLess(a, b sampleRec) bool {
+	if !a.start.Equal(b.start) {
+		return a.start.Before(b.start)
 	}
 	if a.ref.File != b.ref.File {
 		return a.ref.File < b.ref.File
@@ -368,7 +405,10 @@ func sampleLess(a, b Sample) bool {
 	if a.ref.Line != b.ref.Line {
 		return a.ref.Line < b.ref.Line
 	}
-	return a.Session < b.Session
+	if a.noID != b.noID {
+		return a.noID
+	}
+	return a.id < b.id
 }
 
 // maxSamples is how many example sessions a finding lists.

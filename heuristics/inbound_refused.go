@@ -154,7 +154,7 @@ func inboundRefusedFinding(dom string, rd *refusedDomain, own bool) Finding {
 	conn := topKey(rd.connectors)
 	f := Finding{
 		ID: findingID(detectorInboundRefused, dom), Detector: detectorInboundRefused, Severity: SeverityHigh,
-		Server: topKey(rd.servers), Connector: conn, First: rd.span.first, Last: rd.span.last, Samples: rd.samples.list,
+		Server: topKey(rd.servers), Connector: conn, First: rd.span.first, Last: rd.span.last, Samples: rd.samples.out(),
 		Counts: map[string]int64{"recipients_refused": rd.rcpts, "sessions": rd.sessions, "sources": int64(len(rd.sources.m)),
 			"eop_sources": int64(len(rd.eop.m)), "senders": int64(len(rd.senders.m))},
 		Facts: []Fact{{Name: "refused recipient domain", Values: []string{dom}}, rd.sources.top("sources", 10), rd.eop.top("Exchange Online Protection (Microsoft 365) sources", 5),

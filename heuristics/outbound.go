@@ -71,7 +71,7 @@ func outboundFinding(server string, groups []*connGroup, cf *connFailures) Findi
 	for _, g := range groups {
 		sp.add(g.first, g.last)
 		for _, at := range g.samples {
-			smp.add(Sample{Server: server, Start: g.first, At: at.String(), ref: at})
+			smp.add(sampleRec{server: server, noID: true, start: g.first, ref: at})
 		}
 		kinds[g.kind.String()] += g.count
 		dests[g.destination] = true
@@ -93,7 +93,7 @@ func outboundFinding(server string, groups []*connGroup, cf *connFailures) Findi
 	}
 	f := Finding{
 		ID: findingID(detectorOutbound, server), Detector: detectorOutbound, Severity: SeverityLow, Server: server,
-		First: sp.first, Last: sp.last, Samples: smp.list,
+		First: sp.first, Last: sp.last, Samples: smp.out(),
 		Counts: map[string]int64{"failures": total, "destinations": int64(len(dests)), "destinations_stuck": int64(len(stuck))},
 	}
 	var kindList []string

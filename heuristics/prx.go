@@ -134,7 +134,7 @@ func prxFinding(server string, ps *prxServer) Finding {
 	})
 	f := Finding{
 		ID: findingID(detectorFrontEndProxy, server), Detector: detectorFrontEndProxy, Severity: SeverityMedium,
-		Server: server, First: ps.span.first, Last: ps.span.last, Samples: ps.samples.list,
+		Server: server, First: ps.span.first, Last: ps.span.last, Samples: ps.samples.out(),
 		Counts: map[string]int64{"replies": total, "sessions": ps.sessions, "clients": int64(len(ps.clients.m))},
 	}
 	if total >= PRXManyReplies {

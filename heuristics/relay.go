@@ -2,12 +2,14 @@ package heuristics
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"math"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logscan/logscan/heuristics/session"
 )
@@ -93,7 +95,9 @@ type relayGroup struct {
 	msgSigs   map[string]*relaySig
 	sigOver   relaySig // sessions past maxRelaySigs or maxSigDomains, counted as relaying
 	msgOver   relaySig // messages likewise
-	rcpts     counter  // accepted recipient addresses (lower case), over all domains
+	rcpts     rcptSet  // accepted recipient addresses, over all domains
+	// domainList indexes domains by relayDomain.idx, for rcpts.
+	domainList []*relayDomain
 	// Per hour: accepted recipients per domain, and sessions per domain
 	// set; which are outside is decided at report, as for the totals.
 	rcptHours map[hourKey[*relayDomain]]int64
@@ -109,9 +113,10 @@ type hourKey[T any] struct {
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
 type relayDomain struct {
 	name    string
+	idx     int32 // in relayGroup.domainList; -1 for the other domains
 	rcpts   int64
-	senders counter // MAIL FROM, by recipients accepted in this domain
-	span    span
+	senders smallCounter // MAIL FROM, by recipients accepted in this domain
+	span    msSpan
 	samples samples
 }
 
@@ -119,7 +124,7 @@ type relayDomain struct {
 // recipients accepted in; which of those are outside is decided at the end,
 // once the accepted domains are known.
 type relaySig struct {
-	domains   []string
+	key       string // the domains, sorted, one per line: the map key, kept once
 	n, queued int64
 }
 
@@ -175,7 +180,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 			if g == nil {
 				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]*relaySig{}, msgSigs: map[string]*relaySig{},
 					rcptHours: map[hourKey[*relayDomain]]int64{}, sessHours: map[hourKey[*relaySig]]int64{}}
-				g.other.name = otherDomains
+				g.other.name, g.other.idx = otherDomains, -1
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			rd := g.domain(r.Domain)
@@ -183,7 +188,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 			if k := (hourKey[*relayDomain]{unixHour(s.Start), rd}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
 				g.rcptHours[k]++
 			}
-			g.rcpts.add(strings.ToLower(r.Addr), 1, maxGroupRcpts)
+			g.rcpts.add(addrHash(r.Addr), rd.idx, maxGroupRcpts)
 			rd.senders.add(cmp.Or(m.From, "<>"), 1, 64)
 			msgDomains.add(r.Domain)
 			if sessDomains.add(r.Domain) {
@@ -288,8 +293,9 @@ func (g *relayGroup) domain(name string) *relayDomain {
 	if len(g.domains) >= maxRelayDomains {
 		return &g.other
 	}
-	rd := &relayDomain{name: strings.Clone(name)}
+	rd := &relayDomain{name: strings.Clone(name), idx: int32(len(g.domainList))}
 	g.domains[rd.name] = rd
+	g.domainList = append(g.domainList, rd)
 	return rd
 }
 
@@ -312,8 +318,10 @@ func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []strin
 		if len(m) >= maxRelaySigs {
 			rs = over
 		} else {
-			rs = &relaySig{domains: strings.Split(strings.Clone(key), "\n")}
-			m[rs.joined()] = rs
+			// Clone: Join of one domain returns the session's own
+			// (lent) text.
+			rs = &relaySig{key: strings.Clone(key)}
+			m[rs.key] = rs
 		}
 	}
 	rs.n++
@@ -322,8 +330,6 @@ func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []strin
 	}
 	return rs
 }
-
-func (s *relaySig) joined() string { return strings.Join(s.domains, "\n") }
 
 // relayStats are a group's figures once the accepted domains are known.
 type relayStats struct {
@@ -346,7 +352,7 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		if sig == &g.sigOver || sig == &g.msgOver {
 			return true
 		}
-		for _, d := range sig.domains {
+		for d := range strings.SplitSeq(sig.key, "\n") {
 			if !v.isAccepted(d) {
 				return true
 			}
@@ -373,14 +379,14 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		}
 		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
-		st.span.add(rd.span.first, rd.span.last)
+		st.span.add(rd.span.times())
 		st.samples.merge(rd.samples)
-		st.senders.merge(&rd.senders, 64)
+		st.senders.merge(rd.senders.counter(), 64)
 	}
 	if g.other.rcpts > 0 {
 		st.domains = append(st.domains, domainCount{otherDomains, g.other.rcpts})
 		st.rcpts += g.other.rcpts
-		st.span.add(g.other.span.first, g.other.span.last)
+		st.span.add(g.other.span.times())
 		st.samples.merge(g.other.samples)
 	}
 	for k, n := range g.rcptHours {
@@ -401,17 +407,173 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 // domains the organisation does not accept, and whether that is a lower
 // bound.
 func distinctOutside(v *orgView, groups []*relayGroup) (int64, bool) {
-	seen := map[string]struct{}{}
+	seen := map[uint64]struct{}{}
 	lower := false
 	for _, g := range groups {
-		for addr := range g.rcpts.m {
-			if !v.isAccepted(session.DomainOf(addr)) {
-				seen[addr] = struct{}{}
+		for h, idx := range g.rcpts.m {
+			// An address in the other domains (past maxRelayDomains) is
+			// not counted: the count is then a lower bound (below).
+			if idx >= 0 && !v.isAccepted(g.domainList[idx].name) {
+				seen[h] = struct{}{}
 			}
 		}
 		lower = lower || g.rcpts.dropped || g.other.rcpts > 0
 	}
 	return int64(len(seen)), lower
+}
+
+// msSpan is a span of session times (Unix milliseconds, as logged and as
+// session.Session holds them) in 16 bytes instead of 48: a relay detector
+// keeps one per client and recipient domain.
+type msSpan struct {
+	first, last int64
+	set         bool
+}
+
+func (s *msSpan) add(t0, t1 time.Time) {
+	a, b := t0.UnixMilli(), t1.UnixMilli()
+	if !s.set {
+		s.first, s.last, s.set = a, b, true
+		return
+	}
+	s.first, s.last = min(s.first, a), max(s.last, b)
+}
+
+// times is the span as session.Session's times (UTC); zero when empty.
+func (s *msSpan) times() (first, last time.Time) {
+	if !s.set {
+		return time.Time{}, time.Time{}
+	}
+	return time.UnixMilli(s.first).UTC(), time.UnixMilli(s.last).UTC()
+}
+
+// smallCounter is a counter that stays a short list while it counts few
+// values: a relay detector keeps one per client and recipient domain (the
+// senders), and most count one to three, where a map cost 250 bytes. Its
+// kept values and counts are the counter's, since a counter's are the same
+// whatever order values come in.
+type smallCounter struct {
+	few  []valueCount
+	many *counter
+}
+
+type valueCount struct {
+	v string
+	n int64
+}
+
+// smallCounterMax values are kept in the list; more go to a counter.
+const smallCounterMax = 8
+
+func (c *smallCounter) add(v string, n int64, limit int) {
+	if c.many != nil {
+		c.many.add(v, n, limit)
+		return
+	}
+	for i := range c.few {
+		if c.few[i].v == v {
+			c.few[i].n += n
+			return
+		}
+	}
+	if len(c.few) < min(smallCounterMax, limit) {
+		c.few = append(c.few, valueCount{strings.Clone(v), n})
+		return
+	}
+	c.many = &counter{}
+	for _, x := range c.few {
+		c.many.add(x.v, x.n, limit)
+	}
+	c.few = nil
+	c.many.add(v, n, limit)
+}
+
+// counter is what c counted, as a counter.
+func (c *smallCounter) counter() *counter {
+	if c.many != nil {
+		return c.many
+	}
+	var out counter
+	for _, x := range c.few {
+		out.add(x.v, x.n, smallCounterMax)
+	}
+	return &out
+}
+
+// rcptSet is a group's distinct recipient addresses, each kept as the
+// 64-bit FNV-1a hash of the address in lower case with the index of its
+// domain: 12 bytes and no pointer per address, where a string key cost
+// about 80 bytes, pinned a clone, and was scanned by every garbage
+// collection (a botnet's groups held most of a scan's heap). Two addresses
+// share a hash with odds of about 1 in 10^8 at a million addresses, and
+// would be counted once. Past limit the smallest hashes are kept,
+// whatever the order addresses came in, and the count is a lower bound.
+type rcptSet struct {
+	m       map[uint64]int32 // hash -> relayDomain.idx
+	full    hashHeap         // the kept hashes, largest first, once the limit is reached
+	dropped bool             // some distinct address was not kept
+}
+
+func (c *rcptSet) add(h uint64, domain int32, limit int) {
+	if c.m == nil {
+		c.m = map[uint64]int32{}
+	}
+	if _, ok := c.m[h]; ok {
+		return
+	}
+	if len(c.m) < limit {
+		c.m[h] = domain
+		return
+	}
+	c.dropped = true
+	if len(c.full) == 0 {
+		for k := range c.m {
+			c.full = append(c.full, k)
+		}
+		heap.Init(&c.full)
+	}
+	if len(c.full) == 0 || h >= c.full[0] {
+		return
+	}
+	delete(c.m, c.full[0])
+	c.full[0] = h
+	heap.Fix(&c.full, 0)
+	c.m[h] = domain
+}
+
+// hashHeap is a max-heap of hashes.
+type hashHeap []uint64
+
+func (h hashHeap) Len() int           { return len(h) }
+func (h hashHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h hashHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *hashHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
+func (h *hashHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// addrHash is the FNV-1a hash of addr in lower case, without allocating
+// for ASCII (addresses nearly always are).
+func addrHash(addr string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	for i := 0; i < len(addr); i++ {
+		if addr[i] >= utf8.RuneSelf {
+			addr = strings.ToLower(addr)
+			break
+		}
+	}
+	h := uint64(offset)
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint64(c)) * prime
+	}
+	return h
 }
 
 // detectorRelay names the anonymous-relay detector.
@@ -627,7 +789,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		First: sp.first, Last: sp.last,
 		Counts: map[string]int64{"sessions": sessions, "messages": messages, "messages_queued": queued,
 			"recipients": rcpts, "recipient_domains": int64(len(domains)), "connector_clients": int64(clients)},
-		Samples: smp.list,
+		Samples: smp.out(),
 		Sources: sourceStats(sources),
 	}
 	if n == 1 {
@@ -755,7 +917,7 @@ func probeFinding(k connRef, rg *refusedGroup) Finding {
 		ID: findingID("relay-probe", k.server, k.connector), Detector: "relay-probe", Severity: SeverityInfo,
 		Server: k.server, Connector: k.connector, First: rg.span.first, Last: rg.span.last,
 		Counts:  map[string]int64{"sessions": rg.sessions, "recipients_refused": rg.rcpts},
-		Samples: rg.samples.list,
+		Samples: rg.samples.out(),
 	}
 	f.count("sources", rg.sources)
 	f.count("recipient_domains", rg.domains)

@@ -308,7 +308,7 @@ func (d *SNATDetector) finding(hits []natHit, in *detectorInputs) (Finding, *nat
 
 	f := Finding{
 		ID: findingID(detectorSNAT, ip), Detector: detectorSNAT, Severity: SeverityMedium, Server: mainServer(hits), Source: ip,
-		First: sp.first, Last: sp.last, Samples: smp.list,
+		First: sp.first, Last: sp.last, Samples: smp.out(),
 		Counts: map[string]int64{"sessions": sessions, "server_sessions": total, "servers": int64(len(hits)),
 			"peak_concurrent_sessions": int64(peak)},
 		Facts: []Fact{connectors.top("servers and connectors it fronts, by sessions", MaxListed), ehlo.top("EHLO names, by sessions", MaxListed),
