@@ -58,6 +58,12 @@ type RelayDetector struct {
 	hourTotal   int
 	hourCap     int
 	hourCutoff  int64 // hours at or after it are not kept
+	// names holds one copy of each recipient domain name the groups keep:
+	// a botnet's clients relay to the same domains.
+	names map[string]string
+	// Distinct recipient addresses kept over all groups (addRcpt).
+	rcptTotal, rcptBudget int
+	rcptMax               uint64
 }
 
 // Thresholds of RelayDetector.
@@ -69,10 +75,22 @@ const (
 	// dedicated relay connector.
 	FewRelaySources = 5
 
-	maxRelayDomains   = 10_000  // per group; more are counted as "other"
-	maxRelaySigs      = 4_096   // distinct recipient-domain sets per group
-	maxSigDomains     = 64      // a larger set is counted as relaying without being kept
-	maxGroupRcpts     = 1 << 17 // distinct recipient addresses kept per group; past it, a lower bound
+	// What the detector keeps per client and connector is bounded, so
+	// that a botnet of thousands of addresses relaying for days costs a
+	// few tens of KB per address, not more each day. Each bound keeps the
+	// smallest names (or hashes), whatever the order sessions arrive in.
+	maxRelayDomains  = 128 // recipient domains counted apart; the rest together as "(other domains)"
+	maxDetailDomains = 8   // of those, the first by name keep their own examples and senders; the rest share one set
+	maxRelaySigs     = 64  // distinct recipient-domain sets (sessions; messages likewise); the rest counted by their first domain
+	maxSigDomains    = 64  // a larger set is counted by its first domain, like the sets past maxRelaySigs
+	// maxEvictedDomains of the other domains are told apart by hash, so
+	// that recipients in accepted ones are not counted as relayed; past
+	// it, recipient counts are lower bounds.
+	maxEvictedDomains = 256
+	// maxRelayRcpts bounds the distinct recipient addresses kept over
+	// all groups (16 bytes each, about 12 MB); past it, distinct counts
+	// are lower bounds (see RelayDetector.addRcpt).
+	maxRelayRcpts     = 1 << 19
 	maxDistinctValues = 1 << 16 // EHLO names, sender domains, sources per group: exact up to here
 	// maxRelayHourEntries bounds the (hour, domain) and (hour, domain
 	// set) counts kept for timelines over all groups: about 20 MB. Past
@@ -88,21 +106,48 @@ type relayKey struct {
 type relayGroup struct {
 	sessions  int64 // anonymous sessions of this client on this connector
 	relayPerm bool  // some session held SMTPAcceptAnyRecipient
-	ehlo      counter
+	ehlo      smallCounter
 	domains   map[string]*relayDomain
+	domFull   nameHeap    // the kept domains' names, largest first, once maxRelayDomains are kept
 	other     relayDomain // recipients in domains past maxRelayDomains
-	sessSigs  map[string]*relaySig
-	msgSigs   map[string]*relaySig
-	sigOver   relaySig // sessions past maxRelaySigs or maxSigDomains, counted as relaying
-	msgOver   relaySig // messages likewise
-	rcpts     rcptSet  // accepted recipient addresses, over all domains
-	// domainList indexes domains by relayDomain.idx, for rcpts.
-	domainList []*relayDomain
+	// evicted counts the other domains' recipients by the FNV-1a hash of
+	// the domain name, so that those in accepted domains are not counted
+	// as relayed: at most maxEvictedDomains (the smallest hashes);
+	// evictedOver counts the rest, whose domains are not known.
+	evicted     map[uint64]int64
+	evictedFull hashHeap
+	evictedOver int64
+	detailed    nameHeap    // names of the domains with their own detail, largest first
+	otherDet    relayDetail // examples and senders of the kept domains past maxDetailDomains, and of the other domains
+	sessSigs    map[string]*relaySig
+	msgSigs     map[string]*relaySig
+	sessFull    nameHeap // the kept sessions' domain sets, largest first, once maxRelaySigs are kept
+	msgFull     nameHeap
+	// Sessions (messages) whose domain set is not kept — past
+	// maxRelaySigs sets, or more than maxSigDomains domains — are counted
+	// under their first domain by name (a partial signature): they relayed
+	// if that domain is outside; if it is accepted, whether they relayed is
+	// not known, and the counts are lower bounds.
+	sessPart map[string]*relaySig
+	msgPart  map[string]*relaySig
+	rcpts    rcptSet // accepted recipient addresses, over all domains
+	// domainNames are the domains ever kept apart, also once moved to the
+	// other domains: with the partial signatures' first domains they name
+	// the hashes that key rcpts and the hours.
+	domainNames []string
 	// Per hour: accepted recipients per domain, and sessions per domain
 	// set; which are outside is decided at report, as for the totals.
-	rcptHours map[hourKey[*relayDomain]]int64
-	sessHours map[hourKey[*relaySig]]int64
+	// Per hour: accepted recipients per domain (by the hash of its name),
+	// and sessions per domain set (by the hashes of the set and of its
+	// first domain: a set not kept is judged by its first domain, as the
+	// totals are). Keys by hash, not by what the group keeps, so that they
+	// do not depend on when a domain or set stopped being kept.
+	rcptHours map[hourKey[uint64]]int64
+	sessHours map[hourKey[setHash]]int64
 }
+
+// setHash names a domain set by the hashes of its key and of its first domain.
+type setHash struct{ set, first uint64 }
 
 // hourKey is a Unix hour and what is counted in it.
 type hourKey[T any] struct {
@@ -112,12 +157,25 @@ type hourKey[T any] struct {
 
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
 type relayDomain struct {
-	name    string
-	idx     int32 // in relayGroup.domainList; -1 for the other domains
-	rcpts   int64
+	name   string
+	rcpts  int64
+	span   msSpan
+	detail *relayDetail // nil past the group's maxDetailDomains first names: relayGroup.otherDet holds theirs
+}
+
+// relayDetail is what a relay finding shows as examples of a domain's
+// recipients: the sessions and the senders.
+type relayDetail struct {
 	senders smallCounter // MAIL FROM, by recipients accepted in this domain
-	span    msSpan
 	samples samples
+}
+
+func (x *relayDetail) merge(o *relayDetail) {
+	x.samples.merge(o.samples)
+	c := o.senders.counter()
+	for v, n := range c.m {
+		x.senders.add(v, *n, 64)
+	}
 }
 
 // relaySig counts sessions or messages by the set of domains they had
@@ -126,6 +184,7 @@ type relayDomain struct {
 type relaySig struct {
 	key       string // the domains, sorted, one per line: the map key, kept once
 	n, queued int64
+	partial   bool // key is only the first domain of the sets counted (relayGroup.sessPart)
 }
 
 type refusedGroup struct {
@@ -139,7 +198,8 @@ type refusedGroup struct {
 
 func newRelayDetector() *RelayDetector {
 	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
-		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64}
+		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64,
+		rcptBudget: maxRelayRcpts, rcptMax: math.MaxUint64, names: map[string]string{}}
 }
 
 func (d *RelayDetector) observe(s *session.Session) {
@@ -179,25 +239,30 @@ func (d *RelayDetector) observe(s *session.Session) {
 			}
 			if g == nil {
 				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]*relaySig{}, msgSigs: map[string]*relaySig{},
-					rcptHours: map[hourKey[*relayDomain]]int64{}, sessHours: map[hourKey[*relaySig]]int64{}}
-				g.other.name, g.other.idx = otherDomains, -1
+					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
+				g.other.name = otherDomains
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
-			rd := g.domain(r.Domain)
+			rd := g.domain(r.Domain, d.names)
 			rd.rcpts++
-			if k := (hourKey[*relayDomain]{unixHour(s.Start), rd}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
+			if rd == &g.other {
+				g.evict(r.Domain, 1)
+			}
+			dh := addrHash(r.Domain)
+			if k := (hourKey[uint64]{unixHour(s.Start), dh}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
 				g.rcptHours[k]++
 			}
-			g.rcpts.add(addrHash(r.Addr), rd.idx, maxGroupRcpts)
-			rd.senders.add(cmp.Or(m.From, "<>"), 1, 64)
+			d.addRcpt(g, addrHash(r.Addr), dh)
+			det := g.detailOf(rd)
+			det.senders.add(cmp.Or(m.From, "<>"), 1, 64)
 			msgDomains.add(r.Domain)
 			if sessDomains.add(r.Domain) {
 				rd.span.add(s.Start, s.End)
-				rd.samples.add(sampleOf(s, r.At))
+				det.samples.add(sampleOf(s, r.At))
 			}
 		}
 		if len(msgDomains.list) > 0 {
-			g.sig(g.msgSigs, &g.msgOver, msgDomains.list, m.Queued)
+			g.sig(g.msgSigs, g.sessSigs, &g.msgPart, &g.msgFull, msgDomains.list, m.Queued)
 		}
 	}
 	if g == nil || len(sessDomains.list) == 0 {
@@ -206,8 +271,10 @@ func (d *RelayDetector) observe(s *session.Session) {
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	rs := g.sig(g.sessSigs, &g.sigOver, sessDomains.list, false)
-	if k := (hourKey[*relaySig]{unixHour(s.Start), rs}); g.sessHours[k] > 0 || d.hourRoom(k.hour) {
+	g.sig(g.sessSigs, g.msgSigs, &g.sessPart, &g.sessFull, sessDomains.list, false)
+	// sig sorted the list: its first is the set's first domain.
+	set := setHash{addrHash(strings.Join(sessDomains.list, "\n")), addrHash(sessDomains.list[0])}
+	if k := (hourKey[setHash]{unixHour(s.Start), set}); g.sessHours[k] > 0 || d.hourRoom(k.hour) {
 		g.sessHours[k]++
 	}
 }
@@ -286,43 +353,165 @@ func (d *RelayDetector) refusedGroup(s *session.Session) *refusedGroup {
 	return rg
 }
 
-func (g *relayGroup) domain(name string) *relayDomain {
+func (g *relayGroup) domain(name string, names map[string]string) *relayDomain {
 	if rd := g.domains[name]; rd != nil {
 		return rd
 	}
 	if len(g.domains) >= maxRelayDomains {
-		return &g.other
+		if len(g.domFull) == 0 {
+			for n := range g.domains {
+				g.domFull = append(g.domFull, n)
+			}
+			heap.Init(&g.domFull)
+		}
+		if name >= g.domFull[0] {
+			return &g.other
+		}
+		// name sorts before the last domain kept: that one joins the
+		// other domains, and name takes its place.
+		last := g.domains[g.domFull[0]]
+		delete(g.domains, last.name)
+		g.other.rcpts += last.rcpts
+		g.evict(last.name, last.rcpts)
+		g.other.span.merge(last.span)
+		if last.detail != nil { // only when maxDetailDomains >= maxRelayDomains
+			g.otherDet.merge(last.detail)
+			last.detail = nil
+		}
+		rd := g.newDomain(name, names)
+		g.domFull[0] = rd.name
+		heap.Fix(&g.domFull, 0)
+		return rd
 	}
-	rd := &relayDomain{name: strings.Clone(name), idx: int32(len(g.domainList))}
+	return g.newDomain(name, names)
+}
+
+func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomain {
+	kept, ok := names[name]
+	if !ok {
+		kept = strings.Clone(name)
+		names[kept] = kept
+	}
+	rd := &relayDomain{name: kept}
 	g.domains[rd.name] = rd
-	g.domainList = append(g.domainList, rd)
+	g.domainNames = append(g.domainNames, rd.name)
 	return rd
 }
 
-// sig counts one session or message under its set of domains; over takes
-// what does not fit. It returns the signature counted under.
-func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []string, queued bool) *relaySig {
-	if len(domains) > maxSigDomains {
-		// So many domains at once is mass mailing: count it as relaying
-		// rather than keep a key this long.
-		over.n++
-		if queued {
-			over.queued++
-		}
-		return over
+// evict counts n recipients of domain among the other domains.
+func (g *relayGroup) evict(domain string, n int64) {
+	h := addrHash(domain)
+	if g.evicted == nil {
+		g.evicted = map[uint64]int64{}
 	}
-	slices.Sort(domains)
-	key := strings.Join(domains, "\n")
-	rs := m[key]
-	if rs == nil {
-		if len(m) >= maxRelaySigs {
-			rs = over
-		} else {
-			// Clone: Join of one domain returns the session's own
-			// (lent) text.
-			rs = &relaySig{key: strings.Clone(key)}
-			m[rs.key] = rs
+	if _, ok := g.evicted[h]; ok || len(g.evicted) < maxEvictedDomains {
+		g.evicted[h] += n
+		return
+	}
+	if len(g.evictedFull) == 0 {
+		for k := range g.evicted {
+			g.evictedFull = append(g.evictedFull, k)
 		}
+		heap.Init(&g.evictedFull)
+	}
+	if h >= g.evictedFull[0] {
+		g.evictedOver += n
+		return
+	}
+	last := g.evictedFull[0]
+	g.evictedOver += g.evicted[last]
+	delete(g.evicted, last)
+	g.evicted[h] = n
+	g.evictedFull[0] = h
+	heap.Fix(&g.evictedFull, 0)
+}
+
+// evictedAccepted is how many of the other domains' recipients are in
+// accepted domains given by name (a wildcard's cannot be told: the count
+// is then a lower bound).
+func (g *relayGroup) evictedAccepted(v *orgView) int64 {
+	var n int64
+	for _, name := range v.accepted {
+		if !strings.HasPrefix(name, "*.") {
+			n += g.evicted[addrHash(name)]
+		}
+	}
+	return n
+}
+
+// detailOf is where rd's examples and senders are counted: its own detail
+// while it is among the group's maxDetailDomains first names, else the
+// group's shared one. Whatever the order domains come in, the first names
+// end up with their own detail: a name that sorts before the last detailed
+// one takes its place, and that one's detail joins the shared set.
+func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
+	if rd.detail != nil {
+		return rd.detail
+	}
+	if rd == &g.other {
+		return &g.otherDet
+	}
+	if len(g.detailed) < maxDetailDomains {
+		rd.detail = &relayDetail{}
+		heap.Push(&g.detailed, rd.name)
+		return rd.detail
+	}
+	if rd.name >= g.detailed[0] {
+		return &g.otherDet
+	}
+	if last := g.domains[g.detailed[0]]; last != nil && last.detail != nil {
+		g.otherDet.merge(last.detail)
+		last.detail = nil
+	}
+	rd.detail = &relayDetail{}
+	g.detailed[0] = rd.name
+	heap.Fix(&g.detailed, 0)
+	return rd.detail
+}
+
+// sig counts one session or message under its set of domains (m), and
+// returns the signature counted under. Past maxRelaySigs sets the sets that
+// sort last are not kept (full holds the kept keys then), so that which
+// are does not depend on the order sessions come in: theirs, and sets of
+// more than maxSigDomains domains, are counted under their first domain in
+// part (relayGroup.sessPart).
+func (g *relayGroup) sig(m, sibling map[string]*relaySig, part *map[string]*relaySig, full *nameHeap, domains []string, queued bool) *relaySig {
+	slices.Sort(domains)
+	var rs *relaySig
+	if len(domains) <= maxSigDomains {
+		key := strings.Join(domains, "\n")
+		rs = m[key]
+		if rs == nil {
+			switch {
+			case len(m) < maxRelaySigs:
+				rs = &relaySig{key: sigKey(sibling, key)}
+				m[rs.key] = rs
+			default:
+				if len(*full) == 0 {
+					for k := range m {
+						*full = append(*full, k)
+					}
+					heap.Init(full)
+				}
+				if key < (*full)[0] {
+					// key sorts before the last set kept: that one is
+					// counted in part, and key takes its place.
+					last := m[(*full)[0]]
+					delete(m, last.key)
+					first, _, _ := strings.Cut(last.key, "\n")
+					p := partialSig(part, first)
+					p.n += last.n
+					p.queued += last.queued
+					rs = &relaySig{key: sigKey(sibling, key)}
+					m[rs.key] = rs
+					(*full)[0] = rs.key
+					heap.Fix(full, 0)
+				}
+			}
+		}
+	}
+	if rs == nil {
+		rs = partialSig(part, domains[0])
 	}
 	rs.n++
 	if queued {
@@ -331,14 +520,43 @@ func (g *relayGroup) sig(m map[string]*relaySig, over *relaySig, domains []strin
 	return rs
 }
 
+// sigKey is key to keep: the sibling map's copy (sessions and messages
+// mostly have the same sets), else a clone, since Join of one domain
+// returns the session's own (lent) text.
+func sigKey(sibling map[string]*relaySig, key string) string {
+	if o := sibling[key]; o != nil {
+		return o.key
+	}
+	return strings.Clone(key)
+}
+
+// partialSig is the partial signature of sets whose first domain is first.
+func partialSig(part *map[string]*relaySig, first string) *relaySig {
+	if *part == nil {
+		*part = map[string]*relaySig{}
+	}
+	p := (*part)[first]
+	if p == nil {
+		p = &relaySig{key: strings.Clone(first), partial: true}
+		(*part)[p.key] = p
+	}
+	return p
+}
+
 // relayStats are a group's figures once the accepted domains are known.
 type relayStats struct {
 	sessions, messages, queued, rcpts int64
-	domains                           []domainCount // outside domains, most recipients first
-	span                              span
-	samples                           samples
-	senders                           counter
-	hours                             hourly // sessions that relayed, recipients relayed
+	// rcpts does not count the recipients of other domains that were not
+	// told apart (see relayGroup.evicted): it is a lower bound.
+	rcptsLower bool
+	// Some sessions (messages) were counted by their first domain only,
+	// which is accepted: whether they relayed is not known.
+	sessionsLower, messagesLower bool
+	domains                      []domainCount // outside domains, most recipients first
+	span                         span
+	samples                      samples
+	senders                      counter
+	hours                        hourly // sessions that relayed, recipients relayed
 }
 
 type domainCount struct {
@@ -349,9 +567,6 @@ type domainCount struct {
 func (g *relayGroup) outside(v *orgView) relayStats {
 	var st relayStats
 	outside := func(sig *relaySig) bool {
-		if sig == &g.sigOver || sig == &g.msgOver {
-			return true
-		}
 		for d := range strings.SplitSeq(sig.key, "\n") {
 			if !v.isAccepted(d) {
 				return true
@@ -359,20 +574,25 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		}
 		return false
 	}
-	for _, sig := range g.sessSigs {
-		if outside(sig) {
-			st.sessions += sig.n
+	for _, sigs := range []map[string]*relaySig{g.sessSigs, g.sessPart} {
+		for _, sig := range sigs {
+			if outside(sig) {
+				st.sessions += sig.n
+			} else if sig.partial {
+				st.sessionsLower = true
+			}
 		}
 	}
-	for _, sig := range g.msgSigs {
-		if outside(sig) {
-			st.messages += sig.n
-			st.queued += sig.queued
+	for _, sigs := range []map[string]*relaySig{g.msgSigs, g.msgPart} {
+		for _, sig := range sigs {
+			if outside(sig) {
+				st.messages += sig.n
+				st.queued += sig.queued
+			} else if sig.partial {
+				st.messagesLower = true
+			}
 		}
 	}
-	st.sessions += g.sigOver.n
-	st.messages += g.msgOver.n
-	st.queued += g.msgOver.queued
 	for name, rd := range g.domains {
 		if v.isAccepted(name) {
 			continue
@@ -380,22 +600,44 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
-		st.samples.merge(rd.samples)
-		st.senders.merge(rd.senders.counter(), 64)
+		if rd.detail != nil {
+			st.samples.merge(rd.detail.samples)
+			st.senders.merge(rd.detail.senders.counter(), 64)
+		}
 	}
 	if g.other.rcpts > 0 {
-		st.domains = append(st.domains, domainCount{otherDomains, g.other.rcpts})
-		st.rcpts += g.other.rcpts
-		st.span.add(g.other.span.times())
-		st.samples.merge(g.other.samples)
+		n := g.other.rcpts - g.evictedAccepted(v)
+		if n > 0 {
+			st.domains = append(st.domains, domainCount{otherDomains, n})
+			st.rcpts += n
+			st.span.add(g.other.span.times())
+		}
+		st.rcptsLower = st.rcptsLower || g.evictedOver > 0 || hasWildcard(v.accepted)
 	}
+	if st.rcpts > 0 {
+		// The shared detail: the domains past the first names, which
+		// relayed (outside) or not is not told apart there.
+		st.samples.merge(g.otherDet.samples)
+		st.senders.merge(g.otherDet.senders.counter(), 64)
+	}
+	names := g.namesByHash()
 	for k, n := range g.rcptHours {
-		if k.of == &g.other || !v.isAccepted(k.of.name) {
+		if out, _ := domainOutside(v, names, k.of); out {
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
+	sets := map[uint64]*relaySig{}
+	for _, sig := range g.sessSigs {
+		sets[addrHash(sig.key)] = sig
+	}
 	for k, n := range g.sessHours {
-		if outside(k.of) {
+		var out bool
+		if sig := sets[k.of.set]; sig != nil {
+			out = outside(sig)
+		} else {
+			out, _ = domainOutside(v, names, k.of.first)
+		}
+		if out {
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
@@ -410,16 +652,52 @@ func distinctOutside(v *orgView, groups []*relayGroup) (int64, bool) {
 	seen := map[uint64]struct{}{}
 	lower := false
 	for _, g := range groups {
-		for h, idx := range g.rcpts.m {
-			// An address in the other domains (past maxRelayDomains) is
-			// not counted: the count is then a lower bound (below).
-			if idx >= 0 && !v.isAccepted(g.domainList[idx].name) {
+		names := g.namesByHash()
+		for h, dh := range g.rcpts.m {
+			out, known := domainOutside(v, names, dh)
+			if out {
 				seen[h] = struct{}{}
 			}
+			// An address whose domain cannot be judged is not counted.
+			lower = lower || !known
 		}
-		lower = lower || g.rcpts.dropped || g.other.rcpts > 0
+		lower = lower || g.rcpts.dropped
 	}
 	return int64(len(seen)), lower
+}
+
+// namesByHash names the domains the group knows by name, by their hash.
+func (g *relayGroup) namesByHash() map[uint64]string {
+	names := make(map[uint64]string, len(g.domainNames)+len(g.sessPart)+len(g.msgPart))
+	for _, n := range g.domainNames {
+		names[addrHash(n)] = n
+	}
+	for _, part := range []map[string]*relaySig{g.sessPart, g.msgPart} {
+		for n := range part {
+			names[addrHash(n)] = n
+		}
+	}
+	return names
+}
+
+// domainOutside says whether the domain hashed h is outside the accepted
+// domains, and whether that is known: a domain named in names is judged by
+// name; another (one of the other domains) only against the accepted
+// domains given by name, and not known when a pattern (*.contoso.com) is
+// accepted.
+func domainOutside(v *orgView, names map[uint64]string, h uint64) (outside, known bool) {
+	if n, ok := names[h]; ok {
+		return !v.isAccepted(n), true
+	}
+	for _, a := range v.accepted {
+		if !strings.HasPrefix(a, "*.") && addrHash(a) == h {
+			return false, true
+		}
+	}
+	if hasWildcard(v.accepted) {
+		return false, false
+	}
+	return true, true
 }
 
 // msSpan is a span of session times (Unix milliseconds, as logged and as
@@ -440,6 +718,16 @@ func (s *msSpan) add(t0, t1 time.Time) {
 }
 
 // times is the span as session.Session's times (UTC); zero when empty.
+func (s *msSpan) merge(o msSpan) {
+	if o.set {
+		if !s.set {
+			*s = o
+			return
+		}
+		s.first, s.last = min(s.first, o.first), max(s.last, o.last)
+	}
+}
+
 func (s *msSpan) times() (first, last time.Time) {
 	if !s.set {
 		return time.Time{}, time.Time{}
@@ -488,6 +776,14 @@ func (c *smallCounter) add(v string, n int64, limit int) {
 	c.many.add(v, n, limit)
 }
 
+// distinct is how many distinct values c kept.
+func (c *smallCounter) distinct() int {
+	if c.many != nil {
+		return len(c.many.m)
+	}
+	return len(c.few)
+}
+
 // counter is what c counted, as a counter.
 func (c *smallCounter) counter() *counter {
 	if c.many != nil {
@@ -501,44 +797,49 @@ func (c *smallCounter) counter() *counter {
 }
 
 // rcptSet is a group's distinct recipient addresses, each kept as the
-// 64-bit FNV-1a hash of the address in lower case with the index of its
-// domain: 12 bytes and no pointer per address, where a string key cost
+// 64-bit FNV-1a hash of the address in lower case with the hash of its
+// domain: 16 bytes and no pointer per address, where a string key cost
 // about 80 bytes, pinned a clone, and was scanned by every garbage
 // collection (a botnet's groups held most of a scan's heap). Two addresses
 // share a hash with odds of about 1 in 10^8 at a million addresses, and
-// would be counted once. Past limit the smallest hashes are kept,
-// whatever the order addresses came in, and the count is a lower bound.
+// would be counted once. What is kept over all groups is bounded by
+// RelayDetector.addRcpt.
 type rcptSet struct {
-	m       map[uint64]int32 // hash -> relayDomain.idx
-	full    hashHeap         // the kept hashes, largest first, once the limit is reached
-	dropped bool             // some distinct address was not kept
+	m       map[uint64]uint64 // address hash -> domain hash
+	dropped bool              // some distinct address was not kept: counts are lower bounds
 }
 
-func (c *rcptSet) add(h uint64, domain int32, limit int) {
-	if c.m == nil {
-		c.m = map[uint64]int32{}
-	}
-	if _, ok := c.m[h]; ok {
+// addRcpt keeps the address hashed h (in domain idx) for g. All groups
+// together keep at most rcptBudget addresses: past it the detector keeps
+// only hashes at most rcptMax, halving rcptMax until they fit. Which
+// addresses are kept is then the same whatever the order sessions come in
+// (those whose hash is at most the largest halving of the maximum that
+// fits), and a group that lost one counts a lower bound.
+func (d *RelayDetector) addRcpt(g *relayGroup, h, domain uint64) {
+	if h > d.rcptMax {
+		g.rcpts.dropped = true
 		return
 	}
-	if len(c.m) < limit {
-		c.m[h] = domain
+	if g.rcpts.m == nil {
+		g.rcpts.m = map[uint64]uint64{}
+	}
+	if _, ok := g.rcpts.m[h]; ok {
 		return
 	}
-	c.dropped = true
-	if len(c.full) == 0 {
-		for k := range c.m {
-			c.full = append(c.full, k)
+	g.rcpts.m[h] = domain
+	d.rcptTotal++
+	for d.rcptTotal > d.rcptBudget {
+		d.rcptMax >>= 1
+		for _, o := range d.groups {
+			for x := range o.rcpts.m {
+				if x > d.rcptMax {
+					delete(o.rcpts.m, x)
+					o.rcpts.dropped = true
+					d.rcptTotal--
+				}
+			}
 		}
-		heap.Init(&c.full)
 	}
-	if len(c.full) == 0 || h >= c.full[0] {
-		return
-	}
-	delete(c.m, c.full[0])
-	c.full[0] = h
-	heap.Fix(&c.full, 0)
-	c.m[h] = domain
 }
 
 // hashHeap is a max-heap of hashes.
@@ -553,6 +854,15 @@ func (h *hashHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+func hasWildcard(patterns []string) bool {
+	for _, p := range patterns {
+		if strings.HasPrefix(p, "*.") {
+			return true
+		}
+	}
+	return false
 }
 
 // addrHash is the FNV-1a hash of addr in lower case, without allocating
@@ -731,6 +1041,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	var senders, ehlo counter
 	var hours hourly
 	partial := false
+	sessionsLower, messagesLower, rcptsLower := false, false, false
 	doms := map[string]int64{}
 	var groups []*relayGroup
 	var sources []SourceStat
@@ -740,11 +1051,14 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		sessions += st.sessions
 		messages += st.messages
 		queued += st.queued
+		sessionsLower = sessionsLower || st.sessionsLower
+		messagesLower = messagesLower || st.messagesLower
+		rcptsLower = rcptsLower || st.rcptsLower
 		rcpts += st.rcpts
 		sp.add(st.span.first, st.span.last)
 		smp.merge(st.samples)
 		senders.merge(&st.senders, MaxListed)
-		ehlo.merge(&m.g.ehlo, maxDistinctValues)
+		ehlo.merge(m.g.ehlo.counter(), maxDistinctValues)
 		hours.merge(st.hours)
 		partial = partial || unixHour(st.span.last) >= hourCutoff
 		for _, dc := range st.domains {
@@ -759,8 +1073,8 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 			many++
 		}
 		src := SourceStat{Addr: addrString(m.client), Public: isPublic, Sessions: st.sessions, Recipients: st.rcpts, First: st.span.first, Last: st.span.last}
-		if len(m.g.ehlo.m) == 1 {
-			src.EHLO = topValues(&m.g.ehlo, 1)[0]
+		if m.g.ehlo.distinct() == 1 {
+			src.EHLO = topValues(m.g.ehlo.counter(), 1)[0]
 		}
 		sources = append(sources, src)
 	}
@@ -775,7 +1089,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	}
 	n := len(members)
 	one := members[0]
-	src := sourceName(one.client, one.g.ehlo)
+	src := sourceName(one.client, *one.g.ehlo.counter())
 	if n > 1 {
 		src = fmt.Sprintf("%s sources (%s public, %s internal)", countText(int64(n), false), countText(int64(public), false), countText(int64(n-public), false))
 	}
@@ -799,6 +1113,14 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	}
 	distinct, lower := distinctOutside(v, groups)
 	f.setCount("distinct_recipients", distinct, lower)
+	f.setCount("sessions", sessions, sessionsLower)
+	f.setCount("messages", messages, messagesLower)
+	f.setCount("messages_queued", queued, messagesLower)
+	f.setCount("recipients", rcpts, rcptsLower)
+	if _, ok := doms[otherDomains]; ok {
+		// The other domains are more than one: the named ones are a lower bound.
+		f.setCount("recipient_domains", int64(len(domains)), true)
+	}
 	domFact := Fact{Name: "outside recipient domains, by recipients"}
 	for i, dc := range domains {
 		if i == MaxListed {

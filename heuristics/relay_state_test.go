@@ -1,7 +1,12 @@
 package heuristics
 
 import (
+	"os"
+	"bytes"
+	"encoding/json"
+
 	"fmt"
+	"github.com/logscan/logscan/heuristics/session"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -40,39 +45,141 @@ func TestSmallCounterCountsAsCounter(t *testing.T) {
 	}
 }
 
-func TestRcptSetSameWhateverTheOrder(t *testing.T) {
-	var addrs []string
-	for i := range 500 {
-		addrs = append(addrs, fmt.Sprintf("Rcpt%d@Example%d.COM", i, i%7))
+func TestRcptBudgetSameWhateverTheOrder(t *testing.T) {
+	type add struct {
+		group int
+		addr  string
 	}
-	keys := func(limit int, order []string) ([]uint64, bool) {
-		var s rcptSet
+	var adds []add
+	for i := range 600 {
+		adds = append(adds, add{i % 3, fmt.Sprintf("Rcpt%d@Example%d.COM", i, i%7)})
+	}
+	adds = append(adds, add{0, "rcpt3@example3.com"}) // the same address again, in other case
+	kept := func(budget int, order []add) ([3][]uint64, [3]bool) {
+		d := newRelayDetector()
+		d.rcptBudget = budget
+		var groups [3]*relayGroup
+		for i := range groups {
+			groups[i] = &relayGroup{}
+			d.groups[relayKey{server: fmt.Sprint(i)}] = groups[i]
+		}
 		for _, a := range order {
-			s.add(addrHash(a), 0, limit)
+			d.addRcpt(groups[a.group], addrHash(a.addr), 0)
 		}
-		var k []uint64
-		for h := range s.m {
-			k = append(k, h)
+		var k [3][]uint64
+		var dropped [3]bool
+		total := 0
+		for i, g := range groups {
+			for h := range g.rcpts.m {
+				k[i] = append(k[i], h)
+			}
+			slices.Sort(k[i])
+			dropped[i] = g.rcpts.dropped
+			total += len(k[i])
 		}
-		slices.Sort(k)
-		return k, s.dropped
+		if total > budget || total != d.rcptTotal {
+			t.Fatalf("budget %d: kept %d, counted %d", budget, total, d.rcptTotal)
+		}
+		return k, dropped
 	}
-	for _, limit := range []int{1000, 500, 100} {
-		want, wantDropped := keys(limit, addrs)
-		rev := slices.Clone(addrs)
-		slices.Reverse(rev)
-		got, gotDropped := keys(limit, rev)
-		if !slices.Equal(got, want) || gotDropped != wantDropped {
-			t.Fatalf("limit %d: kept %d (dropped %v) in reverse order, %d (dropped %v) in order", limit, len(got), gotDropped, len(want), wantDropped)
+	for _, budget := range []int{1000, 600, 300, 50} {
+		want, wantDropped := kept(budget, adds)
+		for seed := range uint64(4) {
+			order := slices.Clone(adds)
+			rand.New(rand.NewPCG(seed, 2)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			got, gotDropped := kept(budget, order)
+			if !equalKeys(got, want) || gotDropped != wantDropped {
+				t.Fatalf("budget %d, order %d: kept %d/%d/%d (dropped %v), in order %d/%d/%d (dropped %v)", budget, seed,
+					len(got[0]), len(got[1]), len(got[2]), gotDropped, len(want[0]), len(want[1]), len(want[2]), wantDropped)
+			}
 		}
-		if n := min(limit, len(addrs)); len(want) != n || wantDropped != (limit < len(addrs)) {
-			t.Fatalf("limit %d: kept %d, dropped %v; want %d", limit, len(want), wantDropped, n)
+		n := len(want[0]) + len(want[1]) + len(want[2])
+		if budget >= 600 && (n != 600 || wantDropped != [3]bool{}) {
+			t.Fatalf("budget %d: kept %d of 600 distinct (dropped %v), want all", budget, n, wantDropped)
+		}
+		if budget < 600 && (n == 0 || wantDropped != [3]bool{true, true, true}) {
+			t.Fatalf("budget %d: kept %d (dropped %v), want some, each group a lower bound", budget, n, wantDropped)
 		}
 	}
+}
+
+func equalKeys(a, b [3][]uint64) bool {
+	for i := range a {
+		if !slices.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAddrHashIgnoresCase(t *testing.T) {
 	if addrHash("Rcpt1@Example1.COM") != addrHash("rcpt1@example1.com") {
 		t.Fatal("the hash is not of the address in lower case")
 	}
 	if addrHash("Ünï@Example.com") != addrHash("ünï@example.com") {
 		t.Fatal("a non-ASCII address is not hashed in lower case")
+	}
+}
+
+// TestRelayBoundsSameWhateverTheOrder: one public client relays to more
+// domains and more domain sets than the detector keeps apart. Its finding
+// is the same whatever the order its sessions come in, and says which
+// counts are lower bounds: the domains past maxRelayDomains are counted
+// together, and sessions whose set was not kept and whose first domain is
+// accepted may or may not have relayed.
+func TestRelayBoundsSameWhateverTheOrder(t *testing.T) {
+	const fe = `EX01\Default Frontend EX01`
+	var relayed []*session.Session
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 3 * maxRelaySigs {
+		var rcpts []string
+		for j := range 3 {
+			rcpts = append(rcpts, fmt.Sprintf("u%d@a%03d.example", j, rng.IntN(2*maxRelayDomains)))
+		}
+		relayed = append(relayed, sess("EX01", fe, "10.1.0.10:25", fmt.Sprintf("198.51.100.9:%d", 1000+i), perms(relayPerms), mail("x@spam.example", rcpts...)))
+	}
+	// Sets whose first domain is accepted: they sort after every a…
+	// set, so they are not kept apart.
+	for i := range 10 {
+		relayed = append(relayed, sess("EX01", fe, "10.1.0.10:25", fmt.Sprintf("198.51.100.9:%d", 5000+i), perms(relayPerms), mail("x@spam.example", "bob@contoso.com", fmt.Sprintf("v%d@zz%d.example", i, i))))
+	}
+	base := internet("EX01", "10.1.0.10", 20)
+	var first []byte
+	for seed := range uint64(3) {
+		order := slices.Clone(relayed)
+		if seed > 0 {
+			rand.New(rand.NewPCG(seed, 3)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		rep := analyze(Org{}, base, order)
+		var f *Finding
+		for i := range rep.Findings {
+			if rep.Findings[i].Detector == detectorRelay {
+				f = &rep.Findings[i]
+			}
+		}
+		if f == nil {
+			t.Fatalf("order %d: no relay finding", seed)
+		}
+		for _, k := range []string{"sessions", "recipient_domains"} {
+			if !slices.Contains(f.LowerBounds, k) {
+				t.Errorf("order %d: %s = %d not marked a lower bound (lower bounds %v)", seed, k, f.Counts[k], f.LowerBounds)
+			}
+		}
+		if n := f.Counts["sessions"]; n < int64(3*maxRelaySigs) || n > int64(len(relayed)) {
+			t.Errorf("order %d: %d relayed sessions, want between %d and %d", seed, n, 3*maxRelaySigs, len(relayed))
+		}
+		if f.Counts["recipients"] != int64(3*3*maxRelaySigs+10) {
+			t.Errorf("order %d: %d recipients relayed, want %d (all outside, the other domains included)", seed, f.Counts["recipients"], 3*3*maxRelaySigs+10)
+		}
+		got, err := json.Marshal(rep.Findings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = got
+		} else if !bytes.Equal(got, first) {
+			os.WriteFile("/tmp/f0.json", first, 0o644); os.WriteFile("/tmp/f1.json", got, 0o644)
+			t.Fatalf("order %d: findings differ from the first order's", seed)
+		}
 	}
 }
