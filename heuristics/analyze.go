@@ -137,7 +137,10 @@ type Report struct {
 	// probes, since every server that offers AUTH to the Internet is tried
 	// all day; medium when it targets many accounts, never stops, or a
 	// guessing address got in.
-	AuthAttacks []Finding     `json:"auth_attacks"`
+	AuthAttacks []Finding `json:"auth_attacks"`
+	// Budgets are the tables that reached their memory budget (budget.go):
+	// where, and what stays exact. Empty when everything was kept.
+	Budgets     []Budget      `json:"budgets,omitempty"`
 	Assumptions []Assumption  `json:"assumptions"`
 	Sessions    SessionCounts `json:"sessions"`
 	// Summary describes servers and connectors (rendered apart in JSON).
@@ -171,6 +174,8 @@ func (a *Analyzer) Result() *Report {
 	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
 	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
 	rep.Assumptions, rep.Sessions, rep.Summary = in.org.assumptions, a.kinds, a.sum.Result(a.top)
+	rep.Budgets = append(rep.Summary.Budgets, rep.Budgets...)
+	rep.Budgets = append(rep.Budgets, a.use.budget()...)
 	return rep
 }
 

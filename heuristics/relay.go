@@ -559,10 +559,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
-	clients := 0
-	if c := use.conns[cr]; c != nil {
-		clients = len(c.clients)
-	}
+	clients, clientsLower := use.distinctClients(cr)
 	var sessions, messages, queued, rcpts int64
 	var sp span
 	var smp samples
@@ -630,6 +627,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		Samples: smp.list,
 		Sources: sourceStats(sources),
 	}
+	f.setCount("connector_clients", int64(clients), clientsLower)
 	if n == 1 {
 		f.Source = addrString(one.client)
 	} else {
