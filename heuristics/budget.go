@@ -108,7 +108,7 @@ type addrTable struct {
 
 type addrGroup struct {
 	m       map[[16]byte]int64 // IPv4 as ::ffff:a.b.c.d
-	h       addrHeap           // the kept keys, largest first
+	h       addrHeap           // the kept keys, largest first, once limited
 	invalid int64              // sessions without an address (always kept)
 	hasInv  bool
 	rest    int64 // sessions of addresses not kept
@@ -145,14 +145,23 @@ func (t *addrTable) add(g uint32, a netip.Addr, n int64) {
 		t.total--
 	}
 	x.m[k] = n
-	heap.Push(&x.h, k)
+	if t.limited {
+		heap.Push(&x.h, k)
+	}
 	t.total++
 	for t.total > maxAddrEntries {
 		// Shrink every group to r-1: the budget is shared alike.
 		if !t.limited {
+			// The heaps are built only now: below the budget they
+			// would cost 16 bytes an address for nothing.
 			t.limited = true
 			for _, y := range t.groups {
 				t.r = max(t.r, len(y.m))
+				y.h = make(addrHeap, 0, len(y.m))
+				for a := range y.m {
+					y.h = append(y.h, a)
+				}
+				heap.Init(&y.h)
 			}
 		}
 		t.r--
