@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +99,61 @@ func TestBudgetReported(t *testing.T) {
 	}
 	if !strings.Contains(csv, "\r\nbudget,") || !strings.Contains(csv, "Memory budget reached: summary") {
 		t.Errorf("CSV has no budget row:\n%s", csv)
+	}
+}
+
+// writeManyAddresses writes n receive sessions, each from its own public
+// address, into files of 100,000: complete ones (banner, EHLO, disconnect,
+// lengths from 0 to 20 s) or, with open, a connect row only (sessions that
+// never disconnect). Session i comes from (i+1)·2654435761 mod 2³², a
+// bijection, its first octet folded into 1–200.
+func writeManyAddresses(tb testing.TB, dir string, n int, open bool) int64 {
+	tb.Helper()
+	var size int64
+	for f := 0; f*100_000 < n; f++ {
+		var b strings.Builder
+		b.WriteString(hostileFields)
+		for i := f * 100_000; i < min(n, (f+1)*100_000); i++ {
+			a := uint32(i+1) * 2654435761
+			ip := fmt.Sprintf("%d.%d.%d.%d", 1+a>>24%200, a>>16&255, a>>8&255, a&255)
+			t := i % 3_000_000
+			row := func(dt, seq int, ev, data string) {
+				ms := t + dt
+				fmt.Fprintf(&b, "2026-11-02T10:%02d:%02d.%03dZ,%s,%016X,%d,10.0.0.1:25,%s:%d,%s,%s,\r\n", ms/60000%60, ms/1000%60, ms%1000, fe, i+1, seq, ip, 1024+i%60000, ev, data)
+			}
+			row(0, 0, "+", "")
+			if !open {
+				d := (i*7919)%20000 + i%13
+				row(d/3, 1, ">", "220 EX01.contoso.com Microsoft ESMTP MAIL Service ready")
+				row(d/2, 2, "<", fmt.Sprintf("EHLO host%d.example", i%1000))
+				row(d, 3, "-", "")
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("RECV%02d.LOG", f)), []byte(b.String()), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		size += int64(b.Len())
+	}
+	return size
+}
+
+// BenchmarkScanManyAddresses is `logscan scan --format json` of a million
+// sessions that never disconnect, each from its own address: the input
+// that the memory budgets bound. Peak memory is measured outside (README,
+// "Speed and memory"); for where it allocates:
+//
+//	go test ./cmd/logscan -run '^$' -bench ScanManyAddresses -benchtime 1x -memprofile mem.out
+//	go tool pprof -sample_index=alloc_space -top mem.out
+//
+// LOGSCAN_BENCH_COMPLETE=1 writes complete sessions instead.
+func BenchmarkScanManyAddresses(b *testing.B) {
+	dir := b.TempDir()
+	b.SetBytes(writeManyAddresses(b, dir, 1_000_000, os.Getenv("LOGSCAN_BENCH_COMPLETE") == ""))
+	for b.Loop() {
+		ios, _, _, errOut := Test()
+		ios.Out = io.Discard
+		if code := execute([]string{"scan", "--format", "json", dir}, ios); code != 0 {
+			b.Fatalf("exit %d: %s", code, errOut)
+		}
 	}
 }
