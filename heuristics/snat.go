@@ -169,17 +169,22 @@ func (d *SNATDetector) detect(v *orgView) []natHit {
 		if ps == nil {
 			ps = &perServer{}
 			servers[k.server] = ps
+			// One count per client: a server with addresses in two
+			// subnets may have counted a client in both tables.
+			per := map[netip.Addr]int64{}
 			for nk, n := range d.near {
-				if nk.server == k.server && !v.isExchange(nk.client) {
-					ps.counts = append(ps.counts, float64(n))
-					ps.total += n
+				if nk.server == k.server {
+					per[nk.client] += n
 				}
 			}
 			g := d.servers[k.server]
 			for _, ac := range d.public.kept(g) {
-				if !v.isExchange(ac.Addr) {
-					ps.counts = append(ps.counts, float64(ac.Sessions))
-					ps.total += ac.Sessions
+				per[ac.Addr] += ac.Sessions
+			}
+			for a, n := range per {
+				if !v.isExchange(a) {
+					ps.counts = append(ps.counts, float64(n))
+					ps.total += n
 				}
 			}
 			rest, dropped := d.public.rest(g)
