@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -560,6 +561,10 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
 	clients, clientsLower := use.distinctClients(cr)
+	clientsText := strconv.Itoa(clients)
+	if clientsLower {
+		clientsText = countText(int64(clients), true)
+	}
 	var sessions, messages, queued, rcpts int64
 	var sp span
 	var smp samples
@@ -734,7 +739,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		if n > 1 {
 			f.Title = fmt.Sprintf("%s internal hosts relay through %s to %d outside domain(s)", countText(int64(n), false), fk.connector, len(domains))
 		}
-		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: internal hosts on a dedicated connector (%d client(s) use it). Listed so you know who relays, through which connector, to where.", clients)
+		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: internal hosts on a dedicated connector (%s client(s) use it). Listed so you know who relays, through which connector, to where.", clientsText)
 		f.Cause = "A relay connector set up for these hosts."
 		f.Fix = []string{"Nothing to do if these hosts are meant to send to these domains. Keep the connector's RemoteIPRanges to single addresses."}
 	}
