@@ -26,12 +26,21 @@ type Analyzer struct {
 	sum       *Summary
 	kinds     SessionCounts
 	top       int
+	maxOpen   int // open sessions per worker
 }
+
+// MaxOpenSessionsAll bounds the sessions the builder holds open, all
+// workers together (a worker keeps its share, at most
+// session.DefaultMaxOpenSessions and at least 1,000): an open session costs
+// about 560 bytes (a million that never disconnect: 56 MiB at this
+// bound), whatever the number of cores. Real servers have a few hundred
+// open per worker (285 at most in 4.3 GB of logs).
+const MaxOpenSessionsAll = 100_000
 
 // AnalyzerOptions tune an Analyzer.
 type AnalyzerOptions struct {
 	Workers         int
-	MaxOpenSessions int // per worker; 0: session.DefaultMaxOpenSessions
+	MaxOpenSessions int // per worker; 0: MaxOpenSessionsAll shared by the workers
 	TopRemote       int // remote addresses listed per connector in the summary (default 5)
 }
 
@@ -58,6 +67,9 @@ type SessionCounts struct {
 	// (damaged or merged logs); EndpointConflictsAt are the first places.
 	EndpointConflicts   int64    `json:"endpoint_conflicts"`
 	EndpointConflictsAt []string `json:"endpoint_conflicts_at,omitempty"`
+	// MaxOpenPerWorker is the open-session budget of a worker, given when
+	// sessions were evicted.
+	MaxOpenPerWorker int64 `json:"max_open_per_worker,omitempty"`
 }
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
@@ -66,7 +78,11 @@ func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
 	for _, reg := range detectors {
 		a.detectors = append(a.detectors, reg.new(org))
 	}
-	a.builder = session.NewBuilder(opts.Workers, opts.MaxOpenSessions, a.observe)
+	a.maxOpen = opts.MaxOpenSessions
+	if a.maxOpen <= 0 {
+		a.maxOpen = min(session.DefaultMaxOpenSessions, max(MaxOpenSessionsAll/max(opts.Workers, 1), 1_000))
+	}
+	a.builder = session.NewBuilder(opts.Workers, a.maxOpen, a.observe)
 	// Detectors copy what they keep (strings.Clone), so sessions can lend
 	// their text: a third less allocation (LOGSCAN_CHECK_REUSE=1 tests it).
 	a.builder.LendText()
@@ -137,7 +153,10 @@ type Report struct {
 	// probes, since every server that offers AUTH to the Internet is tried
 	// all day; medium when it targets many accounts, never stops, or a
 	// guessing address got in.
-	AuthAttacks []Finding     `json:"auth_attacks"`
+	AuthAttacks []Finding `json:"auth_attacks"`
+	// Budgets are the tables that reached their memory budget (budget.go):
+	// where, and what stays exact. Empty when everything was kept.
+	Budgets     []Budget      `json:"budgets,omitempty"`
 	Assumptions []Assumption  `json:"assumptions"`
 	Sessions    SessionCounts `json:"sessions"`
 	// Summary describes servers and connectors (rendered apart in JSON).
@@ -166,11 +185,16 @@ func (a *Analyzer) Result() *Report {
 	SortFindings(rep.AuthAttacks)
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
+	if a.kinds.Evicted > 0 {
+		a.kinds.MaxOpenPerWorker = int64(a.maxOpen)
+	}
 	a.kinds.FieldsTruncated = st.Truncated.Load()
 	a.kinds.Split = st.Split.Load()
 	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
 	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
 	rep.Assumptions, rep.Sessions, rep.Summary = in.org.assumptions, a.kinds, a.sum.Result(a.top)
+	rep.Budgets = append(rep.Summary.Budgets, rep.Budgets...)
+	rep.Budgets = append(rep.Budgets, a.use.budget()...)
 	return rep
 }
 

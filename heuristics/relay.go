@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -1031,9 +1032,10 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
-	clients := 0
-	if c := use.conns[cr]; c != nil {
-		clients = len(c.clients)
+	clients, clientsLower := use.distinctClients(cr)
+	clientsText := strconv.Itoa(clients)
+	if clientsLower {
+		clientsText = countText(int64(clients), true)
 	}
 	var sessions, messages, queued, rcpts int64
 	var sp span
@@ -1106,6 +1108,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		Samples: smp.out(),
 		Sources: sourceStats(sources),
 	}
+	f.setCount("connector_clients", int64(clients), clientsLower)
 	if n == 1 {
 		f.Source = addrString(one.client)
 	} else {
@@ -1220,7 +1223,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		if n > 1 {
 			f.Title = fmt.Sprintf("%s internal hosts relay through %s to %d outside domain(s)", countText(int64(n), false), fk.connector, len(domains))
 		}
-		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: internal hosts on a dedicated connector (%d client(s) use it). Listed so you know who relays, through which connector, to where.", clients)
+		f.Explanation = what + fmt.Sprintf(" This is the documented way to let a printer or an application send: internal hosts on a dedicated connector (%s client(s) use it). Listed so you know who relays, through which connector, to where.", clientsText)
 		f.Cause = "A relay connector set up for these hosts."
 		f.Fix = []string{"Nothing to do if these hosts are meant to send to these domains. Keep the connector's RemoteIPRanges to single addresses."}
 	}

@@ -38,10 +38,19 @@ import (
 // subnet and the address is one device (a load balancer in front of EX01
 // and EX02). The statistics are judged per server; the finding lists every
 // server and connector the address fronts.
+//
+// The sessions per client of each server are counted exactly for clients
+// on the server's subnet (a few hundred at most, the candidates among them)
+// and, for the rest, within a budget (MaxAddrEntries for all servers): past
+// it the statistics are taken over the subnet's clients and the lowest
+// addresses kept, a sample that does not depend on the order sessions
+// arrive in, and the server's session total stays exact.
 type SNATDetector struct {
-	perServer map[string]map[netip.Addr]int64
-	cands     map[snatKey]*snatCand
-	org       Org
+	servers map[string]uint32     // server -> group in public
+	near    map[snatKey]int64     // sessions per client on the server's subnet
+	public  addrTable             // sessions per other client, per server
+	cands   map[snatKey]*snatCand // candidates: near clients that are not the server
+	org     Org
 }
 
 // Thresholds of SNATDetector.
@@ -72,25 +81,33 @@ type snatCand struct {
 }
 
 func newSNATDetector(org Org) *SNATDetector {
-	return &SNATDetector{perServer: map[string]map[netip.Addr]int64{}, cands: map[snatKey]*snatCand{}, org: org}
+	return &SNATDetector{servers: map[string]uint32{}, near: map[snatKey]int64{}, cands: map[snatKey]*snatCand{}, org: org}
 }
 
 func (d *SNATDetector) observe(s *session.Session) {
 	if !s.IsReceive() || s.Proxied || !s.Client.IsValid() || !s.Local.Addr().IsValid() {
 		return
 	}
-	m := d.perServer[s.Server]
-	if m == nil {
-		m = map[netip.Addr]int64{}
-		d.perServer[strings.Clone(s.Server)] = m
+	g, ok := d.servers[s.Server]
+	if !ok {
+		g = uint32(len(d.servers))
+		d.servers[strings.Clone(s.Server)] = g
 	}
-	m[s.Client]++
 	local := s.Local.Addr()
 	p, err := local.Prefix(d.org.subnetBits(local))
-	if err != nil || !p.Contains(s.Client) || s.Client == local || s.Client.IsLoopback() {
+	if err != nil || !p.Contains(s.Client) {
+		d.public.add(g, s.Client, 1)
 		return
 	}
 	k := snatKey{s.Server, s.Client}
+	if _, ok := d.near[k]; ok {
+		d.near[k]++
+	} else {
+		d.near[snatKey{strings.Clone(s.Server), s.Client}] = 1
+	}
+	if s.Client == local || s.Client.IsLoopback() {
+		return
+	}
 	c := d.cands[k]
 	if c == nil {
 		c = &snatCand{local: local, relayConns: map[string]bool{}}
@@ -129,25 +146,53 @@ type natHit struct {
 	total     int64
 	peak      int
 	relayConn []string
+	// sampled: the server's public clients passed the budget; median,
+	// MAD and sources are over the clients kept (sources is then a lower
+	// bound), total still counts every session.
+	sampled bool
 }
 
 // detect applies the thresholds; severity waits for the relay detector.
 func (d *SNATDetector) detect(v *orgView) []natHit {
 	var hits []natHit
+	type perServer struct {
+		counts  stats.Float64Data
+		total   int64
+		sampled bool
+	}
+	servers := map[string]*perServer{}
 	for k, c := range d.cands {
 		if names, _ := c.ehlo.distinct(); v.isExchange(k.client) || names < NATMinEHLONames {
 			continue
 		}
-		var counts stats.Float64Data
-		var total int64
-		for a, n := range d.perServer[k.server] {
-			if v.isExchange(a) {
-				continue
+		ps := servers[k.server]
+		if ps == nil {
+			ps = &perServer{}
+			servers[k.server] = ps
+			// One count per client: a server with addresses in two
+			// subnets may have counted a client in both tables.
+			per := map[netip.Addr]int64{}
+			for nk, n := range d.near {
+				if nk.server == k.server {
+					per[nk.client] += n
+				}
 			}
-			counts = append(counts, float64(n))
-			total += n
+			g := d.servers[k.server]
+			for _, ac := range d.public.kept(g) {
+				per[ac.Addr] += ac.Sessions
+			}
+			for a, n := range per {
+				if !v.isExchange(a) {
+					ps.counts = append(ps.counts, float64(n))
+					ps.total += n
+				}
+			}
+			rest, dropped := d.public.rest(g)
+			ps.total += rest
+			ps.sampled = dropped
 		}
-		h := natHit{key: k, c: c, sources: len(counts), total: total}
+		counts, total := ps.counts, ps.total
+		h := natHit{key: k, c: c, sources: len(counts), total: total, sampled: ps.sampled}
 		if len(counts) >= NATMinSources {
 			h.median, _ = stats.Median(counts)
 			h.mad, _ = stats.MedianAbsoluteDeviation(counts)
@@ -219,6 +264,16 @@ func (d *SNATDetector) report(in *detectorInputs, r *Report) any {
 		res.index[g[0].key.client] = len(r.Findings)
 		res.nat[g[0].key.client] = st
 		r.Findings = append(r.Findings, f)
+	}
+	var where []BudgetPlace
+	for server, g := range d.servers {
+		if rest, dropped := d.public.rest(g); dropped {
+			n, _ := d.public.distinct(g)
+			where = append(where, BudgetPlace{Server: server, LogType: "receive", Kept: int64(n), OtherSessions: rest})
+		}
+	}
+	if len(where) > 0 {
+		r.Budgets = append(r.Budgets, Budget{Table: budgetNATClients, Limit: int64(maxAddrEntries), Where: sortPlaces(where), Meaning: meaningAddr})
 	}
 	return res
 }
@@ -295,6 +350,8 @@ func (d *SNATDetector) finding(hits []natHit, in *detectorInputs) (Finding, *nat
 		stat := fmt.Sprintf("%.0f robust deviations above a typical client (median %.0f session(s), MAD %.0f)", h.z, h.median, h.mad)
 		if h.sources < NATMinSources {
 			stat = fmt.Sprintf("%d client address(es) in all", h.sources)
+		} else if h.sampled {
+			stat += fmt.Sprintf(", over the %d client addresses kept of more (a memory budget: its subnet's and the lowest others)", h.sources)
 		}
 		perServer = append(perServer, fmt.Sprintf("on %s (subnet %s), %d of its %d direct sessions (%.0f%%), %s",
 			h.key.server, v.subnet(c.local), c.sessions, h.total, share, stat))
@@ -317,7 +374,7 @@ func (d *SNATDetector) finding(hits []natHit, in *detectorInputs) (Finding, *nat
 	}
 	if len(hits) == 1 {
 		h := hits[0]
-		f.Counts["server_sources"] = int64(h.sources)
+		f.setCount("server_sources", int64(h.sources), h.sampled)
 	} else {
 		f.Servers = servers
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/montanaflynn/stats"
 	"go4.org/netipx"
 
 	"github.com/logscan/logscan/heuristics/session"
@@ -16,14 +15,15 @@ import (
 
 // Summary aggregates what a scan read from the sessions the builder
 // rebuilt: servers, connectors, sessions and the busiest remote addresses
-// per connector. It keeps 8 bytes per session (its length, for the median
-// and p95) and a count per distinct remote address per connector; nothing
-// grows with rows. It is not safe for concurrent use (the Analyzer feeds it
-// under its lock).
+// per connector. It keeps a count per distinct session length per
+// connector and a count per remote address per connector, both within a
+// budget (budget.go); nothing grows with rows or sessions. It is not safe
+// for concurrent use (the Analyzer feeds it under its lock).
 type Summary struct {
 	rows, sessions int64
 	first, last    time.Time
 	conns          map[connKey]*connAgg
+	remote         addrTable                          // groups: connAgg.id
 	local          map[string]map[netip.Addr]struct{} // per server: its distinct local addresses
 }
 
@@ -33,9 +33,9 @@ type connKey struct {
 }
 
 type connAgg struct {
+	id             uint32 // its group in Summary.remote
 	sessions, rows int64
-	durations      stats.Float64Data
-	remote         map[netip.Addr]int64
+	lengths        lengthHist
 	hours          map[int64]int64 // Unix hour of a session's start -> sessions
 }
 
@@ -56,17 +56,17 @@ func (s *Summary) observe(x *session.Session) {
 	k := connKey{x.Server, x.Connector, x.LogType}
 	c := s.conns[k]
 	if c == nil {
-		c = &connAgg{remote: map[netip.Addr]int64{}, hours: map[int64]int64{}}
+		c = &connAgg{id: uint32(len(s.conns)), hours: map[int64]int64{}}
 		s.conns[connKey{strings.Clone(x.Server), strings.Clone(x.Connector), x.LogType}] = c
 	}
 	c.sessions++
 	c.rows += int64(x.Rows)
-	c.durations = append(c.durations, x.Duration().Seconds())
+	c.lengths.add(x.Duration())
 	if !x.Start.IsZero() {
 		c.hours[x.Start.Unix()/3600]++
 	}
 	if a := x.Remote.Addr(); a.IsValid() {
-		c.remote[a]++
+		s.remote.add(c.id, a, 1)
 	}
 	if a := x.Local.Addr(); a.IsValid() && x.Server != "" {
 		// A set, not an IPSetBuilder: the builder keeps every Add until
@@ -88,6 +88,8 @@ type SummaryResult struct {
 	Last       time.Time
 	Servers    []ServerSummary
 	Connectors []ConnectorSummary
+	// Budgets are the summary's tables that reached their budget.
+	Budgets []Budget
 }
 
 // ServerSummary describes one server as its logs show it.
@@ -108,8 +110,18 @@ type ConnectorSummary struct {
 	MedianSeconds float64 // session duration
 	P95Seconds    float64
 	TopRemote     []AddrCount // most sessions first
-	// Clients is how many distinct remote addresses it saw.
+	// Clients is how many distinct remote addresses it saw; with
+	// OtherSessions > 0 (a budget reached) how many it kept, and there
+	// were more.
 	Clients int64
+	// OtherSessions are the sessions from remote addresses not kept past
+	// the budget (MaxAddrEntries), counted together: TopRemote and Clients
+	// cover the kept addresses, the lowest. 0 when every address was kept.
+	OtherSessions int64
+	// LengthResolutionMS is the width of the buckets the session lengths
+	// were counted in past MaxLengthValues distinct lengths; the median
+	// and p95 are then their bucket's start. 0: exact (milliseconds).
+	LengthResolutionMS int64
 	// Hours are the sessions started per hour (UTC, Sessions only), in
 	// order; hours without a session are left out. The HTML report
 	// draws them; a month of logs is 720 entries per connector.
@@ -130,6 +142,7 @@ func (s *Summary) Result(top int) SummaryResult {
 		res.First, res.Last = time.Time{}, time.Time{}
 	}
 	servers := map[string]*ServerSummary{}
+	var remoteCut, lengthsCut []BudgetPlace
 	for k, c := range s.conns {
 		sv := servers[k.server]
 		if sv == nil {
@@ -140,15 +153,25 @@ func (s *Summary) Result(top int) SummaryResult {
 		sv.Rows += c.rows
 		cs := ConnectorSummary{Server: k.server, Name: k.name, LogType: k.logType.String(), Sessions: c.sessions, Rows: c.rows}
 		// Nearest rank: the p95 is a length some session really had.
-		cs.MedianSeconds, _ = stats.Median(c.durations)
-		cs.P95Seconds, _ = stats.PercentileNearestRank(c.durations, 95)
-		cs.Clients = int64(len(c.remote))
+		cs.MedianSeconds, cs.P95Seconds = c.lengths.quantiles()
+		if r := c.lengths.resolution(); r > 1 {
+			cs.LengthResolutionMS = r
+			lengthsCut = append(lengthsCut, BudgetPlace{Server: k.server, Connector: k.name, LogType: cs.LogType, ResolutionMS: r})
+		}
+		n, _ := s.remote.distinct(c.id)
+		cs.Clients = int64(n)
+		if rest, dropped := s.remote.rest(c.id); dropped {
+			cs.OtherSessions = rest
+			remoteCut = append(remoteCut, BudgetPlace{Server: k.server, Connector: k.name, LogType: cs.LogType, Kept: int64(n), OtherSessions: rest})
+		}
 		for h, n := range c.hours {
 			cs.Hours = append(cs.Hours, HourCount{Hour: time.Unix(h*3600, 0).UTC(), Sessions: n})
 		}
 		slices.SortFunc(cs.Hours, func(a, b HourCount) int { return a.Hour.Compare(b.Hour) })
-		for a, n := range c.remote {
-			cs.TopRemote = append(cs.TopRemote, AddrCount{a, n})
+		for _, ac := range s.remote.kept(c.id) {
+			if ac.Addr.IsValid() {
+				cs.TopRemote = append(cs.TopRemote, ac)
+			}
 		}
 		slices.SortFunc(cs.TopRemote, func(a, b AddrCount) int {
 			return cmp.Or(cmp.Compare(b.Sessions, a.Sessions), a.Addr.Compare(b.Addr))
@@ -161,6 +184,12 @@ func (s *Summary) Result(top int) SummaryResult {
 	slices.SortFunc(res.Connectors, func(a, b ConnectorSummary) int {
 		return cmp.Or(cmp.Compare(a.LogType, b.LogType), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Name, b.Name))
 	})
+	if len(remoteCut) > 0 {
+		res.Budgets = append(res.Budgets, Budget{Table: budgetSummaryRemote, Limit: int64(maxAddrEntries), Where: sortPlaces(remoteCut), Meaning: meaningAddr})
+	}
+	if len(lengthsCut) > 0 {
+		res.Budgets = append(res.Budgets, Budget{Table: budgetLengths, Limit: int64(maxLengthValues), Where: sortPlaces(lengthsCut), Meaning: meaningLengths})
+	}
 	for name, sv := range servers {
 		if m := s.local[name]; m != nil {
 			var b netipx.IPSetBuilder

@@ -1,7 +1,6 @@
 package heuristics
 
 import (
-	"net/netip"
 	"strings"
 
 	"github.com/logscan/logscan/heuristics/session"
@@ -10,16 +9,18 @@ import (
 // connectorUsage counts, per receive connector, the sessions of each direct
 // client (not proxied): who uses a connector tells a dedicated relay
 // connector from one that takes Internet mail, and gives each source its
-// share. Memory follows the distinct client addresses.
+// share. The counts per client are kept within a budget (addrTable): past
+// it a connector lists its lowest addresses, and counts the rest together.
 type connectorUsage struct {
-	conns map[connRef]*connUse
+	conns   map[connRef]*connUse
+	clients addrTable // groups: connUse.id
 }
 
 type connRef struct{ server, connector string }
 
 type connUse struct {
+	id       uint32
 	sessions int64
-	clients  map[netip.Addr]int64
 }
 
 func newConnectorUsage() *connectorUsage { return &connectorUsage{conns: map[connRef]*connUse{}} }
@@ -31,20 +32,44 @@ func (u *connectorUsage) observe(s *session.Session) {
 	k := connRef{s.Server, s.Connector}
 	c := u.conns[k]
 	if c == nil {
-		c = &connUse{clients: map[netip.Addr]int64{}}
+		c = &connUse{id: uint32(len(u.conns))}
 		u.conns[connRef{strings.Clone(s.Server), strings.Clone(s.Connector)}] = c
 	}
 	c.sessions++
-	c.clients[s.Client]++
+	u.clients.add(c.id, s.Client, 1)
+}
+
+// distinctClients is how many distinct clients the connector had, and
+// whether that is a lower bound (the budget was reached).
+func (u *connectorUsage) distinctClients(k connRef) (int, bool) {
+	if c := u.conns[k]; c != nil {
+		return u.clients.distinct(c.id)
+	}
+	return 0, false
+}
+
+// budget reports the connectors whose clients passed the budget.
+func (u *connectorUsage) budget() []Budget {
+	var where []BudgetPlace
+	for k, c := range u.conns {
+		if rest, dropped := u.clients.rest(c.id); dropped {
+			n, _ := u.clients.distinct(c.id)
+			where = append(where, BudgetPlace{Server: k.server, Connector: k.connector, LogType: "receive", Kept: int64(n), OtherSessions: rest})
+		}
+	}
+	if len(where) == 0 {
+		return nil
+	}
+	return []Budget{{Table: budgetUsage, Limit: int64(maxAddrEntries), Where: sortPlaces(where), Meaning: meaningAddr}}
 }
 
 // publicClients counts the connector's distinct clients outside v's
-// internal networks.
+// internal networks (of those kept, past the budget).
 func (u *connectorUsage) publicClients(v *orgView, k connRef) int {
 	n := 0
 	if c := u.conns[k]; c != nil {
-		for a := range c.clients {
-			if a.IsValid() && !v.isInternal(a) {
+		for _, ac := range u.clients.kept(c.id) {
+			if ac.Addr.IsValid() && !v.isInternal(ac.Addr) {
 				n++
 			}
 		}

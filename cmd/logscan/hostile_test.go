@@ -207,18 +207,20 @@ func TestHostileInput(t *testing.T) {
 				}
 			}},
 		{file: filepath.Join(big, "open-1m.log"), want: counts{1_000_000, 1_000_000, 0, 0, 1_000_000, 0},
-			text: []string{"900,000 sessions closed early, incomplete: more than 100,000 were open at once"},
+			text: []string{"950,000 sessions closed early, incomplete: more than 50,000 were open at once"},
 			check: func(t *testing.T, rep jsonReport) {
-				// 100,001 open: a quarter of the others closed, every 25,000
-				// sessions after that: 36 evictions of 25,000.
-				if rep.SessionCounts.Evicted != 900_000 || len(rep.SessionCounts.EvictedAt) != 5 {
+				// Two workers share 100,000 open sessions (one reads the
+				// file): at 50,001 open a quarter of the others closed,
+				// every 12,500 sessions after that: 76 evictions of 12,500.
+				if rep.SessionCounts.Evicted != 950_000 || len(rep.SessionCounts.EvictedAt) != 5 || rep.SessionCounts.MaxOpenPerWorker != 50_000 {
 					t.Errorf("evicted %d at %v", rep.SessionCounts.Evicted, rep.SessionCounts.EvictedAt)
 				}
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
-			rep, text := scanJSON(t, tt.file)
+			// Two workers: the open-session budget is shared by the workers.
+			rep, text := scanJSON(t, "--workers", "2", tt.file)
 			sc := rep.SessionCounts
 			got := counts{rep.RowsRead, rep.RowsEmitted, rep.RowsRejected, rep.Warnings, sc.Total, sc.Complete}
 			if got != tt.want || sc.Incomplete != sc.Total-sc.Complete {

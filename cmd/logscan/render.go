@@ -141,12 +141,49 @@ func renderText(w io.Writer, rep *scanReport, opt textOptions) error {
 			for _, a := range c.TopRemote {
 				top = append(top, fmt.Sprintf("%s (%s)", a.Addr, num(a.Sessions)))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.1fs/%.1fs\t%s\n", safe(c.Server), safe(c.Name), num(c.Sessions), c.MedianSeconds, c.P95Seconds, strings.Join(top, ", "))
+			if c.OtherSessions > 0 {
+				top = append(top, fmt.Sprintf("(of its %s lowest addresses; %s sessions from more addresses counted together)", num(c.Clients), num(c.OtherSessions)))
+			}
+			length := fmt.Sprintf("%.1fs/%.1fs", c.MedianSeconds, c.P95Seconds)
+			if c.LengthResolutionMS > 0 {
+				length += fmt.Sprintf(" (%d ms buckets)", c.LengthResolutionMS)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", safe(c.Server), safe(c.Name), num(c.Sessions), length, strings.Join(top, ", "))
 		}
 		tw.Flush()
 	}
+	if rep.Analysis != nil {
+		renderBudgets(w, rep.Analysis.Budgets)
+	}
 	renderProblems(w, res, opt.MaxProblems)
 	return nil
+}
+
+// renderBudgets says which tables reached their memory budget, where, and
+// what stays exact. Nothing when none did.
+func renderBudgets(w io.Writer, budgets []heuristics.Budget) {
+	if len(budgets) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nMemory budgets reached (the numbers listed are exact for what was kept; the rest is counted together)")
+	for _, b := range budgets {
+		fmt.Fprintf(w, "  %s, budget %s: %s\n", b.Table, num(b.Limit), b.Meaning)
+		for _, p := range b.Where {
+			fmt.Fprintf(w, "    %s\n", budgetPlaceText(p))
+		}
+	}
+}
+
+// budgetPlaceText is one place a budget cut, escaped for the terminal.
+func budgetPlaceText(p heuristics.BudgetPlace) string {
+	where := safe(p.Server)
+	if p.Connector != "" {
+		where += " " + safe(p.Connector)
+	}
+	if p.ResolutionMS > 0 {
+		return fmt.Sprintf("%s: session lengths in %d ms buckets", where, p.ResolutionMS)
+	}
+	return fmt.Sprintf("%s: %s addresses kept with exact counts, %s sessions from more addresses counted together", where, num(p.Kept), num(p.OtherSessions))
 }
 
 // renderProblems lists damaged files, then every kind of problem with its
@@ -308,6 +345,12 @@ type jsonConnector struct {
 	MedianSeconds float64      `json:"median_session_seconds"`
 	P95Seconds    float64      `json:"p95_session_seconds"`
 	TopRemote     []jsonRemote `json:"top_remote"`
+	// Past the memory budget: top_remote is of the kept addresses
+	// (remote_addresses_kept, the lowest), other_remote_sessions came
+	// from the others; lengths counted in buckets of this many ms.
+	RemoteKept          int64 `json:"remote_addresses_kept,omitempty"`
+	OtherRemoteSessions int64 `json:"other_remote_sessions,omitempty"`
+	LengthResolutionMS  int64 `json:"length_resolution_ms,omitempty"`
 }
 
 type jsonServer struct {
@@ -346,6 +389,7 @@ type jsonReport struct {
 	AuthAttacks    []heuristics.Finding     `json:"auth_attacks"`
 	Assumptions    []heuristics.Assumption  `json:"assumptions"`
 	SessionCounts  heuristics.SessionCounts `json:"session_counts"`
+	Budgets        []heuristics.Budget      `json:"budgets,omitempty"`
 }
 
 func renderJSON(w io.Writer, rep *scanReport) error {
@@ -366,6 +410,7 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 		out.AuthAttacks = append(out.AuthAttacks, a.AuthAttacks...)
 		out.Assumptions = append(out.Assumptions, a.Assumptions...)
 		out.SessionCounts = a.Sessions
+		out.Budgets = a.Budgets
 	}
 	if !sum.First.IsZero() {
 		out.First, out.Last = &sum.First, &sum.Last
@@ -376,6 +421,10 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 	for _, c := range sum.Connectors {
 		jc := jsonConnector{Server: c.Server, Name: c.Name, LogType: c.LogType, Sessions: c.Sessions, Rows: c.Rows,
 			MedianSeconds: c.MedianSeconds, P95Seconds: c.P95Seconds, TopRemote: []jsonRemote{}}
+		if c.OtherSessions > 0 {
+			jc.RemoteKept, jc.OtherRemoteSessions = c.Clients, c.OtherSessions
+		}
+		jc.LengthResolutionMS = c.LengthResolutionMS
 		for _, a := range c.TopRemote {
 			jc.TopRemote = append(jc.TopRemote, jsonRemote{a.Addr.String(), a.Sessions})
 		}

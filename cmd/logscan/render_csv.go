@@ -79,6 +79,25 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 			}
 		}
 	}
+	// A memory budget reached: one row per place, so a spreadsheet of
+	// findings says when the numbers behind them were bounded.
+	for _, b := range a.Budgets {
+		for _, p := range b.Where {
+			counts := fmt.Sprintf("limit=%d; kept_addresses=%d; other_sessions=%d", b.Limit, p.Kept, p.OtherSessions)
+			if p.ResolutionMS > 0 {
+				counts = fmt.Sprintf("limit=%d; length_resolution_ms=%d", b.Limit, p.ResolutionMS)
+			}
+			row := make([]string, len(csvHeader))
+			row[0], row[2], row[4], row[5] = "budget", "info", p.Server, p.Connector
+			row[9], row[10], row[13] = "Memory budget reached: "+b.Table, b.Meaning, counts
+			for i := range row {
+				row[i] = csvCell(cutCell(row[i]))
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+	}
 	cw.Flush()
 	return cw.Error()
 }

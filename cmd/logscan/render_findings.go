@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -110,7 +111,7 @@ func renderFindings(w io.Writer, a *heuristics.Report, opt textOptions) {
 	fmt.Fprintln(w)
 	if s.Evicted > 0 {
 		fmt.Fprintf(w, "  %s sessions closed early, incomplete: more than %s were open at once in one worker (sessions that never disconnect); first at %s\n",
-			num(s.Evicted), num(session.DefaultMaxOpenSessions), safe(strings.Join(s.EvictedAt, ", ")))
+			num(s.Evicted), num(cmp.Or(s.MaxOpenPerWorker, session.DefaultMaxOpenSessions)), safe(strings.Join(s.EvictedAt, ", ")))
 	}
 	if s.Split > 0 {
 		fmt.Fprintf(w, "  %s sessions longer than %s rows analysed in parts; first cut at %s\n",

@@ -442,8 +442,17 @@ func connectorTable(sum heuristics.SummaryResult) htmlTable {
 		for _, r := range c.TopRemote {
 			top = append(top, fmt.Sprintf("%s (%s)", r.Addr, num(r.Sessions)))
 		}
-		t.Rows = append(t.Rows, []string{safe(c.Server), safe(c.Name), c.LogType, num(c.Sessions), num(c.Clients),
-			seconds(c.MedianSeconds), seconds(c.P95Seconds), strings.Join(top, ", ")})
+		clients, median, p95 := num(c.Clients), seconds(c.MedianSeconds), seconds(c.P95Seconds)
+		if c.OtherSessions > 0 { // a memory budget reached: what is exact and what is not
+			clients = fmt.Sprintf("more than %s (%s kept)", num(c.Clients), num(c.Clients))
+			top = append(top, fmt.Sprintf("(of the %s lowest addresses; %s sessions from more addresses counted together)", num(c.Clients), num(c.OtherSessions)))
+		}
+		if c.LengthResolutionMS > 0 {
+			median += fmt.Sprintf(" (%d ms buckets)", c.LengthResolutionMS)
+			p95 += fmt.Sprintf(" (%d ms buckets)", c.LengthResolutionMS)
+		}
+		t.Rows = append(t.Rows, []string{safe(c.Server), safe(c.Name), c.LogType, num(c.Sessions), clients,
+			median, p95, strings.Join(top, ", ")})
 	}
 	return t
 }

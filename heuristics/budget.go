@@ -1,0 +1,320 @@
+package heuristics
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Memory budgets. What a scan keeps per distinct address (the summary's
+// sessions per remote address per connector, the hidden-NAT detector's
+// sessions per public client per server, the connector usage's sessions per
+// client per connector) and per distinct session length would otherwise
+// grow with the input: a million addresses cost 160 MiB. Each such table
+// keeps exact counts until it reaches its budget; past it, it still counts
+// every session, the ones it no longer lists together per group ("other
+// addresses"), and the report says where a budget was reached (Budget).
+// What is kept never depends on the order sessions arrive in, so numbers
+// do not depend on the worker count or file order.
+const (
+	// MaxAddrEntries bounds each per-address table, all its groups
+	// (connectors, servers) together: about 45 bytes an entry, 6 MiB a
+	// table.
+	MaxAddrEntries = 131_072
+	// MaxLengthValues bounds the distinct session lengths (at the logs'
+	// millisecond resolution) the summary counts per connector: about 20
+	// bytes each. Real connectors have a few thousand.
+	MaxLengthValues = 16_384
+)
+
+// The budgets in force; tests lower them (SetBudgetsForTest).
+var (
+	maxAddrEntries  = MaxAddrEntries
+	maxLengthValues = MaxLengthValues
+)
+
+// SetBudgetsForTest sets the budgets (0 leaves one as it is) and returns
+// a function that restores them. For tests only: it is not safe while a
+// scan runs.
+func SetBudgetsForTest(addrEntries, lengthValues int) (restore func()) {
+	a, l := maxAddrEntries, maxLengthValues
+	if addrEntries > 0 {
+		maxAddrEntries = addrEntries
+	}
+	if lengthValues > 0 {
+		maxLengthValues = lengthValues
+	}
+	return func() { maxAddrEntries, maxLengthValues = a, l }
+}
+
+// Budget says that a table reached its budget: where, how much it kept,
+// and what it counted without listing.
+type Budget struct {
+	// Table names what was bounded ("summary: sessions per remote address").
+	Table string `json:"table"`
+	// Limit is the budget: entries for all of Where together (addresses),
+	// or per connector (session lengths).
+	Limit int64 `json:"limit"`
+	// Where are the connectors or servers the budget cut, in order.
+	Where []BudgetPlace `json:"where"`
+	// Meaning says what stays exact.
+	Meaning string `json:"meaning"`
+}
+
+// BudgetPlace is one connector or server a budget cut.
+type BudgetPlace struct {
+	Server    string `json:"server"`
+	Connector string `json:"connector,omitempty"`
+	LogType   string `json:"log_type,omitempty"`
+	// Kept is how many addresses it lists with exact counts (its lowest);
+	// OtherSessions the sessions of the addresses not kept, counted
+	// together (exact); there was at least one such address.
+	Kept          int64 `json:"kept_addresses,omitempty"`
+	OtherSessions int64 `json:"other_sessions,omitempty"`
+	// ResolutionMS is the width of a session-length bucket once the
+	// lengths were counted coarser than the logs' millisecond.
+	ResolutionMS int64 `json:"length_resolution_ms,omitempty"`
+}
+
+// Budget tables.
+const (
+	budgetSummaryRemote = "summary: sessions per remote address per connector"
+	budgetNATClients    = "hidden NAT: sessions per client per server (clients off the server's subnet)"
+	budgetUsage         = "connector usage: sessions per direct client per receive connector"
+	budgetLengths       = "summary: session lengths per connector"
+	meaningAddr         = "every connector or server keeps the same number of its lowest addresses with exact session counts; the sessions of the other addresses are counted together, so session totals stay exact; distinct address counts and lists drawn from the table cover the kept addresses only"
+	meaningLengths      = "lengths counted in buckets of length_resolution_ms: the median and p95 printed are the start of their bucket, at most that much below the true figure"
+)
+
+// addrTable counts sessions per (group, address) for a few groups
+// (connectors, servers), keeping at most limit entries in all. Every group
+// keeps the same number r of its lowest addresses, r as large as the
+// limit allows (a group with fewer keeps all): an attack on one connector
+// cannot push another's few clients out. r only shrinks, and a key is
+// dropped only when r smaller keys of its group are kept, so what is kept
+// at the end depends on the set of (group, address) seen, never on the
+// order: kept counts are exact, and each group's rest counts the sessions
+// of its addresses not kept.
+type addrTable struct {
+	groups  []*addrGroup
+	total   int // entries kept in all groups
+	r       int // per-group limit, once limited
+	limited bool
+}
+
+type addrGroup struct {
+	m       map[[16]byte]int64 // IPv4 as ::ffff:a.b.c.d
+	h       addrHeap           // the kept keys, largest first, once limited
+	invalid int64              // sessions without an address (always kept)
+	hasInv  bool
+	rest    int64 // sessions of addresses not kept
+	dropped bool  // some address was not kept
+}
+
+// group returns group g, creating groups up to it.
+func (t *addrTable) group(g uint32) *addrGroup {
+	for int(g) >= len(t.groups) {
+		t.groups = append(t.groups, &addrGroup{m: map[[16]byte]int64{}})
+	}
+	return t.groups[g]
+}
+
+func (t *addrTable) add(g uint32, a netip.Addr, n int64) {
+	x := t.group(g)
+	if !a.IsValid() {
+		x.invalid += n
+		x.hasInv = true
+		return
+	}
+	k := a.As16()
+	if c, ok := x.m[k]; ok {
+		x.m[k] = c + n
+		return
+	}
+	if t.limited && len(x.m) >= t.r {
+		if t.r == 0 || bytes.Compare(k[:], x.h[0][:]) >= 0 {
+			x.rest += n
+			x.dropped = true
+			return
+		}
+		x.evict()
+		t.total--
+	}
+	x.m[k] = n
+	if t.limited {
+		heap.Push(&x.h, k)
+	}
+	t.total++
+	for t.total > maxAddrEntries {
+		// Shrink every group to r-1: the budget is shared alike.
+		if !t.limited {
+			// The heaps are built only now: below the budget they
+			// would cost 16 bytes an address for nothing.
+			t.limited = true
+			for _, y := range t.groups {
+				t.r = max(t.r, len(y.m))
+				y.h = make(addrHeap, 0, len(y.m))
+				for a := range y.m {
+					y.h = append(y.h, a)
+				}
+				heap.Init(&y.h)
+			}
+		}
+		t.r--
+		for _, y := range t.groups {
+			for len(y.m) > t.r {
+				y.evict()
+				t.total--
+			}
+		}
+	}
+}
+
+// evict drops the group's largest kept address into its rest.
+func (x *addrGroup) evict() {
+	k := heap.Pop(&x.h).([16]byte)
+	x.rest += x.m[k]
+	x.dropped = true
+	delete(x.m, k)
+}
+
+// kept lists group g's kept addresses (invalid last, as the zero Addr).
+func (t *addrTable) kept(g uint32) []AddrCount {
+	if int(g) >= len(t.groups) {
+		return nil
+	}
+	x := t.groups[g]
+	out := make([]AddrCount, 0, len(x.m)+1)
+	for k, n := range x.m {
+		out = append(out, AddrCount{netip.AddrFrom16(k).Unmap(), n})
+	}
+	if x.hasInv {
+		out = append(out, AddrCount{netip.Addr{}, x.invalid})
+	}
+	return out
+}
+
+// distinct is how many distinct addresses group g kept (the invalid one
+// included), and whether some were not kept (then there were more).
+func (t *addrTable) distinct(g uint32) (n int, more bool) {
+	if int(g) >= len(t.groups) {
+		return 0, false
+	}
+	x := t.groups[g]
+	n = len(x.m)
+	if x.hasInv {
+		n++
+	}
+	return n, x.dropped
+}
+
+// rest is group g's sessions of addresses not kept, and whether any was dropped.
+func (t *addrTable) rest(g uint32) (int64, bool) {
+	if int(g) >= len(t.groups) {
+		return 0, false
+	}
+	return t.groups[g].rest, t.groups[g].dropped
+}
+
+// addrHeap is a max-heap of addresses.
+type addrHeap [][16]byte
+
+func (h addrHeap) Len() int           { return len(h) }
+func (h addrHeap) Less(i, j int) bool { return bytes.Compare(h[i][:], h[j][:]) > 0 }
+func (h addrHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *addrHeap) Push(x any)        { *h = append(*h, x.([16]byte)) }
+func (h *addrHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// lengthHist counts session lengths per length at the logs' resolution
+// (milliseconds), so the median and percentiles are exact, in memory that
+// grows with distinct lengths, not sessions. Past maxLengthValues distinct
+// buckets the buckets double in width until they fit: the width reached
+// depends only on the lengths seen, not their order.
+type lengthHist struct {
+	res int64           // bucket width in ms, a power of two (0: 1)
+	m   map[int64]int64 // bucket (length in ms / res, floored) -> sessions
+	n   int64
+}
+
+func (h *lengthHist) add(d time.Duration) {
+	if h.m == nil {
+		h.m, h.res = map[int64]int64{}, 1
+	}
+	ms := d.Milliseconds()
+	if d < 0 && d%time.Millisecond != 0 {
+		ms-- // floor
+	}
+	h.m[floorDiv(ms, h.res)]++
+	h.n++
+	for len(h.m) > maxLengthValues {
+		old := h.m
+		h.m, h.res = make(map[int64]int64, len(old)/2+1), h.res*2
+		for b, n := range old {
+			h.m[floorDiv(b, 2)] += n
+		}
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// quantiles returns the median (the mean of the two middle lengths for an
+// even count) and the 95th percentile by nearest rank, in seconds, as
+// stats.Median and stats.PercentileNearestRank compute them over every
+// length; with buckets wider than 1 ms, each length is its bucket's start.
+func (h *lengthHist) quantiles() (median, p95 float64) {
+	if h.n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	keys := make([]int64, 0, len(h.m))
+	for b := range h.m {
+		keys = append(keys, b)
+	}
+	slices.Sort(keys)
+	// at returns the i-th smallest length (0-based) in seconds.
+	at := func(i int64) float64 {
+		for _, b := range keys {
+			if i < h.m[b] {
+				return (time.Duration(b*h.res) * time.Millisecond).Seconds()
+			}
+			i -= h.m[b]
+		}
+		return math.NaN()
+	}
+	if h.n%2 == 0 {
+		sum := 0.0
+		sum += at(h.n/2 - 1)
+		sum += at(h.n / 2)
+		median = sum / 2
+	} else {
+		median = at(h.n / 2)
+	}
+	rank := int64(math.Ceil(float64(h.n) * 95 / 100))
+	p95 = at(max(rank-1, 0))
+	return median, p95
+}
+
+// resolution is the bucket width in ms (1: exact).
+func (h *lengthHist) resolution() int64 { return cmp.Or(h.res, 1) }
+
+// sortPlaces orders places by log type, server and connector.
+func sortPlaces(p []BudgetPlace) []BudgetPlace {
+	slices.SortFunc(p, func(a, b BudgetPlace) int {
+		return cmp.Or(cmp.Compare(a.LogType, b.LogType), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Connector, b.Connector))
+	})
+	return p
+}
