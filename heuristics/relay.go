@@ -120,8 +120,8 @@ type relayGroup struct {
 	evictedOver int64
 	detailed    nameHeap    // names of the domains with their own detail, largest first
 	otherDet    relayDetail // examples and senders of the kept domains past maxDetailDomains, and of the other domains
-	sessSigs    map[string]*relaySig
-	msgSigs     map[string]*relaySig
+	sessSigs    map[string]relaySig
+	msgSigs     map[string]relaySig
 	sessFull    nameHeap // the kept sessions' domain sets, largest first, once maxRelaySigs are kept
 	msgFull     nameHeap
 	// Sessions (messages) whose domain set is not kept — past
@@ -129,8 +129,8 @@ type relayGroup struct {
 	// under their first domain by name (a partial signature): they relayed
 	// if that domain is outside; if it is accepted, whether they relayed is
 	// not known, and the counts are lower bounds.
-	sessPart map[string]*relaySig
-	msgPart  map[string]*relaySig
+	sessPart map[string]relaySig
+	msgPart  map[string]relaySig
 	rcpts    rcptSet // accepted recipient addresses, over all domains
 	// domainNames are the domains ever kept apart, also once moved to the
 	// other domains: with the partial signatures' first domains they name
@@ -182,10 +182,13 @@ func (x *relayDetail) merge(o *relayDetail) {
 // relaySig counts sessions or messages by the set of domains they had
 // recipients accepted in; which of those are outside is decided at the end,
 // once the accepted domains are known.
+// The map key is the domains, sorted, one per line (in a partial map, the
+// first domain of the sets counted); the session and message maps share
+// their key strings. Values, not pointers: a botnet's clients keep
+// thousands each, which the collector need not scan.
 type relaySig struct {
-	key       string // the domains, sorted, one per line: the map key, kept once
+	key       string // the map key itself, so that the other map can share it
 	n, queued int64
-	partial   bool // key is only the first domain of the sets counted (relayGroup.sessPart)
 }
 
 type refusedGroup struct {
@@ -239,7 +242,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]*relaySig{}, msgSigs: map[string]*relaySig{},
+				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]relaySig{}, msgSigs: map[string]relaySig{},
 					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
 				g.other.name = otherDomains
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
@@ -476,72 +479,71 @@ func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
 // are does not depend on the order sessions come in: theirs, and sets of
 // more than maxSigDomains domains, are counted under their first domain in
 // part (relayGroup.sessPart).
-func (g *relayGroup) sig(m, sibling map[string]*relaySig, part *map[string]*relaySig, full *nameHeap, domains []string, queued bool) *relaySig {
+func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relaySig, full *nameHeap, domains []string, queued bool) {
 	slices.Sort(domains)
-	var rs *relaySig
+	q := int64(0)
+	if queued {
+		q = 1
+	}
 	if len(domains) <= maxSigDomains {
 		key := strings.Join(domains, "\n")
-		rs = m[key]
-		if rs == nil {
-			switch {
-			case len(m) < maxRelaySigs:
-				rs = &relaySig{key: sigKey(sibling, key)}
-				m[rs.key] = rs
-			default:
-				if len(*full) == 0 {
-					for k := range m {
-						*full = append(*full, k)
-					}
-					heap.Init(full)
-				}
-				if key < (*full)[0] {
-					// key sorts before the last set kept: that one is
-					// counted in part, and key takes its place.
-					last := m[(*full)[0]]
-					delete(m, last.key)
-					first, _, _ := strings.Cut(last.key, "\n")
-					p := partialSig(part, first)
-					p.n += last.n
-					p.queued += last.queued
-					rs = &relaySig{key: sigKey(sibling, key)}
-					m[rs.key] = rs
-					(*full)[0] = rs.key
-					heap.Fix(full, 0)
-				}
+		if rs, ok := m[key]; ok {
+			// Assign under the kept key: assigning under key would store
+			// key (the session's lent text) as the map's key.
+			m[rs.key] = relaySig{rs.key, rs.n + 1, rs.queued + q}
+			return
+		}
+		if len(m) < maxRelaySigs {
+			key = sigKey(sibling, key)
+			m[key] = relaySig{key, 1, q}
+			return
+		}
+		if len(*full) == 0 {
+			for k := range m {
+				*full = append(*full, k)
 			}
+			heap.Init(full)
+		}
+		if key < (*full)[0] {
+			// key sorts before the last set kept: that one is counted
+			// in part, and key takes its place.
+			lastKey := (*full)[0]
+			last := m[lastKey]
+			delete(m, lastKey)
+			first, _, _ := strings.Cut(lastKey, "\n")
+			addPartial(part, first, last)
+			key = sigKey(sibling, key)
+			m[key] = relaySig{key, 1, q}
+			(*full)[0] = key
+			heap.Fix(full, 0)
+			return
 		}
 	}
-	if rs == nil {
-		rs = partialSig(part, domains[0])
-	}
-	rs.n++
-	if queued {
-		rs.queued++
-	}
-	return rs
+	addPartial(part, domains[0], relaySig{n: 1, queued: q})
 }
 
 // sigKey is key to keep: the sibling map's copy (sessions and messages
 // mostly have the same sets), else a clone, since Join of one domain
 // returns the session's own (lent) text.
-func sigKey(sibling map[string]*relaySig, key string) string {
-	if o := sibling[key]; o != nil {
+func sigKey(sibling map[string]relaySig, key string) string {
+	if o, ok := sibling[key]; ok {
 		return o.key
 	}
 	return strings.Clone(key)
 }
 
-// partialSig is the partial signature of sets whose first domain is first.
-func partialSig(part *map[string]*relaySig, first string) *relaySig {
+// addPartial counts c under the partial signature of sets whose first
+// domain is first.
+func addPartial(part *map[string]relaySig, first string, c relaySig) {
 	if *part == nil {
-		*part = map[string]*relaySig{}
+		*part = map[string]relaySig{}
 	}
-	p := (*part)[first]
-	if p == nil {
-		p = &relaySig{key: strings.Clone(first), partial: true}
-		(*part)[p.key] = p
+	if p, ok := (*part)[first]; ok {
+		(*part)[p.key] = relaySig{p.key, p.n + c.n, p.queued + c.queued} // under the kept key, as in sig
+		return
 	}
-	return p
+	c.key = strings.Clone(first)
+	(*part)[c.key] = c
 }
 
 // relayStats are a group's figures once the accepted domains are known.
@@ -567,29 +569,29 @@ type domainCount struct {
 
 func (g *relayGroup) outside(v *orgView) relayStats {
 	var st relayStats
-	outside := func(sig *relaySig) bool {
-		for d := range strings.SplitSeq(sig.key, "\n") {
+	outside := func(key string) bool {
+		for d := range strings.SplitSeq(key, "\n") {
 			if !v.isAccepted(d) {
 				return true
 			}
 		}
 		return false
 	}
-	for _, sigs := range []map[string]*relaySig{g.sessSigs, g.sessPart} {
-		for _, sig := range sigs {
-			if outside(sig) {
+	for i, sigs := range []map[string]relaySig{g.sessSigs, g.sessPart} {
+		for key, sig := range sigs {
+			if outside(key) {
 				st.sessions += sig.n
-			} else if sig.partial {
+			} else if i == 1 { // a partial signature
 				st.sessionsLower = true
 			}
 		}
 	}
-	for _, sigs := range []map[string]*relaySig{g.msgSigs, g.msgPart} {
-		for _, sig := range sigs {
-			if outside(sig) {
+	for i, sigs := range []map[string]relaySig{g.msgSigs, g.msgPart} {
+		for key, sig := range sigs {
+			if outside(key) {
 				st.messages += sig.n
 				st.queued += sig.queued
-			} else if sig.partial {
+			} else if i == 1 {
 				st.messagesLower = true
 			}
 		}
@@ -627,14 +629,14 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
-	sets := map[uint64]*relaySig{}
-	for _, sig := range g.sessSigs {
-		sets[addrHash(sig.key)] = sig
+	sets := map[uint64]string{}
+	for key := range g.sessSigs {
+		sets[addrHash(key)] = key
 	}
 	for k, n := range g.sessHours {
 		var out bool
-		if sig := sets[k.of.set]; sig != nil {
-			out = outside(sig)
+		if key, ok := sets[k.of.set]; ok {
+			out = outside(key)
 		} else {
 			out, _ = domainOutside(v, names, k.of.first)
 		}
@@ -673,7 +675,7 @@ func (g *relayGroup) namesByHash() map[uint64]string {
 	for _, n := range g.domainNames {
 		names[addrHash(n)] = n
 	}
-	for _, part := range []map[string]*relaySig{g.sessPart, g.msgPart} {
+	for _, part := range []map[string]relaySig{g.sessPart, g.msgPart} {
 		for n := range part {
 			names[addrHash(n)] = n
 		}
