@@ -44,19 +44,34 @@ func splitFast(line []byte, spans []span) (int, bool) {
 	start, closeAt, state := 0, 0, plain
 	var escaped uint64 // fields (< 64) holding doubled quotes
 	for i := 0; i < n; i += 8 {
-		var x uint64
-		if i+8 <= n {
-			x = binary.LittleEndian.Uint64(line[i:])
-		} else {
-			// The tail, padded with a byte that is nothing special.
-			var w [8]byte
-			copy(w[copy(w[:], line[i:]):], "aaaaaaaa")
-			x = binary.LittleEndian.Uint64(w[:])
-		}
-		if x&highs != 0 || zeroBytes(x) != 0 {
+		x := wordAt(line, i)
+		// One test for both a non-ASCII byte (its high bit) and a NUL (the
+		// only ASCII byte whose sum with 0x7F keeps the high bit clear; a
+		// carry out of a non-ASCII byte can only add marks, never hide one).
+		if (x|^(x+lows))&highs != 0 {
 			return 0, false
 		}
-		for m := zeroBytes(x^(ones*',')) | zeroBytes(x^(ones*'"')); m != 0; m &= m - 1 {
+		quotes := zeroBytes(x ^ (ones * '"'))
+		if quotes == 0 {
+			// The common word: no quote, so only commas matter, and inside
+			// a quoted field not even they.
+			if state == plain {
+				for m := zeroBytes(x ^ (ones * ',')); m != 0; m &= m - 1 {
+					pos := i + bits.TrailingZeros64(m)>>3
+					if nf+2 > limit { // a comma means one more field
+						return 0, false
+					}
+					spans[nf] = span{int32(start), int32(pos)}
+					nf++
+					start = pos + 1
+				}
+				continue
+			}
+			if state == inQuotes {
+				continue
+			}
+		}
+		for m := zeroBytes(x^(ones*',')) | quotes; m != 0; m &= m - 1 {
 			pos := i + bits.TrailingZeros64(m)>>3
 			c := line[pos]
 			switch state {
@@ -124,4 +139,23 @@ func splitFast(line []byte, spans []span) (int, bool) {
 		s.end = w
 	}
 	return nf, true
+}
+
+// wordAt returns line[i:i+8] as a little-endian word; past the end of line
+// it is padded with 'a', a byte that is nothing special. The last, partial
+// word of a line of 8 bytes or more is read as the line's last 8 bytes,
+// shifted: no copy.
+func wordAt(line []byte, i int) uint64 {
+	n := len(line)
+	if i+8 <= n {
+		return binary.LittleEndian.Uint64(line[i:])
+	}
+	const pad = ones * 'a'
+	if n >= 8 {
+		rest := uint(n-i) * 8 // bits of line left, 8 to 56
+		return binary.LittleEndian.Uint64(line[n-8:])>>(64-rest) | pad<<rest
+	}
+	var w [8]byte
+	copy(w[copy(w[:], line[i:]):], "aaaaaaaa")
+	return binary.LittleEndian.Uint64(w[:])
 }
