@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -178,6 +179,11 @@ var hexValue = func() (t [256]byte) {
 
 // parseHex64 parses 1 to 16 hex digits.
 func parseHex64(b []byte) (uint64, bool) {
+	if len(b) == 16 { // every session-id Exchange writes
+		hi, ok1 := hex8(binary.LittleEndian.Uint64(b))
+		lo, ok2 := hex8(binary.LittleEndian.Uint64(b[8:]))
+		return hi<<32 | lo, ok1 && ok2
+	}
 	if len(b) == 0 || len(b) > 16 {
 		return 0, false
 	}
@@ -189,6 +195,33 @@ func parseHex64(b []byte) (uint64, bool) {
 		v = v<<4 | uint64(d&0x0F)
 	}
 	return v, bad&0xF0 == 0 // any 0xFF sets the high nibble
+}
+
+// hex8 parses 8 hex digits, read little-endian into x (the first digit in
+// the low byte), 8 at a time rather than by a table lookup per digit.
+func hex8(x uint64) (uint64, bool) {
+	// A digit is 0x30-0x39; a letter, with bit 5 set to fold case, 0x61-0x66
+	// (only 0x41-0x46 and 0x61-0x66 fold there). The range tests are exact
+	// per byte for bytes below 0x80: no borrow or carry crosses a byte.
+	low := x & lows
+	digit := between(low, '0', '9')
+	letter := between(low|ones*0x20, 'a', 'f')
+	ok := x&highs == 0 && digit|letter == highs
+	// A digit's value is its low nibble; a letter's (bit 6 set) its low
+	// nibble plus 9.
+	v := x&(ones*0x0F) + (x>>6&ones)*9
+	// Pack the nibbles, first digit most significant: pairs into bytes,
+	// bytes into 16-bit lanes, lanes into the result.
+	v = (v&0x00FF00FF00FF00FF)<<4 | (v>>8)&0x00FF00FF00FF00FF
+	v = (v&0x0000FFFF0000FFFF)<<8 | (v>>16)&0x0000FFFF0000FFFF
+	v = (v&0x00000000FFFFFFFF)<<16 | v>>32
+	return v, ok
+}
+
+// between marks with its high bit each byte of x (all bytes < 0x80) from lo
+// to hi inclusive (Bit Twiddling Hacks' hasbetween, bounds made inclusive).
+func between(x uint64, lo, hi byte) uint64 {
+	return (ones*(127+uint64(hi)+1) - x) & ^x & (x + ones*(127-uint64(lo)+1)) & highs
 }
 
 // parseUint parses a decimal no larger than max.

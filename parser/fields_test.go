@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"bytes"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -131,6 +133,40 @@ func TestIPv4MatchesNetip(t *testing.T) {
 		b, err := netip.ParseAddr(s)
 		if ok != (err == nil && b.Is4()) || (ok && a != b) {
 			t.Errorf("%q: parseIPv4 = %v %v, netip = %v %v", s, a, ok, b, err)
+		}
+	}
+}
+
+// TestParseHex16 checks the 16-digit path against the digit-by-digit one
+// with every byte value in every place.
+func TestParseHex16(t *testing.T) {
+	slow := func(b []byte) (uint64, bool) {
+		var v uint64
+		for _, c := range b {
+			d := hexValue[c]
+			if d == 0xFF {
+				return 0, false
+			}
+			v = v<<4 | uint64(d)
+		}
+		return v, true
+	}
+	base := []byte("08DE1A10bc92E4FC")
+	for at := range base {
+		for c := range 256 {
+			b := bytes.Clone(base)
+			b[at] = byte(c)
+			want, wantOK := slow(b)
+			got, ok := parseHex64(b)
+			if ok != wantOK || (ok && got != want) {
+				t.Fatalf("%q: %x %v, want %x %v", b, got, ok, want, wantOK)
+			}
+		}
+	}
+	for _, s := range []string{"0000000000000000", "FFFFFFFFFFFFFFFF", "ffffffffffffffff", "0123456789abcdef", "FEDCBA9876543210"} {
+		want, _ := strconv.ParseUint(s, 16, 64)
+		if got, ok := parseHex64([]byte(s)); !ok || got != want {
+			t.Errorf("%s: %x %v", s, got, ok)
 		}
 	}
 }
