@@ -81,10 +81,20 @@ func splitLine(line []byte, fields [][]byte, scratch []byte, max int) ([][]byte,
 
 // timeParser parses Exchange's "2006-01-02T15:04:05.000Z" quickly, caching the
 // day of the last date seen, and falls back to RFC 3339 for anything else.
+// It also keeps the last time parsed to the second: most rows share their
+// second with the row before (a session's commands and replies follow one
+// another within milliseconds), and then only the milliseconds are read.
 type timeParser struct {
 	lastDate [10]byte
 	lastDays int64
 	valid    bool
+
+	// The last fast-path time's first 19 bytes ("2006-01-02T15:04:05"), as
+	// three overlapping words (bytes 0-7, 8-15, 11-18), and its Unix ms at
+	// that second; secValid says they are set.
+	sec      [3]uint64
+	secMs    int64
+	secValid bool
 }
 
 func digits2(b []byte) (int64, bool) {
@@ -96,6 +106,15 @@ func digits2(b []byte) (int64, bool) {
 func (p *timeParser) parse(b []byte) (int64, bool) {
 	if len(b) != 24 || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[23] != 'Z' {
 		return parseTimeSlow(b)
+	}
+	sec := [3]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[11:])}
+	if p.secValid && sec == p.sec {
+		f1, ok := digits2(b[20:22])
+		f2 := int64(b[22]) - '0'
+		if !ok || f2 < 0 || f2 > 9 {
+			return 0, false
+		}
+		return p.secMs + f1*10 + f2, true
 	}
 	var days int64
 	if p.valid && [10]byte(b[:10]) == p.lastDate {
@@ -123,7 +142,9 @@ func (p *timeParser) parse(b []byte) (int64, bool) {
 	if !(ok1 && ok2 && ok3 && ok4) || f2 < 0 || f2 > 9 || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
-	return days*86_400_000 + h*3_600_000 + mi*60_000 + s*1000 + f1*10 + f2, true
+	atSec := days*86_400_000 + h*3_600_000 + mi*60_000 + s*1000
+	p.sec, p.secMs, p.secValid = sec, atSec, true
+	return atSec + f1*10 + f2, true
 }
 
 func parseTimeSlow(b []byte) (int64, bool) {

@@ -92,6 +92,26 @@ func TestTimestampsAgainstTime(t *testing.T) {
 	}
 }
 
+// TestTimestampsWithinASecond parses runs of times that share their second,
+// as consecutive rows do, so the second cache agrees with the time package,
+// and a bad millisecond after a cached second is still refused.
+func TestTimestampsWithinASecond(t *testing.T) {
+	var p timeParser
+	for _, s := range []string{
+		"2026-11-02T23:59:59.000Z", "2026-11-02T23:59:59.001Z", "2026-11-02T23:59:59.999Z",
+		"2026-11-02T23:59:59.5Z", "2026-11-02T23:59:59.998Z", // the fallback between two of the same second
+		"2026-11-03T00:00:00.000Z", "2026-11-03T00:00:00.042Z", "2026-11-02T23:59:59.002Z",
+		"2026-11-02T23:59:59.0A0Z", "2026-11-02T23:59:59.00AZ", "2026-11-02T23:59:59.-01Z", "2026-11-02T23:59:59,123Z", "2026-11-02T23:59:59.123z",
+		"2026-11-02T23:59:59.123Z",
+	} {
+		got, ok := p.parse([]byte(s))
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok != (err == nil) || (ok && got != want.UnixMilli()) {
+			t.Errorf("%s = %d, %v; time.Parse says %d, %v", s, got, ok, want.UnixMilli(), err)
+		}
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
 		in   string
