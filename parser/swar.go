@@ -43,19 +43,26 @@ func splitFast(line []byte, spans []span) (int, bool) {
 	n, nf, limit := len(line), 0, len(spans)
 	start, closeAt, state := 0, 0, plain
 	var escaped uint64 // fields (< 64) holding doubled quotes
-	for i := 0; i < n; i += 8 {
-		x := wordAt(line, i)
-		// One test for both a non-ASCII byte (its high bit) and a NUL (the
-		// only ASCII byte whose sum with 0x7F keeps the high bit clear; a
-		// carry out of a non-ASCII byte can only add marks, never hide one).
-		if (x|^(x+lows))&highs != 0 {
-			return 0, false
-		}
-		quotes := zeroBytes(x ^ (ones * '"'))
-		if quotes == 0 {
-			// The common word: no quote, so only commas matter, and inside
-			// a quoted field not even they.
-			if state == plain {
+	// bad gathers, in its high bits, a non-ASCII byte (its own high bit) or
+	// a NUL (the only ASCII byte whose sum with 0x7F keeps the high bit
+	// clear). It is tested once the line is split, not per word: the comma
+	// and quote marks stay true meanwhile, because a byte of 0x80 or more is
+	// never marked and a carry out of one can only clear the next byte's
+	// mark, so the split of a line to be declined is wrong but harmless.
+	var bad uint64
+	i := 0
+	for i < n {
+		// Whole words without a quote, the most of every line, in loops
+		// of their own: in an unquoted field only the commas matter, and
+		// inside a quoted field not even they.
+		switch state {
+		case plain:
+			for ; i <= n-8; i += 8 {
+				x := binary.LittleEndian.Uint64(line[i : i+8])
+				bad |= x | ^(x + lows)
+				if zeroBytes(x^(ones*'"')) != 0 {
+					break
+				}
 				for m := zeroBytes(x ^ (ones * ',')); m != 0; m &= m - 1 {
 					pos := i + bits.TrailingZeros64(m)>>3
 					if nf+2 > limit { // a comma means one more field
@@ -65,13 +72,24 @@ func splitFast(line []byte, spans []span) (int, bool) {
 					nf++
 					start = pos + 1
 				}
-				continue
 			}
-			if state == inQuotes {
-				continue
+		case inQuotes:
+			for ; i <= n-8; i += 8 {
+				x := binary.LittleEndian.Uint64(line[i : i+8])
+				bad |= x | ^(x + lows)
+				if zeroBytes(x^(ones*'"')) != 0 {
+					break
+				}
 			}
 		}
-		for m := zeroBytes(x^(ones*',')) | quotes; m != 0; m &= m - 1 {
+		if i >= n {
+			break
+		}
+		// A word with a quote, a word just after a closing quote, or the
+		// line's last, partial word: every comma and quote in turn.
+		x := wordAt(line, i)
+		bad |= x | ^(x + lows)
+		for m := zeroBytes(x^(ones*',')) | zeroBytes(x^(ones*'"')); m != 0; m &= m - 1 {
 			pos := i + bits.TrailingZeros64(m)>>3
 			c := line[pos]
 			switch state {
@@ -113,6 +131,10 @@ func splitFast(line []byte, spans []span) (int, bool) {
 				start, state = pos+1, plain
 			}
 		}
+		i += 8
+	}
+	if bad&highs != 0 {
+		return 0, false
 	}
 	switch state {
 	case plain:

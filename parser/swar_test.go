@@ -57,6 +57,12 @@ func TestSplitFast(t *testing.T) {
 		{"space before quote", `a, "b"`},
 		{"nul", "a,\x00,b"},
 		{"non-ascii", "a,é,b"},
+		// A byte of 0x80 or more carries into the next byte's marks.
+		{"non-ascii before a comma", "abc\xac,def,ghi,jklmnopqrstu"},
+		{"non-ascii before a quote", "abc,\xa2\"x\",y,jklmnopqrstu"},
+		{"non-ascii in a quoted field", "a,\"\xe9,\",b,jklmnopqrstu"},
+		{"nul in a quoted field", "a,\"x\x00y,\",b,jklmnopqrstu"},
+		{"non-ascii last", "a,b,jklmnopqrstu\xff"},
 		{"quote at tail byte", strings.Repeat("x", 15) + `,"`},
 		{"comma at each tail length", "1234567,"},
 	} {
