@@ -245,12 +245,48 @@ func between(x uint64, lo, hi byte) uint64 {
 	return (ones*(127+uint64(hi)+1) - x) & ^x & (x + ones*(127-uint64(lo)+1)) & highs
 }
 
+// sessionCache remembers the last session-id of 16 hex digits, read as two
+// words, and its value: consecutive rows mostly belong to one session, so
+// most rows compare two words instead of parsing.
+type sessionCache struct {
+	text [2]uint64
+	id   uint64
+	set  bool
+}
+
+func (c *sessionCache) parse(b []byte) (uint64, bool) {
+	if len(b) != 16 {
+		return parseHex64(b)
+	}
+	w := [2]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])}
+	if c.set && w == c.text {
+		return c.id, true
+	}
+	id, ok := parseHex64(b)
+	if ok {
+		c.text, c.id, c.set = w, id, true
+	}
+	return id, ok
+}
+
 // parseUint parses a decimal no larger than max.
 func parseUint(b []byte, max uint64) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
 	var v uint64
+	if len(b) <= 9 && max >= 999_999_999 || len(b) <= 4 && max >= 9999 {
+		// Too few digits to exceed max, as sequence numbers and ports
+		// nearly always are: no overflow test per digit.
+		for _, c := range b {
+			c -= '0'
+			if c > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(c)
+		}
+		return v, true
+	}
 	for _, c := range b {
 		c -= '0'
 		if c > 9 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -191,6 +192,22 @@ func TestParseHex16(t *testing.T) {
 	}
 }
 
+// TestSessionCache parses runs of session-ids as consecutive rows hold
+// them: a repeat gives the cached value, a bad one after a good one is
+// still refused, and the good one after it is not taken for the bad.
+func TestSessionCache(t *testing.T) {
+	var c sessionCache
+	for _, s := range []string{"08DE1A10BC92E4FC", "08DE1A10BC92E4FC", "08de1a10bc92e4fc", "08DE1A10BC92E4FX", "08DE1A10BC92E4FX",
+		"08DE1A10BC92E4FC", "8DE1A10BC92E4FC", "08DE1A10BC92E4FC0", "", "0000000000000001", "08DE1A10BC92E4FC"} {
+		want, err := strconv.ParseUint(s, 16, 64)
+		wantOK := err == nil && len(s) <= 16
+		got, ok := c.parse([]byte(s))
+		if ok != wantOK || (ok && got != want) {
+			t.Errorf("%q: %x %v, want %x %v", s, got, ok, want, wantOK)
+		}
+	}
+}
+
 func TestParseHexAndUint(t *testing.T) {
 	if v, ok := parseHex64([]byte("08DE1A10bc92E4FC")); !ok || v != 0x08DE1A10BC92E4FC {
 		t.Errorf("hex: %x %v", v, ok)
@@ -205,6 +222,19 @@ func TestParseHexAndUint(t *testing.T) {
 	}
 	if _, ok := parseUint([]byte("4294967296"), 1<<32-1); ok {
 		t.Error("uint overflow accepted")
+	}
+	// Every length around the no-overflow-test path, for both maxima.
+	for _, max := range []uint64{65535, 1<<32 - 1} {
+		for n := 1; n <= 11; n++ {
+			for _, s := range []string{strings.Repeat("9", n), "1" + strings.Repeat("0", n-1), strings.Repeat("1", n-1) + "x"} {
+				want, err := strconv.ParseUint(s, 10, 64)
+				wantOK := err == nil && want <= max
+				got, ok := parseUint([]byte(s), max)
+				if ok != wantOK || (ok && got != want) {
+					t.Errorf("%q (max %d): %d %v, want %d %v", s, max, got, ok, want, wantOK)
+				}
+			}
+		}
 	}
 }
 

@@ -194,6 +194,7 @@ type Reader struct {
 	version    string
 	foreign    string // a #Log-type that is not an SMTP protocol log
 	times      timeParser
+	sessions   sessionCache
 	local      endpointCache
 	remote     endpointCache
 	serverHint []byte
@@ -650,7 +651,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f(r.pos[fDateTime])))
 	}
-	if rw.session, ok = parseHex64(f(r.pos[fSession])); !ok {
+	if rw.session, ok = r.sessions.parse(f(r.pos[fSession])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f(r.pos[fSession])))
 	}
 	seq, ok := parseUint(f(r.pos[fSequence]), 1<<32-1)
