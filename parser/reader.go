@@ -677,11 +677,9 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	}
 	rw.logType = r.logType
 	rw.server = r.serverHint
-	if rw.logType == LogTypeReceive {
-		if i := bytes.IndexByte(rw.connector, '\\'); i > 0 {
-			rw.server = rw.connector[:i]
-		}
-	}
+	// A receive connector-id ("SERVER\Name") names the server; the batch
+	// finds it once per connector (see batch.add).
+	rw.serverInConnector = rw.logType == LogTypeReceive
 	if r.cfg.window && (rw.ts < r.cfg.since || rw.ts >= r.cfg.until) {
 		r.stats.RowsOutside++
 		return nil
