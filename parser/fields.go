@@ -275,18 +275,6 @@ func parseUint(b []byte, max uint64) (uint64, bool) {
 		return 0, false
 	}
 	var v uint64
-	if len(b) <= 9 && max >= 999_999_999 || len(b) <= 4 && max >= 9999 {
-		// Too few digits to exceed max, as sequence numbers and ports
-		// nearly always are: no overflow test per digit.
-		for _, c := range b {
-			c -= '0'
-			if c > 9 {
-				return 0, false
-			}
-			v = v*10 + uint64(c)
-		}
-		return v, true
-	}
 	for _, c := range b {
 		c -= '0'
 		if c > 9 {
