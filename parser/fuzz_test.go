@@ -42,6 +42,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("row %d differs between runs: %+v vs %+v", i, r, d2.Rows[i])
 			}
 		}
+		// Splitting the lines in turn, as the Reader does, gives what
+		// splitting each alone gives.
+		var lines [][]byte
+		for _, pl := range physicalLines(in) {
+			lines = append(lines, pl.stripped)
+		}
+		checkSplitMemo(t, lines, maxFields)
+		checkSplitMemo(t, lines, 9)
 		// The tokenizer agrees with encoding/csv on every line it can judge.
 		for n, pl := range physicalLines(in) {
 			line := pl.stripped

@@ -181,11 +181,12 @@ type Reader struct {
 	stats   Stats
 	probs   Problems
 	b       batch
-	ownBufs bool     // b.p is the Reader's own, released with it
-	spans   []span   // the fields of the current row, in its line
-	fields  [][]byte // the careful path's fields (splitLine)
-	scratch []byte   // splitLine's unescaped fields
-	joined  []byte   // the careful path's fields, end to end
+	ownBufs bool      // b.p is the Reader's own, released with it
+	spans   []span    // the fields of the current row, in its line
+	memo    splitMemo // the start of the last row split into spans
+	fields  [][]byte  // the careful path's fields (splitLine)
+	scratch []byte    // splitLine's unescaped fields
+	joined  []byte    // the careful path's fields, end to end
 
 	pos        [numKnownFields]int // column of each known field; -1 when absent
 	nfields    int
@@ -431,7 +432,7 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 	}
 	if terminated {
 		// The common case: an ASCII row, split in one pass.
-		if n, ok := splitFast(line, r.spans); ok {
+		if n, ok := r.memo.split(line, r.spans); ok {
 			r.stats.RowsRead++
 			if err := r.parseFields(line, r.spans[:n]); err != nil {
 				r.reject(0, err)
@@ -561,6 +562,7 @@ func (r *Reader) setFields(names []string) {
 	}
 	r.nfields = len(names)
 	r.spans = make([]span, max(r.nfields, 1))
+	r.memo.forget()
 	for i, n := range names {
 		known := false
 		for f, fn := range fieldNames {
@@ -621,6 +623,7 @@ func (r *Reader) parseRow(line []byte) (int, error) {
 		return col, err
 	}
 	// The fields end to end, as spans for parseFields.
+	r.memo.forget()
 	r.joined = r.joined[:0]
 	for i, fv := range f {
 		r.spans[i] = span{int32(len(r.joined)), int32(len(r.joined) + len(fv))}

@@ -35,6 +35,39 @@ type span struct{ start, end int32 }
 // this one pass replaces a NUL check, a quote check, a UTF-8 check and a
 // search per comma.
 func splitFast(line []byte, spans []span) (int, bool) {
+	var m splitMemo
+	return m.split(line, spans)
+}
+
+// memoWords is how much of a line's start a splitMemo remembers: 16 words,
+// 128 bytes, past the date-time, connector-id, session-id, sequence-number
+// and both endpoints of a typical row.
+const memoWords = 16
+
+// splitMemo remembers the start of the last line split into the same spans:
+// its first words while it was in an unquoted field, and after each word
+// how many fields were complete and where the open one started. Rows of a
+// log repeat their start (the second, the connector-id, the session-id, the
+// endpoints), and a word of the new line that equals the remembered one, or
+// differs only in bytes that are neither commas, quotes, NUL nor non-ASCII
+// (a millisecond, a sequence number), leaves the split exactly where it was:
+// such words are compared instead of scanned, and the spans of the fields
+// they hold are already in place.
+type splitMemo struct {
+	n     int // words remembered; 0 when spans no longer hold the last line's
+	words [memoWords]uint64
+	nf    [memoWords]int32
+	start [memoWords]int32
+}
+
+// forget is called when spans is written by anything but split, or given
+// up for another.
+func (m *splitMemo) forget() { m.n = 0 }
+
+// split is splitFast, starting where the remembered words of the last line,
+// split into the same spans, stop matching. spans must hold what the last
+// call left there unless m.forget was called since.
+func (m *splitMemo) split(line []byte, spans []span) (nfields int, ok bool) {
 	const (
 		plain    = iota // in an unquoted field
 		inQuotes        // inside a quoted field
@@ -42,6 +75,28 @@ func splitFast(line []byte, spans []span) (int, bool) {
 	)
 	n, nf, limit := len(line), 0, len(spans)
 	start, closeAt, state := 0, 0, plain
+	defer func() {
+		if !ok {
+			m.n = 0 // spans were overwritten in part
+		}
+	}()
+	i, w := 0, 0
+	for known := min(m.n, n/8); w < known; w++ {
+		x := binary.LittleEndian.Uint64(line[8*w : 8*w+8])
+		if x == m.words[w] {
+			continue
+		}
+		was := m.words[w]
+		if (x|^(x+lows))&highs != 0 || zeroBytes(x^(ones*'"')) != 0 ||
+			zeroBytes(x^(ones*',')) != zeroBytes(was^(ones*',')) {
+			break
+		}
+	}
+	if w > 0 {
+		nf, start, i = int(m.nf[w-1]), int(m.start[w-1]), 8*w
+	}
+	m.n = w
+	recording := true  // the words split so far are all remembered
 	var escaped uint64 // fields (< 64) holding doubled quotes
 	// bad gathers, in its high bits, a non-ASCII byte (its own high bit) or
 	// a NUL (the only ASCII byte whose sum with 0x7F keeps the high bit
@@ -50,7 +105,6 @@ func splitFast(line []byte, spans []span) (int, bool) {
 	// never marked and a carry out of one can only clear the next byte's
 	// mark, so the split of a line to be declined is wrong but harmless.
 	var bad uint64
-	i := 0
 	for i < n {
 		// Whole words without a quote, the most of every line, in loops
 		// of their own: in an unquoted field only the commas matter, and
@@ -63,14 +117,19 @@ func splitFast(line []byte, spans []span) (int, bool) {
 				if zeroBytes(x^(ones*'"')) != 0 {
 					break
 				}
-				for m := zeroBytes(x ^ (ones * ',')); m != 0; m &= m - 1 {
-					pos := i + bits.TrailingZeros64(m)>>3
+				for c := zeroBytes(x ^ (ones * ',')); c != 0; c &= c - 1 {
+					pos := i + bits.TrailingZeros64(c)>>3
 					if nf+2 > limit { // a comma means one more field
 						return 0, false
 					}
 					spans[nf] = span{int32(start), int32(pos)}
 					nf++
 					start = pos + 1
+				}
+				if recording && i < 8*memoWords {
+					w := i >> 3
+					m.words[w], m.nf[w], m.start[w] = x, int32(nf), int32(start)
+					m.n = w + 1
 				}
 			}
 		case inQuotes:
@@ -87,10 +146,11 @@ func splitFast(line []byte, spans []span) (int, bool) {
 		}
 		// A word with a quote, a word just after a closing quote, or the
 		// line's last, partial word: every comma and quote in turn.
+		recording = false
 		x := wordAt(line, i)
 		bad |= x | ^(x + lows)
-		for m := zeroBytes(x^(ones*',')) | zeroBytes(x^(ones*'"')); m != 0; m &= m - 1 {
-			pos := i + bits.TrailingZeros64(m)>>3
+		for mk := zeroBytes(x^(ones*',')) | zeroBytes(x^(ones*'"')); mk != 0; mk &= mk - 1 {
+			pos := i + bits.TrailingZeros64(mk)>>3
 			c := line[pos]
 			switch state {
 			case plain:

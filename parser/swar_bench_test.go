@@ -33,7 +33,8 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// BenchmarkSplitFast measures the row splitter alone, per byte of rows.
+// BenchmarkSplitFast measures the row splitter alone, per byte of rows,
+// each row split on its own.
 func BenchmarkSplitFast(b *testing.B) {
 	rows := benchRows()
 	var size int64
@@ -52,4 +53,26 @@ func BenchmarkSplitFast(b *testing.B) {
 	}
 	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N)/float64(len(rows)), "cpu-ns/row")
 	b.ReportMetric(float64(size)/float64(len(rows)), "bytes/row")
+}
+
+// BenchmarkSplitMemo splits the same rows in turn, as the Reader does,
+// with what the last row's start saves.
+func BenchmarkSplitMemo(b *testing.B) {
+	rows := benchRows()
+	var size int64
+	for _, r := range rows {
+		size += int64(len(r))
+	}
+	var m splitMemo
+	spans := make([]span, 9)
+	b.SetBytes(size)
+	cpu0 := processCPUNanos()
+	for b.Loop() {
+		for _, r := range rows {
+			if _, ok := m.split(r, spans); !ok {
+				b.Fatalf("declined %q", r)
+			}
+		}
+	}
+	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N)/float64(len(rows)), "cpu-ns/row")
 }
