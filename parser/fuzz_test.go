@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,11 @@ func FuzzParse(f *testing.F) {
 			if r != d2.Rows[i] {
 				t.Fatalf("row %d differs between runs: %+v vs %+v", i, r, d2.Rows[i])
 			}
+		}
+		// What the split memo saves never changes a record or a problem.
+		d3 := readAll(t, bytes.NewReader(in), "fuzz.log", WithBatchRows(1000), withoutMemo())
+		if !reflect.DeepEqual(d2, d3) {
+			t.Fatalf("the split memo changed the result:\n%+v\n%+v", d2, d3)
 		}
 		// Splitting the lines in turn, as the Reader does, gives what
 		// splitting each alone gives.

@@ -88,6 +88,7 @@ type config struct {
 	resume      *ResumePoint
 	holdTail    bool
 	final       bool // the file has stopped growing (withFinal)
+	noMemo      bool // withoutMemo
 	window      bool
 	since       int64 // Unix ms, inclusive
 	until       int64 // Unix ms, exclusive
@@ -432,6 +433,9 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 	}
 	if terminated {
 		// The common case: an ASCII row, split in one pass.
+		if r.cfg.noMemo {
+			r.memo.forget()
+		}
 		if n, ok := r.memo.split(line, r.spans); ok {
 			r.stats.RowsRead++
 			if err := r.parseFields(line, r.spans[:n]); err != nil {

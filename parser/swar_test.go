@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -165,5 +166,27 @@ func TestSplitFastFieldLimit(t *testing.T) {
 	}
 	if n, ok := splitFast([]byte(`a,"b,c",d`), spans); !ok || n != 3 {
 		t.Errorf("3 fields: %d, %v", n, ok)
+	}
+}
+
+// TestSplitMemoSameRecords reads generated logs, whose rows repeat their
+// start as real ones do, with the split memo and without: the records, the
+// problems and the counts are the same.
+func TestSplitMemoSameRecords(t *testing.T) {
+	in := benchLog()
+	for _, batch := range []int{1000, 7} {
+		with := readAll(t, bytes.NewReader(in), "gen.log", WithBatchRows(batch))
+		without := readAll(t, bytes.NewReader(in), "gen.log", WithBatchRows(batch), withoutMemo())
+		if len(with.Rows) < 10000 {
+			t.Fatalf("only %d rows", len(with.Rows))
+		}
+		if !reflect.DeepEqual(with, without) {
+			for i := range min(len(with.Rows), len(without.Rows)) {
+				if with.Rows[i] != without.Rows[i] {
+					t.Fatalf("batch %d, row %d: %+v with the memo, %+v without", batch, i, with.Rows[i], without.Rows[i])
+				}
+			}
+			t.Fatalf("batch %d: the memo changed the result", batch)
+		}
 	}
 }
