@@ -92,7 +92,9 @@ func (c *stringCol) set(p *Buffers, i int, b []byte) {
 		c.bytes = p.Reallocate(max(c.used+len(b), 2*len(c.bytes)), c.bytes)
 		c.bytes = c.bytes[:cap(c.bytes)]
 	}
-	c.used += copy(c.bytes[c.used:], b)
+	if len(b) > 0 { // copy calls runtime.memmove even for nothing
+		c.used += copy(c.bytes[c.used:], b)
+	}
 	c.offsets[i+1] = int32(c.used)
 }
 
