@@ -40,6 +40,12 @@ type batch struct {
 
 	servers    dictMemo
 	connectors dictMemo
+	// serverOf[id] is 2 + the server id of receive rows of connector id, 1
+	// when their server is null, 0 before the connector's first receive
+	// row: each connector-id is looked into once. An array, not a slice, so
+	// that a Reader per file costs no allocation; batches with more
+	// connectors look the others into on every row.
+	serverOf [16]int32
 }
 
 // The fixed-width columns, in slabs order, and their widths.
@@ -86,21 +92,31 @@ func (c *stringCol) set(p *Buffers, i int, b []byte) {
 		c.bytes = p.Reallocate(max(c.used+len(b), 2*len(c.bytes)), c.bytes)
 		c.bytes = c.bytes[:cap(c.bytes)]
 	}
-	c.used += copy(c.bytes[c.used:], b)
+	if len(b) > 0 { // copy calls runtime.memmove even for nothing
+		c.used += copy(c.bytes[c.used:], b)
+	}
 	c.offsets[i+1] = int32(c.used)
 }
 
-// bitmap is an Arrow validity bitmap that also counts nulls.
+// bitmap is an Arrow validity bitmap that also counts nulls. Its bytes
+// start all ones, and a null clears its bit: nulls are rare, so a row costs
+// a predictable branch per column instead of a read-modify-write.
 type bitmap struct {
 	bits  []byte
 	nulls int
 }
 
 func (m *bitmap) set(i int, ok bool) {
-	if ok {
-		m.bits[i>>3] |= 1 << (i & 7)
-	} else {
+	if !ok {
+		m.bits[i>>3] &^= 1 << (i & 7)
 		m.nulls++
+	}
+}
+
+// fill sets every bit of bits, the room of rows not yet added.
+func fill(bits []byte) {
+	for i := range bits {
+		bits[i] = 0xFF
 	}
 }
 
@@ -114,7 +130,7 @@ func (b *batch) take(maxRows int) {
 	}
 	for i := range b.valid {
 		b.valid[i] = bitmap{bits: b.p.Allocate((b.room + 7) / 8)}
-		clear(b.valid[i].bits)
+		fill(b.valid[i].bits)
 	}
 	for _, c := range []*stringCol{&b.data, &b.ctxt} {
 		c.offB = b.p.Allocate(4 * (b.room + 1))
@@ -153,7 +169,7 @@ func (b *batch) grow(maxRows int) {
 	for i := range b.valid {
 		old := len(b.valid[i].bits)
 		b.valid[i].bits = b.p.Reallocate((room+7)/8, b.valid[i].bits)
-		clear(b.valid[i].bits[old:])
+		fill(b.valid[i].bits[old:])
 	}
 	b.data.offB = b.p.Reallocate(4*(room+1), b.data.offB)
 	b.ctxt.offB = b.p.Reallocate(4*(room+1), b.ctxt.offB)
@@ -209,17 +225,20 @@ func (d *dictMemo) id(b []byte) int32 {
 // row is one parsed, validated row, ready to append. It lives on the
 // stack: storing its slices costs no write barrier.
 type row struct {
-	line       int64
-	logType    LogType
-	ts         int64
-	server     []byte // nil: unknown
-	connector  []byte
-	session    uint64
-	seq        uint32
-	local      *endpoint
-	remote     *endpoint
-	event      int8 // -1: empty
-	data, ctxt []byte
+	line      int64
+	logType   LogType
+	ts        int64
+	server    []byte // nil: unknown
+	connector []byte
+	// serverInConnector says a receive row: its server is connector's text
+	// before the backslash, when there is one, and server otherwise.
+	serverInConnector bool
+	session           uint64
+	seq               uint32
+	local             *endpoint
+	remote            *endpoint
+	event             int8 // -1: empty
+	data, ctxt        []byte
 }
 
 // add appends r; maxRows bounds the batch (the Reader never adds past it).
@@ -235,12 +254,17 @@ func (b *batch) add(r *row, maxRows int) {
 	b.line[i] = r.line
 	b.logType[i] = int8(r.logType) - 1
 	b.ts[i] = r.ts
-	b.server[i] = 0
-	if r.server != nil {
-		b.server[i] = b.servers.id(r.server)
+	conn := b.connectors.id(r.connector)
+	b.connector[i] = conn
+	server := int32(-1)
+	switch {
+	case r.serverInConnector:
+		server = b.serverOfConnector(conn, r)
+	case r.server != nil:
+		server = b.servers.id(r.server)
 	}
-	b.valid[validServer].set(i, r.server != nil)
-	b.connector[i] = b.connectors.id(r.connector)
+	b.server[i] = max(server, 0)
+	b.valid[validServer].set(i, server >= 0)
 	b.session[i] = r.session
 	b.seq[i] = r.seq
 	copy(b.localIP[16*i:16*i+16], r.local.ip[:])
@@ -255,6 +279,27 @@ func (b *batch) add(r *row, maxRows int) {
 	b.valid[validEvent].set(i, r.event >= 0)
 	b.data.set(b.p, i, r.data)
 	b.ctxt.set(b.p, i, r.ctxt)
+}
+
+// serverOfConnector is the server id of a receive row r of connector conn
+// (-1: null), found on the connector's first row in the batch: the server
+// is the same for every row of a connector.
+func (b *batch) serverOfConnector(conn int32, r *row) int32 {
+	if int(conn) < len(b.serverOf) && b.serverOf[conn] > 0 {
+		return b.serverOf[conn] - 2
+	}
+	server := r.server
+	if i := bytes.IndexByte(r.connector, '\\'); i > 0 {
+		server = r.connector[:i]
+	}
+	id := int32(-1)
+	if server != nil {
+		id = b.servers.id(server)
+	}
+	if int(conn) < len(b.serverOf) {
+		b.serverOf[conn] = id + 2
+	}
+	return id
 }
 
 // bytesHeld is the size of the variable-length data in the batch, so the
@@ -289,6 +334,7 @@ func (b *batch) clear() {
 	b.localIP, b.localPort, b.remoteIP, b.remotePort, b.event = nil, nil, nil, nil, nil
 	b.servers.reset()
 	b.connectors.reset()
+	b.serverOf = [len(b.serverOf)]int32{}
 }
 
 // Constant dictionaries, shared by every record: Go memory, never freed.
@@ -323,6 +369,9 @@ func (b *batch) build(source string) arrow.Record {
 	validity := func(valid int) (*memory.Buffer, int) {
 		m := &b.valid[valid]
 		if m.nulls > 0 {
+			if n&7 != 0 {
+				m.bits[n>>3] &= 1<<(n&7) - 1 // no bit set past the last row
+			}
 			return own(m.bits, (n+7)/8), m.nulls
 		}
 		footprint += cap(m.bits)

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -80,10 +81,20 @@ func splitLine(line []byte, fields [][]byte, scratch []byte, max int) ([][]byte,
 
 // timeParser parses Exchange's "2006-01-02T15:04:05.000Z" quickly, caching the
 // day of the last date seen, and falls back to RFC 3339 for anything else.
+// It also keeps the last time parsed to the second: most rows share their
+// second with the row before (a session's commands and replies follow one
+// another within milliseconds), and then only the milliseconds are read.
 type timeParser struct {
 	lastDate [10]byte
 	lastDays int64
 	valid    bool
+
+	// The last fast-path time's first 19 bytes ("2006-01-02T15:04:05"), as
+	// three overlapping words (bytes 0-7, 8-15, 11-18), and its Unix ms at
+	// that second; secValid says they are set.
+	sec      [3]uint64
+	secMs    int64
+	secValid bool
 }
 
 func digits2(b []byte) (int64, bool) {
@@ -95,6 +106,15 @@ func digits2(b []byte) (int64, bool) {
 func (p *timeParser) parse(b []byte) (int64, bool) {
 	if len(b) != 24 || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[23] != 'Z' {
 		return parseTimeSlow(b)
+	}
+	sec := [3]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[11:])}
+	if p.secValid && sec == p.sec {
+		f1, ok := digits2(b[20:22])
+		f2 := int64(b[22]) - '0'
+		if !ok || f2 < 0 || f2 > 9 {
+			return 0, false
+		}
+		return p.secMs + f1*10 + f2, true
 	}
 	var days int64
 	if p.valid && [10]byte(b[:10]) == p.lastDate {
@@ -122,7 +142,9 @@ func (p *timeParser) parse(b []byte) (int64, bool) {
 	if !(ok1 && ok2 && ok3 && ok4) || f2 < 0 || f2 > 9 || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
-	return days*86_400_000 + h*3_600_000 + mi*60_000 + s*1000 + f1*10 + f2, true
+	atSec := days*86_400_000 + h*3_600_000 + mi*60_000 + s*1000
+	p.sec, p.secMs, p.secValid = sec, atSec, true
+	return atSec + f1*10 + f2, true
 }
 
 func parseTimeSlow(b []byte) (int64, bool) {
@@ -178,6 +200,11 @@ var hexValue = func() (t [256]byte) {
 
 // parseHex64 parses 1 to 16 hex digits.
 func parseHex64(b []byte) (uint64, bool) {
+	if len(b) == 16 { // every session-id Exchange writes
+		hi, ok1 := hex8(binary.LittleEndian.Uint64(b))
+		lo, ok2 := hex8(binary.LittleEndian.Uint64(b[8:]))
+		return hi<<32 | lo, ok1 && ok2
+	}
 	if len(b) == 0 || len(b) > 16 {
 		return 0, false
 	}
@@ -189,6 +216,57 @@ func parseHex64(b []byte) (uint64, bool) {
 		v = v<<4 | uint64(d&0x0F)
 	}
 	return v, bad&0xF0 == 0 // any 0xFF sets the high nibble
+}
+
+// hex8 parses 8 hex digits, read little-endian into x (the first digit in
+// the low byte), 8 at a time rather than by a table lookup per digit.
+func hex8(x uint64) (uint64, bool) {
+	// A digit is 0x30-0x39; a letter, with bit 5 set to fold case, 0x61-0x66
+	// (only 0x41-0x46 and 0x61-0x66 fold there). The range tests are exact
+	// per byte for bytes below 0x80: no borrow or carry crosses a byte.
+	low := x & lows
+	digit := between(low, '0', '9')
+	letter := between(low|ones*0x20, 'a', 'f')
+	ok := x&highs == 0 && digit|letter == highs
+	// A digit's value is its low nibble; a letter's (bit 6 set) its low
+	// nibble plus 9.
+	v := x&(ones*0x0F) + (x>>6&ones)*9
+	// Pack the nibbles, first digit most significant: pairs into bytes,
+	// bytes into 16-bit lanes, lanes into the result.
+	v = (v&0x00FF00FF00FF00FF)<<4 | (v>>8)&0x00FF00FF00FF00FF
+	v = (v&0x0000FFFF0000FFFF)<<8 | (v>>16)&0x0000FFFF0000FFFF
+	v = (v&0x00000000FFFFFFFF)<<16 | v>>32
+	return v, ok
+}
+
+// between marks with its high bit each byte of x (all bytes < 0x80) from lo
+// to hi inclusive (Bit Twiddling Hacks' hasbetween, bounds made inclusive).
+func between(x uint64, lo, hi byte) uint64 {
+	return (ones*(127+uint64(hi)+1) - x) & ^x & (x + ones*(127-uint64(lo)+1)) & highs
+}
+
+// sessionCache remembers the last session-id of 16 hex digits, read as two
+// words, and its value: consecutive rows mostly belong to one session, so
+// most rows compare two words instead of parsing.
+type sessionCache struct {
+	text [2]uint64
+	id   uint64
+	set  bool
+}
+
+func (c *sessionCache) parse(b []byte) (uint64, bool) {
+	if len(b) != 16 {
+		return parseHex64(b)
+	}
+	w := [2]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])}
+	if c.set && w == c.text {
+		return c.id, true
+	}
+	id, ok := parseHex64(b)
+	if ok {
+		c.text, c.id, c.set = w, id, true
+	}
+	return id, ok
 }
 
 // parseUint parses a decimal no larger than max.

@@ -1,7 +1,10 @@
 package parser
 
 import (
+	"bytes"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,6 +93,26 @@ func TestTimestampsAgainstTime(t *testing.T) {
 	}
 }
 
+// TestTimestampsWithinASecond parses runs of times that share their second,
+// as consecutive rows do, so the second cache agrees with the time package,
+// and a bad millisecond after a cached second is still refused.
+func TestTimestampsWithinASecond(t *testing.T) {
+	var p timeParser
+	for _, s := range []string{
+		"2026-11-02T23:59:59.000Z", "2026-11-02T23:59:59.001Z", "2026-11-02T23:59:59.999Z",
+		"2026-11-02T23:59:59.5Z", "2026-11-02T23:59:59.998Z", // the fallback between two of the same second
+		"2026-11-03T00:00:00.000Z", "2026-11-03T00:00:00.042Z", "2026-11-02T23:59:59.002Z",
+		"2026-11-02T23:59:59.0A0Z", "2026-11-02T23:59:59.00AZ", "2026-11-02T23:59:59.-01Z", "2026-11-02T23:59:59,123Z", "2026-11-02T23:59:59.123z",
+		"2026-11-02T23:59:59.123Z",
+	} {
+		got, ok := p.parse([]byte(s))
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok != (err == nil) || (ok && got != want.UnixMilli()) {
+			t.Errorf("%s = %d, %v; time.Parse says %d, %v", s, got, ok, want.UnixMilli(), err)
+		}
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -135,6 +158,56 @@ func TestIPv4MatchesNetip(t *testing.T) {
 	}
 }
 
+// TestParseHex16 checks the 16-digit path against the digit-by-digit one
+// with every byte value in every place.
+func TestParseHex16(t *testing.T) {
+	slow := func(b []byte) (uint64, bool) {
+		var v uint64
+		for _, c := range b {
+			d := hexValue[c]
+			if d == 0xFF {
+				return 0, false
+			}
+			v = v<<4 | uint64(d)
+		}
+		return v, true
+	}
+	base := []byte("08DE1A10bc92E4FC")
+	for at := range base {
+		for c := range 256 {
+			b := bytes.Clone(base)
+			b[at] = byte(c)
+			want, wantOK := slow(b)
+			got, ok := parseHex64(b)
+			if ok != wantOK || (ok && got != want) {
+				t.Fatalf("%q: %x %v, want %x %v", b, got, ok, want, wantOK)
+			}
+		}
+	}
+	for _, s := range []string{"0000000000000000", "FFFFFFFFFFFFFFFF", "ffffffffffffffff", "0123456789abcdef", "FEDCBA9876543210"} {
+		want, _ := strconv.ParseUint(s, 16, 64)
+		if got, ok := parseHex64([]byte(s)); !ok || got != want {
+			t.Errorf("%s: %x %v", s, got, ok)
+		}
+	}
+}
+
+// TestSessionCache parses runs of session-ids as consecutive rows hold
+// them: a repeat gives the cached value, a bad one after a good one is
+// still refused, and the good one after it is not taken for the bad.
+func TestSessionCache(t *testing.T) {
+	var c sessionCache
+	for _, s := range []string{"08DE1A10BC92E4FC", "08DE1A10BC92E4FC", "08de1a10bc92e4fc", "08DE1A10BC92E4FX", "08DE1A10BC92E4FX",
+		"08DE1A10BC92E4FC", "8DE1A10BC92E4FC", "08DE1A10BC92E4FC0", "", "0000000000000001", "08DE1A10BC92E4FC"} {
+		want, err := strconv.ParseUint(s, 16, 64)
+		wantOK := err == nil && len(s) <= 16
+		got, ok := c.parse([]byte(s))
+		if ok != wantOK || (ok && got != want) {
+			t.Errorf("%q: %x %v, want %x %v", s, got, ok, want, wantOK)
+		}
+	}
+}
+
 func TestParseHexAndUint(t *testing.T) {
 	if v, ok := parseHex64([]byte("08DE1A10bc92E4FC")); !ok || v != 0x08DE1A10BC92E4FC {
 		t.Errorf("hex: %x %v", v, ok)
@@ -149,6 +222,19 @@ func TestParseHexAndUint(t *testing.T) {
 	}
 	if _, ok := parseUint([]byte("4294967296"), 1<<32-1); ok {
 		t.Error("uint overflow accepted")
+	}
+	// Every length around the no-overflow-test path, for both maxima.
+	for _, max := range []uint64{65535, 1<<32 - 1} {
+		for n := 1; n <= 11; n++ {
+			for _, s := range []string{strings.Repeat("9", n), "1" + strings.Repeat("0", n-1), strings.Repeat("1", n-1) + "x"} {
+				want, err := strconv.ParseUint(s, 10, 64)
+				wantOK := err == nil && want <= max
+				got, ok := parseUint([]byte(s), max)
+				if ok != wantOK || (ok && got != want) {
+					t.Errorf("%q (max %d): %d %v, want %d %v", s, max, got, ok, want, wantOK)
+				}
+			}
+		}
 	}
 }
 

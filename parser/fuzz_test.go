@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,19 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("row %d differs between runs: %+v vs %+v", i, r, d2.Rows[i])
 			}
 		}
+		// What the split memo saves never changes a record or a problem.
+		d3 := readAll(t, bytes.NewReader(in), "fuzz.log", WithBatchRows(1000), withoutMemo())
+		if !reflect.DeepEqual(d2, d3) {
+			t.Fatalf("the split memo changed the result:\n%+v\n%+v", d2, d3)
+		}
+		// Splitting the lines in turn, as the Reader does, gives what
+		// splitting each alone gives.
+		var lines [][]byte
+		for _, pl := range physicalLines(in) {
+			lines = append(lines, pl.stripped)
+		}
+		checkSplitMemo(t, lines, maxFields)
+		checkSplitMemo(t, lines, 9)
 		// The tokenizer agrees with encoding/csv on every line it can judge.
 		for n, pl := range physicalLines(in) {
 			line := pl.stripped

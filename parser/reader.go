@@ -88,6 +88,7 @@ type config struct {
 	resume      *ResumePoint
 	holdTail    bool
 	final       bool // the file has stopped growing (withFinal)
+	noMemo      bool // withoutMemo
 	window      bool
 	since       int64 // Unix ms, inclusive
 	until       int64 // Unix ms, exclusive
@@ -181,11 +182,12 @@ type Reader struct {
 	stats   Stats
 	probs   Problems
 	b       batch
-	ownBufs bool     // b.p is the Reader's own, released with it
-	spans   []span   // the fields of the current row, in its line
-	fields  [][]byte // the careful path's fields (splitLine)
-	scratch []byte   // splitLine's unescaped fields
-	joined  []byte   // the careful path's fields, end to end
+	ownBufs bool      // b.p is the Reader's own, released with it
+	spans   []span    // the fields of the current row, in its line
+	memo    splitMemo // the start of the last row split into spans
+	fields  [][]byte  // the careful path's fields (splitLine)
+	scratch []byte    // splitLine's unescaped fields
+	joined  []byte    // the careful path's fields, end to end
 
 	pos        [numKnownFields]int // column of each known field; -1 when absent
 	nfields    int
@@ -194,6 +196,7 @@ type Reader struct {
 	version    string
 	foreign    string // a #Log-type that is not an SMTP protocol log
 	times      timeParser
+	sessions   sessionCache
 	local      endpointCache
 	remote     endpointCache
 	serverHint []byte
@@ -430,7 +433,10 @@ func (r *Reader) handleLine(line []byte, terminated, damaged bool) {
 	}
 	if terminated {
 		// The common case: an ASCII row, split in one pass.
-		if n, ok := splitFast(line, r.spans); ok {
+		if r.cfg.noMemo {
+			r.memo.forget()
+		}
+		if n, ok := r.memo.split(line, r.spans); ok {
 			r.stats.RowsRead++
 			if err := r.parseFields(line, r.spans[:n]); err != nil {
 				r.reject(0, err)
@@ -560,6 +566,7 @@ func (r *Reader) setFields(names []string) {
 	}
 	r.nfields = len(names)
 	r.spans = make([]span, max(r.nfields, 1))
+	r.memo.forget()
 	for i, n := range names {
 		known := false
 		for f, fn := range fieldNames {
@@ -620,6 +627,7 @@ func (r *Reader) parseRow(line []byte) (int, error) {
 		return col, err
 	}
 	// The fields end to end, as spans for parseFields.
+	r.memo.forget()
 	r.joined = r.joined[:0]
 	for i, fv := range f {
 		r.spans[i] = span{int32(len(r.joined)), int32(len(r.joined) + len(fv))}
@@ -650,7 +658,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f(r.pos[fDateTime])))
 	}
-	if rw.session, ok = parseHex64(f(r.pos[fSession])); !ok {
+	if rw.session, ok = r.sessions.parse(f(r.pos[fSession])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f(r.pos[fSession])))
 	}
 	seq, ok := parseUint(f(r.pos[fSequence]), 1<<32-1)
@@ -676,11 +684,9 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	}
 	rw.logType = r.logType
 	rw.server = r.serverHint
-	if rw.logType == LogTypeReceive {
-		if i := bytes.IndexByte(rw.connector, '\\'); i > 0 {
-			rw.server = rw.connector[:i]
-		}
-	}
+	// A receive connector-id ("SERVER\Name") names the server; the batch
+	// finds it once per connector (see batch.add).
+	rw.serverInConnector = rw.logType == LogTypeReceive
 	if r.cfg.window && (rw.ts < r.cfg.since || rw.ts >= r.cfg.until) {
 		r.stats.RowsOutside++
 		return nil

@@ -29,6 +29,11 @@ func WithHoldTail() Option { return func(c *config) { c.holdTail = true } }
 // cut last line will never be finished, and is rejected as lost.
 func withFinal() Option { return func(c *config) { c.final = true } }
 
+// withoutMemo makes the Reader split every row as if it were the first
+// (splitMemo forgotten before each): tests compare its records with the
+// memo's, which must be the same.
+func withoutMemo() Option { return func(c *config) { c.noMemo = true } }
+
 // ResumePoint says where the next run over the same file should start.
 // Call it after Next has returned false.
 func (r *Reader) ResumePoint() ResumePoint {

@@ -35,6 +35,39 @@ type span struct{ start, end int32 }
 // this one pass replaces a NUL check, a quote check, a UTF-8 check and a
 // search per comma.
 func splitFast(line []byte, spans []span) (int, bool) {
+	var m splitMemo
+	return m.split(line, spans)
+}
+
+// memoWords is how much of a line's start a splitMemo remembers: 16 words,
+// 128 bytes, past the date-time, connector-id, session-id, sequence-number
+// and both endpoints of a typical row.
+const memoWords = 16
+
+// splitMemo remembers the start of the last line split into the same spans:
+// its first words while it was in an unquoted field, and after each word
+// how many fields were complete and where the open one started. Rows of a
+// log repeat their start (the second, the connector-id, the session-id, the
+// endpoints), and a word of the new line that equals the remembered one, or
+// differs only in bytes that are neither commas, quotes, NUL nor non-ASCII
+// (a millisecond, a sequence number), leaves the split exactly where it was:
+// such words are compared instead of scanned, and the spans of the fields
+// they hold are already in place.
+type splitMemo struct {
+	n     int // words remembered; 0 when spans no longer hold the last line's
+	words [memoWords]uint64
+	nf    [memoWords]int32
+	start [memoWords]int32
+}
+
+// forget is called when spans is written by anything but split, or given
+// up for another.
+func (m *splitMemo) forget() { m.n = 0 }
+
+// split is splitFast, starting where the remembered words of the last line,
+// split into the same spans, stop matching. spans must hold what the last
+// call left there unless m.forget was called since.
+func (m *splitMemo) split(line []byte, spans []span) (nfields int, ok bool) {
 	const (
 		plain    = iota // in an unquoted field
 		inQuotes        // inside a quoted field
@@ -42,22 +75,82 @@ func splitFast(line []byte, spans []span) (int, bool) {
 	)
 	n, nf, limit := len(line), 0, len(spans)
 	start, closeAt, state := 0, 0, plain
+	defer func() {
+		if !ok {
+			m.n = 0 // spans were overwritten in part
+		}
+	}()
+	i, w := 0, 0
+	for known := min(m.n, n/8); w < known; w++ {
+		x := binary.LittleEndian.Uint64(line[8*w : 8*w+8])
+		if x == m.words[w] {
+			continue
+		}
+		was := m.words[w]
+		if (x|^(x+lows))&highs != 0 || zeroBytes(x^(ones*'"')) != 0 ||
+			zeroBytes(x^(ones*',')) != zeroBytes(was^(ones*',')) {
+			break
+		}
+	}
+	if w > 0 {
+		nf, start, i = int(m.nf[w-1]), int(m.start[w-1]), 8*w
+	}
+	m.n = w
+	recording := true  // the words split so far are all remembered
 	var escaped uint64 // fields (< 64) holding doubled quotes
-	for i := 0; i < n; i += 8 {
-		var x uint64
-		if i+8 <= n {
-			x = binary.LittleEndian.Uint64(line[i:])
-		} else {
-			// The tail, padded with a byte that is nothing special.
-			var w [8]byte
-			copy(w[copy(w[:], line[i:]):], "aaaaaaaa")
-			x = binary.LittleEndian.Uint64(w[:])
+	// bad gathers, in its high bits, a non-ASCII byte (its own high bit) or
+	// a NUL (the only ASCII byte whose sum with 0x7F keeps the high bit
+	// clear). It is tested once the line is split, not per word: the comma
+	// and quote marks stay true meanwhile, because a byte of 0x80 or more is
+	// never marked and a carry out of one can only clear the next byte's
+	// mark, so the split of a line to be declined is wrong but harmless.
+	var bad uint64
+	for i < n {
+		// Whole words without a quote, the most of every line, in loops
+		// of their own: in an unquoted field only the commas matter, and
+		// inside a quoted field not even they.
+		switch state {
+		case plain:
+			for ; i <= n-8; i += 8 {
+				x := binary.LittleEndian.Uint64(line[i : i+8])
+				bad |= x | ^(x + lows)
+				if zeroBytes(x^(ones*'"')) != 0 {
+					break
+				}
+				for c := zeroBytes(x ^ (ones * ',')); c != 0; c &= c - 1 {
+					pos := i + bits.TrailingZeros64(c)>>3
+					if nf+2 > limit { // a comma means one more field
+						return 0, false
+					}
+					spans[nf] = span{int32(start), int32(pos)}
+					nf++
+					start = pos + 1
+				}
+				if recording && i < 8*memoWords {
+					w := i >> 3
+					m.words[w], m.nf[w], m.start[w] = x, int32(nf), int32(start)
+					m.n = w + 1
+				}
+			}
+		case inQuotes:
+			for ; i <= n-8; i += 8 {
+				x := binary.LittleEndian.Uint64(line[i : i+8])
+				bad |= x | ^(x + lows)
+				if zeroBytes(x^(ones*'"')) != 0 {
+					break
+				}
+			}
 		}
-		if x&highs != 0 || zeroBytes(x) != 0 {
-			return 0, false
+		if i >= n {
+			break
 		}
-		for m := zeroBytes(x^(ones*',')) | zeroBytes(x^(ones*'"')); m != 0; m &= m - 1 {
-			pos := i + bits.TrailingZeros64(m)>>3
+		// A word with a quote, a word just after a closing quote, or the
+		// line's last, partial word: every comma and quote in turn.
+		recording = false
+		x := wordAt(line, i)
+		bad |= x | ^(x + lows)
+		for mk := zeroBytes(x^(ones*',')) | zeroBytes(x^(ones*'"')); mk != 0; mk &= mk - 1 {
+			pos := i + bits.TrailingZeros64(mk)>>3
 			c := line[pos]
 			switch state {
 			case plain:
@@ -98,6 +191,10 @@ func splitFast(line []byte, spans []span) (int, bool) {
 				start, state = pos+1, plain
 			}
 		}
+		i += 8
+	}
+	if bad&highs != 0 {
+		return 0, false
 	}
 	switch state {
 	case plain:
@@ -124,4 +221,23 @@ func splitFast(line []byte, spans []span) (int, bool) {
 		s.end = w
 	}
 	return nf, true
+}
+
+// wordAt returns line[i:i+8] as a little-endian word; past the end of line
+// it is padded with 'a', a byte that is nothing special. The last, partial
+// word of a line of 8 bytes or more is read as the line's last 8 bytes,
+// shifted: no copy.
+func wordAt(line []byte, i int) uint64 {
+	n := len(line)
+	if i+8 <= n {
+		return binary.LittleEndian.Uint64(line[i:])
+	}
+	const pad = ones * 'a'
+	if n >= 8 {
+		rest := uint(n-i) * 8 // bits of line left, 8 to 56
+		return binary.LittleEndian.Uint64(line[n-8:])>>(64-rest) | pad<<rest
+	}
+	var w [8]byte
+	copy(w[copy(w[:], line[i:]):], "aaaaaaaa")
+	return binary.LittleEndian.Uint64(w[:])
 }

@@ -2,6 +2,8 @@ package parser
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -57,6 +59,12 @@ func TestSplitFast(t *testing.T) {
 		{"space before quote", `a, "b"`},
 		{"nul", "a,\x00,b"},
 		{"non-ascii", "a,é,b"},
+		// A byte of 0x80 or more carries into the next byte's marks.
+		{"non-ascii before a comma", "abc\xac,def,ghi,jklmnopqrstu"},
+		{"non-ascii before a quote", "abc,\xa2\"x\",y,jklmnopqrstu"},
+		{"non-ascii in a quoted field", "a,\"\xe9,\",b,jklmnopqrstu"},
+		{"nul in a quoted field", "a,\"x\x00y,\",b,jklmnopqrstu"},
+		{"non-ascii last", "a,b,jklmnopqrstu\xff"},
 		{"quote at tail byte", strings.Repeat("x", 15) + `,"`},
 		{"comma at each tail length", "1234567,"},
 	} {
@@ -70,6 +78,87 @@ func TestSplitFast(t *testing.T) {
 	}
 }
 
+// checkSplitMemo splits lines in turn with one splitMemo and one spans, as
+// the Reader does, and checks each split against splitFast's of the line
+// alone: what the memo skips must never change a result.
+func checkSplitMemo(t *testing.T, lines [][]byte, limit int) {
+	t.Helper()
+	var m splitMemo
+	spans := make([]span, limit)
+	fresh := make([]span, limit)
+	for n, line := range lines {
+		alone := bytes.Clone(line)
+		want, wantOK := splitFast(alone, fresh)
+		in := bytes.Clone(line)
+		got, ok := m.split(in, spans)
+		if ok != wantOK || got != want {
+			t.Fatalf("line %d %q: memo %d %v, alone %d %v", n+1, line, got, ok, want, wantOK)
+		}
+		if !ok {
+			continue
+		}
+		for i := range got {
+			if g, w := in[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]; !bytes.Equal(g, w) {
+				t.Fatalf("line %d %q field %d: memo %q, alone %q", n+1, line, i, g, w)
+			}
+		}
+	}
+}
+
+// TestSplitMemo runs rows that share their start in every way the memo must
+// notice: the same second, another millisecond or sequence number, a
+// sequence number one digit longer (every later byte moves), a comma, a
+// quote or a non-ASCII byte where the last row had a plain byte, a shorter
+// row, a declined row between two good ones, and too many fields.
+func TestSplitMemo(t *testing.T) {
+	base := `2026-11-02T22:00:01.326Z,EX02\Default Frontend EX02,08DE1A2067608371,%s,10.20.0.12:25,52.103.140.97:20348,%s`
+	row := func(seq, rest string) []byte { return []byte(fmt.Sprintf(base, seq, rest)) }
+	lines := [][]byte{
+		row("1", "<,EHLO x,"),
+		row("2", ">,250 ok,"),
+		[]byte(strings.Replace(string(row("3", ">,250 ok,")), ".326Z", ".999Z", 1)),
+		row("10", "*,,Sending certificate"),
+		row("11", `>,"220 EX02 ready, at Mon",`),
+		row("12", `*,,"TLS, with ""quotes"""`),
+		row("1,", "<,EHLO x,"),  // a comma where a digit was
+		row("1\"", "<,EHLO x,"), // a quote where a digit was
+		row("13", "<,EHLO x,"),
+		row("1\xe9", "<,EHLO x,"), // a non-ASCII byte where a digit was
+		row("14", "<,EHLO x,"),
+		row("15", "<,EHLO\x00x,"), // declined late: the memo must not keep its words
+		row("15", "<,EHLO x,"),
+		[]byte("2026-11-02T22:00:01.326Z,EX02"),
+		row("16", "<,EHLO x,"),
+		row("17", "<,a,b,c,d,e,f,g,h"), // more fields than the limit
+		row("18", "<,EHLO x,"),
+		[]byte(strings.Replace(string(row("19", "<,EHLO x,")), "EX02\\Default", "EX02,Default", 1)),
+		row("20", "<,EHLO x,"),
+	}
+	checkSplitMemo(t, lines, 9)
+	checkSplitMemo(t, lines, maxFields)
+	var afterGood [][]byte // each after a good row the memo remembers
+	for _, l := range lines {
+		afterGood = append(afterGood, row("9", "<,EHLO x,"), l)
+	}
+	// A special byte in place of a plain one, no comma moved: only the
+	// word's own test can tell.
+	for _, c := range []string{`"`, ",", "\xe9", "\x00"} {
+		afterGood = append(afterGood, row("10", "<,EHLO x,"), row("1"+c, "<,EHLO x,"),
+			row("10", "<,EHLO x,"), []byte(strings.Replace(string(row("10", "<,EHLO x,")), ".326Z", ".3"+c+"6Z", 1)))
+	}
+	checkSplitMemo(t, afterGood, 9)
+	checkSplitMemo(t, afterGood, maxFields)
+	for _, limit := range []int{3, 9} { // every prefix length against every other
+		var all [][]byte
+		for _, l := range lines {
+			for cut := 0; cut <= len(l); cut += 5 {
+				all = append(all, l[:cut], l)
+			}
+		}
+		checkSplitMemo(t, all, limit)
+	}
+}
+
 func TestSplitFastFieldLimit(t *testing.T) {
 	spans := make([]span, 3)
 	if _, ok := splitFast([]byte("a,b,c,d"), spans); ok {
@@ -77,5 +166,27 @@ func TestSplitFastFieldLimit(t *testing.T) {
 	}
 	if n, ok := splitFast([]byte(`a,"b,c",d`), spans); !ok || n != 3 {
 		t.Errorf("3 fields: %d, %v", n, ok)
+	}
+}
+
+// TestSplitMemoSameRecords reads generated logs, whose rows repeat their
+// start as real ones do, with the split memo and without: the records, the
+// problems and the counts are the same.
+func TestSplitMemoSameRecords(t *testing.T) {
+	in := benchLog()
+	for _, batch := range []int{1000, 7} {
+		with := readAll(t, bytes.NewReader(in), "gen.log", WithBatchRows(batch))
+		without := readAll(t, bytes.NewReader(in), "gen.log", WithBatchRows(batch), withoutMemo())
+		if len(with.Rows) < 10000 {
+			t.Fatalf("only %d rows", len(with.Rows))
+		}
+		if !reflect.DeepEqual(with, without) {
+			for i := range min(len(with.Rows), len(without.Rows)) {
+				if with.Rows[i] != without.Rows[i] {
+					t.Fatalf("batch %d, row %d: %+v with the memo, %+v without", batch, i, with.Rows[i], without.Rows[i])
+				}
+			}
+			t.Fatalf("batch %d: the memo changed the result", batch)
+		}
 	}
 }
