@@ -631,7 +631,8 @@ func (b *Builder) newest() int64 {
 
 // emitScratch is what emitting sessions reuses: the rows replayed.
 type emitScratch struct {
-	rows []row
+	rows    []row
+	pending commandQueue
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session
@@ -670,7 +671,7 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 	}
 	s := &Session{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
 		Local: f.local, Remote: f.remote, Complete: f.complete()}
-	buildSession(s, rows)
+	buildSession(s, rows, &sc.pending)
 	b.stats.Sessions.Add(1)
 	if s.Complete {
 		b.stats.Complete.Add(1)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -228,12 +229,46 @@ type command struct {
 	ref      Ref
 }
 
+// commandQueue holds the commands waiting for their reply, first in first
+// out. A few wait at a time (pipelining); one queue per worker is reused
+// for every session, so that a long session does not grow a new slice each
+// time its head moves past the end.
+type commandQueue struct {
+	buf  []command
+	head int // buf[head:] wait
+}
+
+func (q *commandQueue) len() int        { return len(q.buf) - q.head }
+func (q *commandQueue) front() *command { return &q.buf[q.head] }
+
+func (q *commandQueue) pop() {
+	q.buf[q.head] = command{}
+	if q.head++; q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	}
+}
+
+func (q *commandQueue) push(c command) {
+	if len(q.buf) == cap(q.buf) && q.head > 0 { // room at the front: move the waiting ones there
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, c)
+}
+
+// reset empties q, dropping its references to session text.
+func (q *commandQueue) reset() {
+	clear(q.buf)
+	q.buf, q.head = q.buf[:0], 0
+}
+
 // buildSession replays rows (already in sequence order) through the SMTP
 // conversation. In a receive log '<' rows are the client's commands and '>'
 // our replies; in a send log it is the other way round. Replies are paired
 // with commands first-in first-out, never by adjacency: with PIPELINING the
 // reply to MAIL FROM may be logged after the RCPT TO rows.
-func buildSession(s *Session, rows []row) {
+func buildSession(s *Session, rows []row, pending *commandQueue) {
 	if len(rows) == 0 {
 		return
 	}
@@ -245,12 +280,10 @@ func buildSession(s *Session, rows []row) {
 		cmdEvent, replyEvent = '>', '<'
 	}
 	// The greeting is a reply without a command: a pseudo-command waits for it.
-	// Commands waiting for their reply; a few at a time (pipelining), so
-	// they start on the stack.
-	var pendingBuf [8]command
-	pending := append(pendingBuf[:0], command{greeting: true, msg: -1})
-	if rows[0].seq != 0 {
-		pending = pending[:0] // the session started in a file we do not have
+	pending.reset()
+	defer pending.reset() // drop the references to this session's text
+	if rows[0].seq == 0 { // else the session started in a file we do not have
+		pending.push(command{greeting: true, msg: -1})
 	}
 	cur := -1 // current message
 	lastVerb := ""
@@ -258,8 +291,8 @@ func buildSession(s *Session, rows []row) {
 	var auth authAttempts
 	var cert *Certificate // the certificate that per-field rows describe
 	closeContinued := func() {
-		for len(pending) > 0 && pending[0].partial {
-			pending = pending[1:]
+		for pending.len() > 0 && pending.front().partial {
+			pending.pop()
 		}
 	}
 	for _, r := range rows {
@@ -268,14 +301,14 @@ func buildSession(s *Session, rows []row) {
 		case '+', '-':
 			if r.event == '-' {
 				s.Disconnect = r.context
-				pending = pending[:0]
+				pending.reset()
 			}
 		case cmdEvent:
 			closeContinued()
-			if len(pending) > 0 && pending[0].greeting && !pending[0].partial {
+			if pending.len() > 0 && pending.front().greeting && !pending.front().partial {
 				// Nobody speaks before the greeting: if a command comes
 				// first, the greeting was not logged and never will be.
-				pending = pending[1:]
+				pending.pop()
 			}
 			verb, arg := splitVerb(r.data)
 			if verb == "QUIT" && (lastVerb == "EHLO" || lastVerb == "HELO") {
@@ -295,7 +328,7 @@ func buildSession(s *Session, rows []row) {
 				}
 				c.msg = cur
 			case "RCPT":
-				if cur < 0 && len(s.Messages) == 0 && len(pending) == 0 {
+				if cur < 0 && len(s.Messages) == 0 && pending.len() == 0 {
 					// The session's start (and its MAIL FROM) is in a file we
 					// do not have; the recipients still count.
 					s.Messages = append(s.Messages, Message{FromMissing: true, At: r.ref})
@@ -316,13 +349,13 @@ func buildSession(s *Session, rows []row) {
 			case "AUTH":
 				auth.try++
 			}
-			pending = append(pending, c)
+			pending.push(c)
 		case replyEvent:
 			code, cont, text := splitReply(r.data)
 			if code == 0 {
 				continue // not a reply line (a send log's free text); nothing to pair
 			}
-			if len(pending) == 0 {
+			if pending.len() == 0 {
 				// A reply nobody asked for: a 421 on timeout, or a session cut
 				// at the front. Keep the errors; the rest carries no meaning.
 				if code >= 400 {
@@ -330,7 +363,7 @@ func buildSession(s *Session, rows []row) {
 				}
 				continue
 			}
-			c := &pending[0]
+			c := pending.front()
 			if rows[0].seq != 0 && c.verb != "MAIL" && isSenderReply(text) && len(s.Messages) > 0 && s.Messages[0].FromMissing {
 				continue // answers the MAIL FROM we did not see
 			}
@@ -339,7 +372,7 @@ func buildSession(s *Session, rows []row) {
 			}
 			s.applyReply(c, code, cont, text, r, &auth)
 			if !cont && !(code >= 300 && code < 400) {
-				pending = pending[1:]
+				pending.pop()
 			}
 		default: // '*' and rows whose event the log left empty
 			s.applyInfo(r, &auth, &cert)
@@ -501,39 +534,72 @@ func isExchangeAuthInfo(text string) bool {
 // applyProxy reads XPROXYFROM SID=... IP=... PORT=... DOMAIN=... AUTHSRC=...
 func (s *Session) applyProxy(arg string) {
 	s.Proxied = true
-	for f := range strings.FieldsSeq(arg) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			continue
+	if !isASCII(arg) {
+		for f := range strings.FieldsSeq(arg) { // Unicode spaces split fields too
+			s.applyProxyField(f)
 		}
-		switch strings.ToUpper(k) {
-		case "IP":
-			if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
-				s.Client = a.Unmap()
-			}
-		case "SID":
-			if id, err := strconv.ParseUint(v, 16, 64); err == nil {
-				s.ProxySID = id
-			}
-		case "AUTHSRC":
-			s.ProxyAuth = v
-		case "DOMAIN":
-			s.EHLO = v // the original client's EHLO name
+		return
+	}
+	// ASCII, as Exchange writes it: the fields without an iterator, which
+	// costs more than the rest of reading them.
+	for i := 0; i < len(arg); {
+		for i < len(arg) && isSpace[arg[i]] {
+			i++
 		}
+		j := i
+		for j < len(arg) && !isSpace[arg[j]] {
+			j++
+		}
+		if j > i {
+			s.applyProxyField(arg[i:j])
+		}
+		i = j
+	}
+}
+
+// applyProxyField reads one KEY=value field of XPROXYFROM.
+func (s *Session) applyProxyField(f string) {
+	k, v, ok := strings.Cut(f, "=")
+	if !ok {
+		return
+	}
+	switch strings.ToUpper(k) {
+	case "IP":
+		if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+			s.Client = a.Unmap()
+		}
+	case "SID":
+		if id, err := strconv.ParseUint(v, 16, 64); err == nil {
+			s.ProxySID = id
+		}
+	case "AUTHSRC":
+		s.ProxyAuth = v
+	case "DOMAIN":
+		s.EHLO = v // the original client's EHLO name
 	}
 }
 
 // isExchangeAuthFailure reports whether text is the 5.7.3 Exchange Server
 // authentication failure. "535 5.7.3 Authentication unsuccessful" is a
 // user's bad password and is not.
+//
+// It is asked of every row's data and context, and almost every row is too
+// short to hold the sentence: the length checks come first and are inlined
+// at each call, so that only long rows pay for the search.
 func isExchangeAuthFailure(text string) bool {
-	if len(text) < 20 {
-		return false
-	}
-	// Exchange writes the text in one spelling; a case-sensitive search
-	// is several times faster on every row than a folded one.
-	return strings.HasPrefix(text, "451 5.7.3") ||
-		strings.Contains(text, "Cannot achieve Exchange Server authentication")
+	return len(text) >= 20 && (text[:len(exchangeAuthFailurePrefix)] == exchangeAuthFailurePrefix ||
+		len(text) >= len(exchangeAuthFailureText) && containsExchangeAuthFailureText(text))
+}
+
+// The 5.7.3 failure as Exchange writes it, in one spelling: a case-sensitive
+// search is several times faster on every row than a folded one.
+const (
+	exchangeAuthFailurePrefix = "451 5.7.3"
+	exchangeAuthFailureText   = "Cannot achieve Exchange Server authentication"
+)
+
+func containsExchangeAuthFailureText(text string) bool {
+	return strings.Contains(text, exchangeAuthFailureText)
 }
 
 // ContainsFold is a case-insensitive strings.Contains for ASCII needles.
@@ -607,14 +673,84 @@ func DomainOf(addr string) string {
 	return strings.ToLower(strings.TrimRight(strings.TrimSpace(addr[i+1:]), "."))
 }
 
-// hasToken reports whether the space-separated text holds tok (any case).
+// hasToken reports whether the space-separated text holds tok (any case),
+// as strings.Fields and strings.EqualFold would tell. It is asked of every
+// EHLO reply line; ASCII text, which is all Exchange writes, is searched for
+// tok without splitting it into fields.
 func hasToken(text, tok string) bool {
-	for f := range strings.FieldsSeq(text) {
-		if strings.EqualFold(f, tok) {
+	if tok == "" || !isASCII(text) || !isASCII(tok) {
+		// Unicode spaces split fields, and some non-ASCII letters fold to
+		// ASCII ones (K, the Kelvin sign, is k): the general way.
+		for f := range strings.FieldsSeq(text) {
+			if strings.EqualFold(f, tok) {
+				return true
+			}
+		}
+		return false
+	}
+	// A byte of tok that case does not change (the '-' of X-EXPS) is
+	// searched for, a whole SIMD block at a time, and the field around it
+	// compared.
+	anchor := -1
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i] | 0x20; c < 'a' || c > 'z' {
+			anchor = i
+			break
+		}
+	}
+	if anchor < 0 {
+		for i := 0; i+len(tok) <= len(text); {
+			for i < len(text) && isSpace[text[i]] {
+				i++
+			}
+			j := i
+			for j < len(text) && !isSpace[text[j]] {
+				j++
+			}
+			if j-i == len(tok) && strings.EqualFold(text[i:j], tok) {
+				return true
+			}
+			i = j
+		}
+		return false
+	}
+	for from := 0; ; {
+		k := strings.IndexByte(text[from:], tok[anchor])
+		if k < 0 {
+			return false
+		}
+		at, end := from+k-anchor, from+k-anchor+len(tok) // where tok would be
+		from += k + 1
+		if at < 0 {
+			continue
+		}
+		if end > len(text) {
+			return false
+		}
+		if (at == 0 || isSpace[text[at-1]]) && (end == len(text) || isSpace[text[end]]) && strings.EqualFold(text[at:end], tok) {
 			return true
 		}
 	}
-	return false
+}
+
+// isSpace holds the ASCII bytes strings.Fields splits on.
+var isSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 { // eight bytes at a time
+		if (uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // tlsProtocol turns "TLS protocol SP_PROT_TLS1_2_SERVER negotiation ..."
