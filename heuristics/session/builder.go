@@ -633,6 +633,7 @@ func (b *Builder) newest() int64 {
 type emitScratch struct {
 	rows    []row
 	pending commandQueue
+	ciphers map[string]string // cipherName's
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session
@@ -671,7 +672,7 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 	}
 	s := &Session{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
 		Local: f.local, Remote: f.remote, Complete: f.complete()}
-	buildSession(s, rows, &sc.pending)
+	buildSession(s, rows, sc)
 	b.stats.Sessions.Add(1)
 	if s.Complete {
 		b.stats.Complete.Add(1)

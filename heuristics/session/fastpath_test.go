@@ -1,8 +1,10 @@
 package session
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,94 @@ func TestApplyProxy(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("applyProxy(%q) = %+v, want %+v", arg, got, want)
 		}
+	}
+}
+
+// TestParseHex64: the session-id parse of XPROXYFROM accepts and refuses
+// what strconv.ParseUint(v, 16, 64) does.
+func TestParseHex64(t *testing.T) {
+	texts := []string{"08DD0000000000AB", "08dd0000000000ab", "FFFFFFFFFFFFFFFF", "10000000000000000", "000000000000000001",
+		"0", "", "-1", "+1", "0x1F", "1_0", "G", "ffff ", " 1", "\u00e9"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789abcdefABCDEFgxX_+- "
+	for range 20000 {
+		b := make([]byte, rng.IntN(20))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		texts = append(texts, string(b))
+	}
+	for _, v := range texts {
+		got, ok := parseHex64(v)
+		want, err := strconv.ParseUint(v, 16, 64)
+		if ok != (err == nil) || ok && got != want {
+			t.Fatalf("parseHex64(%q) = %d, %v; strconv says %d, %v", v, got, ok, want, err)
+		}
+	}
+}
+
+// TestCipherName: the kept cipher names are what tlsCipher makes, one
+// string per suite, on real negotiation rows and rows missing parts.
+func TestCipherName(t *testing.T) {
+	var sc emitScratch
+	for _, ctx := range []string{
+		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 384 bits",
+		"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_128 with strength 128 bits, MAC hash algorithm CALG_SHA_256 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 256 bits",
+		"TLS protocol SP_PROT_TLS1_3_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits",
+		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded",
+		"TLS protocol X negotiation succeeded using bulk encryption algorithm " + strings.Repeat("A", 200) + " MAC hash algorithm CALG_SHA",
+	} {
+		want := tlsCipher(ctx)
+		first := sc.cipherName(ctx)
+		if again := sc.cipherName(ctx); first != want || again != want {
+			t.Errorf("cipherName(%q) = %q then %q, want %q", ctx, first, again, want)
+		}
+	}
+	for i := range 2 * maxCipherNames { // a new suite in every row: the names kept stay bounded
+		ctx := fmt.Sprintf("bulk encryption algorithm CALG_X%d with", i)
+		if got, want := sc.cipherName(ctx), tlsCipher(ctx); got != want {
+			t.Fatalf("cipherName(%q) = %q, want %q", ctx, got, want)
+		}
+	}
+	if len(sc.ciphers) > maxCipherNames {
+		t.Errorf("%d cipher names kept, at most %d wanted", len(sc.ciphers), maxCipherNames)
+	}
+}
+
+// TestRecipientsShareNoRoom: the messages of a session keep their own
+// recipients, paired with their replies, although they share one array;
+// appending to one message's recipients leaves the next one's alone.
+func TestRecipientsShareNoRoom(t *testing.T) {
+	s := one(t, buildSessions(t, 1, logFile{"a.log", recvHeader + rows("EX01\\Default EX01", "7", "10.0.0.11:25", "203.0.113.9:5000", 0,
+		"+,,", ">,220 EX01 Microsoft ESMTP MAIL Service ready,", "<,EHLO client,", ">,250 EX01 Hello,",
+		"<,MAIL FROM:<a@x.example>,", "<,RCPT TO:<b@Y.example>,", "<,rcpt TO:<c@y.example>,", "<,RCPT TO:<d@z.example>,",
+		">,250 2.1.0 Sender OK,", ">,250 2.1.5 Recipient OK,", ">,550 5.7.54 Unable to relay recipient in non-accepted domain,", ">,250 2.1.5 Recipient OK,",
+		"<,DATA,", ">,354 Start mail input,", ">,250 2.6.0 Queued mail for delivery,",
+		"<,MAIL FROM:<e@x.example>,", "<,RCPT TO:<f@y.example>,", "<,  RCPT TO:<g@y.example>,", "<,RCPT TO:<h@y.example>,",
+		">,250 2.1.0 Sender OK,", ">,250 2.1.5 Recipient OK,", ">,250 2.1.5 Recipient OK,", ">,451 4.4.0 Try later,",
+		"<,QUIT,", ">,221 2.0.0 Closing,", "-,,Local"), nil}))
+	type rc struct {
+		addr, domain string
+		code         int
+	}
+	var got [][]rc
+	for _, m := range s.Messages {
+		var l []rc
+		for _, r := range m.Rcpts {
+			l = append(l, rc{r.Addr, r.Domain, r.Code})
+		}
+		got = append(got, l)
+		if cap(m.Rcpts) != len(m.Rcpts) {
+			t.Errorf("message %s: %d recipients with room for %d: appending would overwrite another's", m.From, len(m.Rcpts), cap(m.Rcpts))
+		}
+	}
+	want := [][]rc{{{"b@Y.example", "y.example", 250}, {"c@y.example", "y.example", 550}, {"d@z.example", "z.example", 250}},
+		{{"f@y.example", "y.example", 250}, {"g@y.example", "y.example", 250}, {"h@y.example", "y.example", 451}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("recipients %v, want %v", got, want)
+	}
+	_ = append(s.Messages[0].Rcpts, Rcpt{Addr: "x@x"})
+	if s.Messages[1].Rcpts[0].Addr != "f@y.example" {
+		t.Error("appending to the first message's recipients changed the second's")
 	}
 }

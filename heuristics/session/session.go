@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -248,13 +249,15 @@ func (q *commandQueue) pop() {
 	}
 }
 
-func (q *commandQueue) push(c command) {
+// push adds a command at the end, zero, for the caller to fill.
+func (q *commandQueue) push() *command {
 	if len(q.buf) == cap(q.buf) && q.head > 0 { // room at the front: move the waiting ones there
 		n := copy(q.buf, q.buf[q.head:])
 		clear(q.buf[n:])
 		q.buf, q.head = q.buf[:n], 0
 	}
-	q.buf = append(q.buf, c)
+	q.buf = append(q.buf, command{})
+	return &q.buf[len(q.buf)-1]
 }
 
 // reset empties q, dropping its references to session text.
@@ -268,7 +271,7 @@ func (q *commandQueue) reset() {
 // our replies; in a send log it is the other way round. Replies are paired
 // with commands first-in first-out, never by adjacency: with PIPELINING the
 // reply to MAIL FROM may be logged after the RCPT TO rows.
-func buildSession(s *Session, rows []row, pending *commandQueue) {
+func buildSession(s *Session, rows []row, sc *emitScratch) {
 	if len(rows) == 0 {
 		return
 	}
@@ -280,22 +283,30 @@ func buildSession(s *Session, rows []row, pending *commandQueue) {
 		cmdEvent, replyEvent = '>', '<'
 	}
 	// The greeting is a reply without a command: a pseudo-command waits for it.
+	pending := &sc.pending
 	pending.reset()
 	defer pending.reset() // drop the references to this session's text
 	if rows[0].seq == 0 { // else the session started in a file we do not have
-		pending.push(command{greeting: true, msg: -1})
+		*pending.push() = command{greeting: true, msg: -1}
 	}
 	cur := -1 // current message
 	lastVerb := ""
 	quitAfterEHLO := false
 	var auth authAttempts
 	var cert *Certificate // the certificate that per-field rows describe
+	// The recipients of all the session's messages share one array, sized
+	// by a count of RCPT rows, instead of each message growing its own.
+	var rcptFree []Rcpt // the room left in it
+	if n := countRcptRows(rows, cmdEvent); n > 0 {
+		rcptFree = make([]Rcpt, 0, n)
+	}
 	closeContinued := func() {
 		for pending.len() > 0 && pending.front().partial {
 			pending.pop()
 		}
 	}
-	for _, r := range rows {
+	for i := range rows {
+		r := &rows[i] // rows are large: not copied
 		start, end = min(start, r.t), max(end, r.t)
 		switch r.event {
 		case '+', '-':
@@ -315,12 +326,15 @@ func buildSession(s *Session, rows []row, pending *commandQueue) {
 				quitAfterEHLO = true
 			}
 			lastVerb = verb
-			c := command{verb: verb, arg: arg, msg: -1, ref: r.ref}
+			waiting := pending.len() // before this one
+			c := pending.push()      // filled in place
+			*c = command{verb: verb, arg: arg, msg: -1, ref: r.ref}
 			switch verb {
 			case "EHLO", "HELO":
 				s.EHLO = arg
 			case "MAIL":
 				if len(s.Messages) < maxMessagesPerSes {
+					rcptFree = sealRcpts(s.Messages, rcptFree)
 					s.Messages = append(s.Messages, Message{From: angleAddr(arg), At: r.ref})
 					cur = len(s.Messages) - 1
 				} else {
@@ -328,7 +342,7 @@ func buildSession(s *Session, rows []row, pending *commandQueue) {
 				}
 				c.msg = cur
 			case "RCPT":
-				if cur < 0 && len(s.Messages) == 0 && pending.len() == 0 {
+				if cur < 0 && len(s.Messages) == 0 && waiting == 0 {
 					// The session's start (and its MAIL FROM) is in a file we
 					// do not have; the recipients still count.
 					s.Messages = append(s.Messages, Message{FromMissing: true, At: r.ref})
@@ -339,6 +353,9 @@ func buildSession(s *Session, rows []row, pending *commandQueue) {
 				} else if cur >= 0 {
 					addr := angleAddr(arg)
 					m := &s.Messages[cur]
+					if m.Rcpts == nil {
+						m.Rcpts = rcptFree // the message's first recipient: where the shared array's room starts
+					}
 					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: DomainOf(addr), At: r.ref})
 					c.msg, c.rcpt = cur, len(m.Rcpts)-1
 				}
@@ -349,7 +366,6 @@ func buildSession(s *Session, rows []row, pending *commandQueue) {
 			case "AUTH":
 				auth.try++
 			}
-			pending.push(c)
 		case replyEvent:
 			code, cont, text := splitReply(r.data)
 			if code == 0 {
@@ -375,17 +391,48 @@ func buildSession(s *Session, rows []row, pending *commandQueue) {
 				pending.pop()
 			}
 		default: // '*' and rows whose event the log left empty
-			s.applyInfo(r, &auth, &cert)
+			s.applyInfo(r, &auth, &cert, sc)
 		}
 		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
 		}
 	}
+	sealRcpts(s.Messages, rcptFree)
 	s.QuitAfterEHLO = quitAfterEHLO && len(s.Messages) == 0
 	s.Start, s.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
 	if !s.Client.IsValid() {
 		s.Client = s.Remote.Addr()
 	}
+}
+
+// countRcptRows counts the command rows that may be RCPT TO: at least as
+// many as there are recipients, unless a log pads its commands with
+// spaces (then the recipients past the count get arrays of their own).
+func countRcptRows(rows []row, cmdEvent byte) int {
+	n := 0
+	for i := range rows {
+		if d := rows[i].data; rows[i].event == cmdEvent && len(d) >= 4 && d[0]|0x20 == 'r' && d[1]|0x20 == 'c' {
+			n++
+		}
+	}
+	return n
+}
+
+// sealRcpts ends the recipients of the last of msgs: free, the room left in
+// the array recipients share, moves past those the message holds there,
+// and the message's slice is capped so that appending to it cannot
+// overwrite another message's.
+func sealRcpts(msgs []Message, free []Rcpt) []Rcpt {
+	if len(msgs) == 0 {
+		return free
+	}
+	m := &msgs[len(msgs)-1]
+	n := len(m.Rcpts)
+	if n > 0 && cap(free) > 0 && unsafe.SliceData(m.Rcpts) == unsafe.SliceData(free) {
+		free = free[n:n] // free has no length: its room is its capacity
+	}
+	m.Rcpts = m.Rcpts[:n:n]
+	return free
 }
 
 func (s *Session) addError(r Reply) {
@@ -412,7 +459,7 @@ func (a *authAttempts) fail(s *Session) {
 }
 
 // applyReply records what a (final or partial) reply means for its command.
-func (s *Session) applyReply(c *command, code int, cont bool, text string, r row, auth *authAttempts) {
+func (s *Session) applyReply(c *command, code int, cont bool, text string, r *row, auth *authAttempts) {
 	if code >= 400 {
 		s.addError(Reply{Command: c.verb, Code: code, Text: r.data, At: r.ref})
 	}
@@ -460,7 +507,7 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r row
 
 // applyInfo reads the '*' rows that matter. cert is the certificate that
 // per-field certificate rows describe, set by their heading row.
-func (s *Session) applyInfo(r row, auth *authAttempts, cert **Certificate) {
+func (s *Session) applyInfo(r *row, auth *authAttempts, cert **Certificate, sc *emitScratch) {
 	switch {
 	case strings.HasPrefix(r.context, "Inbound AUTH ") && strings.Contains(r.context, " failed"):
 		// "Inbound AUTH LOGIN failed because of LogonDenied". (X-EXPS
@@ -480,7 +527,7 @@ func (s *Session) applyInfo(r row, auth *authAttempts, cert **Certificate) {
 	case strings.HasPrefix(r.context, "TLS protocol ") && strings.Contains(r.context, "succeeded"):
 		s.TLS = true
 		s.TLSProtocol = tlsProtocol(r.context)
-		s.TLSCipher = tlsCipher(r.context)
+		s.TLSCipher = sc.cipherName(r.context)
 	case strings.HasPrefix(r.context, "TLS negotiation failed"):
 		_, e, ok := strings.Cut(r.context, "with error ")
 		if !ok {
@@ -557,6 +604,31 @@ func (s *Session) applyProxy(arg string) {
 	}
 }
 
+// parseHex64 is strconv.ParseUint(v, 16, 64) without the error value,
+// which costs more than the parse of a session-id.
+func parseHex64(v string) (uint64, bool) {
+	if v == "" {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		var d byte
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			d = c | 0x20 - 'a' + 10
+		default:
+			return 0, false
+		}
+		if n>>60 != 0 {
+			return 0, false // overflows 64 bits
+		}
+		n = n<<4 | uint64(d)
+	}
+	return n, true
+}
+
 // applyProxyField reads one KEY=value field of XPROXYFROM.
 func (s *Session) applyProxyField(f string) {
 	k, v, ok := strings.Cut(f, "=")
@@ -569,7 +641,7 @@ func (s *Session) applyProxyField(f string) {
 			s.Client = a.Unmap()
 		}
 	case "SID":
-		if id, err := strconv.ParseUint(v, 16, 64); err == nil {
+		if id, ok := parseHex64(v); ok {
 			s.ProxySID = id
 		}
 	case "AUTHSRC":
@@ -790,17 +862,67 @@ var tlsVersions = map[string]string{"TLS1_0": "TLS1.0", "TLS1_1": "TLS1.1", "TLS
 func tlsCipher(ctx string) string {
 	var parts []string
 	for _, label := range []string{"bulk encryption algorithm ", "MAC hash algorithm ", "key exchange algorithm "} {
-		_, rest, ok := strings.Cut(ctx, label)
-		if !ok {
-			continue
-		}
-		w, _, _ := strings.Cut(rest, " ")
-		if w = strings.TrimPrefix(strings.TrimRight(w, ",;"), "CALG_"); w != "" {
+		if w := cipherPart(ctx, label); w != "" {
 			parts = append(parts, w)
 		}
 	}
 	return strings.Join(parts, " ")
 }
+
+// cipherPart is the algorithm after label in a TLS negotiation row, CALG_
+// dropped: "AES_256"; "" when label is not there.
+func cipherPart(ctx, label string) string {
+	_, rest, ok := strings.Cut(ctx, label)
+	if !ok {
+		return ""
+	}
+	w, _, _ := strings.Cut(rest, " ")
+	return strings.TrimPrefix(strings.TrimRight(w, ",;"), "CALG_")
+}
+
+// cipherName is tlsCipher(ctx), the same name string for the same suite:
+// a handful of suites serve every session, and joining the parts made a new
+// string each time. The names kept are bounded (a hostile log could name a
+// new suite in every row).
+func (sc *emitScratch) cipherName(ctx string) string {
+	var parts [3]string
+	n, size := 0, 0
+	for _, label := range [...]string{"bulk encryption algorithm ", "MAC hash algorithm ", "key exchange algorithm "} {
+		if w := cipherPart(ctx, label); w != "" {
+			parts[n] = w
+			n++
+			size += len(w) + 1
+		}
+	}
+	switch {
+	case n == 0:
+		return ""
+	case size > 128:
+		return strings.Join(parts[:n], " ")
+	}
+	var buf [128]byte
+	name := buf[:0]
+	for i, p := range parts[:n] {
+		if i > 0 {
+			name = append(name, ' ')
+		}
+		name = append(name, p...)
+	}
+	if v, ok := sc.ciphers[string(name)]; ok { // no allocation for the lookup
+		return v
+	}
+	v := string(name)
+	if sc.ciphers == nil {
+		sc.ciphers = map[string]string{}
+	}
+	if len(sc.ciphers) < maxCipherNames {
+		sc.ciphers[v] = v
+	}
+	return v
+}
+
+// maxCipherNames bounds the cipher names one worker keeps.
+const maxCipherNames = 64
 
 // parseCombinedCert reads the one-row certificate of receive logs, whose
 // context is "Sending certificate Subject Issuer name Serial number
