@@ -629,9 +629,8 @@ func (b *Builder) newest() int64 {
 	return t
 }
 
-// emitScratch is what emitting sessions reuses: the rows replayed.
+// emitScratch is what emitting sessions reuses.
 type emitScratch struct {
-	rows    []row
 	pending commandQueue
 	ciphers map[string]string // cipherName's
 }
@@ -660,26 +659,14 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 	default:
 		all = string(f.buf) // one copy; every field below is a slice of it
 	}
-	rows := slices.Grow(sc.rows[:0], len(f.rows))[:len(f.rows)]
-	var lastFile uint32
-	var lastName string
-	for i, r := range f.rows {
-		if r.file != lastFile {
-			lastFile, lastName = r.file, b.names.name(r.file)
-		}
-		rows[i] = row{seq: r.seq, event: r.event, t: r.t, ref: Ref{File: lastName, Line: r.line},
-			data: all[r.off : r.off+r.dLen], context: all[r.off+r.dLen : r.off+r.dLen+r.cLen]}
-	}
 	s := &Session{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
 		Local: f.local, Remote: f.remote, Complete: f.complete()}
-	buildSession(s, rows, sc)
+	buildSession(s, f.rows, all, &b.names, sc)
 	b.stats.Sessions.Add(1)
 	if s.Complete {
 		b.stats.Complete.Add(1)
 	}
 	b.emit(s)
-	clear(rows) // drop the references to this session's text
-	sc.rows = rows
 	if b.lendText && b.checkReuse {
 		for i := range f.buf {
 			f.buf[i] = '~' // what the next session's text will do

@@ -209,7 +209,8 @@ const (
 // keeps; a session holding this many may have had more, not counted.
 const MaxMessagesPerSession = maxMessagesPerSes
 
-// row is one logged event of a session, as finalize reads it.
+// row is one logged event of a session, as buildSession reads it: a view
+// of one frow and its text.
 type row struct {
 	seq     uint32
 	event   byte // one of parser.Events, or 0 when the log left it empty
@@ -266,17 +267,19 @@ func (q *commandQueue) reset() {
 	q.buf, q.head = q.buf[:0], 0
 }
 
-// buildSession replays rows (already in sequence order) through the SMTP
+// buildSession replays rows (already in sequence order; their data and
+// context are slices of text, their files named by names) through the SMTP
 // conversation. In a receive log '<' rows are the client's commands and '>'
 // our replies; in a send log it is the other way round. Replies are paired
 // with commands first-in first-out, never by adjacency: with PIPELINING the
 // reply to MAIL FROM may be logged after the RCPT TO rows.
-func buildSession(s *Session, rows []row, sc *emitScratch) {
+func buildSession(s *Session, rows []frow, text string, names *interner, sc *emitScratch) {
 	if len(rows) == 0 {
 		return
 	}
 	s.Rows = len(rows)
-	s.First, s.Last = rows[0].ref, rows[len(rows)-1].ref
+	s.First = Ref{File: names.name(rows[0].file), Line: rows[0].line}
+	s.Last = Ref{File: names.name(rows[len(rows)-1].file), Line: rows[len(rows)-1].line}
 	start, end := rows[0].t, rows[0].t
 	cmdEvent, replyEvent := byte('<'), byte('>')
 	if s.LogType == parser.LogTypeSend {
@@ -297,7 +300,7 @@ func buildSession(s *Session, rows []row, sc *emitScratch) {
 	// The recipients of all the session's messages share one array, sized
 	// by a count of RCPT rows, instead of each message growing its own.
 	var rcptFree []Rcpt // the room left in it
-	if n := countRcptRows(rows, cmdEvent); n > 0 {
+	if n := countRcptRows(rows, text, cmdEvent); n > 0 {
 		rcptFree = make([]Rcpt, 0, n)
 	}
 	closeContinued := func() {
@@ -305,8 +308,18 @@ func buildSession(s *Session, rows []row, sc *emitScratch) {
 			pending.pop()
 		}
 	}
+	// Each row is read through r, made in place from the compact frow: a
+	// slice of rows would be written, and cleared, for every session.
+	var r row
+	var lastFile uint32 // the file of the last row, named lastName
+	var lastName string
 	for i := range rows {
-		r := &rows[i] // rows are large: not copied
+		fr := &rows[i]
+		if fr.file != lastFile {
+			lastFile, lastName = fr.file, names.name(fr.file)
+		}
+		r = row{seq: fr.seq, event: fr.event, t: fr.t, ref: Ref{File: lastName, Line: fr.line},
+			data: text[fr.off : fr.off+fr.dLen], context: text[fr.off+fr.dLen : fr.off+fr.dLen+fr.cLen]}
 		start, end = min(start, r.t), max(end, r.t)
 		switch r.event {
 		case '+', '-':
@@ -367,7 +380,7 @@ func buildSession(s *Session, rows []row, sc *emitScratch) {
 				auth.try++
 			}
 		case replyEvent:
-			code, cont, text := splitReply(r.data)
+			code, cont, replyText := splitReply(r.data)
 			if code == 0 {
 				continue // not a reply line (a send log's free text); nothing to pair
 			}
@@ -380,18 +393,18 @@ func buildSession(s *Session, rows []row, sc *emitScratch) {
 				continue
 			}
 			c := pending.front()
-			if rows[0].seq != 0 && c.verb != "MAIL" && isSenderReply(text) && len(s.Messages) > 0 && s.Messages[0].FromMissing {
+			if rows[0].seq != 0 && c.verb != "MAIL" && isSenderReply(replyText) && len(s.Messages) > 0 && s.Messages[0].FromMissing {
 				continue // answers the MAIL FROM we did not see
 			}
 			if cont {
 				c.partial = true
 			}
-			s.applyReply(c, code, cont, text, r, &auth)
+			s.applyReply(c, code, cont, replyText, &r, &auth)
 			if !cont && !(code >= 300 && code < 400) {
 				pending.pop()
 			}
 		default: // '*' and rows whose event the log left empty
-			s.applyInfo(r, &auth, &cert, sc)
+			s.applyInfo(&r, &auth, &cert, sc)
 		}
 		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
@@ -408,10 +421,10 @@ func buildSession(s *Session, rows []row, sc *emitScratch) {
 // countRcptRows counts the command rows that may be RCPT TO: at least as
 // many as there are recipients, unless a log pads its commands with
 // spaces (then the recipients past the count get arrays of their own).
-func countRcptRows(rows []row, cmdEvent byte) int {
+func countRcptRows(rows []frow, text string, cmdEvent byte) int {
 	n := 0
 	for i := range rows {
-		if d := rows[i].data; rows[i].event == cmdEvent && len(d) >= 4 && d[0]|0x20 == 'r' && d[1]|0x20 == 'c' {
+		if r := &rows[i]; r.event == cmdEvent && r.dLen >= 4 && text[r.off]|0x20 == 'r' && text[r.off+1]|0x20 == 'c' {
 			n++
 		}
 	}
