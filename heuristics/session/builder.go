@@ -242,15 +242,16 @@ type fileSessState struct {
 }
 
 // frow is one row of an open session; its data and context live in the
-// fragment's buf.
+// fragment's buf. The fields are ordered to leave no padding (40 bytes,
+// not 48): every row of every session is written here once.
 type frow struct {
-	seq        uint32
-	event      byte
 	t          int64
-	file       uint32
 	line       int64
+	seq        uint32
+	file       uint32
 	off        uint32
 	dLen, cLen uint32
+	event      byte
 }
 
 type fragment struct {
