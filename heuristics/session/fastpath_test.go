@@ -2,11 +2,15 @@ package session
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/logscan/logscan/parser"
 )
 
 // TestIsExchangeAuthFailure: the length checks in front of the search miss
@@ -189,5 +193,51 @@ func TestRecipientsShareNoRoom(t *testing.T) {
 	_ = append(s.Messages[0].Rcpts, Rcpt{Addr: "x@x"})
 	if s.Messages[1].Rcpts[0].Addr != "f@y.example" {
 		t.Error("appending to the first message's recipients changed the second's")
+	}
+}
+
+// TestOpenFragments: the open fragments, kept by session-id with chains and
+// a map for ids used past maxSameID times, hold what a map by the whole key
+// holds, through random opening and closing of few ids on many endpoints.
+func TestOpenFragments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	o := openFragments{byID: map[uint64]*fragment{}}
+	want := map[fragKey]*fragment{}
+	key := func() fragKey {
+		return fragKey{sessKey: sessKey{server: uint32(rng.IntN(2)), logType: parser.LogType(rng.IntN(2)), id: uint64(rng.IntN(3))},
+			file: uint32(rng.IntN(3)), remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(4))}), uint16(rng.IntN(5)))}
+	}
+	for step := range 20000 {
+		k := key()
+		if f := o.get(k); f != want[k] {
+			t.Fatalf("step %d: get(%v) = %p, want %p", step, k, f, want[k])
+		}
+		if want[k] == nil {
+			f := &fragment{}
+			o.put(k, f)
+			want[k] = f
+		} else if rng.IntN(2) == 0 {
+			o.del(k)
+			delete(want, k)
+		}
+		if o.len() != len(want) {
+			t.Fatalf("step %d: %d open, want %d", step, o.len(), len(want))
+		}
+		if step%1000 == 0 {
+			seen := map[fragKey]*fragment{}
+			for k, f := range o.all {
+				seen[k] = f
+			}
+			if !maps.Equal(seen, want) {
+				t.Fatalf("step %d: all yields %d fragments, want %d", step, len(seen), len(want))
+			}
+		}
+	}
+	if len(o.more) == 0 {
+		t.Error("no id was used past maxSameID times: the overflow map went untested")
+	}
+	o.clear()
+	if o.len() != 0 || o.get(key()) != nil {
+		t.Error("fragments left after clear")
 	}
 }
