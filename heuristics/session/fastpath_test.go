@@ -46,6 +46,28 @@ func TestIsExchangeAuthFailure(t *testing.T) {
 	}
 }
 
+// TestContainsExchangeAuthFailureText: the search from the sentence's rare
+// byte finds what strings.Contains finds, wherever the sentence is and
+// whatever is around it (other x's, parts of the sentence, the edges).
+func TestContainsExchangeAuthFailureText(t *testing.T) {
+	if exchangeAuthFailureText[exchangeAuthFailureRare] != 'x' {
+		t.Fatalf("the rare byte of %q is not at %d", exchangeAuthFailureText, exchangeAuthFailureRare)
+	}
+	pieces := []string{exchangeAuthFailureText, exchangeAuthFailureText[:30], exchangeAuthFailureText[10:], "x", "xx", "Exchange ",
+		"Cannot achieve ", " ", "451 4.4.0 ", "CN=R3, O=Let's Encrypt, C=US", "0x1F", "\u00e9"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		if got, want := containsExchangeAuthFailureText(text), strings.Contains(text, exchangeAuthFailureText); got != want {
+			t.Fatalf("containsExchangeAuthFailureText(%q) = %v, strings.Contains says %v", text, got, want)
+		}
+	}
+}
+
 // hasTokenFields is hasToken as strings.Fields and strings.EqualFold define it.
 func hasTokenFields(text, tok string) bool {
 	for _, f := range strings.Fields(text) {

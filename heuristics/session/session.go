@@ -683,9 +683,29 @@ const (
 	exchangeAuthFailureText   = "Cannot achieve Exchange Server authentication"
 )
 
+// containsExchangeAuthFailureText is strings.Contains(text,
+// exchangeAuthFailureText), but looks for the sentence's 'x' (of
+// "Exchange"), rare in the logs, where the standard search looks for its
+// 'C', frequent in certificate and TLS rows ("CN=", "CALG_"), and stops
+// at each to compare.
 func containsExchangeAuthFailureText(text string) bool {
-	return strings.Contains(text, exchangeAuthFailureText)
+	const at, n = exchangeAuthFailureRare, len(exchangeAuthFailureText)
+	end := len(text) - (n - at) + 1 // the rare byte of a match comes before end
+	for i := at; i < end; i++ {
+		j := strings.IndexByte(text[i:end], exchangeAuthFailureText[at])
+		if j < 0 {
+			return false
+		}
+		i += j
+		if text[i-at:i-at+n] == exchangeAuthFailureText {
+			return true
+		}
+	}
+	return false
 }
+
+// exchangeAuthFailureRare is where the sentence's 'x' is.
+const exchangeAuthFailureRare = 16
 
 // ContainsFold is a case-insensitive strings.Contains for ASCII needles.
 func ContainsFold(s, needle string) bool {
