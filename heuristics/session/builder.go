@@ -764,7 +764,7 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 		}
 		return cmp.Compare(x.line, y.line)
 	}
-	if !slices.IsSortedFunc(f.rows, order) { // rows come in order unless a session spans files or workers
+	if !seqAscending(f.rows) && !slices.IsSortedFunc(f.rows, order) { // rows come in order unless a session spans files or workers
 		slices.SortStableFunc(f.rows, order)
 	}
 	var all string
@@ -788,6 +788,18 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 			f.buf[i] = '~' // what the next session's text will do
 		}
 	}
+}
+
+// seqAscending reports whether rows are in strictly ascending sequence
+// order, as almost every session's are: then they are in order, which it
+// tells without calling the comparison for every pair.
+func seqAscending(rows []frow) bool {
+	for i := 1; i < len(rows); i++ {
+		if rows[i].seq <= rows[i-1].seq {
+			return false
+		}
+	}
+	return true
 }
 
 // LendText makes the sessions handed to emit hold no copy of their text:
