@@ -748,7 +748,7 @@ func (b *Builder) newest() int64 {
 // emitScratch is what emitting sessions reuses.
 type emitScratch struct {
 	pending commandQueue
-	ciphers map[string]string // cipherName's
+	tls     map[string]tlsNamePair // tlsNames's
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session

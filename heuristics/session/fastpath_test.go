@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -152,31 +153,37 @@ func TestParseHex64(t *testing.T) {
 	}
 }
 
-// TestCipherName: the kept cipher names are what tlsCipher makes, one
-// string per suite, on real negotiation rows and rows missing parts.
-func TestCipherName(t *testing.T) {
+// TestTLSNames: the protocol and cipher kept per negotiation row are what
+// tlsProtocol and tlsCipher read, on real rows and rows missing parts, and
+// hold no lent text; the rows kept stay bounded.
+func TestTLSNames(t *testing.T) {
 	var sc emitScratch
 	for _, ctx := range []string{
 		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 384 bits",
 		"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_128 with strength 128 bits, MAC hash algorithm CALG_SHA_256 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 256 bits",
 		"TLS protocol SP_PROT_TLS1_3_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits",
 		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded",
-		"TLS protocol X negotiation succeeded using bulk encryption algorithm " + strings.Repeat("A", 200) + " MAC hash algorithm CALG_SHA",
+		"TLS protocol SP_PROT_SSL3_FOO negotiation succeeded",
 	} {
-		want := tlsCipher(ctx)
-		first := sc.cipherName(ctx)
-		if again := sc.cipherName(ctx); first != want || again != want {
-			t.Errorf("cipherName(%q) = %q then %q, want %q", ctx, first, again, want)
+		lent := []byte(ctx)
+		view := unsafe.String(&lent[0], len(lent))
+		p1, c1 := sc.tlsNames(view)
+		for i := range lent {
+			lent[i] = '~' // what the next session does to lent text
+		}
+		p2, c2 := sc.tlsNames(ctx)
+		if wp, wc := tlsProtocol(ctx), tlsCipher(ctx); p1 != wp || c1 != wc || p2 != wp || c2 != wc {
+			t.Errorf("tlsNames(%q) = %q %q, then %q %q; want %q %q", ctx, p1, c1, p2, c2, wp, wc)
 		}
 	}
-	for i := range 2 * maxCipherNames { // a new suite in every row: the names kept stay bounded
-		ctx := fmt.Sprintf("bulk encryption algorithm CALG_X%d with", i)
-		if got, want := sc.cipherName(ctx), tlsCipher(ctx); got != want {
-			t.Fatalf("cipherName(%q) = %q, want %q", ctx, got, want)
+	for i := range 2 * maxTLSRows { // a new suite in every row
+		ctx := fmt.Sprintf("TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_X%d with", i)
+		if p, c := sc.tlsNames(ctx); p != tlsProtocol(ctx) || c != tlsCipher(ctx) {
+			t.Fatalf("tlsNames(%q) = %q %q", ctx, p, c)
 		}
 	}
-	if len(sc.ciphers) > maxCipherNames {
-		t.Errorf("%d cipher names kept, at most %d wanted", len(sc.ciphers), maxCipherNames)
+	if len(sc.tls) > maxTLSRows {
+		t.Errorf("%d negotiation rows kept, at most %d wanted", len(sc.tls), maxTLSRows)
 	}
 }
 

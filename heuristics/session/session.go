@@ -539,8 +539,7 @@ func (s *Session) applyInfo(r *row, auth *authAttempts, cert **Certificate, sc *
 		s.AuthUser = r.data
 	case strings.HasPrefix(r.context, "TLS protocol ") && strings.Contains(r.context, "succeeded"):
 		s.TLS = true
-		s.TLSProtocol = tlsProtocol(r.context)
-		s.TLSCipher = sc.cipherName(r.context)
+		s.TLSProtocol, s.TLSCipher = sc.tlsNames(r.context)
 	case strings.HasPrefix(r.context, "TLS negotiation failed"):
 		_, e, ok := strings.Cut(r.context, "with error ")
 		if !ok {
@@ -913,49 +912,33 @@ func cipherPart(ctx, label string) string {
 	return strings.TrimPrefix(strings.TrimRight(w, ",;"), "CALG_")
 }
 
-// cipherName is tlsCipher(ctx), the same name string for the same suite:
-// a handful of suites serve every session, and joining the parts made a new
-// string each time. The names kept are bounded (a hostile log could name a
-// new suite in every row).
-func (sc *emitScratch) cipherName(ctx string) string {
-	var parts [3]string
-	n, size := 0, 0
-	for _, label := range [...]string{"bulk encryption algorithm ", "MAC hash algorithm ", "key exchange algorithm "} {
-		if w := cipherPart(ctx, label); w != "" {
-			parts[n] = w
-			n++
-			size += len(w) + 1
+// tlsNames is tlsProtocol(ctx) and tlsCipher(ctx), kept per worker by the
+// whole row: a handful of suites serve every session, so the same few
+// negotiation rows come again and again, and looking one up costs less than
+// reading it (and joining the cipher's parts made a new string each time).
+// The rows kept are bounded (a hostile log could name a new suite in every
+// row); past that they are read each time.
+func (sc *emitScratch) tlsNames(ctx string) (protocol, cipher string) {
+	if v, ok := sc.tls[ctx]; ok {
+		return v.protocol, v.cipher
+	}
+	protocol, cipher = tlsProtocol(ctx), tlsCipher(ctx)
+	if len(sc.tls) < maxTLSRows {
+		if sc.tls == nil {
+			sc.tls = map[string]tlsNamePair{}
 		}
+		// ctx is lent text, and a cipher of one part a slice of it: the
+		// map keeps copies.
+		cipher = strings.Clone(cipher)
+		sc.tls[strings.Clone(ctx)] = tlsNamePair{protocol, cipher}
 	}
-	switch {
-	case n == 0:
-		return ""
-	case size > 128:
-		return strings.Join(parts[:n], " ")
-	}
-	var buf [128]byte
-	name := buf[:0]
-	for i, p := range parts[:n] {
-		if i > 0 {
-			name = append(name, ' ')
-		}
-		name = append(name, p...)
-	}
-	if v, ok := sc.ciphers[string(name)]; ok { // no allocation for the lookup
-		return v
-	}
-	v := string(name)
-	if sc.ciphers == nil {
-		sc.ciphers = map[string]string{}
-	}
-	if len(sc.ciphers) < maxCipherNames {
-		sc.ciphers[v] = v
-	}
-	return v
+	return protocol, cipher
 }
 
-// maxCipherNames bounds the cipher names one worker keeps.
-const maxCipherNames = 64
+type tlsNamePair struct{ protocol, cipher string }
+
+// maxTLSRows bounds the negotiation rows one worker keeps.
+const maxTLSRows = 64
 
 // parseCombinedCert reads the one-row certificate of receive logs, whose
 // context is "Sending certificate Subject Issuer name Serial number
