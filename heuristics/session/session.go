@@ -667,9 +667,10 @@ func (s *Session) applyProxyField(f string) {
 // authentication failure. "535 5.7.3 Authentication unsuccessful" is a
 // user's bad password and is not.
 //
-// It is asked of every row's data and context, and almost every row is too
-// short to hold the sentence: the length checks come first and are inlined
-// at each call, so that only long rows pay for the search.
+// It is asked of every row's data and context, and most of them (four in
+// five in the sample) are too short to hold the sentence: the length checks
+// come first and are inlined at each call, so that only long fields pay for
+// the search.
 func isExchangeAuthFailure(text string) bool {
 	return len(text) >= 20 && (text[:len(exchangeAuthFailurePrefix)] == exchangeAuthFailurePrefix ||
 		len(text) >= len(exchangeAuthFailureText) && containsExchangeAuthFailureText(text))
