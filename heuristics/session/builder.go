@@ -149,7 +149,7 @@ func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 	b := &Builder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1)), checkReuse: os.Getenv(checkReuseEnv) != ""}
 	b.names.ids = map[string]uint32{}
 	for i := range b.parts {
-		b.parts[i] = &builderPart{open: map[fragKey]*fragment{}, files: map[fileSess]fileSessState{}}
+		b.parts[i] = &builderPart{open: openFragments{byID: map[uint64]*fragment{}}, files: map[fileKey]fileSessState{}}
 	}
 	return b
 }
@@ -162,7 +162,7 @@ func (b *Builder) Stats() *BuildStats { return &b.stats }
 func (b *Builder) HeldOpen() int {
 	n := 0
 	for _, p := range b.parts {
-		n += len(p.open)
+		n += p.open.len()
 	}
 	return n
 }
@@ -234,6 +234,119 @@ type fileSess struct {
 	file uint32
 }
 
+// fileKey is a fileSess as a map key without padding, so that it hashes
+// and compares as one block of memory rather than field by field.
+type fileKey struct {
+	id      uint64
+	server  uint32
+	file    uint32
+	logType parser.LogType
+	pad     [7]byte // always zero: no padding the hash would skip
+}
+
+func (fs fileSess) mapKey() fileKey {
+	return fileKey{id: fs.id, server: fs.server, file: fs.file, logType: fs.logType}
+}
+
+// openFragments are a worker's open fragments by key. The map is keyed by
+// session-id alone, the few fragments that share an id (other servers,
+// files or endpoints) chained from it: it is read at every change of
+// session from one row to the next and written twice per session, and a
+// uint64 hashes at a fraction of the cost of a whole fragKey, which holds
+// padding and a pointer and is hashed field by field. A chain holds at most
+// maxSameID fragments; more of one id (a damaged or hostile log reusing
+// it) go to a map by the whole key, so that no lookup walks a long chain.
+type openFragments struct {
+	byID map[uint64]*fragment
+	more map[fragKey]*fragment // past maxSameID fragments of one id
+	n    int
+}
+
+const maxSameID = 8
+
+func (o *openFragments) len() int { return o.n }
+
+func (o *openFragments) get(k fragKey) *fragment {
+	for f := o.byID[k.id]; f != nil; f = f.sameID {
+		if f.key == k {
+			return f
+		}
+	}
+	if len(o.more) > 0 {
+		return o.more[k]
+	}
+	return nil
+}
+
+// put adds f as k, which must not be open.
+func (o *openFragments) put(k fragKey, f *fragment) {
+	o.n++
+	first := o.byID[k.id]
+	chain := 0
+	for g := first; g != nil; g = g.sameID {
+		chain++
+	}
+	if chain >= maxSameID {
+		if o.more == nil {
+			o.more = map[fragKey]*fragment{}
+		}
+		f.key, f.sameID = k, nil
+		o.more[k] = f
+		return
+	}
+	f.key, f.sameID = k, first
+	o.byID[k.id] = f
+}
+
+func (o *openFragments) del(k fragKey) {
+	if len(o.more) > 0 {
+		if _, ok := o.more[k]; ok {
+			delete(o.more, k)
+			o.n--
+			return
+		}
+	}
+	var prev *fragment
+	for f := o.byID[k.id]; f != nil; prev, f = f, f.sameID {
+		if f.key != k {
+			continue
+		}
+		switch {
+		case prev != nil:
+			prev.sameID = f.sameID
+		case f.sameID != nil:
+			o.byID[k.id] = f.sameID
+		default:
+			delete(o.byID, k.id)
+		}
+		f.sameID = nil
+		o.n--
+		return
+	}
+}
+
+// all yields every open fragment with its key, in no particular order.
+func (o *openFragments) all(yield func(fragKey, *fragment) bool) {
+	for _, f := range o.byID {
+		for ; f != nil; f = f.sameID {
+			if !yield(f.key, f) {
+				return
+			}
+		}
+	}
+	for k, f := range o.more {
+		if !yield(k, f) {
+			return
+		}
+	}
+}
+
+func (o *openFragments) clear() {
+	clear(o.byID)
+	o.more = nil
+	o.n = 0
+}
+
 // fileSessState is what a worker knows of a session key in one file: the
 // remote endpoint of its latest fragment and how many are open.
 type fileSessState struct {
@@ -242,18 +355,21 @@ type fileSessState struct {
 }
 
 // frow is one row of an open session; its data and context live in the
-// fragment's buf.
+// fragment's buf. The fields are ordered to leave no padding (40 bytes,
+// not 48): every row of every session is written here once.
 type frow struct {
-	seq        uint32
-	event      byte
 	t          int64
-	file       uint32
 	line       int64
+	seq        uint32
+	file       uint32
 	off        uint32
 	dLen, cLen uint32
+	event      byte
 }
 
 type fragment struct {
+	key               fragKey   // while open (openFragments)
+	sameID            *fragment // the next open fragment of the same session-id
 	connector         uint32
 	rows              []frow
 	buf               []byte
@@ -296,8 +412,8 @@ func (f *fragment) absorb(o *fragment) {
 }
 
 type builderPart struct {
-	open    map[fragKey]*fragment
-	files   map[fileSess]fileSessState
+	open    openFragments
+	files   map[fileKey]fileSessState
 	newest  int64       // the newest row time this worker saw
 	free    []*fragment // finished fragments, reused: most sessions are alike in size
 	scratch emitScratch
@@ -379,12 +495,12 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		k := fragKey{sessKey: sessKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}, file: file}
 		if remoteIP.IsValid(i) {
 			k.remote = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i))
-		} else if st, ok := p.files[fileSess{k.sessKey, file}]; ok {
+		} else if st, ok := p.files[fileSess{k.sessKey, file}.mapKey()]; ok {
 			k.remote = st.remote // no endpoint logged: the latest session of this id in this file
 		}
 		if cur == nil || k != curKey {
 			curKey = k
-			cur = p.open[k]
+			cur = p.open.get(k)
 			if cur == nil {
 				cur = b.openFragment(p, k, connIDs[connIdx[i]], lines[i])
 			}
@@ -430,7 +546,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 			cur = nil
 		}
 	}
-	if o := int64(len(p.open)); o > b.stats.MaxOpenNow.Load() {
+	if o := int64(p.open.len()); o > b.stats.MaxOpenNow.Load() {
 		b.stats.MaxOpenNow.Store(o) // racy max across workers; a statistic only
 	}
 }
@@ -439,14 +555,14 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 // key in the same file that had no remote endpoint yet is taken over; one
 // with another remote endpoint still open makes this one a conflict.
 func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line int64) *fragment {
-	fk := fileSess{k.sessKey, k.file}
+	fk := fileSess{k.sessKey, k.file}.mapKey()
 	st, seen := p.files[fk]
 	if seen && st.open > 0 && st.remote != k.remote {
 		old := fragKey{k.sessKey, k.file, st.remote}
-		if f := p.open[old]; f != nil && !st.remote.IsValid() {
+		if f := p.open.get(old); f != nil && !st.remote.IsValid() {
 			// The session's first rows named no endpoint: they are its own.
-			delete(p.open, old)
-			p.open[k] = f
+			p.open.del(old)
+			p.open.put(k, f)
 			p.files[fk] = fileSessState{remote: k.remote, open: st.open}
 			return f
 		}
@@ -458,9 +574,9 @@ func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line
 		ref := Ref{File: b.names.name(k.file), Line: line}
 		b.example(&b.conflictAt, ref, fmt.Sprintf("%s (session %016X from %s while open from %s)", ref, k.id, k.remote, st.remote))
 	}
-	p.open[k] = f
+	p.open.put(k, f)
 	p.files[fk] = fileSessState{remote: k.remote, open: st.open + 1}
-	if len(p.open) > b.maxOpen {
+	if p.open.len() > b.maxOpen {
 		b.evict(p, k)
 	}
 	return f
@@ -476,8 +592,8 @@ func (b *Builder) evict(p *builderPart, keep fragKey) {
 		k fragKey
 		t int64
 	}
-	all := make([]aged, 0, len(p.open))
-	for k, f := range p.open {
+	all := make([]aged, 0, p.open.len())
+	for k, f := range p.open.all {
 		if k != keep {
 			all = append(all, aged{k, f.lastT})
 		}
@@ -487,7 +603,7 @@ func (b *Builder) evict(p *builderPart, keep fragKey) {
 			cmp.Compare(a.k.file, b.k.file), a.k.remote.Compare(b.k.remote))
 	})
 	for _, a := range all[:len(all)/4] {
-		f := p.open[a.k]
+		f := p.open.get(a.k)
 		b.stats.Evicted.Add(1)
 		first := slices.MinFunc(f.rows, func(x, y frow) int { return cmp.Compare(x.seq, y.seq) })
 		ref := Ref{File: b.names.name(first.file), Line: first.line}
@@ -497,8 +613,8 @@ func (b *Builder) evict(p *builderPart, keep fragKey) {
 }
 
 func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
-	delete(p.open, k)
-	fk := fileSess{k.sessKey, k.file}
+	p.open.del(k)
+	fk := fileSess{k.sessKey, k.file}.mapKey()
 	if st, ok := p.files[fk]; ok {
 		if st.open--; st.open <= 0 {
 			delete(p.files, fk)
@@ -538,7 +654,7 @@ func (b *Builder) joinOpen() []joined {
 	}
 	var items []item
 	for _, p := range b.parts {
-		for k, f := range p.open {
+		for k, f := range p.open.all {
 			it := item{k: k, f: f, file: b.names.name(k.file), line: math.MaxInt64}
 			for _, r := range f.rows {
 				if r.file == k.file {
@@ -547,7 +663,7 @@ func (b *Builder) joinOpen() []joined {
 			}
 			items = append(items, it)
 		}
-		clear(p.open)
+		p.open.clear()
 		clear(p.files)
 	}
 	server := func(k fragKey) string { return b.names.name(k.server) }
@@ -629,9 +745,10 @@ func (b *Builder) newest() int64 {
 	return t
 }
 
-// emitScratch is what emitting sessions reuses: the rows replayed.
+// emitScratch is what emitting sessions reuses.
 type emitScratch struct {
-	rows []row
+	pending commandQueue
+	tls     map[string]tlsNamePair // tlsNames's
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session
@@ -647,7 +764,7 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 		}
 		return cmp.Compare(x.line, y.line)
 	}
-	if !slices.IsSortedFunc(f.rows, order) { // rows come in order unless a session spans files or workers
+	if !seqAscending(f.rows) && !slices.IsSortedFunc(f.rows, order) { // rows come in order unless a session spans files or workers
 		slices.SortStableFunc(f.rows, order)
 	}
 	var all string
@@ -658,31 +775,31 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 	default:
 		all = string(f.buf) // one copy; every field below is a slice of it
 	}
-	rows := slices.Grow(sc.rows[:0], len(f.rows))[:len(f.rows)]
-	var lastFile uint32
-	var lastName string
-	for i, r := range f.rows {
-		if r.file != lastFile {
-			lastFile, lastName = r.file, b.names.name(r.file)
-		}
-		rows[i] = row{seq: r.seq, event: r.event, t: r.t, ref: Ref{File: lastName, Line: r.line},
-			data: all[r.off : r.off+r.dLen], context: all[r.off+r.dLen : r.off+r.dLen+r.cLen]}
-	}
 	s := &Session{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
 		Local: f.local, Remote: f.remote, Complete: f.complete()}
-	buildSession(s, rows)
+	buildSession(s, f.rows, all, &b.names, sc)
 	b.stats.Sessions.Add(1)
 	if s.Complete {
 		b.stats.Complete.Add(1)
 	}
 	b.emit(s)
-	clear(rows) // drop the references to this session's text
-	sc.rows = rows
 	if b.lendText && b.checkReuse {
 		for i := range f.buf {
 			f.buf[i] = '~' // what the next session's text will do
 		}
 	}
+}
+
+// seqAscending reports whether rows are in strictly ascending sequence
+// order, as almost every session's are: then they are in order, which it
+// tells without calling the comparison for every pair.
+func seqAscending(rows []frow) bool {
+	for i := 1; i < len(rows); i++ {
+		if rows[i].seq <= rows[i-1].seq {
+			return false
+		}
+	}
+	return true
 }
 
 // LendText makes the sessions handed to emit hold no copy of their text:

@@ -91,10 +91,10 @@ func (b *Builder) Restore(open []Open) {
 			f.lastT = max(f.lastT, r.T)
 			p.newest = max(p.newest, r.T)
 		}
-		if old := p.open[k]; old != nil {
+		if old := p.open.get(k); old != nil {
 			old.absorb(f)
 		} else {
-			p.open[k] = f
+			p.open.put(k, f)
 		}
 	}
 }

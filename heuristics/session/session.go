@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -207,7 +209,8 @@ const (
 // keeps; a session holding this many may have had more, not counted.
 const MaxMessagesPerSession = maxMessagesPerSes
 
-// row is one logged event of a session, as finalize reads it.
+// row is one logged event of a session, as buildSession reads it: a view
+// of one frow and its text.
 type row struct {
 	seq     uint32
 	event   byte // one of parser.Events, or 0 when the log left it empty
@@ -228,66 +231,123 @@ type command struct {
 	ref      Ref
 }
 
-// buildSession replays rows (already in sequence order) through the SMTP
+// commandQueue holds the commands waiting for their reply, first in first
+// out. A few wait at a time (pipelining); one queue per worker is reused
+// for every session, so that a long session does not grow a new slice each
+// time its head moves past the end.
+type commandQueue struct {
+	buf  []command
+	head int // buf[head:] wait
+}
+
+func (q *commandQueue) len() int        { return len(q.buf) - q.head }
+func (q *commandQueue) front() *command { return &q.buf[q.head] }
+
+func (q *commandQueue) pop() {
+	q.buf[q.head] = command{}
+	if q.head++; q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	}
+}
+
+// push adds a command at the end, zero, for the caller to fill.
+func (q *commandQueue) push() *command {
+	if len(q.buf) == cap(q.buf) && q.head > 0 { // room at the front: move the waiting ones there
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, command{})
+	return &q.buf[len(q.buf)-1]
+}
+
+// reset empties q, dropping its references to session text.
+func (q *commandQueue) reset() {
+	clear(q.buf)
+	q.buf, q.head = q.buf[:0], 0
+}
+
+// buildSession replays rows (already in sequence order; their data and
+// context are slices of text, their files named by names) through the SMTP
 // conversation. In a receive log '<' rows are the client's commands and '>'
 // our replies; in a send log it is the other way round. Replies are paired
 // with commands first-in first-out, never by adjacency: with PIPELINING the
 // reply to MAIL FROM may be logged after the RCPT TO rows.
-func buildSession(s *Session, rows []row) {
+func buildSession(s *Session, rows []frow, text string, names *interner, sc *emitScratch) {
 	if len(rows) == 0 {
 		return
 	}
 	s.Rows = len(rows)
-	s.First, s.Last = rows[0].ref, rows[len(rows)-1].ref
+	s.First = Ref{File: names.name(rows[0].file), Line: rows[0].line}
+	s.Last = Ref{File: names.name(rows[len(rows)-1].file), Line: rows[len(rows)-1].line}
 	start, end := rows[0].t, rows[0].t
 	cmdEvent, replyEvent := byte('<'), byte('>')
 	if s.LogType == parser.LogTypeSend {
 		cmdEvent, replyEvent = '>', '<'
 	}
 	// The greeting is a reply without a command: a pseudo-command waits for it.
-	// Commands waiting for their reply; a few at a time (pipelining), so
-	// they start on the stack.
-	var pendingBuf [8]command
-	pending := append(pendingBuf[:0], command{greeting: true, msg: -1})
-	if rows[0].seq != 0 {
-		pending = pending[:0] // the session started in a file we do not have
+	pending := &sc.pending
+	pending.reset()
+	defer pending.reset() // drop the references to this session's text
+	if rows[0].seq == 0 { // else the session started in a file we do not have
+		*pending.push() = command{greeting: true, msg: -1}
 	}
 	cur := -1 // current message
 	lastVerb := ""
 	quitAfterEHLO := false
 	var auth authAttempts
 	var cert *Certificate // the certificate that per-field rows describe
+	// The recipients of all the session's messages share one array, sized
+	// by a count of RCPT rows, instead of each message growing its own.
+	var rcptFree []Rcpt // the room left in it
+	if n := countRcptRows(rows, text, cmdEvent); n > 0 {
+		rcptFree = make([]Rcpt, 0, n)
+	}
 	closeContinued := func() {
-		for len(pending) > 0 && pending[0].partial {
-			pending = pending[1:]
+		for pending.len() > 0 && pending.front().partial {
+			pending.pop()
 		}
 	}
-	for _, r := range rows {
+	// Each row is read through r, made in place from the compact frow: a
+	// slice of rows would be written, and cleared, for every session.
+	var r row
+	var lastFile uint32 // the file of the last row, named lastName
+	var lastName string
+	for i := range rows {
+		fr := &rows[i]
+		if fr.file != lastFile {
+			lastFile, lastName = fr.file, names.name(fr.file)
+		}
+		r = row{seq: fr.seq, event: fr.event, t: fr.t, ref: Ref{File: lastName, Line: fr.line},
+			data: text[fr.off : fr.off+fr.dLen], context: text[fr.off+fr.dLen : fr.off+fr.dLen+fr.cLen]}
 		start, end = min(start, r.t), max(end, r.t)
 		switch r.event {
 		case '+', '-':
 			if r.event == '-' {
 				s.Disconnect = r.context
-				pending = pending[:0]
+				pending.reset()
 			}
 		case cmdEvent:
 			closeContinued()
-			if len(pending) > 0 && pending[0].greeting && !pending[0].partial {
+			if pending.len() > 0 && pending.front().greeting && !pending.front().partial {
 				// Nobody speaks before the greeting: if a command comes
 				// first, the greeting was not logged and never will be.
-				pending = pending[1:]
+				pending.pop()
 			}
 			verb, arg := splitVerb(r.data)
 			if verb == "QUIT" && (lastVerb == "EHLO" || lastVerb == "HELO") {
 				quitAfterEHLO = true
 			}
 			lastVerb = verb
-			c := command{verb: verb, arg: arg, msg: -1, ref: r.ref}
+			waiting := pending.len() // before this one
+			c := pending.push()      // filled in place
+			*c = command{verb: verb, arg: arg, msg: -1, ref: r.ref}
 			switch verb {
 			case "EHLO", "HELO":
 				s.EHLO = arg
 			case "MAIL":
 				if len(s.Messages) < maxMessagesPerSes {
+					rcptFree = sealRcpts(s.Messages, rcptFree)
 					s.Messages = append(s.Messages, Message{From: angleAddr(arg), At: r.ref})
 					cur = len(s.Messages) - 1
 				} else {
@@ -295,7 +355,7 @@ func buildSession(s *Session, rows []row) {
 				}
 				c.msg = cur
 			case "RCPT":
-				if cur < 0 && len(s.Messages) == 0 && len(pending) == 0 {
+				if cur < 0 && len(s.Messages) == 0 && waiting == 0 {
 					// The session's start (and its MAIL FROM) is in a file we
 					// do not have; the recipients still count.
 					s.Messages = append(s.Messages, Message{FromMissing: true, At: r.ref})
@@ -306,6 +366,9 @@ func buildSession(s *Session, rows []row) {
 				} else if cur >= 0 {
 					addr := angleAddr(arg)
 					m := &s.Messages[cur]
+					if m.Rcpts == nil {
+						m.Rcpts = rcptFree // the message's first recipient: where the shared array's room starts
+					}
 					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: DomainOf(addr), At: r.ref})
 					c.msg, c.rcpt = cur, len(m.Rcpts)-1
 				}
@@ -316,13 +379,12 @@ func buildSession(s *Session, rows []row) {
 			case "AUTH":
 				auth.try++
 			}
-			pending = append(pending, c)
 		case replyEvent:
-			code, cont, text := splitReply(r.data)
+			code, cont, replyText := splitReply(r.data)
 			if code == 0 {
 				continue // not a reply line (a send log's free text); nothing to pair
 			}
-			if len(pending) == 0 {
+			if pending.len() == 0 {
 				// A reply nobody asked for: a 421 on timeout, or a session cut
 				// at the front. Keep the errors; the rest carries no meaning.
 				if code >= 400 {
@@ -330,29 +392,60 @@ func buildSession(s *Session, rows []row) {
 				}
 				continue
 			}
-			c := &pending[0]
-			if rows[0].seq != 0 && c.verb != "MAIL" && isSenderReply(text) && len(s.Messages) > 0 && s.Messages[0].FromMissing {
+			c := pending.front()
+			if rows[0].seq != 0 && c.verb != "MAIL" && isSenderReply(replyText) && len(s.Messages) > 0 && s.Messages[0].FromMissing {
 				continue // answers the MAIL FROM we did not see
 			}
 			if cont {
 				c.partial = true
 			}
-			s.applyReply(c, code, cont, text, r, &auth)
+			s.applyReply(c, code, cont, replyText, &r, &auth)
 			if !cont && !(code >= 300 && code < 400) {
-				pending = pending[1:]
+				pending.pop()
 			}
 		default: // '*' and rows whose event the log left empty
-			s.applyInfo(r, &auth, &cert)
+			s.applyInfo(&r, &auth, &cert, sc)
 		}
 		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
 		}
 	}
+	sealRcpts(s.Messages, rcptFree)
 	s.QuitAfterEHLO = quitAfterEHLO && len(s.Messages) == 0
 	s.Start, s.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
 	if !s.Client.IsValid() {
 		s.Client = s.Remote.Addr()
 	}
+}
+
+// countRcptRows counts the command rows that may be RCPT TO: at least as
+// many as there are recipients, unless a log pads its commands with
+// spaces (then the recipients past the count get arrays of their own).
+func countRcptRows(rows []frow, text string, cmdEvent byte) int {
+	n := 0
+	for i := range rows {
+		if r := &rows[i]; r.event == cmdEvent && r.dLen >= 4 && text[r.off]|0x20 == 'r' && text[r.off+1]|0x20 == 'c' {
+			n++
+		}
+	}
+	return n
+}
+
+// sealRcpts ends the recipients of the last of msgs: free, the room left in
+// the array recipients share, moves past those the message holds there,
+// and the message's slice is capped so that appending to it cannot
+// overwrite another message's.
+func sealRcpts(msgs []Message, free []Rcpt) []Rcpt {
+	if len(msgs) == 0 {
+		return free
+	}
+	m := &msgs[len(msgs)-1]
+	n := len(m.Rcpts)
+	if n > 0 && cap(free) > 0 && unsafe.SliceData(m.Rcpts) == unsafe.SliceData(free) {
+		free = free[n:n] // free has no length: its room is its capacity
+	}
+	m.Rcpts = m.Rcpts[:n:n]
+	return free
 }
 
 func (s *Session) addError(r Reply) {
@@ -379,7 +472,7 @@ func (a *authAttempts) fail(s *Session) {
 }
 
 // applyReply records what a (final or partial) reply means for its command.
-func (s *Session) applyReply(c *command, code int, cont bool, text string, r row, auth *authAttempts) {
+func (s *Session) applyReply(c *command, code int, cont bool, text string, r *row, auth *authAttempts) {
 	if code >= 400 {
 		s.addError(Reply{Command: c.verb, Code: code, Text: r.data, At: r.ref})
 	}
@@ -427,7 +520,7 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r row
 
 // applyInfo reads the '*' rows that matter. cert is the certificate that
 // per-field certificate rows describe, set by their heading row.
-func (s *Session) applyInfo(r row, auth *authAttempts, cert **Certificate) {
+func (s *Session) applyInfo(r *row, auth *authAttempts, cert **Certificate, sc *emitScratch) {
 	switch {
 	case strings.HasPrefix(r.context, "Inbound AUTH ") && strings.Contains(r.context, " failed"):
 		// "Inbound AUTH LOGIN failed because of LogonDenied". (X-EXPS
@@ -446,8 +539,7 @@ func (s *Session) applyInfo(r row, auth *authAttempts, cert **Certificate) {
 		s.AuthUser = r.data
 	case strings.HasPrefix(r.context, "TLS protocol ") && strings.Contains(r.context, "succeeded"):
 		s.TLS = true
-		s.TLSProtocol = tlsProtocol(r.context)
-		s.TLSCipher = tlsCipher(r.context)
+		s.TLSProtocol, s.TLSCipher = sc.tlsNames(r.context)
 	case strings.HasPrefix(r.context, "TLS negotiation failed"):
 		_, e, ok := strings.Cut(r.context, "with error ")
 		if !ok {
@@ -501,40 +593,119 @@ func isExchangeAuthInfo(text string) bool {
 // applyProxy reads XPROXYFROM SID=... IP=... PORT=... DOMAIN=... AUTHSRC=...
 func (s *Session) applyProxy(arg string) {
 	s.Proxied = true
-	for f := range strings.FieldsSeq(arg) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			continue
+	if !isASCII(arg) {
+		for f := range strings.FieldsSeq(arg) { // Unicode spaces split fields too
+			s.applyProxyField(f)
 		}
-		switch strings.ToUpper(k) {
-		case "IP":
-			if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
-				s.Client = a.Unmap()
-			}
-		case "SID":
-			if id, err := strconv.ParseUint(v, 16, 64); err == nil {
-				s.ProxySID = id
-			}
-		case "AUTHSRC":
-			s.ProxyAuth = v
-		case "DOMAIN":
-			s.EHLO = v // the original client's EHLO name
+		return
+	}
+	// ASCII, as Exchange writes it: the fields without an iterator, which
+	// costs more than the rest of reading them.
+	for i := 0; i < len(arg); {
+		for i < len(arg) && isSpace[arg[i]] {
+			i++
 		}
+		j := i
+		for j < len(arg) && !isSpace[arg[j]] {
+			j++
+		}
+		if j > i {
+			s.applyProxyField(arg[i:j])
+		}
+		i = j
+	}
+}
+
+// parseHex64 is strconv.ParseUint(v, 16, 64) without the error value,
+// which costs more than the parse of a session-id.
+func parseHex64(v string) (uint64, bool) {
+	if v == "" {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		var d byte
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			d = c | 0x20 - 'a' + 10
+		default:
+			return 0, false
+		}
+		if n>>60 != 0 {
+			return 0, false // overflows 64 bits
+		}
+		n = n<<4 | uint64(d)
+	}
+	return n, true
+}
+
+// applyProxyField reads one KEY=value field of XPROXYFROM.
+func (s *Session) applyProxyField(f string) {
+	k, v, ok := strings.Cut(f, "=")
+	if !ok {
+		return
+	}
+	switch strings.ToUpper(k) {
+	case "IP":
+		if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+			s.Client = a.Unmap()
+		}
+	case "SID":
+		if id, ok := parseHex64(v); ok {
+			s.ProxySID = id
+		}
+	case "AUTHSRC":
+		s.ProxyAuth = v
+	case "DOMAIN":
+		s.EHLO = v // the original client's EHLO name
 	}
 }
 
 // isExchangeAuthFailure reports whether text is the 5.7.3 Exchange Server
 // authentication failure. "535 5.7.3 Authentication unsuccessful" is a
 // user's bad password and is not.
+//
+// It is asked of every row's data and context, and most of them (four in
+// five in the sample) are too short to hold the sentence: the length checks
+// come first and are inlined at each call, so that only long fields pay for
+// the search.
 func isExchangeAuthFailure(text string) bool {
-	if len(text) < 20 {
-		return false
-	}
-	// Exchange writes the text in one spelling; a case-sensitive search
-	// is several times faster on every row than a folded one.
-	return strings.HasPrefix(text, "451 5.7.3") ||
-		strings.Contains(text, "Cannot achieve Exchange Server authentication")
+	return len(text) >= 20 && (text[:len(exchangeAuthFailurePrefix)] == exchangeAuthFailurePrefix ||
+		len(text) >= len(exchangeAuthFailureText) && containsExchangeAuthFailureText(text))
 }
+
+// The 5.7.3 failure as Exchange writes it, in one spelling: a case-sensitive
+// search is several times faster on every row than a folded one.
+const (
+	exchangeAuthFailurePrefix = "451 5.7.3"
+	exchangeAuthFailureText   = "Cannot achieve Exchange Server authentication"
+)
+
+// containsExchangeAuthFailureText is strings.Contains(text,
+// exchangeAuthFailureText), but looks for the sentence's 'x' (of
+// "Exchange"), rare in the logs, where the standard search looks for its
+// 'C', frequent in certificate and TLS rows ("CN=", "CALG_"), and stops
+// at each to compare.
+func containsExchangeAuthFailureText(text string) bool {
+	const at, n = exchangeAuthFailureRare, len(exchangeAuthFailureText)
+	end := len(text) - (n - at) + 1 // the rare byte of a match comes before end
+	for i := at; i < end; i++ {
+		j := strings.IndexByte(text[i:end], exchangeAuthFailureText[at])
+		if j < 0 {
+			return false
+		}
+		i += j
+		if text[i-at:i-at+n] == exchangeAuthFailureText {
+			return true
+		}
+	}
+	return false
+}
+
+// exchangeAuthFailureRare is where the sentence's 'x' is.
+const exchangeAuthFailureRare = 16
 
 // ContainsFold is a case-insensitive strings.Contains for ASCII needles.
 func ContainsFold(s, needle string) bool {
@@ -607,14 +778,84 @@ func DomainOf(addr string) string {
 	return strings.ToLower(strings.TrimRight(strings.TrimSpace(addr[i+1:]), "."))
 }
 
-// hasToken reports whether the space-separated text holds tok (any case).
+// hasToken reports whether the space-separated text holds tok (any case),
+// as strings.Fields and strings.EqualFold would tell. It is asked of every
+// EHLO reply line; ASCII text, which is all Exchange writes, is searched for
+// tok without splitting it into fields.
 func hasToken(text, tok string) bool {
-	for f := range strings.FieldsSeq(text) {
-		if strings.EqualFold(f, tok) {
+	if tok == "" || !isASCII(text) || !isASCII(tok) {
+		// Unicode spaces split fields, and some non-ASCII letters fold to
+		// ASCII ones (K, the Kelvin sign, is k): the general way.
+		for f := range strings.FieldsSeq(text) {
+			if strings.EqualFold(f, tok) {
+				return true
+			}
+		}
+		return false
+	}
+	// A byte of tok that case does not change (the '-' of X-EXPS) is
+	// searched for, a whole SIMD block at a time, and the field around it
+	// compared.
+	anchor := -1
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i] | 0x20; c < 'a' || c > 'z' {
+			anchor = i
+			break
+		}
+	}
+	if anchor < 0 {
+		for i := 0; i+len(tok) <= len(text); {
+			for i < len(text) && isSpace[text[i]] {
+				i++
+			}
+			j := i
+			for j < len(text) && !isSpace[text[j]] {
+				j++
+			}
+			if j-i == len(tok) && strings.EqualFold(text[i:j], tok) {
+				return true
+			}
+			i = j
+		}
+		return false
+	}
+	for from := 0; ; {
+		k := strings.IndexByte(text[from:], tok[anchor])
+		if k < 0 {
+			return false
+		}
+		at, end := from+k-anchor, from+k-anchor+len(tok) // where tok would be
+		from += k + 1
+		if at < 0 {
+			continue
+		}
+		if end > len(text) {
+			return false
+		}
+		if (at == 0 || isSpace[text[at-1]]) && (end == len(text) || isSpace[text[end]]) && strings.EqualFold(text[at:end], tok) {
 			return true
 		}
 	}
-	return false
+}
+
+// isSpace holds the ASCII bytes strings.Fields splits on.
+var isSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 { // eight bytes at a time
+		if (uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // tlsProtocol turns "TLS protocol SP_PROT_TLS1_2_SERVER negotiation ..."
@@ -654,17 +895,51 @@ var tlsVersions = map[string]string{"TLS1_0": "TLS1.0", "TLS1_1": "TLS1.1", "TLS
 func tlsCipher(ctx string) string {
 	var parts []string
 	for _, label := range []string{"bulk encryption algorithm ", "MAC hash algorithm ", "key exchange algorithm "} {
-		_, rest, ok := strings.Cut(ctx, label)
-		if !ok {
-			continue
-		}
-		w, _, _ := strings.Cut(rest, " ")
-		if w = strings.TrimPrefix(strings.TrimRight(w, ",;"), "CALG_"); w != "" {
+		if w := cipherPart(ctx, label); w != "" {
 			parts = append(parts, w)
 		}
 	}
 	return strings.Join(parts, " ")
 }
+
+// cipherPart is the algorithm after label in a TLS negotiation row, CALG_
+// dropped: "AES_256"; "" when label is not there.
+func cipherPart(ctx, label string) string {
+	_, rest, ok := strings.Cut(ctx, label)
+	if !ok {
+		return ""
+	}
+	w, _, _ := strings.Cut(rest, " ")
+	return strings.TrimPrefix(strings.TrimRight(w, ",;"), "CALG_")
+}
+
+// tlsNames is tlsProtocol(ctx) and tlsCipher(ctx), kept per worker by the
+// whole row: a handful of suites serve every session, so the same few
+// negotiation rows come again and again, and looking one up costs less than
+// reading it (and joining the cipher's parts made a new string each time).
+// The rows kept are bounded (a hostile log could name a new suite in every
+// row); past that they are read each time.
+func (sc *emitScratch) tlsNames(ctx string) (protocol, cipher string) {
+	if v, ok := sc.tls[ctx]; ok {
+		return v.protocol, v.cipher
+	}
+	protocol, cipher = tlsProtocol(ctx), tlsCipher(ctx)
+	if len(sc.tls) < maxTLSRows {
+		if sc.tls == nil {
+			sc.tls = map[string]tlsNamePair{}
+		}
+		// ctx is lent text, and a cipher of one part a slice of it: the
+		// map keeps copies.
+		cipher = strings.Clone(cipher)
+		sc.tls[strings.Clone(ctx)] = tlsNamePair{protocol, cipher}
+	}
+	return protocol, cipher
+}
+
+type tlsNamePair struct{ protocol, cipher string }
+
+// maxTLSRows bounds the negotiation rows one worker keeps.
+const maxTLSRows = 64
 
 // parseCombinedCert reads the one-row certificate of receive logs, whose
 // context is "Sending certificate Subject Issuer name Serial number

@@ -1,0 +1,272 @@
+package session
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/logscan/logscan/parser"
+)
+
+// TestIsExchangeAuthFailure: the length checks in front of the search miss
+// none of the texts the logs and the FORMAT notes hold, and still refuse a
+// user's bad password.
+func TestIsExchangeAuthFailure(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{"451 5.7.3 Cannot achieve Exchange Server authentication", true},  // the handmade send log's reply row
+		{"451 5.7.3 Cannot achieve Exchange Server authentication.", true}, // an information row's text
+		{`451 4.4.0 Primary target IP address responded with: "451 5.7.3 Cannot achieve Exchange Server authentication."`, true},
+		{"Cannot achieve Exchange Server authentication", true}, // the sentence alone, exactly as long as it
+		{"451 5.7.3 Require basic authentication", true},
+		{"451 5.7.3 x123456789", true}, // 20 bytes: the shortest that counts
+		{"451 5.7.3 x12345678", false}, // 19
+		{"451 5.7.3", false},
+		{"Cannot achieve Exchange Server authenticatio", false},
+		{"535 5.7.3 Authentication unsuccessful", false},
+		{"Tarpit for '0.00:00:05' due to '535 5.7.3 Authentication unsuccessful'", false},
+		{"451 4.7.0 Temporary server error. Please try again later. PRX4 ", false},
+		{"cannot achieve exchange server authentication", false}, // Exchange writes one spelling
+		{"", false},
+	} {
+		if got := isExchangeAuthFailure(tt.text); got != tt.want {
+			t.Errorf("isExchangeAuthFailure(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+		if want := len(tt.text) >= 20 && (strings.HasPrefix(tt.text, "451 5.7.3") ||
+			strings.Contains(tt.text, "Cannot achieve Exchange Server authentication")); isExchangeAuthFailure(tt.text) != want {
+			t.Errorf("isExchangeAuthFailure(%q) differs from the plain search", tt.text)
+		}
+	}
+}
+
+// TestContainsExchangeAuthFailureText: the search from the sentence's rare
+// byte finds what strings.Contains finds, wherever the sentence is and
+// whatever is around it (other x's, parts of the sentence, the edges).
+func TestContainsExchangeAuthFailureText(t *testing.T) {
+	if exchangeAuthFailureText[exchangeAuthFailureRare] != 'x' {
+		t.Fatalf("the rare byte of %q is not at %d", exchangeAuthFailureText, exchangeAuthFailureRare)
+	}
+	pieces := []string{exchangeAuthFailureText, exchangeAuthFailureText[:30], exchangeAuthFailureText[10:], "x", "xx", "Exchange ",
+		"Cannot achieve ", " ", "451 4.4.0 ", "CN=R3, O=Let's Encrypt, C=US", "0x1F", "\u00e9"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		if got, want := containsExchangeAuthFailureText(text), strings.Contains(text, exchangeAuthFailureText); got != want {
+			t.Fatalf("containsExchangeAuthFailureText(%q) = %v, strings.Contains says %v", text, got, want)
+		}
+	}
+}
+
+// hasTokenFields is hasToken as strings.Fields and strings.EqualFold define it.
+func hasTokenFields(text, tok string) bool {
+	for _, f := range strings.Fields(text) {
+		if strings.EqualFold(f, tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHasToken: the search for a token agrees with splitting into fields,
+// on EHLO replies and on texts made of the pieces that could trip it:
+// tabs, Unicode spaces, letters that fold to ASCII (the Kelvin sign, long
+// s), tokens glued to others, at either end.
+func TestHasToken(t *testing.T) {
+	texts := []string{
+		"EX01.contoso.com Hello [203.0.113.7] SIZE 37748736 PIPELINING DSN ENHANCEDSTATUSCODES STARTTLS X-ANONYMOUSTLS AUTH NTLM X-EXPS GSSAPI NTLM 8BITMIME BINARYMIME CHUNKING SMTPUTF8 XRDST",
+		"EX01.contoso.com Hello [10.20.0.12] SIZE 37748736 PIPELINING DSN ENHANCEDSTATUSCODES AUTH NTLM 8BITMIME BINARYMIME CHUNKING",
+		"X-EXPS GSSAPI NTLM", "x-exps", "X-EXPS", "XX-EXPS", "X-EXPSS", "-EXPS", "X-EXP", "", " ", "X-ANONYMOUSTLS",
+		"a\tx-Exps\tb", "a\u00a0X-EXPS", "X-EXP\u017f", "X-EXP\u017f GSSAPI", "\u0085X-EXPS\u0085", "X-EXPS\u3000NTLM",
+	}
+	pieces := []string{"X-EXPS", "x-exps", "X-", "EXPS", "-", "X", " ", "\t", "\n", "\u00a0", "\u017f", "\u212a", "AUTH", "S", "--"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(7) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, text := range texts {
+		for _, tok := range []string{"X-EXPS", "AUTH", "S", "k", "X-\u212a"} {
+			if got, want := hasToken(text, tok), hasTokenFields(text, tok); got != want {
+				t.Fatalf("hasToken(%q, %q) = %v, strings.Fields says %v", text, tok, got, want)
+			}
+		}
+	}
+}
+
+// TestApplyProxy: XPROXYFROM read field by field without an iterator
+// gives what strings.Fields gives, with tabs and Unicode spaces too.
+func TestApplyProxy(t *testing.T) {
+	for _, arg := range []string{
+		"SID=08DD0000000000AB IP=198.51.100.9 PORT=5555 DOMAIN=bulk.example.com SEQNUM=1 PERMS=1205 AUTHSRC=Anonymous",
+		"SID=08DD0000000000AB  IP=[2001:db8::7]\tPORT=5555 DOMAIN=x AUTHSRC=Organization ",
+		"  ip=::ffff:10.0.0.1 sid=zz domain= AUTHSRC",
+		"SID=1\u00a0IP=10.0.0.2 DOMAIN=caf\u00e9.example",
+		"",
+	} {
+		var got, want Session
+		got.applyProxy(arg)
+		want.Proxied = true
+		for _, f := range strings.Fields(arg) {
+			want.applyProxyField(f)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("applyProxy(%q) = %+v, want %+v", arg, got, want)
+		}
+	}
+}
+
+// TestParseHex64: the session-id parse of XPROXYFROM accepts and refuses
+// what strconv.ParseUint(v, 16, 64) does.
+func TestParseHex64(t *testing.T) {
+	texts := []string{"08DD0000000000AB", "08dd0000000000ab", "FFFFFFFFFFFFFFFF", "10000000000000000", "000000000000000001",
+		"0", "", "-1", "+1", "0x1F", "1_0", "G", "ffff ", " 1", "\u00e9"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789abcdefABCDEFgxX_+- "
+	for range 20000 {
+		b := make([]byte, rng.IntN(20))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		texts = append(texts, string(b))
+	}
+	for _, v := range texts {
+		got, ok := parseHex64(v)
+		want, err := strconv.ParseUint(v, 16, 64)
+		if ok != (err == nil) || ok && got != want {
+			t.Fatalf("parseHex64(%q) = %d, %v; strconv says %d, %v", v, got, ok, want, err)
+		}
+	}
+}
+
+// TestTLSNames: the protocol and cipher kept per negotiation row are what
+// tlsProtocol and tlsCipher read, on real rows and rows missing parts, and
+// hold no lent text; the rows kept stay bounded.
+func TestTLSNames(t *testing.T) {
+	var sc emitScratch
+	for _, ctx := range []string{
+		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 384 bits",
+		"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_128 with strength 128 bits, MAC hash algorithm CALG_SHA_256 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 256 bits",
+		"TLS protocol SP_PROT_TLS1_3_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits",
+		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded",
+		"TLS protocol SP_PROT_SSL3_FOO negotiation succeeded",
+	} {
+		lent := []byte(ctx)
+		view := unsafe.String(&lent[0], len(lent))
+		p1, c1 := sc.tlsNames(view)
+		for i := range lent {
+			lent[i] = '~' // what the next session does to lent text
+		}
+		p2, c2 := sc.tlsNames(ctx)
+		if wp, wc := tlsProtocol(ctx), tlsCipher(ctx); p1 != wp || c1 != wc || p2 != wp || c2 != wc {
+			t.Errorf("tlsNames(%q) = %q %q, then %q %q; want %q %q", ctx, p1, c1, p2, c2, wp, wc)
+		}
+	}
+	for i := range 2 * maxTLSRows { // a new suite in every row
+		ctx := fmt.Sprintf("TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_X%d with", i)
+		if p, c := sc.tlsNames(ctx); p != tlsProtocol(ctx) || c != tlsCipher(ctx) {
+			t.Fatalf("tlsNames(%q) = %q %q", ctx, p, c)
+		}
+	}
+	if len(sc.tls) > maxTLSRows {
+		t.Errorf("%d negotiation rows kept, at most %d wanted", len(sc.tls), maxTLSRows)
+	}
+}
+
+// TestRecipientsShareNoRoom: the messages of a session keep their own
+// recipients, paired with their replies, although they share one array;
+// appending to one message's recipients leaves the next one's alone.
+func TestRecipientsShareNoRoom(t *testing.T) {
+	s := one(t, buildSessions(t, 1, logFile{"a.log", recvHeader + rows("EX01\\Default EX01", "7", "10.0.0.11:25", "203.0.113.9:5000", 0,
+		"+,,", ">,220 EX01 Microsoft ESMTP MAIL Service ready,", "<,EHLO client,", ">,250 EX01 Hello,",
+		"<,MAIL FROM:<a@x.example>,", "<,RCPT TO:<b@Y.example>,", "<,rcpt TO:<c@y.example>,", "<,RCPT TO:<d@z.example>,",
+		">,250 2.1.0 Sender OK,", ">,250 2.1.5 Recipient OK,", ">,550 5.7.54 Unable to relay recipient in non-accepted domain,", ">,250 2.1.5 Recipient OK,",
+		"<,DATA,", ">,354 Start mail input,", ">,250 2.6.0 Queued mail for delivery,",
+		"<,MAIL FROM:<e@x.example>,", "<,RCPT TO:<f@y.example>,", "<,  RCPT TO:<g@y.example>,", "<,RCPT TO:<h@y.example>,",
+		">,250 2.1.0 Sender OK,", ">,250 2.1.5 Recipient OK,", ">,250 2.1.5 Recipient OK,", ">,451 4.4.0 Try later,",
+		"<,QUIT,", ">,221 2.0.0 Closing,", "-,,Local"), nil}))
+	type rc struct {
+		addr, domain string
+		code         int
+	}
+	var got [][]rc
+	for _, m := range s.Messages {
+		var l []rc
+		for _, r := range m.Rcpts {
+			l = append(l, rc{r.Addr, r.Domain, r.Code})
+		}
+		got = append(got, l)
+		if cap(m.Rcpts) != len(m.Rcpts) {
+			t.Errorf("message %s: %d recipients with room for %d: appending would overwrite another's", m.From, len(m.Rcpts), cap(m.Rcpts))
+		}
+	}
+	want := [][]rc{{{"b@Y.example", "y.example", 250}, {"c@y.example", "y.example", 550}, {"d@z.example", "z.example", 250}},
+		{{"f@y.example", "y.example", 250}, {"g@y.example", "y.example", 250}, {"h@y.example", "y.example", 451}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("recipients %v, want %v", got, want)
+	}
+	_ = append(s.Messages[0].Rcpts, Rcpt{Addr: "x@x"})
+	if s.Messages[1].Rcpts[0].Addr != "f@y.example" {
+		t.Error("appending to the first message's recipients changed the second's")
+	}
+}
+
+// TestOpenFragments: the open fragments, kept by session-id with chains and
+// a map for ids used past maxSameID times, hold what a map by the whole key
+// holds, through random opening and closing of few ids on many endpoints.
+func TestOpenFragments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	o := openFragments{byID: map[uint64]*fragment{}}
+	want := map[fragKey]*fragment{}
+	key := func() fragKey {
+		return fragKey{sessKey: sessKey{server: uint32(rng.IntN(2)), logType: parser.LogType(rng.IntN(2)), id: uint64(rng.IntN(3))},
+			file: uint32(rng.IntN(3)), remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(4))}), uint16(rng.IntN(5)))}
+	}
+	for step := range 20000 {
+		k := key()
+		if f := o.get(k); f != want[k] {
+			t.Fatalf("step %d: get(%v) = %p, want %p", step, k, f, want[k])
+		}
+		if want[k] == nil {
+			f := &fragment{}
+			o.put(k, f)
+			want[k] = f
+		} else if rng.IntN(2) == 0 {
+			o.del(k)
+			delete(want, k)
+		}
+		if o.len() != len(want) {
+			t.Fatalf("step %d: %d open, want %d", step, o.len(), len(want))
+		}
+		if step%1000 == 0 {
+			seen := map[fragKey]*fragment{}
+			for k, f := range o.all {
+				seen[k] = f
+			}
+			if !maps.Equal(seen, want) {
+				t.Fatalf("step %d: all yields %d fragments, want %d", step, len(seen), len(want))
+			}
+		}
+	}
+	if len(o.more) == 0 {
+		t.Error("no id was used past maxSameID times: the overflow map went untested")
+	}
+	o.clear()
+	if o.len() != 0 || o.get(key()) != nil {
+		t.Error("fragments left after clear")
+	}
+}
