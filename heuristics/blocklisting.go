@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -64,7 +65,8 @@ type BlocklistDetector struct {
 	// session delivered to it (RCPT 250/251 and the message queued), for
 	// the retry check of deferrals.
 	delivered     map[uint64]int64
-	deliveredOver bool // some deliveries were not kept (past maxTrackedRcpts)
+	deliveredMax  uint64 // only hashes at most this are kept (halved past maxTrackedRcpts)
+	deliveredOver bool   // some deliveries were not kept (past maxTrackedRcpts)
 }
 
 // Thresholds of BlocklistDetector.
@@ -131,13 +133,14 @@ type blGroup struct {
 	firstList string    // and its list (ties: the smallest name)
 	samples   samples
 
-	deferred     map[uint64]int64 // hashed recipient -> last deferral (ms)
-	deferredOver int64            // temporary refusals that cannot be followed
-	hours        hourly           // sessions with a refusal, recipients refused, refusals
+	deferred     map[uint64]deferral // hashed recipient -> its deferrals
+	deferredMax  uint64              // only hashes at most this are kept (halved past maxDeferred)
+	deferredOver int64               // temporary refusals that cannot be followed
+	hours        hourly              // sessions with a refusal, recipients refused, refusals
 }
 
 func newBlocklistDetector() *BlocklistDetector {
-	return &BlocklistDetector{groups: map[blKey]*blGroup{}, delivered: map[uint64]int64{}}
+	return &BlocklistDetector{groups: map[blKey]*blGroup{}, delivered: map[uint64]int64{}, deliveredMax: math.MaxUint64}
 }
 
 func (d *BlocklistDetector) observe(s *session.Session) {
@@ -153,12 +156,7 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 			if !rcptTaken(r) {
 				continue
 			}
-			h := rcptHash(r.Addr)
-			if t, ok := d.delivered[h]; ok || len(d.delivered) < maxTrackedRcpts {
-				d.delivered[h] = max(t, start)
-			} else {
-				d.deliveredOver = true
-			}
+			d.deliver(rcptHash(r.Addr), start)
 		}
 	}
 	if len(s.Errors) == 0 {
@@ -293,19 +291,59 @@ func (d *BlocklistDetector) group(k blKey) *blGroup {
 	if g := d.groups[k]; g != nil {
 		return g
 	}
-	g := &blGroup{deferred: map[uint64]int64{}}
+	g := &blGroup{deferred: map[uint64]deferral{}, deferredMax: math.MaxUint64}
 	k.server = strings.Clone(k.server)
 	d.groups[k] = g
 	return g
 }
 
-func (g *blGroup) deferRcpt(addr string, at int64) {
-	h := rcptHash(addr)
-	if t, ok := g.deferred[h]; ok || len(g.deferred) < maxDeferred {
-		g.deferred[h] = max(t, at)
+// deliver notes a delivery to the recipient hashed h at (ms). Past
+// maxTrackedRcpts recipients only the hashes up to deliveredMax are kept,
+// halving it until they fit, so that which are kept (and so every count
+// made of them) does not depend on the order sessions come in.
+func (d *BlocklistDetector) deliver(h uint64, at int64) {
+	if h > d.deliveredMax {
+		d.deliveredOver = true
 		return
 	}
-	g.deferredOver++
+	d.delivered[h] = max(d.delivered[h], at)
+	for len(d.delivered) > maxTrackedRcpts {
+		d.deliveredOver = true
+		d.deliveredMax >>= 1
+		for x := range d.delivered {
+			if x > d.deliveredMax {
+				delete(d.delivered, x)
+			}
+		}
+	}
+}
+
+// deferral is one recipient's deferrals: the last (ms), and how many.
+type deferral struct{ last, n int64 }
+
+func (g *blGroup) deferRcpt(addr string, at int64) {
+	g.addDeferral(rcptHash(addr), deferral{at, 1})
+}
+
+// addDeferral keeps x for the recipient hashed h, within maxDeferred
+// recipients kept the way deliver keeps them; the deferrals of those not
+// kept count in deferredOver, whatever the order they came in.
+func (g *blGroup) addDeferral(h uint64, x deferral) {
+	if h > g.deferredMax {
+		g.deferredOver += x.n
+		return
+	}
+	old := g.deferred[h]
+	g.deferred[h] = deferral{max(old.last, x.last), old.n + x.n}
+	for len(g.deferred) > maxDeferred {
+		g.deferredMax >>= 1
+		for k, v := range g.deferred {
+			if k > g.deferredMax {
+				delete(g.deferred, k)
+				g.deferredOver += v.n
+			}
+		}
+	}
 }
 
 func (g *blGroup) deferUnknown(temporary bool) {
@@ -332,8 +370,8 @@ func (g *blGroup) merge(o *blGroup) {
 		g.first, g.firstList = o.first, o.firstList
 	}
 	g.samples.merge(o.samples)
-	for h, t := range o.deferred {
-		g.deferred[h] = max(g.deferred[h], t)
+	for h, x := range o.deferred {
+		g.addDeferral(h, x)
 	}
 	g.deferredOver += o.deferredOver
 	g.hours.merge(o.hours)
@@ -497,8 +535,8 @@ func addrOrEmpty(a netip.Addr) string {
 
 // followUp counts the deferred recipients delivered later and not.
 func (d *BlocklistDetector) followUp(g *blGroup) (delivered, not int64) {
-	for h, t := range g.deferred {
-		if at, ok := d.delivered[h]; ok && at > t {
+	for h, x := range g.deferred {
+		if at, ok := d.delivered[h]; ok && at > x.last {
 			delivered++
 		} else {
 			not++
