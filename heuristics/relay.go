@@ -91,7 +91,7 @@ const (
 	// maxRelayRcpts bounds the distinct recipient addresses kept over
 	// all groups (16 bytes each, about 12 MB); past it, distinct counts
 	// are lower bounds (see RelayDetector.addRcpt).
-	maxRelayRcpts     = 1 << 19
+	maxRelayRcpts     = 1 << 18
 	maxDistinctValues = 1 << 16 // EHLO names, sender domains, sources per group: exact up to here
 	// maxRelayHourEntries bounds the (hour, domain) and (hour, domain
 	// set) counts kept for timelines over all groups: about 20 MB. Past
