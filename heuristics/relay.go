@@ -62,6 +62,11 @@ type RelayDetector struct {
 	// names holds one copy of each recipient domain name the groups keep:
 	// a botnet's clients relay to the same domains.
 	names map[string]string
+	// Scratch reused from session to session (observe runs under the
+	// Analyzer's lock): the domain sets of a session and of a message, and
+	// a set's key.
+	sessDomains, msgDomains domainSet
+	key                     []byte
 	// Distinct recipient addresses kept over all groups (addRcpt).
 	rcptTotal, rcptBudget int
 	rcptMax               uint64
@@ -217,10 +222,13 @@ func (d *RelayDetector) observe(s *session.Session) {
 	canRelay := s.Permissions == "" || s.HasPermission(permAnyRecipient)
 	k := relayKey{s.Server, s.Connector, s.Client}
 	g := d.groups[k]
-	var sessDomains domainSet
+	// The sets are the detector's, reused from session to session: observe
+	// runs under the Analyzer's lock.
+	sessDomains, msgDomains := &d.sessDomains, &d.msgDomains
+	sessDomains.reset()
 	refusedHere := false
 	for _, m := range s.Messages {
-		var msgDomains domainSet
+		msgDomains.reset()
 		for _, r := range m.Rcpts {
 			if r.RelayRefused() {
 				rg := d.refusedGroup(s)
@@ -266,7 +274,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 			}
 		}
 		if len(msgDomains.list) > 0 {
-			g.sig(g.msgSigs, g.sessSigs, &g.msgPart, &g.msgFull, msgDomains.list, m.Queued)
+			g.sig(g.msgSigs, g.sessSigs, &g.msgPart, &g.msgFull, msgDomains.list, m.Queued, &d.key)
 		}
 	}
 	if g == nil || len(sessDomains.list) == 0 {
@@ -275,9 +283,10 @@ func (d *RelayDetector) observe(s *session.Session) {
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	g.sig(g.sessSigs, g.msgSigs, &g.sessPart, &g.sessFull, sessDomains.list, false)
+	g.sig(g.sessSigs, g.msgSigs, &g.sessPart, &g.sessFull, sessDomains.list, false, &d.key)
 	// sig sorted the list: its first is the set's first domain.
-	set := setHash{addrHash(strings.Join(sessDomains.list, "\n")), addrHash(sessDomains.list[0])}
+	d.key = joinKey(d.key, sessDomains.list)
+	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
 	if k := (hourKey[setHash]{unixHour(s.Start), set}); g.sessHours[k] > 0 || d.hourRoom(k.hour) {
 		g.sessHours[k]++
 	}
@@ -325,6 +334,13 @@ const otherDomains = "(other domains)"
 type domainSet struct {
 	list []string
 	m    map[string]struct{}
+}
+
+// reset empties d, keeping its memory.
+func (d *domainSet) reset() {
+	clear(d.list) // the names are sessions' lent text
+	d.list = d.list[:0]
+	d.m = nil
 }
 
 func (d *domainSet) add(s string) bool {
@@ -479,23 +495,24 @@ func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
 // are does not depend on the order sessions come in: theirs, and sets of
 // more than maxSigDomains domains, are counted under their first domain in
 // part (relayGroup.sessPart).
-func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relaySig, full *nameHeap, domains []string, queued bool) {
+func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relaySig, full *nameHeap, domains []string, queued bool, buf *[]byte) {
 	slices.Sort(domains)
 	q := int64(0)
 	if queued {
 		q = 1
 	}
 	if len(domains) <= maxSigDomains {
-		key := strings.Join(domains, "\n")
-		if rs, ok := m[key]; ok {
+		*buf = joinKey(*buf, domains)
+		key := *buf
+		if rs, ok := m[string(key)]; ok {
 			// Assign under the kept key: assigning under key would store
 			// key (the session's lent text) as the map's key.
 			m[rs.key] = relaySig{rs.key, rs.n + 1, rs.queued + q}
 			return
 		}
 		if len(m) < maxRelaySigs {
-			key = sigKey(sibling, key)
-			m[key] = relaySig{key, 1, q}
+			k := sigKey(sibling, key)
+			m[k] = relaySig{k, 1, q}
 			return
 		}
 		if len(*full) == 0 {
@@ -504,7 +521,7 @@ func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relayS
 			}
 			heap.Init(full)
 		}
-		if key < (*full)[0] {
+		if string(key) < (*full)[0] {
 			// key sorts before the last set kept: that one is counted
 			// in part, and key takes its place.
 			lastKey := (*full)[0]
@@ -512,9 +529,9 @@ func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relayS
 			delete(m, lastKey)
 			first, _, _ := strings.Cut(lastKey, "\n")
 			addPartial(part, first, last)
-			key = sigKey(sibling, key)
-			m[key] = relaySig{key, 1, q}
-			(*full)[0] = key
+			k := sigKey(sibling, key)
+			m[k] = relaySig{k, 1, q}
+			(*full)[0] = k
 			heap.Fix(full, 0)
 			return
 		}
@@ -525,11 +542,23 @@ func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relayS
 // sigKey is key to keep: the sibling map's copy (sessions and messages
 // mostly have the same sets), else a clone, since Join of one domain
 // returns the session's own (lent) text.
-func sigKey(sibling map[string]relaySig, key string) string {
-	if o, ok := sibling[key]; ok {
+func sigKey(sibling map[string]relaySig, key []byte) string {
+	if o, ok := sibling[string(key)]; ok {
 		return o.key
 	}
-	return strings.Clone(key)
+	return string(key)
+}
+
+// joinKey is domains one per line, in buf.
+func joinKey(buf []byte, domains []string) []byte {
+	buf = buf[:0]
+	for i, d := range domains {
+		if i > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = append(buf, d...)
+	}
+	return buf
 }
 
 // addPartial counts c under the partial signature of sets whose first
@@ -866,6 +895,17 @@ func hasWildcard(patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// bytesHash is the FNV-1a hash of b as it is (addrHash of an ASCII lower
+// case text).
+func bytesHash(b []byte) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * prime
+	}
+	return h
 }
 
 // addrHash is the FNV-1a hash of addr in lower case, without allocating
