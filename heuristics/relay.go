@@ -92,7 +92,11 @@ const (
 	// maxEvictedDomains of the other domains are told apart by hash, so
 	// that recipients in accepted ones are not counted as relayed; past
 	// it, recipient counts are lower bounds.
-	maxEvictedDomains = 256
+	maxEvictedDomains = 128
+	// maxPartialSigs first domains of sets not kept are told apart, per
+	// client and connector; past it, the sessions counted as relayed are
+	// a lower bound.
+	maxPartialSigs = 256
 	// maxRelayRcpts bounds the distinct recipient addresses kept over
 	// all groups (16 bytes each, about 12 MB); past it, distinct counts
 	// are lower bounds (see RelayDetector.addRcpt).
@@ -134,13 +138,11 @@ type relayGroup struct {
 	// under their first domain by name (a partial signature): they relayed
 	// if that domain is outside; if it is accepted, whether they relayed is
 	// not known, and the counts are lower bounds.
-	sessPart map[string]relaySig
-	msgPart  map[string]relaySig
+	sessPart partialSigs
+	msgPart  partialSigs
 	rcpts    rcptSet // accepted recipient addresses, over all domains
-	// domainNames are the domains ever kept apart, also once moved to the
-	// other domains: with the partial signatures' first domains they name
-	// the hashes that key rcpts and the hours.
-	domainNames []string
+	// (The names of the hashes that key rcpts, the hours and the partial
+	// signatures are RelayDetector.names: every domain a group kept apart.)
 	// Per hour: accepted recipients per domain, and sessions per domain
 	// set; which are outside is decided at report, as for the totals.
 	// Per hour: accepted recipients per domain (by the hash of its name),
@@ -414,7 +416,6 @@ func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomai
 	}
 	rd := &relayDomain{name: kept}
 	g.domains[rd.name] = rd
-	g.domainNames = append(g.domainNames, rd.name)
 	return rd
 }
 
@@ -495,7 +496,7 @@ func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
 // are does not depend on the order sessions come in: theirs, and sets of
 // more than maxSigDomains domains, are counted under their first domain in
 // part (relayGroup.sessPart).
-func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relaySig, full *nameHeap, domains []string, queued bool, buf *[]byte) {
+func (g *relayGroup) sig(m, sibling map[string]relaySig, part *partialSigs, full *nameHeap, domains []string, queued bool, buf *[]byte) {
 	slices.Sort(domains)
 	q := int64(0)
 	if queued {
@@ -528,7 +529,7 @@ func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relayS
 			last := m[lastKey]
 			delete(m, lastKey)
 			first, _, _ := strings.Cut(lastKey, "\n")
-			addPartial(part, first, last)
+			part.add(addrHash(first), last)
 			k := sigKey(sibling, key)
 			m[k] = relaySig{k, 1, q}
 			(*full)[0] = k
@@ -536,7 +537,7 @@ func (g *relayGroup) sig(m, sibling map[string]relaySig, part *map[string]relayS
 			return
 		}
 	}
-	addPartial(part, domains[0], relaySig{n: 1, queued: q})
+	part.add(addrHash(domains[0]), relaySig{n: 1, queued: q})
 }
 
 // sigKey is key to keep: the sibling map's copy (sessions and messages
@@ -561,18 +562,39 @@ func joinKey(buf []byte, domains []string) []byte {
 	return buf
 }
 
-// addPartial counts c under the partial signature of sets whose first
-// domain is first.
-func addPartial(part *map[string]relaySig, first string, c relaySig) {
-	if *part == nil {
-		*part = map[string]relaySig{}
+// partialSigs counts the sessions (messages) whose domain set is not kept,
+// by the hash of the set's first domain: at most maxPartialSigs of them
+// (the smallest hashes); the rest in over, whether they relayed unknown.
+type partialSigs struct {
+	m    map[uint64]relaySig // first domain's hash -> counts (key unused)
+	full hashHeap
+	over relaySig
+}
+
+func (p *partialSigs) add(h uint64, c relaySig) {
+	if p.m == nil {
+		p.m = map[uint64]relaySig{}
 	}
-	if p, ok := (*part)[first]; ok {
-		(*part)[p.key] = relaySig{p.key, p.n + c.n, p.queued + c.queued} // under the kept key, as in sig
+	if x, ok := p.m[h]; ok || len(p.m) < maxPartialSigs {
+		p.m[h] = relaySig{n: x.n + c.n, queued: x.queued + c.queued}
 		return
 	}
-	c.key = strings.Clone(first)
-	(*part)[c.key] = c
+	if len(p.full) == 0 {
+		for k := range p.m {
+			p.full = append(p.full, k)
+		}
+		heap.Init(&p.full)
+	}
+	if h >= p.full[0] {
+		p.over.n, p.over.queued = p.over.n+c.n, p.over.queued+c.queued
+		return
+	}
+	last := p.m[p.full[0]]
+	delete(p.m, p.full[0])
+	p.over.n, p.over.queued = p.over.n+last.n, p.over.queued+last.queued
+	p.m[h] = c
+	p.full[0] = h
+	heap.Fix(&p.full, 0)
 }
 
 // relayStats are a group's figures once the accepted domains are known.
@@ -596,7 +618,7 @@ type domainCount struct {
 	n    int64
 }
 
-func (g *relayGroup) outside(v *orgView) relayStats {
+func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 	var st relayStats
 	outside := func(key string) bool {
 		for d := range strings.SplitSeq(key, "\n") {
@@ -606,25 +628,36 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		}
 		return false
 	}
-	for i, sigs := range []map[string]relaySig{g.sessSigs, g.sessPart} {
-		for key, sig := range sigs {
-			if outside(key) {
-				st.sessions += sig.n
-			} else if i == 1 { // a partial signature
-				st.sessionsLower = true
-			}
+	for key, sig := range g.sessSigs {
+		if outside(key) {
+			st.sessions += sig.n
 		}
 	}
-	for i, sigs := range []map[string]relaySig{g.msgSigs, g.msgPart} {
-		for key, sig := range sigs {
-			if outside(key) {
-				st.messages += sig.n
-				st.queued += sig.queued
-			} else if i == 1 {
-				st.messagesLower = true
-			}
+	for key, sig := range g.msgSigs {
+		if outside(key) {
+			st.messages += sig.n
+			st.queued += sig.queued
 		}
 	}
+	// Partial signatures relayed if their first domain is outside; if it
+	// is accepted (or cannot be judged), whether they did is not known.
+	for h, sig := range g.sessPart.m {
+		if out, _ := domainOutside(v, names, h); out {
+			st.sessions += sig.n
+		} else {
+			st.sessionsLower = true
+		}
+	}
+	for h, sig := range g.msgPart.m {
+		if out, _ := domainOutside(v, names, h); out {
+			st.messages += sig.n
+			st.queued += sig.queued
+		} else {
+			st.messagesLower = true
+		}
+	}
+	st.sessionsLower = st.sessionsLower || g.sessPart.over.n > 0
+	st.messagesLower = st.messagesLower || g.msgPart.over.n > 0
 	for name, rd := range g.domains {
 		if v.isAccepted(name) {
 			continue
@@ -652,7 +685,6 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 		st.samples.merge(g.otherDet.samples)
 		st.senders.merge(g.otherDet.senders.counter(), 64)
 	}
-	names := g.namesByHash()
 	for k, n := range g.rcptHours {
 		if out, _ := domainOutside(v, names, k.of); out {
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
@@ -680,11 +712,10 @@ func (g *relayGroup) outside(v *orgView) relayStats {
 // distinctOutside counts the distinct recipient addresses of groups in
 // domains the organisation does not accept, and whether that is a lower
 // bound.
-func distinctOutside(v *orgView, groups []*relayGroup) (int64, bool) {
+func distinctOutside(v *orgView, names map[uint64]string, groups []*relayGroup) (int64, bool) {
 	seen := map[uint64]struct{}{}
 	lower := false
 	for _, g := range groups {
-		names := g.namesByHash()
 		for h, dh := range g.rcpts.m {
 			out, known := domainOutside(v, names, dh)
 			if out {
@@ -698,16 +729,11 @@ func distinctOutside(v *orgView, groups []*relayGroup) (int64, bool) {
 	return int64(len(seen)), lower
 }
 
-// namesByHash names the domains the group knows by name, by their hash.
-func (g *relayGroup) namesByHash() map[uint64]string {
-	names := make(map[uint64]string, len(g.domainNames)+len(g.sessPart)+len(g.msgPart))
-	for _, n := range g.domainNames {
+// namesByHash names every domain a group kept apart, by its hash.
+func (d *RelayDetector) namesByHash() map[uint64]string {
+	names := make(map[uint64]string, len(d.names))
+	for n := range d.names {
 		names[addrHash(n)] = n
-	}
-	for _, part := range []map[string]relaySig{g.sessPart, g.msgPart} {
-		for n := range part {
-			names[addrHash(n)] = n
-		}
 	}
 	return names
 }
@@ -968,8 +994,9 @@ type relayMember struct {
 func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	nat := in.result(detectorSNAT).(natResult)
 	byKey := map[relayFindingKey][]relayMember{}
+	names := d.namesByHash()
 	for k, g := range d.groups {
-		st := g.outside(in.org)
+		st := g.outside(in.org, names)
 		if st.rcpts == 0 {
 			continue
 		}
@@ -982,7 +1009,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	var res relayResult
 	for fk, members := range byKey {
 		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
-		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff)
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names)
 		if fk.class == relayNAT {
 			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
 		}
@@ -1070,7 +1097,7 @@ func (res relayResult) before(t time.Time, servers ...string) relayResult {
 // relayFinding is one finding for the clients of one connector that share
 // a verdict; it returns the hours relayed, for the NAT finding. natID is
 // the NAT finding of a NAT address; hours from hourCutoff on were not kept.
-func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64) (Finding, hourly) {
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string) (Finding, hourly) {
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
@@ -1156,7 +1183,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	} else {
 		f.Counts["sources"], f.Counts["public_sources"], f.Counts["internal_sources"] = int64(n), int64(public), int64(n-public)
 	}
-	distinct, lower := distinctOutside(v, groups)
+	distinct, lower := distinctOutside(v, hashNames, groups)
 	f.setCount("distinct_recipients", distinct, lower)
 	f.setCount("sessions", sessions, sessionsLower)
 	f.setCount("messages", messages, messagesLower)
