@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/bitutil"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
@@ -461,7 +462,9 @@ func plainSchema(s *arrow.Schema) *arrow.Schema {
 }
 
 // plainStrings returns rec with its dictionary<_, utf8> columns as utf8
-// (the caller releases it).
+// (the caller releases it). Each column is built in one pass into buffers
+// of its exact size: a builder growing by doubling cost a copy per
+// doubling and left garbage the size of the column each time.
 func plainStrings(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) arrow.Record {
 	cols := make([]arrow.Array, rec.NumCols())
 	for i := range cols {
@@ -472,22 +475,56 @@ func plainStrings(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) 
 			cols[i] = c
 			continue
 		}
-		dict := d.Dictionary().(*array.String)
-		b := array.NewStringBuilder(mem)
-		b.Reserve(d.Len())
-		for j := 0; j < d.Len(); j++ {
-			if d.IsNull(j) {
-				b.AppendNull()
-			} else {
-				b.Append(dict.Value(d.GetValueIndex(j)))
-			}
-		}
-		cols[i] = b.NewArray()
-		b.Release()
+		cols[i] = denseStrings(mem, d)
 	}
 	out := array.NewRecord(schema, cols, rec.NumRows())
 	for _, c := range cols {
 		c.Release()
+	}
+	return out
+}
+
+// denseStrings materialises a dictionary<_, utf8> array as utf8.
+func denseStrings(mem memory.Allocator, d *array.Dictionary) arrow.Array {
+	dict := d.Dictionary().(*array.String)
+	n := d.Len()
+	size := 0
+	for j := 0; j < n; j++ {
+		if d.IsValid(j) {
+			size += dict.ValueLen(d.GetValueIndex(j))
+		}
+	}
+	offsets := memory.NewResizableBuffer(mem)
+	offsets.Resize((n + 1) * arrow.Int32SizeBytes)
+	values := memory.NewResizableBuffer(mem)
+	values.Resize(size)
+	var validity *memory.Buffer
+	nulls := d.NullN()
+	if nulls > 0 {
+		validity = memory.NewResizableBuffer(mem)
+		validity.Resize(int(bitutil.BytesForBits(int64(n))))
+		memory.Set(validity.Bytes(), 0)
+	}
+	offs := arrow.Int32Traits.CastFromBytes(offsets.Bytes())
+	buf := values.Bytes()
+	pos := 0
+	for j := 0; j < n; j++ {
+		offs[j] = int32(pos)
+		if d.IsValid(j) {
+			pos += copy(buf[pos:], dict.Value(d.GetValueIndex(j)))
+			if validity != nil {
+				bitutil.SetBit(validity.Bytes(), j)
+			}
+		}
+	}
+	offs[n] = int32(pos)
+	data := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{validity, offsets, values}, nil, nulls, 0)
+	out := array.NewStringData(data)
+	data.Release()
+	offsets.Release()
+	values.Release()
+	if validity != nil {
+		validity.Release()
 	}
 	return out
 }
