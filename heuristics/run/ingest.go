@@ -22,6 +22,9 @@ const RowsSchemaVersion = 1
 // table (and so one Parquet row group).
 const sessionBatch = 8192
 
+// sessionsMaxOpen bounds the sessions table's open part files.
+const sessionsMaxOpen = 32
+
 // IngestConfig is what one ingest run reads and where it writes.
 type IngestConfig struct {
 	Paths        []string
@@ -93,7 +96,16 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Bound the part files open at once, so what ingest buffers does not
+	// grow with the servers and days the input spans: files come in path
+	// order, so a worker's rows go to its server's current day (and, at
+	// midnight, the next); a finished partition's part is closed when
+	// others need the room, and a later row of it starts a new part.
+	rowsW.SetMaxOpen(2*workers + 2)
 	sessW.RowGroupPerRecord() // sessions come in batches already
+	// A sessions part buffers nothing (each batch is written at once), so
+	// more may stay open: sessions end out of order, across servers.
+	sessW.SetMaxOpen(sessionsMaxOpen)
 	sessRecs := session.NewRecords(mem, sessionBatch, sessW.Write)
 	// An error here sticks in sessRecs and comes back from Close.
 	sb := session.NewBuilder(workers, 0, func(s *session.Session) { sessRecs.Add(s) })
