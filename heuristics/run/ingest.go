@@ -22,6 +22,10 @@ const RowsSchemaVersion = 1
 // table (and so one Parquet row group).
 const sessionBatch = 8192
 
+// testPartRows, set by tests, makes part files this small (and keeps one
+// rows part open), so the sample makes many per partition.
+var testPartRows int64
+
 // sessionsMaxOpen bounds the sessions table's open part files.
 const sessionsMaxOpen = 32
 
@@ -102,6 +106,11 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	// midnight, the next); a finished partition's part is closed when
 	// others need the room, and a later row of it starts a new part.
 	rowsW.SetMaxOpen(2*workers + 2)
+	if testPartRows > 0 {
+		rowsW.SetMaxOpen(1)
+		rowsW.SetMaxPartRows(testPartRows)
+		sessW.SetMaxPartRows(testPartRows)
+	}
 	sessW.RowGroupPerRecord() // sessions come in batches already
 	// A sessions part buffers nothing (each batch is written at once), so
 	// more may stay open: sessions end out of order, across servers.
