@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -446,5 +448,77 @@ func TestConcurrentWritersOnePartition(t *testing.T) {
 	}
 	if read.Load() != rows {
 		t.Errorf("read %d rows from %d parts, listed %d", read.Load(), parts, rows)
+	}
+}
+
+// TestReusedMemoryStatistics: a caller that reuses a record's memory once
+// Write returns (the parser does) must not leave wrong minimum/maximum
+// statistics in the Parquet files, which readers such as DuckDB use to
+// skip row groups: every statistic written is a value written.
+func TestReusedMemoryStatistics(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "server", Type: arrow.BinaryTypes.String},
+		{Name: "text", Type: arrow.BinaryTypes.String},
+	}, nil)
+	dir := t.TempDir()
+	d, err := Open(dir, "rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := d.Begin(FormatParquet)
+	w, err := txn.Table("rows", schema, 1, PartitionKey{Name: "server", Col: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.CallerReusesMemory()
+	written := map[string]bool{}
+	for r := range 20 {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for i := range 100 {
+			v := fmt.Sprintf("%c value %d", 'a'+(r*7+i)%26, i)
+			written[v] = true
+			b.Field(0).(*array.StringBuilder).Append("EX01")
+			b.Field(1).(*array.StringBuilder).Append(v)
+		}
+		rec := b.NewRecord()
+		b.Release()
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		// Reuse: the next batch overwrites this one's bytes.
+		for _, c := range rec.Columns() {
+			clear(c.Data().Buffers()[2].Bytes())
+		}
+		rec.Release()
+	}
+	if err := txn.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Manifest.Parts {
+		pf, err := file.OpenParquetFile(filepath.Join(dir, filepath.FromSlash(p.Path)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := pf.MetaData()
+		col := md.Schema.ColumnIndexByName("text")
+		for rg := range pf.NumRowGroups() {
+			cc, err := md.RowGroup(rg).ColumnChunk(col)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set, _ := cc.StatsSet(); !set {
+				continue
+			}
+			st, err := cc.Statistics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bs, ok := st.(*metadata.ByteArrayStatistics); ok && bs.HasMinMax() {
+				if min, max := string(bs.Min()), string(bs.Max()); !written[min] || !written[max] {
+					t.Errorf("%s row group %d: statistics min %q max %q, not values written", p.Path, rg, min, max)
+				}
+			}
+		}
+		pf.Close()
 	}
 }

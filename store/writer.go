@@ -185,6 +185,7 @@ type TableWriter struct {
 	peakOpen int
 
 	perRecord bool // Parquet: each record its own row group, nothing buffered
+	reused    bool // the caller reuses a record's memory after Write
 }
 
 // SetMaxOpen bounds the part files the table keeps open at once (at least
@@ -204,6 +205,17 @@ func (w *TableWriter) Stats() (parts, maxOpen int) {
 	defer w.mu.Unlock()
 	return w.seq, w.peakOpen
 }
+
+// CallerReusesMemory says the caller reuses a record's memory once Write
+// returns (as the parser's records do). pqarrow v15 keeps a column's
+// minimum and maximum as slices of the values written, and encodes them
+// only when the page and row group are finished: by then those bytes hold
+// other rows, and the statistics in the file are wrong (DuckDB then skips
+// row groups that match a filter). So the columns written as given whose
+// values are bytes (strings, binary, fixed-size binary) get no statistics;
+// dictionary columns are copied before writing and keep theirs. Call it
+// before the first Write.
+func (w *TableWriter) CallerReusesMemory() { w.reused = true }
 
 // RowGroupPerRecord makes every record written a Parquet row group of its
 // own, written at once: for tables whose caller already batches records
@@ -476,9 +488,15 @@ func (w *TableWriter) parquetProps() *parquet.WriterProperties {
 	// a third of an ingest's CPU.
 	popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithMaxRowGroupLength(maxRowGroupRows),
 		parquet.WithDictionaryDefault(false), parquet.WithCreatedBy("logscan"), parquet.WithDataPageVersion(parquet.DataPageV2)}
-	for _, f := range w.plain.Fields() {
+	for i, f := range w.plain.Fields() {
 		if f.Type.ID() == arrow.STRING {
 			popts = append(popts, parquet.WithDictionaryFor(f.Name, true))
+		}
+		switch w.schema.Field(i).Type.ID() {
+		case arrow.STRING, arrow.BINARY, arrow.FIXED_SIZE_BINARY, arrow.LARGE_STRING, arrow.LARGE_BINARY:
+			if w.reused {
+				popts = append(popts, parquet.WithStatsFor(f.Name, false))
+			}
 		}
 	}
 	return parquet.NewWriterProperties(popts...)

@@ -106,6 +106,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	// midnight, the next); a finished partition's part is closed when
 	// others need the room, and a later row of it starts a new part.
 	rowsW.SetMaxOpen(2*workers + 2)
+	rowsW.CallerReusesMemory() // the parser reuses a record's memory once released
 	if testPartRows > 0 {
 		rowsW.SetMaxOpen(1)
 		rowsW.SetMaxPartRows(testPartRows)
