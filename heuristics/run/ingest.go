@@ -29,6 +29,10 @@ var testPartRows int64
 // sessionsMaxOpen bounds the sessions table's open part files.
 const sessionsMaxOpen = 32
 
+// sessionsPartRows is how many sessions a sessions part holds before the
+// next batch of its partition starts another.
+const sessionsPartRows = 64 * 1024
+
 // IngestConfig is what one ingest run reads and where it writes.
 type IngestConfig struct {
 	Paths        []string
@@ -116,6 +120,10 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	// A sessions part buffers nothing (each batch is written at once), so
 	// more may stay open: sessions end out of order, across servers.
 	sessW.SetMaxOpen(sessionsMaxOpen)
+	// Each batch is a row group per partition it spans, so a sessions part
+	// gains row groups (and footer, kept in memory until it closes) fast:
+	// finish it sooner than a rows part.
+	sessW.SetMaxPartRows(sessionsPartRows)
 	sessRecs := session.NewRecords(mem, sessionBatch, sessW.Write)
 	// An error here sticks in sessRecs and comes back from Close.
 	sb := session.NewBuilder(workers, 0, func(s *session.Session) { sessRecs.Add(s) })
