@@ -81,6 +81,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			w.CallerReusesMemory() // parser records
 			want := sampleRows(t, func(rec arrow.Record) {
 				if err := w.Write(rec); err != nil {
 					t.Fatal(err)
@@ -141,6 +142,7 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	d, _ := Open(dir, "rows")
 	txn := d.Begin(FormatParquet)
 	w, _ := txn.Table("rows", parser.Schema, 1, PartitionKey{Name: "server", Col: parser.ColServer})
+	w.CallerReusesMemory() // parser records
 	w.SetMaxPartRows(1000) // parts finished before the end, not committed either
 	sampleRows(t, func(rec arrow.Record) { w.Write(rec) })
 	if began, _ := w.Stats(); began < 2 {
@@ -404,8 +406,6 @@ func TestBoundedOpenParts(t *testing.T) {
 func TestConcurrentWritersOnePartition(t *testing.T) {
 	schema, recs, _ := manyPartitions(t, 1, 1, 2000)
 	defer recs[0].Release()
-	one := recs[0].NewSlice(0, 1000) // all on day 0: one partition
-	defer one.Release()
 	dir := t.TempDir()
 	d, err := Open(dir, "rows")
 	if err != nil {
@@ -420,6 +420,10 @@ func TestConcurrentWritersOnePartition(t *testing.T) {
 	const writers, each = 4, 25
 	var wg sync.WaitGroup
 	for range writers {
+		// Each its own record, as each parser worker has (an Arrow
+		// dictionary array is not safe for concurrent use).
+		one := recs[0].NewSlice(0, 1000) // all on day 0: one partition
+		defer one.Release()
 		wg.Go(func() {
 			for range each {
 				if err := w.Write(one); err != nil {

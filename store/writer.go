@@ -367,7 +367,26 @@ func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
 // after finishing the least recently used free part when maxOpen are open.
 func (w *TableWriter) acquire(key string) (*partWriter, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	var finished []*partWriter
+	pw, err := w.acquireLocked(key, &finished)
+	w.mu.Unlock()
+	// Parts finished to make room are closed (footer written, file
+	// synced) outside w.mu, so the other writers do not wait for it.
+	for _, f := range finished {
+		err := f.closeLocked()
+		f.mu.Unlock()
+		if err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = fmt.Errorf("%s: %w", f.tmp, err)
+			}
+			w.mu.Unlock()
+		}
+	}
+	return pw, err
+}
+
+func (w *TableWriter) acquireLocked(key string, finished *[]*partWriter) (*partWriter, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
@@ -379,16 +398,18 @@ func (w *TableWriter) acquire(key string) (*partWriter, error) {
 		if pw.rows >= w.maxPartRows {
 			// Full: finish it, so its footer (a few KB per row group
 			// and column, kept until Close) stops growing in memory.
-			w.finishLocked(pw)
+			*finished = append(*finished, w.finishLocked(pw))
 			continue
 		}
 		pw.used = w.tick
 		return pw, nil
 	}
 	for w.nOpen >= w.maxOpen {
-		if !w.finishIdleLocked() {
+		lru := w.idleLocked()
+		if lru == nil {
 			break // every open part is being written to: exceed for now
 		}
+		*finished = append(*finished, w.finishLocked(lru))
 	}
 	pw, err := w.newPart(key)
 	if err != nil {
@@ -402,9 +423,9 @@ func (w *TableWriter) acquire(key string) (*partWriter, error) {
 	return pw, nil
 }
 
-// finishIdleLocked finishes the least recently used open part that no
-// goroutine is writing to, reporting whether there was one.
-func (w *TableWriter) finishIdleLocked() bool {
+// idleLocked returns the least recently used open part that no goroutine
+// is writing to, locked, or nil.
+func (w *TableWriter) idleLocked() *partWriter {
 	var lru *partWriter
 	for _, list := range w.open {
 		for _, pw := range list {
@@ -418,28 +439,20 @@ func (w *TableWriter) finishIdleLocked() bool {
 			}
 		}
 	}
-	if lru == nil {
-		return false
-	}
-	w.finishLocked(lru)
-	return true
+	return lru
 }
 
-// finishLocked closes pw, which the caller has locked, and unlocks it: it
-// is no longer open, and Commit will rename it.
-func (w *TableWriter) finishLocked(pw *partWriter) {
+// finishLocked takes pw, which the caller has locked, out of the open
+// parts; Commit will rename it. The caller closes it and unlocks it.
+func (w *TableWriter) finishLocked(pw *partWriter) *partWriter {
 	key := pw.part.Partition
 	w.open[key] = slices.DeleteFunc(w.open[key], func(p *partWriter) bool { return p == pw })
 	if len(w.open[key]) == 0 {
 		delete(w.open, key)
 	}
 	w.nOpen--
-	err := pw.closeLocked()
-	pw.mu.Unlock()
-	if err != nil && w.err == nil {
-		w.err = fmt.Errorf("%s: %w", pw.tmp, err)
-	}
 	w.closed = append(w.closed, pw)
+	return pw
 }
 
 // newPart creates the next part file of partition key (under w.mu).
