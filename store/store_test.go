@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -79,6 +81,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			w.CallerReusesMemory() // parser records
 			want := sampleRows(t, func(rec arrow.Record) {
 				if err := w.Write(rec); err != nil {
 					t.Fatal(err)
@@ -139,7 +142,12 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	d, _ := Open(dir, "rows")
 	txn := d.Begin(FormatParquet)
 	w, _ := txn.Table("rows", parser.Schema, 1, PartitionKey{Name: "server", Col: parser.ColServer})
+	w.CallerReusesMemory() // parser records
+	w.SetMaxPartRows(1000) // parts finished before the end, not committed either
 	sampleRows(t, func(rec arrow.Record) { w.Write(rec) })
+	if began, _ := w.Stats(); began < 2 {
+		t.Fatalf("%d parts begun, want some finished before the kill", began)
+	}
 	// No Commit: as if killed. The .tmp parts are on disk.
 	var before int
 	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
@@ -252,5 +260,269 @@ func TestPartitionPerDay(t *testing.T) {
 		"server=unknown/date=1970-01-02 x1", "server=EX02/date=1970-01-02 x1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("partitions\n got %q\nwant %q", got, want)
+	}
+}
+
+// manyPartitions returns records of rows spread over servers x days, in
+// the order a folder read in path order gives them: server by server, day
+// by day, each day's last rows spilling into the next day (a log file that
+// runs past midnight). Each record holds rows of one "file".
+func manyPartitions(t *testing.T, servers, days, rowsPerDay int) (*arrow.Schema, []arrow.Record, []string) {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "server", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "t", Type: arrow.FixedWidthTypes.Timestamp_ms},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "text", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, Nullable: true},
+	}, nil)
+	const dayMs = int64(24 * 3600 * 1000)
+	var recs []arrow.Record
+	var want []string
+	n := int64(0)
+	for s := range servers {
+		for d := range days {
+			b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+			for i := range rowsPerDay {
+				ms := int64(d)*dayMs + int64(i)*(dayMs/int64(rowsPerDay)) + dayMs/2 // the second half of the day, then the next
+				b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("EX%02d", s))
+				b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(ms))
+				b.Field(2).(*array.Int64Builder).Append(n)
+				if n%7 == 0 {
+					b.Field(3).AppendNull()
+				} else {
+					b.Field(3).(*array.BinaryDictionaryBuilder).AppendString(fmt.Sprintf("text %d", n%5))
+				}
+				n++
+			}
+			rec := b.NewRecord()
+			b.Release()
+			recs = append(recs, rec)
+			want = append(want, rowStrings(rec)...)
+		}
+	}
+	slices.Sort(want)
+	return schema, recs, want
+}
+
+// TestBoundedOpenParts: however many servers and days the input spans, a
+// table keeps at most SetMaxOpen part files open; a partition left and
+// come back to, or grown past SetMaxPartRows, gets several part files in
+// one run, and every row reads back once, in both formats.
+func TestBoundedOpenParts(t *testing.T) {
+	for _, format := range []Format{FormatParquet, FormatArrow} {
+		t.Run(string(format), func(t *testing.T) {
+			schema, recs, want := manyPartitions(t, 5, 6, 500)
+			defer func() {
+				for _, r := range recs {
+					r.Release()
+				}
+			}()
+			dir := t.TempDir()
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			d, err := Open(dir, "rows")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Mem = mem
+			txn := d.Begin(format)
+			w, err := txn.Table("rows", schema, 1, PartitionKey{Name: "server", Col: 0}, PartitionKey{Name: "date", Col: 1, Date: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.SetMaxOpen(3)
+			w.SetMaxPartRows(600)
+			// Come back to the first server at the end: its partitions were
+			// finished long ago and must get new parts.
+			for _, rec := range append(slices.Clone(recs), recs[0]) {
+				if err := w.Write(rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want = append(want, rowStrings(recs[0])...)
+			slices.Sort(want)
+			began, peak := w.Stats()
+			if peak > 3 {
+				t.Errorf("%d part files open at once, want at most 3", peak)
+			}
+			if err := txn.Commit(nil); err != nil {
+				t.Fatal(err)
+			}
+			// 5 servers x 7 days (the last day only the spill) = 35 partitions.
+			perPartition := map[string]int{}
+			for _, p := range d.Manifest.Parts {
+				perPartition[p.Partition]++
+				if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Path))); err != nil {
+					t.Errorf("part %s: %v", p.Path, err)
+				}
+			}
+			if len(perPartition) != 35 {
+				t.Errorf("%d partitions, want 35", len(perPartition))
+			}
+			if perPartition["server=EX00/date=1970-01-01"] < 2 {
+				t.Errorf("server=EX00/date=1970-01-01 has %d parts, want a second one for the rows written after it was finished", perPartition["server=EX00/date=1970-01-01"])
+			}
+			if len(d.Manifest.Parts) != began {
+				t.Errorf("%d parts listed, %d begun", len(d.Manifest.Parts), began)
+			}
+			var tmp int
+			filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+				if err == nil && strings.HasSuffix(p, ".tmp") {
+					tmp++
+				}
+				return nil
+			})
+			if tmp != 0 {
+				t.Errorf("%d .tmp files left after Commit", tmp)
+			}
+			d, err = OpenRead(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Mem = mem
+			var mu sync.Mutex
+			var got []string
+			err = d.Read(context.Background(), "rows", schema, 2, nil, func(_ int, rec arrow.Record) error {
+				mu.Lock()
+				got = append(got, rowStrings(rec)...)
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("read back %d rows, wrote %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// TestConcurrentWritersOnePartition: goroutines writing to one partition
+// at once do not share a part file (each gets its own, none waits), the
+// bound is exceeded only by as many as write at once, and every row reads
+// back once.
+func TestConcurrentWritersOnePartition(t *testing.T) {
+	schema, recs, _ := manyPartitions(t, 1, 1, 2000)
+	defer recs[0].Release()
+	dir := t.TempDir()
+	d, err := Open(dir, "rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := d.Begin(FormatParquet)
+	w, err := txn.Table("rows", schema, 1, PartitionKey{Name: "server", Col: 0}, PartitionKey{Name: "date", Col: 1, Date: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetMaxOpen(1)
+	const writers, each = 4, 25
+	var wg sync.WaitGroup
+	for range writers {
+		// Each its own record, as each parser worker has (an Arrow
+		// dictionary array is not safe for concurrent use).
+		one := recs[0].NewSlice(0, 1000) // all on day 0: one partition
+		defer one.Release()
+		wg.Go(func() {
+			for range each {
+				if err := w.Write(one); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, peak := w.Stats(); peak > writers {
+		t.Errorf("%d parts open at once with %d writers", peak, writers)
+	}
+	if err := txn.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, parts := d.Rows("rows")
+	if rows != writers*each*1000 {
+		t.Errorf("%d rows listed, wrote %d", rows, writers*each*1000)
+	}
+	var read atomic.Int64
+	if err := d.Read(context.Background(), "rows", schema, 2, nil, func(_ int, rec arrow.Record) error {
+		read.Add(rec.NumRows())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if read.Load() != rows {
+		t.Errorf("read %d rows from %d parts, listed %d", read.Load(), parts, rows)
+	}
+}
+
+// TestReusedMemoryStatistics: a caller that reuses a record's memory once
+// Write returns (the parser does) must not leave wrong minimum/maximum
+// statistics in the Parquet files, which readers such as DuckDB use to
+// skip row groups: every statistic written is a value written.
+func TestReusedMemoryStatistics(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "server", Type: arrow.BinaryTypes.String},
+		{Name: "text", Type: arrow.BinaryTypes.String},
+	}, nil)
+	dir := t.TempDir()
+	d, err := Open(dir, "rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := d.Begin(FormatParquet)
+	w, err := txn.Table("rows", schema, 1, PartitionKey{Name: "server", Col: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.CallerReusesMemory()
+	written := map[string]bool{}
+	for r := range 20 {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for i := range 100 {
+			v := fmt.Sprintf("%c value %d", 'a'+(r*7+i)%26, i)
+			written[v] = true
+			b.Field(0).(*array.StringBuilder).Append("EX01")
+			b.Field(1).(*array.StringBuilder).Append(v)
+		}
+		rec := b.NewRecord()
+		b.Release()
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		// Reuse: the next batch overwrites this one's bytes.
+		for _, c := range rec.Columns() {
+			clear(c.Data().Buffers()[2].Bytes())
+		}
+		rec.Release()
+	}
+	if err := txn.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Manifest.Parts {
+		pf, err := file.OpenParquetFile(filepath.Join(dir, filepath.FromSlash(p.Path)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := pf.MetaData()
+		col := md.Schema.ColumnIndexByName("text")
+		for rg := range pf.NumRowGroups() {
+			cc, err := md.RowGroup(rg).ColumnChunk(col)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set, _ := cc.StatsSet(); !set {
+				continue
+			}
+			st, err := cc.Statistics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bs, ok := st.(*metadata.ByteArrayStatistics); ok && bs.HasMinMax() {
+				if min, max := string(bs.Min()), string(bs.Max()); !written[min] || !written[max] {
+					t.Errorf("%s row group %d: statistics min %q max %q, not values written", p.Path, rg, min, max)
+				}
+			}
+		}
+		pf.Close()
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/bitutil"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
@@ -138,25 +139,83 @@ func (t *Txn) Table(table string, schema *arrow.Schema, schemaVersion int, keys 
 	if old, ok := t.d.Manifest.Tables[table]; ok && !slices.Equal(old.Columns, info.Columns) {
 		return nil, fmt.Errorf("table %s in %s has another schema (version %d); write to a new folder", table, t.d.Dir, old.SchemaVersion)
 	}
-	w := &TableWriter{txn: t, table: table, schema: schema, keys: keys, parts: map[string]*partWriter{}, info: info, plain: plainSchema(schema)}
+	w := &TableWriter{txn: t, table: table, schema: schema, keys: keys, open: map[string][]*partWriter{}, info: info, plain: plainSchema(schema),
+		maxOpen: DefaultMaxOpen, maxPartRows: DefaultMaxPartRows}
 	t.writers[table] = w
 	return w, nil
 }
 
+// DefaultMaxOpen is how many part files a table keeps open at once unless
+// SetMaxOpen says otherwise.
+const DefaultMaxOpen = 8
+
+// DefaultMaxPartRows is how many rows a part file holds before the next
+// write to its partition begins another (unless SetMaxPartRows says
+// otherwise): a writer keeps the footer of the file it writes in memory,
+// a few KB per row group and column, until the file is closed.
+const DefaultMaxPartRows = 1 << 20
+
 // TableWriter writes one table's records into partition files. Write may
-// be called concurrently.
+// be called concurrently: writers to one partition do not wait for each
+// other, each writes its own part file (a partition may so get several
+// part files in one run; readers take every part listed). At most maxOpen
+// part files are open at once: to open another, the one least recently
+// written to is finished (its row group written, its footer too), so what
+// is buffered is bounded however many servers and days the input spans;
+// a later row of that partition starts a new part file.
 type TableWriter struct {
-	txn    *Txn
-	table  string
-	schema *arrow.Schema
-	keys   []PartitionKey
-	info   TableInfo
-	mu     sync.Mutex
-	parts  map[string]*partWriter
-	plain  *arrow.Schema // schema with dictionaries of strings as strings, for Parquet
+	txn     *Txn
+	table   string
+	schema  *arrow.Schema
+	keys    []PartitionKey
+	info    TableInfo
+	plain   *arrow.Schema // schema with dictionaries of strings as strings, for Parquet
+	maxOpen int
+	// maxPartRows: a part holding this many rows is finished at the next
+	// write to its partition, and a new one begun.
+	maxPartRows int64
+
+	mu       sync.Mutex
+	open     map[string][]*partWriter // per partition, the part files open
+	nOpen    int
+	closed   []*partWriter // finished before Commit, to be renamed by it
+	seq      int           // part files begun
+	tick     int64         // counts acquisitions, for least recently used
+	err      error         // a part that failed to finish: the run cannot commit
+	peakOpen int
 
 	perRecord bool // Parquet: each record its own row group, nothing buffered
+	reused    bool // the caller reuses a record's memory after Write
 }
+
+// SetMaxOpen bounds the part files the table keeps open at once (at least
+// 1). More are open only while more goroutines write at the same moment.
+// Call it before the first Write.
+func (w *TableWriter) SetMaxOpen(n int) { w.maxOpen = max(1, n) }
+
+// SetMaxPartRows sets the rows after which a part file is finished and its
+// partition's next rows go to a new one (at least 1). Call it before the
+// first Write.
+func (w *TableWriter) SetMaxPartRows(n int64) { w.maxPartRows = max(1, n) }
+
+// Stats says how many part files the table has begun, and the most that
+// were open at once.
+func (w *TableWriter) Stats() (parts, maxOpen int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seq, w.peakOpen
+}
+
+// CallerReusesMemory says the caller reuses a record's memory once Write
+// returns (as the parser's records do). pqarrow v15 keeps a column's
+// minimum and maximum as slices of the values written, and encodes them
+// only when the page and row group are finished: by then those bytes hold
+// other rows, and the statistics in the file are wrong (DuckDB then skips
+// row groups that match a filter). So the columns written as given whose
+// values are bytes (strings, binary, fixed-size binary) get no statistics;
+// dictionary columns are copied before writing and keep theirs. Call it
+// before the first Write.
+func (w *TableWriter) CallerReusesMemory() { w.reused = true }
 
 // RowGroupPerRecord makes every record written a Parquet row group of its
 // own, written at once: for tables whose caller already batches records
@@ -165,7 +224,9 @@ type TableWriter struct {
 func (w *TableWriter) RowGroupPerRecord() { w.perRecord = true }
 
 type partWriter struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // held by the goroutine writing to it
+	used int64      // TableWriter.tick when last acquired (under TableWriter.mu)
+	seq  int        // begun as the table's seq-th part of the run
 	part Part
 	tmp  string
 	f    *os.File
@@ -271,25 +332,28 @@ func (w *TableWriter) partition(rec arrow.Record, i int) string {
 }
 
 func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
-	pw, err := w.part(key)
-	if err != nil {
-		return err
-	}
 	s := rec
 	if i != 0 || j != int(rec.NumRows()) {
 		s = rec.NewSlice(int64(i), int64(j))
 		defer s.Release()
 	}
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	pw.rows += s.NumRows()
-	if pw.pq != nil {
+	var plain arrow.Record
+	if w.txn.format != FormatArrow {
 		// Parquet dictionary-encodes strings itself; handing it Arrow
 		// dictionaries that change between records (and slices of them)
 		// trips pqarrow v15, so they are written as plain strings and
-		// turned back into dictionaries on reading (conform).
-		plain := plainStrings(w.txn.d.mem(), s, w.plain)
+		// turned back into dictionaries on reading (conform). Converted
+		// before taking a part, so the part is held only while written.
+		plain = plainStrings(w.txn.d.mem(), s, w.plain)
 		defer plain.Release()
+	}
+	pw, err := w.acquire(key)
+	if err != nil {
+		return err
+	}
+	defer pw.mu.Unlock()
+	pw.rows += s.NumRows()
+	if pw.pq != nil {
 		if w.perRecord {
 			return pw.pq.Write(plain)
 		}
@@ -298,18 +362,108 @@ func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
 	return pw.ipc.Write(s)
 }
 
-func (w *TableWriter) part(key string) (*partWriter, error) {
+// acquire returns a part file of partition key that no other goroutine is
+// writing to, locked: an open one if one is free, else a new one, made
+// after finishing the least recently used free part when maxOpen are open.
+func (w *TableWriter) acquire(key string) (*partWriter, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if pw := w.parts[key]; pw != nil {
+	var finished []*partWriter
+	pw, err := w.acquireLocked(key, &finished)
+	w.mu.Unlock()
+	// Parts finished to make room are closed (footer written, file
+	// synced) outside w.mu, so the other writers do not wait for it.
+	for _, f := range finished {
+		err := f.closeLocked()
+		f.mu.Unlock()
+		if err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = fmt.Errorf("%s: %w", f.tmp, err)
+			}
+			w.mu.Unlock()
+		}
+	}
+	return pw, err
+}
+
+func (w *TableWriter) acquireLocked(key string, finished *[]*partWriter) (*partWriter, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	w.tick++
+	for _, pw := range slices.Clone(w.open[key]) {
+		if !pw.mu.TryLock() {
+			continue
+		}
+		if pw.rows >= w.maxPartRows {
+			// Full: finish it, so its footer (a few KB per row group
+			// and column, kept until Close) stops growing in memory.
+			*finished = append(*finished, w.finishLocked(pw))
+			continue
+		}
+		pw.used = w.tick
 		return pw, nil
 	}
+	for w.nOpen >= w.maxOpen {
+		lru := w.idleLocked()
+		if lru == nil {
+			break // every open part is being written to: exceed for now
+		}
+		*finished = append(*finished, w.finishLocked(lru))
+	}
+	pw, err := w.newPart(key)
+	if err != nil {
+		return nil, err
+	}
+	pw.mu.Lock()
+	pw.used = w.tick
+	w.open[key] = append(w.open[key], pw)
+	w.nOpen++
+	w.peakOpen = max(w.peakOpen, w.nOpen)
+	return pw, nil
+}
+
+// idleLocked returns the least recently used open part that no goroutine
+// is writing to, locked, or nil.
+func (w *TableWriter) idleLocked() *partWriter {
+	var lru *partWriter
+	for _, list := range w.open {
+		for _, pw := range list {
+			if lru == nil || pw.used < lru.used {
+				if pw.mu.TryLock() {
+					if lru != nil {
+						lru.mu.Unlock()
+					}
+					lru = pw
+				}
+			}
+		}
+	}
+	return lru
+}
+
+// finishLocked takes pw, which the caller has locked, out of the open
+// parts; Commit will rename it. The caller closes it and unlocks it.
+func (w *TableWriter) finishLocked(pw *partWriter) *partWriter {
+	key := pw.part.Partition
+	w.open[key] = slices.DeleteFunc(w.open[key], func(p *partWriter) bool { return p == pw })
+	if len(w.open[key]) == 0 {
+		delete(w.open, key)
+	}
+	w.nOpen--
+	w.closed = append(w.closed, pw)
+	return pw
+}
+
+// newPart creates the next part file of partition key (under w.mu).
+func (w *TableWriter) newPart(key string) (*partWriter, error) {
 	t := w.txn
 	ext := ".parquet"
 	if t.format == FormatArrow {
 		ext = ".arrows"
 	}
-	rel := path.Join(w.table, key, fmt.Sprintf("part-r%05d-%03d%s", t.run.ID, len(w.parts)+1, ext))
+	w.seq++
+	rel := path.Join(w.table, key, fmt.Sprintf("part-r%05d-%03d%s", t.run.ID, w.seq, ext))
 	full := filepath.Join(t.d.Dir, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return nil, err
@@ -318,31 +472,58 @@ func (w *TableWriter) part(key string) (*partWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw := &partWriter{part: Part{Table: w.table, Path: rel, Partition: key, Format: t.format, Run: t.run.ID}, tmp: full + ".tmp", f: f}
+	pw := &partWriter{part: Part{Table: w.table, Path: rel, Partition: key, Format: t.format, Run: t.run.ID}, tmp: full + ".tmp", f: f, seq: w.seq}
 	if t.format == FormatArrow {
 		pw.ipc = ipc.NewWriter(f, ipc.WithSchema(w.schema), ipc.WithDictionaryDeltas(true), ipc.WithAllocator(t.d.mem()))
-	} else {
-		// Snappy, not zstd: pqarrow v15 builds a new zstd encoder for
-		// every page, which costs more than the compression gains.
-		// Dictionary encoding for text columns only: on numbers with a
-		// distinct value per row (line, session-id, time) its hash tables
-		// cost memory and gain little over the compression.
-		popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithMaxRowGroupLength(maxRowGroupRows),
-			parquet.WithDictionaryDefault(false), parquet.WithCreatedBy("logscan")}
-		for _, f := range w.plain.Fields() {
-			if f.Type.ID() == arrow.STRING {
-				popts = append(popts, parquet.WithDictionaryFor(f.Name, true))
+		return pw, nil
+	}
+	pw.pq, err = pqarrow.NewFileWriter(w.plain, syncCloser{f}, w.parquetProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		f.Close()
+		os.Remove(full + ".tmp")
+		return nil, err
+	}
+	return pw, nil
+}
+
+// parquetProps are the Parquet writer properties of the table's parts.
+func (w *TableWriter) parquetProps() *parquet.WriterProperties {
+	// Snappy, not zstd: pqarrow v15 builds a new zstd encoder for
+	// every page, which costs more than the compression gains.
+	// Dictionary encoding for text columns only: on numbers with a
+	// distinct value per row (line, session-id, time) its hash tables
+	// cost memory and gain little over the compression.
+	// Data page v2 (read by DuckDB, pyarrow, Spark, Trino and older
+	// logscan): with v1 pages pqarrow v15 reserves a 4-byte length
+	// before the definition levels, and that offset makes its level
+	// buffer grow by one reallocation and copy per RLE run
+	// (PooledBufferWriter.Reserve), quadratic in the page: that was
+	// a third of an ingest's CPU.
+	popts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithMaxRowGroupLength(maxRowGroupRows),
+		parquet.WithDictionaryDefault(false), parquet.WithCreatedBy("logscan"), parquet.WithDataPageVersion(parquet.DataPageV2)}
+	for i, f := range w.plain.Fields() {
+		if f.Type.ID() == arrow.STRING {
+			popts = append(popts, parquet.WithDictionaryFor(f.Name, true))
+		}
+		switch w.schema.Field(i).Type.ID() {
+		case arrow.STRING, arrow.BINARY, arrow.FIXED_SIZE_BINARY, arrow.LARGE_STRING, arrow.LARGE_BINARY:
+			if w.reused {
+				popts = append(popts, parquet.WithStatsFor(f.Name, false))
 			}
 		}
-		props := parquet.NewWriterProperties(popts...)
-		pw.pq, err = pqarrow.NewFileWriter(w.plain, syncCloser{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
 	}
-	w.parts[key] = pw
-	return pw, nil
+	return parquet.NewWriterProperties(popts...)
+}
+
+// parts returns every part the table began, finished or open, in the
+// order they were begun.
+func (w *TableWriter) parts() []*partWriter {
+	all := slices.Clone(w.closed)
+	for _, list := range w.open {
+		all = append(all, list...)
+	}
+	slices.SortFunc(all, func(a, b *partWriter) int { return a.seq - b.seq })
+	return all
 }
 
 // Commit closes every part, moves it to its name and writes the manifest
@@ -355,8 +536,10 @@ func (t *Txn) Commit(state any) error {
 	var added []Part
 	for _, name := range slices.Sorted(maps.Keys(t.writers)) {
 		w := t.writers[name]
-		for _, k := range slices.Sorted(maps.Keys(w.parts)) {
-			pw := w.parts[k]
+		if w.err != nil {
+			return w.err
+		}
+		for _, pw := range w.parts() {
 			if err := pw.close(); err != nil {
 				return fmt.Errorf("%s: %w", pw.tmp, err)
 			}
@@ -401,7 +584,7 @@ func (t *Txn) Abort() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, w := range t.writers {
-		for _, pw := range w.parts {
+		for _, pw := range w.parts() {
 			pw.close()
 			os.Remove(pw.tmp)
 		}
@@ -423,6 +606,10 @@ func (s syncCloser) Close() error {
 func (pw *partWriter) close() error {
 	pw.mu.Lock()
 	defer pw.mu.Unlock()
+	return pw.closeLocked()
+}
+
+func (pw *partWriter) closeLocked() error {
 	if pw.f == nil {
 		return nil
 	}
@@ -455,7 +642,9 @@ func plainSchema(s *arrow.Schema) *arrow.Schema {
 }
 
 // plainStrings returns rec with its dictionary<_, utf8> columns as utf8
-// (the caller releases it).
+// (the caller releases it). Each column is built in one pass into buffers
+// of its exact size: a builder growing by doubling cost a copy per
+// doubling and left garbage the size of the column each time.
 func plainStrings(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) arrow.Record {
 	cols := make([]arrow.Array, rec.NumCols())
 	for i := range cols {
@@ -466,22 +655,56 @@ func plainStrings(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) 
 			cols[i] = c
 			continue
 		}
-		dict := d.Dictionary().(*array.String)
-		b := array.NewStringBuilder(mem)
-		b.Reserve(d.Len())
-		for j := 0; j < d.Len(); j++ {
-			if d.IsNull(j) {
-				b.AppendNull()
-			} else {
-				b.Append(dict.Value(d.GetValueIndex(j)))
-			}
-		}
-		cols[i] = b.NewArray()
-		b.Release()
+		cols[i] = denseStrings(mem, d)
 	}
 	out := array.NewRecord(schema, cols, rec.NumRows())
 	for _, c := range cols {
 		c.Release()
+	}
+	return out
+}
+
+// denseStrings materialises a dictionary<_, utf8> array as utf8.
+func denseStrings(mem memory.Allocator, d *array.Dictionary) arrow.Array {
+	dict := d.Dictionary().(*array.String)
+	n := d.Len()
+	size := 0
+	for j := 0; j < n; j++ {
+		if d.IsValid(j) {
+			size += dict.ValueLen(d.GetValueIndex(j))
+		}
+	}
+	offsets := memory.NewResizableBuffer(mem)
+	offsets.Resize((n + 1) * arrow.Int32SizeBytes)
+	values := memory.NewResizableBuffer(mem)
+	values.Resize(size)
+	var validity *memory.Buffer
+	nulls := d.NullN()
+	if nulls > 0 {
+		validity = memory.NewResizableBuffer(mem)
+		validity.Resize(int(bitutil.BytesForBits(int64(n))))
+		memory.Set(validity.Bytes(), 0)
+	}
+	offs := arrow.Int32Traits.CastFromBytes(offsets.Bytes())
+	buf := values.Bytes()
+	pos := 0
+	for j := 0; j < n; j++ {
+		offs[j] = int32(pos)
+		if d.IsValid(j) {
+			pos += copy(buf[pos:], dict.Value(d.GetValueIndex(j)))
+			if validity != nil {
+				bitutil.SetBit(validity.Bytes(), j)
+			}
+		}
+	}
+	offs[n] = int32(pos)
+	data := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{validity, offsets, values}, nil, nulls, 0)
+	out := array.NewStringData(data)
+	data.Release()
+	offsets.Release()
+	values.Release()
+	if validity != nil {
+		validity.Release()
 	}
 	return out
 }

@@ -22,6 +22,17 @@ const RowsSchemaVersion = 1
 // table (and so one Parquet row group).
 const sessionBatch = 8192
 
+// testPartRows, set by tests, makes part files this small (and keeps one
+// rows part open), so the sample makes many per partition.
+var testPartRows int64
+
+// sessionsMaxOpen bounds the sessions table's open part files.
+const sessionsMaxOpen = 32
+
+// sessionsPartRows is how many sessions a sessions part holds before the
+// next batch of its partition starts another.
+const sessionsPartRows = 64 * 1024
+
 // IngestConfig is what one ingest run reads and where it writes.
 type IngestConfig struct {
 	Paths        []string
@@ -93,7 +104,26 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Bound the part files open at once, so what ingest buffers does not
+	// grow with the servers and days the input spans: files come in path
+	// order, so a worker's rows go to its server's current day (and, at
+	// midnight, the next); a finished partition's part is closed when
+	// others need the room, and a later row of it starts a new part.
+	rowsW.SetMaxOpen(2*workers + 2)
+	rowsW.CallerReusesMemory() // the parser reuses a record's memory once released
+	if testPartRows > 0 {
+		rowsW.SetMaxOpen(1)
+		rowsW.SetMaxPartRows(testPartRows)
+		sessW.SetMaxPartRows(testPartRows)
+	}
 	sessW.RowGroupPerRecord() // sessions come in batches already
+	// A sessions part buffers nothing (each batch is written at once), so
+	// more may stay open: sessions end out of order, across servers.
+	sessW.SetMaxOpen(sessionsMaxOpen)
+	// Each batch is a row group per partition it spans, so a sessions part
+	// gains row groups (and footer, kept in memory until it closes) fast:
+	// finish it sooner than a rows part.
+	sessW.SetMaxPartRows(sessionsPartRows)
 	sessRecs := session.NewRecords(mem, sessionBatch, sessW.Write)
 	// An error here sticks in sessRecs and comes back from Close.
 	sb := session.NewBuilder(workers, 0, func(s *session.Session) { sessRecs.Add(s) })

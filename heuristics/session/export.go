@@ -161,12 +161,16 @@ func columnIndex(name string) int {
 // Records batches sessions into records of Schema and hands
 // each full batch to flush. Add may be called concurrently.
 type Records struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // the builder, n and err
 	b     *array.RecordBuilder
 	n     int
 	batch int
 	flush func(arrow.Record) error
 	err   error
+	// flushing serialises flush calls, in the order batches were cut; a
+	// batch is written outside mu, so the other workers go on adding
+	// sessions to the next batch meanwhile.
+	flushing sync.Mutex
 }
 
 // NewRecords returns a batcher of batch sessions per record.
@@ -177,34 +181,52 @@ func NewRecords(mem memory.Allocator, batch int, flush func(arrow.Record) error)
 // Add appends s; it flushes when the batch is full.
 func (w *Records) Add(s *Session) error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err != nil {
+		defer w.mu.Unlock()
 		return w.err
 	}
 	w.append(s)
 	w.n++
-	if w.n >= w.batch {
-		w.err = w.flushLocked()
+	if w.n < w.batch {
+		w.mu.Unlock()
+		return nil
 	}
-	return w.err
+	return w.flushUnlock()
 }
 
 // Close flushes what is left and releases the builder.
 func (w *Records) Close() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err == nil && w.n > 0 {
-		w.err = w.flushLocked()
+		w.flushUnlock()
+	} else {
+		w.mu.Unlock()
 	}
+	w.flushing.Lock() // wait for a flush still running
+	w.flushing.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.b.Release()
 	return w.err
 }
 
-func (w *Records) flushLocked() error {
+// flushUnlock cuts the batch, releases mu and writes the batch.
+func (w *Records) flushUnlock() error {
 	rec := w.b.NewRecord()
-	defer rec.Release()
 	w.n = 0
-	return w.flush(rec)
+	w.flushing.Lock()
+	w.mu.Unlock()
+	err := w.flush(rec)
+	w.flushing.Unlock()
+	rec.Release()
+	if err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+	}
+	return err
 }
 
 func (w *Records) append(s *Session) {
