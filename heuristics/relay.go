@@ -96,7 +96,7 @@ const (
 	// maxPartialSigs first domains of sets not kept are told apart, per
 	// client and connector; past it, the sessions counted as relayed are
 	// a lower bound.
-	maxPartialSigs = 256
+	maxPartialSigs = 128
 	// maxRelayRcpts bounds the distinct recipient addresses kept over
 	// all groups (16 bytes each, about 12 MB); past it, distinct counts
 	// are lower bounds (see RelayDetector.addRcpt).
@@ -129,18 +129,17 @@ type relayGroup struct {
 	evictedOver int64
 	detailed    nameHeap    // names of the domains with their own detail, largest first
 	otherDet    relayDetail // examples and senders of the kept domains past maxDetailDomains, and of the other domains
-	sessSigs    map[string]relaySig
-	msgSigs     map[string]relaySig
-	sessFull    nameHeap // the kept sessions' domain sets, largest first, once maxRelaySigs are kept
-	msgFull     nameHeap
-	// Sessions (messages) whose domain set is not kept — past
+	// sigs counts sessions and messages by their domain set; sigFull
+	// holds the kept keys, largest first, once maxRelaySigs are kept.
+	sigs    map[string]relaySig
+	sigFull nameHeap
+	// Sessions and messages whose domain set is not kept — past
 	// maxRelaySigs sets, or more than maxSigDomains domains — are counted
-	// under their first domain by name (a partial signature): they relayed
-	// if that domain is outside; if it is accepted, whether they relayed is
-	// not known, and the counts are lower bounds.
-	sessPart partialSigs
-	msgPart  partialSigs
-	rcpts    rcptSet // accepted recipient addresses, over all domains
+	// under their first domain (a partial signature): they relayed if that
+	// domain is outside; if it is accepted, whether they relayed is not
+	// known, and the counts are lower bounds.
+	part  partialSigs
+	rcpts rcptSet // accepted recipient addresses, over all domains
 	// (The names of the hashes that key rcpts, the hours and the partial
 	// signatures are RelayDetector.names: every domain a group kept apart.)
 	// Per hour: accepted recipients per domain, and sessions per domain
@@ -186,16 +185,18 @@ func (x *relayDetail) merge(o *relayDetail) {
 	}
 }
 
-// relaySig counts sessions or messages by the set of domains they had
+// relaySig counts the sessions and messages of one set of domains they had
 // recipients accepted in; which of those are outside is decided at the end,
-// once the accepted domains are known.
-// The map key is the domains, sorted, one per line (in a partial map, the
-// first domain of the sets counted); the session and message maps share
-// their key strings. Values, not pointers: a botnet's clients keep
-// thousands each, which the collector need not scan.
+// once the accepted domains are known. The map key is the domains, sorted,
+// one per line, kept in key too. Values, not pointers: a botnet's clients
+// keep thousands, which the collector need not scan.
 type relaySig struct {
-	key       string // the map key itself, so that the other map can share it
-	n, queued int64
+	key                  string
+	sessions, msgs, qued int64
+}
+
+func (x relaySig) plus(o relaySig) relaySig {
+	return relaySig{x.key, x.sessions + o.sessions, x.msgs + o.msgs, x.qued + o.qued}
 }
 
 type refusedGroup struct {
@@ -252,7 +253,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{domains: map[string]*relayDomain{}, sessSigs: map[string]relaySig{}, msgSigs: map[string]relaySig{},
+				g = &relayGroup{domains: map[string]*relayDomain{}, sigs: map[string]relaySig{},
 					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
 				g.other.name = otherDomains
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
@@ -276,7 +277,11 @@ func (d *RelayDetector) observe(s *session.Session) {
 			}
 		}
 		if len(msgDomains.list) > 0 {
-			g.sig(g.msgSigs, g.sessSigs, &g.msgPart, &g.msgFull, msgDomains.list, m.Queued, &d.key)
+			c := relaySig{msgs: 1}
+			if m.Queued {
+				c.qued = 1
+			}
+			g.sig(msgDomains.list, c, &d.key)
 		}
 	}
 	if g == nil || len(sessDomains.list) == 0 {
@@ -285,7 +290,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	g.sig(g.sessSigs, g.msgSigs, &g.sessPart, &g.sessFull, sessDomains.list, false, &d.key)
+	g.sig(sessDomains.list, relaySig{sessions: 1}, &d.key)
 	// sig sorted the list: its first is the set's first domain.
 	d.key = joinKey(d.key, sessDomains.list)
 	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
@@ -490,64 +495,48 @@ func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
 	return rd.detail
 }
 
-// sig counts one session or message under its set of domains (m), and
-// returns the signature counted under. Past maxRelaySigs sets the sets that
-// sort last are not kept (full holds the kept keys then), so that which
-// are does not depend on the order sessions come in: theirs, and sets of
-// more than maxSigDomains domains, are counted under their first domain in
-// part (relayGroup.sessPart).
-func (g *relayGroup) sig(m, sibling map[string]relaySig, part *partialSigs, full *nameHeap, domains []string, queued bool, buf *[]byte) {
+// sig counts c (a session or a message) under its set of domains. Past
+// maxRelaySigs sets the sets that sort last are not kept (sigFull holds the
+// kept keys then), so that which are does not depend on the order sessions
+// come in: theirs, and sets of more than maxSigDomains domains, are counted
+// under their first domain (part).
+func (g *relayGroup) sig(domains []string, c relaySig, buf *[]byte) {
 	slices.Sort(domains)
-	q := int64(0)
-	if queued {
-		q = 1
-	}
 	if len(domains) <= maxSigDomains {
 		*buf = joinKey(*buf, domains)
 		key := *buf
-		if rs, ok := m[string(key)]; ok {
+		if rs, ok := g.sigs[string(key)]; ok {
 			// Assign under the kept key: assigning under key would store
 			// key (the session's lent text) as the map's key.
-			m[rs.key] = relaySig{rs.key, rs.n + 1, rs.queued + q}
+			g.sigs[rs.key] = rs.plus(c)
 			return
 		}
-		if len(m) < maxRelaySigs {
-			k := sigKey(sibling, key)
-			m[k] = relaySig{k, 1, q}
+		if len(g.sigs) < maxRelaySigs {
+			c.key = string(key)
+			g.sigs[c.key] = c
 			return
 		}
-		if len(*full) == 0 {
-			for k := range m {
-				*full = append(*full, k)
+		if len(g.sigFull) == 0 {
+			for k := range g.sigs {
+				g.sigFull = append(g.sigFull, k)
 			}
-			heap.Init(full)
+			heap.Init(&g.sigFull)
 		}
-		if string(key) < (*full)[0] {
+		if string(key) < g.sigFull[0] {
 			// key sorts before the last set kept: that one is counted
 			// in part, and key takes its place.
-			lastKey := (*full)[0]
-			last := m[lastKey]
-			delete(m, lastKey)
-			first, _, _ := strings.Cut(lastKey, "\n")
-			part.add(addrHash(first), last)
-			k := sigKey(sibling, key)
-			m[k] = relaySig{k, 1, q}
-			(*full)[0] = k
-			heap.Fix(full, 0)
+			last := g.sigs[g.sigFull[0]]
+			delete(g.sigs, last.key)
+			first, _, _ := strings.Cut(last.key, "\n")
+			g.part.add(addrHash(first), last)
+			c.key = string(key)
+			g.sigs[c.key] = c
+			g.sigFull[0] = c.key
+			heap.Fix(&g.sigFull, 0)
 			return
 		}
 	}
-	part.add(addrHash(domains[0]), relaySig{n: 1, queued: q})
-}
-
-// sigKey is key to keep: the sibling map's copy (sessions and messages
-// mostly have the same sets), else a clone, since Join of one domain
-// returns the session's own (lent) text.
-func sigKey(sibling map[string]relaySig, key []byte) string {
-	if o, ok := sibling[string(key)]; ok {
-		return o.key
-	}
-	return string(key)
+	g.part.add(addrHash(domains[0]), c)
 }
 
 // joinKey is domains one per line, in buf.
@@ -562,7 +551,7 @@ func joinKey(buf []byte, domains []string) []byte {
 	return buf
 }
 
-// partialSigs counts the sessions (messages) whose domain set is not kept,
+// partialSigs counts the sessions and messages whose domain set is not kept,
 // by the hash of the set's first domain: at most maxPartialSigs of them
 // (the smallest hashes); the rest in over, whether they relayed unknown.
 type partialSigs struct {
@@ -575,8 +564,9 @@ func (p *partialSigs) add(h uint64, c relaySig) {
 	if p.m == nil {
 		p.m = map[uint64]relaySig{}
 	}
+	c.key = ""
 	if x, ok := p.m[h]; ok || len(p.m) < maxPartialSigs {
-		p.m[h] = relaySig{n: x.n + c.n, queued: x.queued + c.queued}
+		p.m[h] = x.plus(c)
 		return
 	}
 	if len(p.full) == 0 {
@@ -586,12 +576,12 @@ func (p *partialSigs) add(h uint64, c relaySig) {
 		heap.Init(&p.full)
 	}
 	if h >= p.full[0] {
-		p.over.n, p.over.queued = p.over.n+c.n, p.over.queued+c.queued
+		p.over = p.over.plus(c)
 		return
 	}
 	last := p.m[p.full[0]]
 	delete(p.m, p.full[0])
-	p.over.n, p.over.queued = p.over.n+last.n, p.over.queued+last.queued
+	p.over = p.over.plus(last)
 	p.m[h] = c
 	p.full[0] = h
 	heap.Fix(&p.full, 0)
@@ -628,36 +618,27 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 		}
 		return false
 	}
-	for key, sig := range g.sessSigs {
+	for key, sig := range g.sigs {
 		if outside(key) {
-			st.sessions += sig.n
-		}
-	}
-	for key, sig := range g.msgSigs {
-		if outside(key) {
-			st.messages += sig.n
-			st.queued += sig.queued
+			st.sessions += sig.sessions
+			st.messages += sig.msgs
+			st.queued += sig.qued
 		}
 	}
 	// Partial signatures relayed if their first domain is outside; if it
 	// is accepted (or cannot be judged), whether they did is not known.
-	for h, sig := range g.sessPart.m {
+	for h, sig := range g.part.m {
 		if out, _ := domainOutside(v, names, h); out {
-			st.sessions += sig.n
+			st.sessions += sig.sessions
+			st.messages += sig.msgs
+			st.queued += sig.qued
 		} else {
-			st.sessionsLower = true
+			st.sessionsLower = st.sessionsLower || sig.sessions > 0
+			st.messagesLower = st.messagesLower || sig.msgs > 0
 		}
 	}
-	for h, sig := range g.msgPart.m {
-		if out, _ := domainOutside(v, names, h); out {
-			st.messages += sig.n
-			st.queued += sig.queued
-		} else {
-			st.messagesLower = true
-		}
-	}
-	st.sessionsLower = st.sessionsLower || g.sessPart.over.n > 0
-	st.messagesLower = st.messagesLower || g.msgPart.over.n > 0
+	st.sessionsLower = st.sessionsLower || g.part.over.sessions > 0
+	st.messagesLower = st.messagesLower || g.part.over.msgs > 0
 	for name, rd := range g.domains {
 		if v.isAccepted(name) {
 			continue
@@ -671,13 +652,22 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 		}
 	}
 	if g.other.rcpts > 0 {
-		n := g.other.rcpts - g.evictedAccepted(v)
+		// Counted as relayed: the other domains told apart by hash that
+		// are not accepted. Those past maxEvictedDomains, and all of them
+		// when a pattern (*.contoso.com) is accepted, cannot be judged and
+		// are not counted: the count is then a lower bound.
+		var n int64
+		if hasWildcard(v.accepted) {
+			st.rcptsLower = true
+		} else {
+			n = g.other.rcpts - g.evictedAccepted(v) - g.evictedOver
+			st.rcptsLower = st.rcptsLower || g.evictedOver > 0
+		}
 		if n > 0 {
 			st.domains = append(st.domains, domainCount{otherDomains, n})
 			st.rcpts += n
 			st.span.add(g.other.span.times())
 		}
-		st.rcptsLower = st.rcptsLower || g.evictedOver > 0 || hasWildcard(v.accepted)
 	}
 	if st.rcpts > 0 {
 		// The shared detail: the domains past the first names, which
@@ -691,7 +681,10 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 		}
 	}
 	sets := map[uint64]string{}
-	for key := range g.sessSigs {
+	for key, sig := range g.sigs {
+		if sig.sessions == 0 {
+			continue
+		}
 		sets[addrHash(key)] = key
 	}
 	for k, n := range g.sessHours {
