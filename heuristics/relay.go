@@ -179,9 +179,15 @@ type relayDetail struct {
 
 func (x *relayDetail) merge(o *relayDetail) {
 	x.samples.merge(o.samples)
-	c := o.senders.counter()
-	for v, n := range c.m {
-		x.senders.add(v, *n, 64)
+	if o.senders.many != nil {
+		for v, n := range o.senders.many.m {
+			x.senders.add(v, *n, 64)
+		}
+		x.senders.addOver(o.senders.many)
+		return
+	}
+	for _, vc := range o.senders.few {
+		x.senders.add(vc.v, vc.n, 64)
 	}
 }
 
@@ -825,6 +831,22 @@ func (c *smallCounter) add(v string, n int64, limit int) {
 	}
 	c.few = nil
 	c.many.add(v, n, limit)
+}
+
+// addOver adds what o counted without keeping, as counter.merge does.
+func (c *smallCounter) addOver(o *counter) {
+	if o.over == 0 && !o.dropped {
+		return
+	}
+	if c.many == nil {
+		c.many = &counter{}
+		for _, x := range c.few {
+			c.many.add(x.v, x.n, 64)
+		}
+		c.few = nil
+	}
+	c.many.over += o.over
+	c.many.dropped = c.many.dropped || o.dropped
 }
 
 // distinct is how many distinct values c kept.
