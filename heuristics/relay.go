@@ -67,6 +67,9 @@ type RelayDetector struct {
 	// a set's key.
 	sessDomains, msgDomains domainSet
 	key                     []byte
+	// Other domains told apart over all groups (evict).
+	evictTotal, evictBudget int
+	evictMax                uint64
 	// Distinct recipient addresses kept over all groups (addRcpt).
 	rcptTotal, rcptBudget int
 	rcptMax               uint64
@@ -89,10 +92,11 @@ const (
 	maxDetailDomains = 8   // of those, the first by name keep their own examples and senders; the rest share one set
 	maxRelaySigs     = 64  // distinct recipient-domain sets (sessions; messages likewise); the rest counted by their first domain
 	maxSigDomains    = 64  // a larger set is counted by its first domain, like the sets past maxRelaySigs
-	// maxEvictedDomains of the other domains are told apart by hash, so
-	// that recipients in accepted ones are not counted as relayed; past
-	// it, recipient counts are lower bounds.
-	maxEvictedDomains = 128
+	// maxEvictedDomains of the other domains, over all clients, are told
+	// apart by hash (16 bytes each), so that recipients in accepted ones
+	// are not counted as relayed; past it, recipient counts are lower
+	// bounds.
+	maxEvictedDomains = 1 << 18
 	// maxPartialSigs first domains of sets not kept are told apart, per
 	// client and connector; past it, the sessions counted as relayed are
 	// a lower bound.
@@ -122,10 +126,9 @@ type relayGroup struct {
 	other     relayDomain // recipients in domains past maxRelayDomains
 	// evicted counts the other domains' recipients by the FNV-1a hash of
 	// the domain name, so that those in accepted domains are not counted
-	// as relayed: at most maxEvictedDomains (the smallest hashes);
+	// as relayed (RelayDetector.evict bounds them over all clients);
 	// evictedOver counts the rest, whose domains are not known.
 	evicted     map[uint64]int64
-	evictedFull hashHeap
 	evictedOver int64
 	detailed    nameHeap    // names of the domains with their own detail, largest first
 	otherDet    relayDetail // examples and senders of the kept domains past maxDetailDomains, and of the other domains
@@ -217,7 +220,7 @@ type refusedGroup struct {
 func newRelayDetector() *RelayDetector {
 	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
 		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64,
-		rcptBudget: maxRelayRcpts, rcptMax: math.MaxUint64, names: map[string]string{}}
+		rcptBudget: maxRelayRcpts, rcptMax: math.MaxUint64, evictBudget: maxEvictedDomains, evictMax: math.MaxUint64, names: map[string]string{}}
 }
 
 func (d *RelayDetector) observe(s *session.Session) {
@@ -264,10 +267,10 @@ func (d *RelayDetector) observe(s *session.Session) {
 				g.other.name = otherDomains
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
-			rd := g.domain(r.Domain, d.names)
+			rd := g.domain(r.Domain, d)
 			rd.rcpts++
 			if rd == &g.other {
-				g.evict(r.Domain, 1)
+				d.evict(g, r.Domain, 1)
 			}
 			dh := addrHash(r.Domain)
 			if k := (hourKey[uint64]{unixHour(s.Start), dh}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
@@ -386,7 +389,7 @@ func (d *RelayDetector) refusedGroup(s *session.Session) *refusedGroup {
 	return rg
 }
 
-func (g *relayGroup) domain(name string, names map[string]string) *relayDomain {
+func (g *relayGroup) domain(name string, d *RelayDetector) *relayDomain {
 	if rd := g.domains[name]; rd != nil {
 		return rd
 	}
@@ -405,18 +408,18 @@ func (g *relayGroup) domain(name string, names map[string]string) *relayDomain {
 		last := g.domains[g.domFull[0]]
 		delete(g.domains, last.name)
 		g.other.rcpts += last.rcpts
-		g.evict(last.name, last.rcpts)
+		d.evict(g, last.name, last.rcpts)
 		g.other.span.merge(last.span)
 		if last.detail != nil { // only when maxDetailDomains >= maxRelayDomains
 			g.otherDet.merge(last.detail)
 			last.detail = nil
 		}
-		rd := g.newDomain(name, names)
+		rd := g.newDomain(name, d.names)
 		g.domFull[0] = rd.name
 		heap.Fix(&g.domFull, 0)
 		return rd
 	}
-	return g.newDomain(name, names)
+	return g.newDomain(name, d.names)
 }
 
 func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomain {
@@ -431,44 +434,34 @@ func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomai
 }
 
 // evict counts n recipients of domain among the other domains.
-func (g *relayGroup) evict(domain string, n int64) {
+func (d *RelayDetector) evict(g *relayGroup, domain string, n int64) {
 	h := addrHash(domain)
-	if g.evicted == nil {
-		g.evicted = map[uint64]int64{}
-	}
-	if _, ok := g.evicted[h]; ok || len(g.evicted) < maxEvictedDomains {
-		g.evicted[h] += n
-		return
-	}
-	if len(g.evictedFull) == 0 {
-		for k := range g.evicted {
-			g.evictedFull = append(g.evictedFull, k)
-		}
-		heap.Init(&g.evictedFull)
-	}
-	if h >= g.evictedFull[0] {
+	if h > d.evictMax {
 		g.evictedOver += n
 		return
 	}
-	last := g.evictedFull[0]
-	g.evictedOver += g.evicted[last]
-	delete(g.evicted, last)
-	g.evicted[h] = n
-	g.evictedFull[0] = h
-	heap.Fix(&g.evictedFull, 0)
-}
-
-// evictedAccepted is how many of the other domains' recipients are in
-// accepted domains given by name (a wildcard's cannot be told: the count
-// is then a lower bound).
-func (g *relayGroup) evictedAccepted(v *orgView) int64 {
-	var n int64
-	for _, name := range v.accepted {
-		if !strings.HasPrefix(name, "*.") {
-			n += g.evicted[addrHash(name)]
+	if g.evicted == nil {
+		g.evicted = map[uint64]int64{}
+	}
+	if _, ok := g.evicted[h]; !ok {
+		d.evictTotal++
+	}
+	g.evicted[h] += n
+	// Past the budget only hashes at most evictMax are kept, halving it
+	// until they fit, as addRcpt does: which are kept does not depend on
+	// the order sessions come in.
+	for d.evictTotal > d.evictBudget {
+		d.evictMax >>= 1
+		for _, o := range d.groups {
+			for x, c := range o.evicted {
+				if x > d.evictMax {
+					delete(o.evicted, x)
+					o.evictedOver += c
+					d.evictTotal--
+				}
+			}
 		}
 	}
-	return n
 }
 
 // detailOf is where rd's examples and senders are counted: its own detail
@@ -659,16 +652,18 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 	}
 	if g.other.rcpts > 0 {
 		// Counted as relayed: the other domains told apart by hash that
-		// are not accepted. Those past maxEvictedDomains, and all of them
-		// when a pattern (*.contoso.com) is accepted, cannot be judged and
-		// are not counted: the count is then a lower bound.
+		// are not accepted. Those past maxEvictedDomains, and those never
+		// named when a pattern (*.contoso.com) is accepted, cannot be
+		// judged and are not counted: the count is then a lower bound.
 		var n int64
-		if hasWildcard(v.accepted) {
-			st.rcptsLower = true
-		} else {
-			n = g.other.rcpts - g.evictedAccepted(v) - g.evictedOver
-			st.rcptsLower = st.rcptsLower || g.evictedOver > 0
+		for h, c := range g.evicted {
+			out, known := domainOutside(v, names, h)
+			if out {
+				n += c
+			}
+			st.rcptsLower = st.rcptsLower || !known
 		}
+		st.rcptsLower = st.rcptsLower || g.evictedOver > 0
 		if n > 0 {
 			st.domains = append(st.domains, domainCount{otherDomains, n})
 			st.rcpts += n
@@ -724,6 +719,30 @@ func distinctOutside(v *orgView, names map[uint64]string, groups []*relayGroup) 
 			lower = lower || !known
 		}
 		lower = lower || g.rcpts.dropped
+	}
+	return int64(len(seen)), lower
+}
+
+// outsideDomains counts the distinct domains outside the accepted ones that
+// groups relayed to, named or told apart by hash, and whether that is a
+// lower bound (other domains past the budget, or a pattern accepted).
+func outsideDomains(v *orgView, names map[uint64]string, groups []*relayGroup) (int64, bool) {
+	seen := map[uint64]struct{}{}
+	lower := false
+	for _, g := range groups {
+		for name := range g.domains {
+			if !v.isAccepted(name) {
+				seen[addrHash(name)] = struct{}{}
+			}
+		}
+		for h := range g.evicted {
+			out, known := domainOutside(v, names, h)
+			if out && known {
+				seen[h] = struct{}{}
+			}
+			lower = lower || !known
+		}
+		lower = lower || g.evictedOver > 0
 	}
 	return int64(len(seen)), lower
 }
@@ -1205,8 +1224,11 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	f.setCount("messages_queued", queued, messagesLower)
 	f.setCount("recipients", rcpts, rcptsLower)
 	if _, ok := doms[otherDomains]; ok {
-		// The other domains are more than one: the named ones are a lower bound.
-		f.setCount("recipient_domains", int64(len(domains)), true)
+		// "(other domains)" stands for domains told apart by hash: count
+		// those outside, once each over the clients; a lower bound when
+		// some could not be judged.
+		n, lower := outsideDomains(v, hashNames, groups)
+		f.setCount("recipient_domains", n, lower)
 	}
 	domFact := Fact{Name: "outside recipient domains, by recipients"}
 	for i, dc := range domains {
