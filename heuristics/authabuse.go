@@ -208,8 +208,9 @@ var maxSendHours = MaxSendHours
 // budgetSendHours names the budget in the report.
 const budgetSendHours = "compromised accounts: recipients per hour per account, source and domain"
 
-// addHour counts n recipients in hour; it returns how many entries it
-// added (1 or 0) and whether it had to drop one (cut).
+// addHour counts n recipients in hour and returns how many entries it
+// added (1 or 0). With cut, it keeps only its first maxFactHours hours,
+// and says so (g.cut) when it drops one.
 func (g *sendAgg) addHour(hour, n int64, cut bool) int {
 	i, found := slices.BinarySearchFunc(g.hours, hour, func(x hourCount, h int64) int { return cmp.Compare(x.hour, h) })
 	if found {
