@@ -169,10 +169,27 @@ func (a *Analyzer) Result() *Report {
 	a.builder.Finish()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// What the analysis kept is released as soon as it is reported, so
+	// that the report (and its rendering) does not come on top of all of
+	// it: the end of a scan is where its memory peaks.
+	st := a.builder.Stats()
+	a.kinds.Evicted = st.Evicted.Load()
+	if a.kinds.Evicted > 0 {
+		a.kinds.MaxOpenPerWorker = int64(a.maxOpen)
+	}
+	a.kinds.FieldsTruncated = st.Truncated.Load()
+	a.kinds.Split = st.Split.Load()
+	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
+	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
+	a.builder = nil
 	rep := &Report{}
+	rep.Sessions, rep.Summary = a.kinds, a.sum.Result(a.top)
+	a.sum = nil
 	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
+	a.ev, a.conn = nil, nil
 	for i, reg := range detectors {
 		in.results[reg.name] = a.detectors[i].report(in, rep)
+		a.detectors[i] = nil
 	}
 	for i := range rep.Findings {
 		a.logs.fallbackTimeline(&rep.Findings[i])
@@ -183,18 +200,10 @@ func (a *Analyzer) Result() *Report {
 	SortFindings(rep.Probes)
 	SortFindings(rep.Inventory)
 	SortFindings(rep.AuthAttacks)
-	st := a.builder.Stats()
-	a.kinds.Evicted = st.Evicted.Load()
-	if a.kinds.Evicted > 0 {
-		a.kinds.MaxOpenPerWorker = int64(a.maxOpen)
-	}
-	a.kinds.FieldsTruncated = st.Truncated.Load()
-	a.kinds.Split = st.Split.Load()
-	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
-	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
-	rep.Assumptions, rep.Sessions, rep.Summary = in.org.assumptions, a.kinds, a.sum.Result(a.top)
+	rep.Assumptions = in.org.assumptions
 	rep.Budgets = append(rep.Summary.Budgets, rep.Budgets...)
 	rep.Budgets = append(rep.Budgets, a.use.budget()...)
+	a.use, a.logs = nil, nil
 	return rep
 }
 

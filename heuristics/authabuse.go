@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,11 @@ type AuthAbuseDetector struct {
 	attacks  map[connRef]*attackGroup
 	// accountsOver counts sessions of accounts past maxAccounts: not judged.
 	accountsOver int64
+	// hourEntries counts the (account, source, domain, hour) entries the
+	// accounts' sends keep; past maxSendHours (hoursCut) each (source,
+	// domain) keeps only its first maxFactHours hours.
+	hourEntries int
+	hoursCut    bool
 }
 
 // Thresholds of AuthAbuseDetector.
@@ -108,7 +114,7 @@ const (
 
 	maxAccounts      = 100_000 // accounts kept; a real organisation has fewer mailboxes that submit by SMTP
 	maxAcctSources   = 1024    // sources kept per account
-	maxAcctSends     = 20_000  // (source, hour, domain) entries per account
+	maxAcctSends     = 20_000  // (source, domain) entries per account
 	maxAcctRcpts     = 20_000  // distinct recipient addresses per account, from non-internal addresses
 	maxAttackSources = 50_000  // failing sources kept per connector
 	maxAttackNames   = 10_000  // account names tried kept per connector
@@ -125,7 +131,7 @@ type authAccount struct {
 	names    counter // the names as logged
 	sessions int64
 	sources  map[netip.Addr]*acctSource
-	sends    map[sendKey]*sendAgg // from addresses outside the internal networks
+	sends    map[sendKey]*sendAgg // from addresses outside the internal networks, by source and domain
 	// inside is what it sent from the internal networks, by domain only:
 	// the baseline needs no hours, addresses or evidence, and an office of
 	// PCs on DHCP would otherwise cost an entry per address and hour.
@@ -162,17 +168,81 @@ type acctSource struct {
 	samples                samples // sessions that had recipients accepted
 }
 
-// sendKey is recipients accepted in one domain, from one address, in one
-// hour; whether the domain is outside is known once the report runs.
+// sendKey is recipients accepted in one domain, from one address; whether
+// the domain is outside is known once the report runs.
 type sendKey struct {
 	src    netip.Addr
-	hour   int64 // Unix seconds of the hour
 	domain string
 }
 
 type sendAgg struct {
 	n           int64
 	first, last time.Time
+	// hours are its recipients per hour, earliest first: every hour, or,
+	// once the detector's hours reached maxSendHours, its first
+	// maxFactHours (cut: it had more).
+	hours []hourCount
+	cut   bool
+}
+
+type hourCount struct {
+	hour int64 // Unix seconds of the hour
+	n    int64
+}
+
+// maxFactHours is how many hours the per-hour fact lists; maxSendHours
+// bounds the hours all accounts keep (16 bytes each): past it, each source
+// and domain keeps its first maxFactHours, which are all the fact lists,
+// with exact counts (an hour is dropped only when maxFactHours earlier
+// ones are kept, so none that is kept missed a recipient), whatever the
+// order sessions arrive in; the number of hours not listed becomes a lower
+// bound.
+const maxFactHours = 48
+
+// MaxSendHours is the budget of recipients-per-hour entries of the
+// compromised-account detector (all accounts, sources and domains).
+const MaxSendHours = 262_144
+
+var maxSendHours = MaxSendHours
+
+// budgetSendHours names the budget in the report.
+const budgetSendHours = "compromised accounts: recipients per hour per account, source and domain"
+
+// addHour counts n recipients in hour and returns how many entries it
+// added (1 or 0). With cut, it keeps only its first maxFactHours hours,
+// and says so (g.cut) when it drops one.
+func (g *sendAgg) addHour(hour, n int64, cut bool) int {
+	i, found := slices.BinarySearchFunc(g.hours, hour, func(x hourCount, h int64) int { return cmp.Compare(x.hour, h) })
+	if found {
+		g.hours[i].n += n
+		return 0
+	}
+	if cut && len(g.hours) >= maxFactHours {
+		g.cut = true
+		if i >= len(g.hours) {
+			return 0 // later than all it keeps
+		}
+		g.hours = slices.Insert(g.hours[:len(g.hours)-1], i, hourCount{hour, n})
+		return 0
+	}
+	g.hours = slices.Insert(g.hours, i, hourCount{hour, n})
+	return 1
+}
+
+// cutHours keeps every source and domain's first maxFactHours hours, from
+// now on.
+func (d *AuthAbuseDetector) cutHours() {
+	d.hoursCut = true
+	d.hourEntries = 0
+	for _, a := range d.accounts {
+		for _, g := range a.sends {
+			if len(g.hours) > maxFactHours {
+				g.hours = slices.Clip(g.hours[:maxFactHours])
+				g.cut = true
+			}
+			d.hourEntries += len(g.hours)
+		}
+	}
 }
 
 // attackGroup is the failed logins on one receive connector.
@@ -294,7 +364,7 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 			if at == s.First && m.At.File != "" {
 				at = m.At
 			}
-			k := sendKey{srcAddr, hour, r.Domain}
+			k := sendKey{srcAddr, r.Domain}
 			g := a.sends[k]
 			if g == nil {
 				if len(a.sends) >= maxAcctSends {
@@ -310,6 +380,10 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 				g.first = s.Start
 			}
 			g.last = maxTime(g.last, s.End)
+			d.hourEntries += g.addHour(hour, 1, d.hoursCut)
+			if !d.hoursCut && d.hourEntries > maxSendHours {
+				d.cutHours()
+			}
 			a.rcpts.add(strings.ToLower(r.Addr), 1, maxAcctRcpts)
 		}
 	}
@@ -434,6 +508,10 @@ func (d *AuthAbuseDetector) report(in *detectorInputs, r *Report) any {
 	}
 
 	res := d.compromises(v, public, fails, r)
+	if d.hoursCut {
+		r.Budgets = append(r.Budgets, Budget{Table: budgetSendHours, Limit: int64(maxSendHours), Where: []BudgetPlace{},
+			Meaning: "each account's source and outside domain keeps its first " + strconv.Itoa(maxFactHours) + " hours with exact counts: a finding's \"outside recipients per hour\" lists its first hours exactly and the hours not listed as a lower bound; recipient totals stay exact"})
+	}
 	d.attackReport(v, public, fails, logins, r)
 	return res
 }
@@ -588,12 +666,16 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	}
 	domains := map[string]int64{}
 	hours := map[int64]int64{}
+	hoursCut := false
 	for k, g := range a.sends {
 		if !inSrcs[k.src] || v.isAccepted(k.domain) {
 			continue
 		}
 		domains[k.domain] += g.n
-		hours[k.hour] += g.n
+		for _, h := range g.hours {
+			hours[h.hour] += h.n
+		}
+		hoursCut = hoursCut || g.cut
 	}
 	distinct := 0
 	for addr := range a.rcpts.m {
@@ -617,6 +699,14 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	var perHour []string
 	for _, h := range slices.Sorted(maps.Keys(hours)) {
 		perHour = append(perHour, fmt.Sprintf("%s %d", time.Unix(h, 0).UTC().Format("2006-01-02 15:04Z"), hours[h]))
+	}
+	perHourFact := listFact("outside recipients per hour", perHour, maxFactHours)
+	if hoursCut {
+		// Past the budget each source and domain kept its first hours:
+		// those listed are exact, but hours past them were not kept.
+		perHourFact.Values = firstN(perHour, maxFactHours)
+		perHourFact.More = max(len(perHour)-maxFactHours, 1)
+		perHourFact.MoreAtLeast = true
 	}
 	var srcVals []string
 	for _, addr := range srcs {
@@ -660,7 +750,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 		fd.Facts = append(fd.Facts, listFact("sources that failed before they logged in", failedVals, 10))
 	}
 	fd.Facts = append(fd.Facts, via.top("servers / connectors (sessions)", 5), froms.top("MAIL FROM addresses used (messages)", 10),
-		listFact("outside recipient domains", domNames, 10), listFact("outside recipients per hour", perHour, 48))
+		listFact("outside recipient domains", domNames, 10), perHourFact)
 	if len(usual) > 0 {
 		fd.Facts = append(fd.Facts, Fact{Name: fmt.Sprintf("its usual addresses (the organisation's own: %d session(s) from inside, %d outside recipient(s) in all)", a.insideSessions, f.y), Values: usual})
 	}

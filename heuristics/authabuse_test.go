@@ -390,3 +390,59 @@ func TestCompromiseManyAddresses(t *testing.T) {
 		t.Errorf("%s %v\n%s", f.Severity, f.Counts, factText(f))
 	}
 }
+
+// TestCompromiseHoursBudget: past the budget of recipients-per-hour
+// entries, a compromised account's per-hour fact still lists its first
+// hours with exact counts, says the hours not listed are a lower bound,
+// the report names the budget, and nothing depends on the order sessions
+// come in. Under the budget the fact is exact.
+func TestCompromiseHoursBudget(t *testing.T) {
+	pub := []string{"198.51.100.10", "198.51.100.11", "198.51.100.12"}
+	var attack []*session.Session
+	// 100 hours of spam from three addresses, ten outside domains each.
+	for h := range 100 {
+		for i, a := range pub {
+			attack = append(attack, submit(`CONTOSO\victim`, a, time.Duration(h)*time.Hour+time.Duration(i)*time.Minute, outsideRcpts(fmt.Sprintf("h%d.", h), 10+i)...))
+		}
+	}
+	list := sessions(population(20, 9), attack)
+	perHour := func(rep *Report) (Fact, []Budget) {
+		t.Helper()
+		for _, f := range rep.Findings {
+			if f.Detector != detectorCompromise {
+				continue
+			}
+			for _, x := range f.Facts {
+				if x.Name == "outside recipients per hour" {
+					return x, rep.Budgets
+				}
+			}
+		}
+		t.Fatalf("no compromise finding with a per-hour fact: %+v", rep.Findings)
+		return Fact{}, nil
+	}
+	exact, budgets := perHour(analyze(contosoOnly, list))
+	if exact.More != 100-maxFactHours || exact.MoreAtLeast || len(budgets) != 0 {
+		t.Fatalf("under the budget: more %d (lower bound %v), budgets %v; want %d exact", exact.More, exact.MoreAtLeast, budgets, 100-maxFactHours)
+	}
+	// 100 hours × 3 addresses × 10 domains are 3,000 entries (and the
+	// population's): a budget of 1,000 cuts them.
+	defer SetSendHoursBudgetForTest(1_000)()
+	cut, budgets := perHour(analyze(contosoOnly, list))
+	if !slices.Equal(cut.Values, exact.Values) || !cut.MoreAtLeast || cut.More < 1 || cut.More > exact.More {
+		t.Errorf("past the budget: %v more %d (lower bound %v)\nwant the values %v and a lower bound", cut.Values, cut.More, cut.MoreAtLeast, exact.Values)
+	}
+	if len(budgets) != 1 || budgets[0].Table != budgetSendHours || budgets[0].Limit != 1_000 {
+		t.Errorf("budgets %+v, want the hours budget", budgets)
+	}
+	// Another order keeps the same.
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 3 {
+		shuffled := slices.Clone(list)
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		got, _ := perHour(analyze(contosoOnly, shuffled))
+		if !reflect.DeepEqual(got, cut) {
+			t.Fatalf("shuffled: %+v\nwant %+v", got, cut)
+		}
+	}
+}

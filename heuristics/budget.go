@@ -51,6 +51,15 @@ func SetBudgetsForTest(addrEntries, lengthValues int) (restore func()) {
 	return func() { maxAddrEntries, maxLengthValues = a, l }
 }
 
+// SetSendHoursBudgetForTest sets the compromised-account detector's budget
+// of recipients-per-hour entries and returns a function that restores it.
+// For tests only.
+func SetSendHoursBudgetForTest(n int) (restore func()) {
+	old := maxSendHours
+	maxSendHours = n
+	return func() { maxSendHours = old }
+}
+
 // Budget says that a table reached its budget: where, how much it kept,
 // and what it counted without listing.
 type Budget struct {

@@ -29,11 +29,12 @@ import (
 // the end, in time order, so the result does not depend on the order.
 type connectivityLog struct {
 	mu      sync.Mutex
-	files   map[string]string // source file -> server (from its path)
+	files   map[string]connFile // source file -> its name (kept once) and server
+	servers map[string]uint32   // server -> index, for targets' keys
 	events  []connEvent
-	targets map[connSessKey]connTarget
-	success map[connDestKey]time.Time // last delivery that ended without failure
-	dropped int64                     // failure events past maxConnEvents, counted only
+	targets map[connTargetKey]connTarget // one per connectivity session that connected: kept small
+	success map[connDestKey]time.Time    // last delivery that ended without failure
+	dropped int64                        // failure events past maxConnEvents, counted only
 	rows    int64
 }
 
@@ -48,10 +49,68 @@ type connSessKey struct{ server, session string }
 
 type connDestKey struct{ server, destination string }
 
+type connFile struct {
+	name, server string
+}
+
+// connTargetKey is a connectivity session: its server's index and its id,
+// as a number when it is Exchange's 16 upper-case hex digits (no string
+// kept), else as text.
+type connTargetKey struct {
+	server uint32
+	id     uint64
+	text   string
+}
+
+// connTarget is the address a session connected to first, and when
+// (Unix milliseconds).
 type connTarget struct {
 	addr netip.Addr
-	at   session.Ref
-	time time.Time
+	ms   int64
+}
+
+// targetKey returns the key of session on server index srv; clone says
+// whether a text id must be copied (it is kept).
+func targetKey(srv uint32, session string, clone bool) connTargetKey {
+	if id, ok := hexID(session); ok {
+		return connTargetKey{server: srv, id: id}
+	}
+	if clone {
+		session = strings.Clone(session)
+	}
+	return connTargetKey{server: srv, text: session}
+}
+
+// hexID reads 16 upper-case hex digits, the only spelling it accepts, so
+// that two ids that differ as text never share a key.
+func hexID(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | uint64(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// serverIndex returns server's index, adding it when add.
+func (c *connectivityLog) serverIndex(server string, add bool) (uint32, bool) {
+	i, ok := c.servers[server]
+	if !ok && add {
+		i = uint32(len(c.servers))
+		c.servers[server] = i
+		ok = true
+	}
+	return i, ok
 }
 
 type connEvent struct {
@@ -64,7 +123,7 @@ type connEvent struct {
 }
 
 func newConnectivityLog() *connectivityLog {
-	return &connectivityLog{files: map[string]string{}, targets: map[connSessKey]connTarget{}, success: map[connDestKey]time.Time{}}
+	return &connectivityLog{files: map[string]connFile{}, servers: map[string]uint32{}, targets: map[connTargetKey]connTarget{}, success: map[connDestKey]time.Time{}}
 }
 
 // add reads one record of parser.ConnectivitySchema.
@@ -81,12 +140,13 @@ func (c *connectivityLog) add(rec arrow.Record) {
 	defer c.mu.Unlock()
 	for i := 0; i < int(rec.NumRows()); i++ {
 		c.rows++
-		file := fileNames.Value(files.GetValueIndex(i))
-		server, ok := c.files[file]
+		cf, ok := c.files[fileNames.Value(files.GetValueIndex(i))]
 		if !ok {
-			server = parser.ServerFromPath(file)
-			c.files[strings.Clone(file)] = server
+			name := strings.Clone(fileNames.Value(files.GetValueIndex(i)))
+			cf = connFile{name, parser.ServerFromPath(name)}
+			c.files[name] = cf
 		}
+		file, server := cf.name, cf.server
 		desc := descs.Value(i)
 		dir := ""
 		if dirs.IsValid(i) {
@@ -97,12 +157,17 @@ func (c *connectivityLog) add(rec arrow.Record) {
 		}
 		f := parser.ClassifyConnectivity(desc)
 		when := times.Value(i).ToTime(arrow.Millisecond)
-		ref := session.Ref{File: file, Line: lines.Value(i)}
+		ref := session.Ref{File: file, Line: lines.Value(i)} // file is kept once, in c.files
 		sk := connSessKey{server, sessions.Value(i)}
 		switch {
 		case f.Kind == parser.ConnEstablished && f.Target.IsValid():
-			if t, seen := c.targets[sk]; !seen || when.Before(t.time) {
-				c.targets[connSessKey{strings.Clone(sk.server), strings.Clone(sk.session)}] = connTarget{f.Target, cloneRef(ref), when}
+			srv, _ := c.serverIndex(server, true)
+			tk := targetKey(srv, sk.session, false)
+			if t, seen := c.targets[tk]; !seen || when.UnixMilli() < t.ms {
+				if !seen && tk.text != "" {
+					tk.text = strings.Clone(tk.text)
+				}
+				c.targets[tk] = connTarget{f.Target, when.UnixMilli()}
 			}
 		case f.Kind == parser.ConnSummary:
 			dk := connDestKey{server, dests.Value(i)}
@@ -114,15 +179,11 @@ func (c *connectivityLog) add(rec arrow.Record) {
 				c.dropped++
 				continue
 			}
-			c.events = append(c.events, connEvent{server: strings.Clone(server), session: strings.Clone(sk.session),
+			c.events = append(c.events, connEvent{server: server, session: strings.Clone(sk.session),
 				destination: strings.Clone(dests.Value(i)), kind: f.Kind, description: strings.Clone(clip(desc, maxConnDescription)),
-				target: f.Target, time: when, at: cloneRef(ref)})
+				target: f.Target, time: when, at: ref})
 		}
 	}
-}
-
-func cloneRef(r session.Ref) session.Ref {
-	return session.Ref{File: strings.Clone(r.File), Line: r.Line}
 }
 
 func clip(s string, n int) string {
@@ -161,8 +222,8 @@ func (c *connectivityLog) result() *connFailures {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := &connFailures{read: c.rows > 0, servers: map[string]bool{}, success: c.success, dropped: c.dropped}
-	for _, s := range c.files {
-		out.servers[s] = true
+	for _, f := range c.files {
+		out.servers[f.server] = true
 	}
 	slices.SortFunc(c.events, func(a, b connEvent) int {
 		return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.at.File, b.at.File), cmp.Compare(a.at.Line, b.at.Line))
@@ -187,7 +248,9 @@ func (c *connectivityLog) result() *connFailures {
 		}
 		target := e.target
 		if !target.IsValid() {
-			target = c.targets[connSessKey{e.server, e.session}].addr
+			if srv, ok := c.serverIndex(e.server, false); ok {
+				target = c.targets[targetKey(srv, e.session, false)].addr
+			}
 		}
 		k := gk{e.server, e.destination, e.kind, target}
 		g := byKey[k]

@@ -1,10 +1,12 @@
 package heuristics
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -294,7 +296,10 @@ type exMatch struct {
 // at most one other, the earliest that fits.
 func matchAttempts(send, recv []exAttempt) exMatch {
 	byStart := func(x, y exAttempt) int {
-		return cmp.Or(x.start.Compare(y.start), cmp.Compare(x.sample.ref.String(), y.sample.ref.String()), cmp.Compare(x.sample.id, y.sample.id))
+		if c := x.start.Compare(y.start); c != 0 {
+			return c
+		}
+		return cmp.Or(compareRefText(x.sample.ref, y.sample.ref), cmp.Compare(x.sample.id, y.sample.id))
 	}
 	slices.SortFunc(send, byStart)
 	slices.SortFunc(recv, byStart)
@@ -334,6 +339,41 @@ func matchAttempts(send, recv []exAttempt) exMatch {
 	m.total = m.both + m.sendOnly + m.recvOnly
 	slices.SortFunc(m.starts, time.Time.Compare)
 	return m
+}
+
+// compareRefText compares x.String() with y.String() without building
+// them: a sort by it allocated two strings per comparison (cmp.Or
+// evaluates every argument), 17 MB in use at the end of 20 GB of logs.
+func compareRefText(x, y session.Ref) int {
+	var bx, by [24]byte
+	tx, ty := refTail(x, bx[:0]), refTail(y, by[:0])
+	if x.File == y.File {
+		return bytes.Compare(tx, ty)
+	}
+	nx, ny := len(x.File)+len(tx), len(y.File)+len(ty)
+	if x.File == "" || y.File == "" {
+		return cmp.Compare(nx, ny) // "" (a Ref without a file) sorts first
+	}
+	at := func(f string, t []byte, i int) byte {
+		if i < len(f) {
+			return f[i]
+		}
+		return t[i-len(f)]
+	}
+	for i := 0; i < nx && i < ny; i++ {
+		if a, b := at(x.File, tx, i), at(y.File, ty, i); a != b {
+			return cmp.Compare(a, b)
+		}
+	}
+	return cmp.Compare(nx, ny)
+}
+
+// refTail appends ":line" of a Ref with a file (Ref.String's tail).
+func refTail(r session.Ref, buf []byte) []byte {
+	if r.File == "" {
+		return buf
+	}
+	return strconv.AppendInt(append(buf, ':'), r.Line, 10)
 }
 
 // medianGap is the median time between consecutive attempts (0 with

@@ -186,7 +186,9 @@ const (
 
 // hourly counts activity per hour; the sums do not depend on the order
 // things were added or merged in.
-type hourly map[int64]*[3]int64 // Unix hour -> sessions, recipients, failures
+// hourly holds its counts in the map (no allocation per hour, nothing for
+// the collector to follow).
+type hourly map[int64][3]int64 // Unix hour -> sessions, recipients, failures
 
 func (h *hourly) add(t time.Time, sessions, rcpts, failures int64) {
 	if *h == nil {
@@ -194,13 +196,10 @@ func (h *hourly) add(t time.Time, sessions, rcpts, failures int64) {
 	}
 	k := unixHour(t)
 	c := (*h)[k]
-	if c == nil {
-		c = &[3]int64{}
-		(*h)[k] = c
-	}
 	c[0] += sessions
 	c[1] += rcpts
 	c[2] += failures
+	(*h)[k] = c
 }
 
 // unixHour is the Unix time of the start of t's hour.

@@ -157,3 +157,39 @@ func BenchmarkScanManyAddresses(b *testing.B) {
 		}
 	}
 }
+
+// TestSendHoursBudgetReported: past the compromised-account detector's
+// budget of recipients-per-hour entries, text, JSON and CSV name it (a
+// budget of no one place: one CSV row). (What the per-hour list then says
+// is TestCompromiseHoursBudget's.)
+func TestSendHoursBudgetReported(t *testing.T) {
+	defer heuristics.SetSendHoursBudgetForTest(1)()
+	dir := filepath.Join("..", "..", "samples", "contoso")
+	out := map[string]string{}
+	for _, format := range []string{"json", "text", "csv"} {
+		code, o, errOut := runCLI(t, "scan", "--format", format, dir)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		out[format] = o
+	}
+	var rep struct {
+		Budgets []heuristics.Budget `json:"budgets"`
+	}
+	if err := json.Unmarshal([]byte(out["json"]), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, b := range rep.Budgets {
+		found = found || strings.HasPrefix(b.Table, "compromised accounts: recipients per hour") && b.Limit == 1
+	}
+	if !found {
+		t.Fatalf("JSON budgets %+v lack the hours budget", rep.Budgets)
+	}
+	if !strings.Contains(out["text"], "compromised accounts: recipients per hour per account, source and domain, budget 1:") {
+		t.Errorf("text does not name the budget:\n%s", out["text"])
+	}
+	if !strings.Contains(out["csv"], "Memory budget reached: compromised accounts") || !strings.Contains(out["csv"], "limit=1") {
+		t.Errorf("CSV has no row for the budget")
+	}
+}

@@ -82,8 +82,15 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 	// A memory budget reached: one row per place, so a spreadsheet of
 	// findings says when the numbers behind them were bounded.
 	for _, b := range a.Budgets {
-		for _, p := range b.Where {
+		where := b.Where
+		if len(where) == 0 {
+			where = []heuristics.BudgetPlace{{}} // a budget of no one place: one row
+		}
+		for _, p := range where {
 			counts := fmt.Sprintf("limit=%d; kept_addresses=%d; other_sessions=%d", b.Limit, p.Kept, p.OtherSessions)
+			if len(b.Where) == 0 {
+				counts = fmt.Sprintf("limit=%d", b.Limit)
+			}
 			if p.ResolutionMS > 0 {
 				counts = fmt.Sprintf("limit=%d; length_resolution_ms=%d", b.Limit, p.ResolutionMS)
 			}
