@@ -526,3 +526,52 @@ func TestReusedMemoryStatistics(t *testing.T) {
 		pf.Close()
 	}
 }
+
+// TestDenseStrings turns dictionary arrays of every index width, sliced
+// (offsets into indices and dictionary) and with nulls, into the strings
+// they hold.
+func TestDenseStrings(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	for _, it := range []arrow.DataType{arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Uint8, arrow.PrimitiveTypes.Int16,
+		arrow.PrimitiveTypes.Uint16, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Uint64} {
+		t.Run(it.String(), func(t *testing.T) {
+			b := array.NewDictionaryBuilder(mem, &arrow.DictionaryType{IndexType: it, ValueType: arrow.BinaryTypes.String}).(*array.BinaryDictionaryBuilder)
+			defer b.Release()
+			// 200 distinct values, so an 8-bit index passes 127.
+			var want []string
+			for i := range 300 {
+				v := fmt.Sprintf("value-%d", (i*7)%200)
+				if i%11 == 5 {
+					b.AppendNull()
+					want = append(want, "<null>")
+					continue
+				}
+				if err := b.AppendString(v); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, v)
+			}
+			arr := b.NewDictionaryArray()
+			defer arr.Release()
+			for _, r := range [][2]int{{0, 300}, {13, 271}, {44, 45}, {0, 0}} {
+				s := array.NewSlice(arr, int64(r[0]), int64(r[1])).(*array.Dictionary)
+				got := denseStrings(mem, s).(*array.String)
+				if got.Len() != r[1]-r[0] || got.NullN() != s.NullN() {
+					t.Fatalf("slice %v: %d rows, %d nulls; want %d, %d", r, got.Len(), got.NullN(), r[1]-r[0], s.NullN())
+				}
+				for i := range got.Len() {
+					v := "<null>"
+					if got.IsValid(i) {
+						v = got.Value(i)
+					}
+					if v != want[r[0]+i] {
+						t.Fatalf("slice %v row %d: %q, want %q", r, i, v, want[r[0]+i])
+					}
+				}
+				got.Release()
+				s.Release()
+			}
+		})
+	}
+}

@@ -664,14 +664,49 @@ func plainStrings(mem memory.Allocator, rec arrow.Record, schema *arrow.Schema) 
 	return out
 }
 
-// denseStrings materialises a dictionary<_, utf8> array as utf8.
+// denseStrings materialises a dictionary<_, utf8> array as utf8. It reads
+// the indices and the dictionary's offsets as slices, not through
+// GetValueIndex and Value (a type switch per row).
 func denseStrings(mem memory.Allocator, d *array.Dictionary) arrow.Array {
+	switch idx := d.Indices().(type) {
+	// A signed index is read unsigned, as Arrow does (indices are never
+	// negative by the spec).
+	case *array.Int8:
+		return denseFrom(mem, d, arrow.Uint8Traits.CastFromBytes(arrow.Int8Traits.CastToBytes(idx.Int8Values())))
+	case *array.Int16:
+		return denseFrom(mem, d, arrow.Uint16Traits.CastFromBytes(arrow.Int16Traits.CastToBytes(idx.Int16Values())))
+	case *array.Int32:
+		return denseFrom(mem, d, idx.Int32Values())
+	case *array.Int64:
+		return denseFrom(mem, d, idx.Int64Values())
+	case *array.Uint8:
+		return denseFrom(mem, d, idx.Uint8Values())
+	case *array.Uint16:
+		return denseFrom(mem, d, idx.Uint16Values())
+	case *array.Uint32:
+		return denseFrom(mem, d, idx.Uint32Values())
+	case *array.Uint64:
+		return denseFrom(mem, d, idx.Uint64Values())
+	}
+	panic(fmt.Sprintf("store: dictionary index type %s", d.Indices().DataType()))
+}
+
+type dictIndex interface {
+	~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+func denseFrom[T dictIndex](mem memory.Allocator, d *array.Dictionary, idx []T) arrow.Array {
 	dict := d.Dictionary().(*array.String)
+	doffs := dict.ValueOffsets()
+	dbytes := dict.ValueBytes()
+	base := doffs[0] // ValueBytes starts at the first value's offset
 	n := d.Len()
+	nulls := d.NullN()
 	size := 0
 	for j := 0; j < n; j++ {
-		if d.IsValid(j) {
-			size += dict.ValueLen(d.GetValueIndex(j))
+		if nulls == 0 || d.IsValid(j) {
+			k := int(idx[j])
+			size += int(doffs[k+1] - doffs[k])
 		}
 	}
 	offsets := memory.NewResizableBuffer(mem)
@@ -679,7 +714,6 @@ func denseStrings(mem memory.Allocator, d *array.Dictionary) arrow.Array {
 	values := memory.NewResizableBuffer(mem)
 	values.Resize(size)
 	var validity *memory.Buffer
-	nulls := d.NullN()
 	if nulls > 0 {
 		validity = memory.NewResizableBuffer(mem)
 		validity.Resize(int(bitutil.BytesForBits(int64(n))))
@@ -690,12 +724,14 @@ func denseStrings(mem memory.Allocator, d *array.Dictionary) arrow.Array {
 	pos := 0
 	for j := 0; j < n; j++ {
 		offs[j] = int32(pos)
-		if d.IsValid(j) {
-			pos += copy(buf[pos:], dict.Value(d.GetValueIndex(j)))
-			if validity != nil {
-				bitutil.SetBit(validity.Bytes(), j)
+		if nulls > 0 {
+			if !d.IsValid(j) {
+				continue
 			}
+			bitutil.SetBit(validity.Bytes(), j)
 		}
+		k := int(idx[j])
+		pos += copy(buf[pos:], dbytes[doffs[k]-base:doffs[k+1]-base])
 	}
 	offs[n] = int32(pos)
 	data := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{validity, offsets, values}, nil, nulls, 0)

@@ -175,7 +175,9 @@ type Records struct {
 
 // NewRecords returns a batcher of batch sessions per record.
 func NewRecords(mem memory.Allocator, batch int, flush func(arrow.Record) error) *Records {
-	return &Records{b: array.NewRecordBuilder(mem, Schema), batch: max(batch, 1), flush: flush}
+	b := array.NewRecordBuilder(mem, Schema)
+	b.Reserve(max(batch, 1))
+	return &Records{b: b, batch: max(batch, 1), flush: flush}
 }
 
 // Add appends s; it flushes when the batch is full.
@@ -214,6 +216,9 @@ func (w *Records) Close() error {
 func (w *Records) flushUnlock() error {
 	rec := w.b.NewRecord()
 	w.n = 0
+	// NewRecord leaves the builders empty: size the next batch's offsets
+	// and fixed-width columns at once instead of doubling them 13 times.
+	w.b.Reserve(w.batch)
 	w.flushing.Lock()
 	w.mu.Unlock()
 	err := w.flush(rec)
