@@ -3,6 +3,7 @@ package heuristics
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -49,7 +50,9 @@ import (
 // Kerberos or time skew, not a connector's ranges.
 type ExchangeAuthDetector struct {
 	send, recv   []exAttempt
-	dropped      int64 // attempts past maxAttempts, counted only
+	dropped      int64                 // attempts past maxAttempts, counted only
+	maxAttempts  int                   // maxAttempts (tests lower it)
+	heaped       map[*[]exAttempt]bool // send, recv: a heap once full
 	landings     map[exLandingKey]*exLanding
 	authFailures map[exAuthKey]*exAuthFailure
 	sendServers  map[string]bool     // servers whose send logs were read
@@ -112,7 +115,7 @@ type exAuthFailure struct {
 
 func newExchangeAuthDetector() *ExchangeAuthDetector {
 	return &ExchangeAuthDetector{landings: map[exLandingKey]*exLanding{}, authFailures: map[exAuthKey]*exAuthFailure{},
-		sendServers: map[string]bool{}, sendLocals: map[netip.Addr]bool{}}
+		sendServers: map[string]bool{}, sendLocals: map[netip.Addr]bool{}, maxAttempts: maxAttempts, heaped: map[*[]exAttempt]bool{}}
 }
 
 func (d *ExchangeAuthDetector) observe(s *session.Session) {
@@ -161,17 +164,55 @@ func (d *ExchangeAuthDetector) observe(s *session.Session) {
 	l.samples.add(sampleOf(s, s.First))
 }
 
+// keep adds s's attempt to list. Past maxAttempts the list keeps the
+// earliest (in matchAttempts' order), a max-heap on that order, so that
+// which attempts are matched does not depend on the order sessions come
+// in; the others are counted in dropped.
 func (d *ExchangeAuthDetector) keep(list *[]exAttempt, s *session.Session) {
-	if len(*list) >= maxAttempts {
-		d.dropped++
-		return
-	}
 	at := s.First
 	if len(s.ExchangeAuthFailures) > 0 {
 		at = s.ExchangeAuthFailures[0]
 	}
-	*list = append(*list, exAttempt{logServer: strings.Clone(s.Server), connector: strings.Clone(s.Connector),
-		local: s.Local, remote: s.Remote, start: s.Start, rows451: len(s.ExchangeAuthFailures), sample: sampleOf(s, at)})
+	x := exAttempt{local: s.Local, remote: s.Remote, start: s.Start, rows451: len(s.ExchangeAuthFailures), sample: sampleOf(s, at)}
+	if len(*list) >= d.maxAttempts {
+		d.dropped++
+		h := (*attemptHeap)(list)
+		if !d.heaped[list] {
+			heap.Init(h)
+			d.heaped[list] = true
+		}
+		if len(*list) == 0 || attemptOrder(x, (*list)[0]) >= 0 {
+			return
+		}
+		x.logServer, x.connector = strings.Clone(s.Server), strings.Clone(s.Connector)
+		(*list)[0] = x
+		heap.Fix(h, 0)
+		return
+	}
+	x.logServer, x.connector = strings.Clone(s.Server), strings.Clone(s.Connector)
+	*list = append(*list, x)
+}
+
+// attemptOrder is matchAttempts' order: start, place, session-id.
+func attemptOrder(x, y exAttempt) int {
+	if c := x.start.Compare(y.start); c != 0 {
+		return c
+	}
+	return cmp.Or(compareRefText(x.sample.ref, y.sample.ref), cmp.Compare(x.sample.id, y.sample.id))
+}
+
+// attemptHeap is a max-heap of attempts in attemptOrder.
+type attemptHeap []exAttempt
+
+func (h attemptHeap) Len() int           { return len(h) }
+func (h attemptHeap) Less(i, j int) bool { return attemptOrder(h[i], h[j]) > 0 }
+func (h attemptHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *attemptHeap) Push(x any)        { *h = append(*h, x.(exAttempt)) }
+func (h *attemptHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (d *ExchangeAuthDetector) observeAuthFailure(s *session.Session, isSend bool) {
@@ -295,12 +336,7 @@ type exMatch struct {
 // address and port are the receiver's remote ones. Each session matches
 // at most one other, the earliest that fits.
 func matchAttempts(send, recv []exAttempt) exMatch {
-	byStart := func(x, y exAttempt) int {
-		if c := x.start.Compare(y.start); c != 0 {
-			return c
-		}
-		return cmp.Or(compareRefText(x.sample.ref, y.sample.ref), cmp.Compare(x.sample.id, y.sample.id))
-	}
+	byStart := attemptOrder
 	slices.SortFunc(send, byStart)
 	slices.SortFunc(recv, byStart)
 	var m exMatch
