@@ -135,8 +135,9 @@ type authAccount struct {
 	// inside is what it sent from the internal networks, by domain only:
 	// the baseline needs no hours, addresses or evidence, and an office of
 	// PCs on DHCP would otherwise cost an entry per address and hour.
-	inside         map[string]int64
-	insideOver     int64 // recipients past maxAcctSends domains
+	// Past maxAcctSends domains it keeps the first names, whatever the
+	// order sessions come in, and counts the rest in inside.over.
+	inside         counter
 	insideSessions int64
 	insideAddrs    []netip.Addr // the smallest few addresses it used inside, for the evidence (whatever the order sessions come in)
 	rcpts          counter      // lower-cased recipient addresses, from non-internal addresses only
@@ -311,7 +312,7 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 			d.accountsOver++
 			return
 		}
-		a = &authAccount{sources: map[netip.Addr]*acctSource{}, sends: map[sendKey]*sendAgg{}, inside: map[string]int64{}}
+		a = &authAccount{sources: map[netip.Addr]*acctSource{}, sends: map[sendKey]*sendAgg{}}
 		d.accounts[strings.Clone(key)] = a
 	}
 	a.sessions++
@@ -325,11 +326,7 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 				if !r.Accepted() || r.Domain == "" {
 					continue
 				}
-				if _, ok := a.inside[r.Domain]; ok || len(a.inside) < maxAcctSends {
-					a.inside[strings.Clone(r.Domain)]++
-				} else {
-					a.insideOver++
-				}
+				a.inside.add(r.Domain, 1, maxAcctSends)
 			}
 		}
 		return
@@ -534,12 +531,12 @@ type acctFigures struct {
 
 func (d *AuthAbuseDetector) figures(key string, a *authAccount, v *orgView, public func(netip.Addr) bool, fails map[netip.Addr]*failTrace) acctFigures {
 	f := acctFigures{key: key, a: a, perSrc: map[netip.Addr]int64{}}
-	for dom, n := range a.inside {
+	for dom, n := range a.inside.m {
 		if !v.isAccepted(dom) {
-			f.y += n
+			f.y += *n
 		}
 	}
-	f.y += a.insideOver // past the cap: counted as outside, which only makes the baseline larger
+	f.y += a.inside.over // past the cap: counted as outside, which only makes the baseline larger
 	f.total += f.y
 	for k, g := range a.sends {
 		if v.isAccepted(k.domain) {
