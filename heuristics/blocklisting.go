@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -64,9 +63,9 @@ type BlocklistDetector struct {
 	// delivered maps a hashed recipient address to the last time a send
 	// session delivered to it (RCPT 250/251 and the message queued), for
 	// the retry check of deferrals.
-	delivered     map[uint64]int64
-	deliveredMax  uint64 // only hashes at most this are kept (halved past maxTrackedRcpts)
-	deliveredOver bool   // some deliveries were not kept (past maxTrackedRcpts)
+	delivered      map[uint64]int64
+	deliveredBound hashBound // maxTrackedRcpts
+	deliveredOver  bool      // some deliveries were not kept (past maxTrackedRcpts)
 }
 
 // Thresholds of BlocklistDetector.
@@ -133,14 +132,14 @@ type blGroup struct {
 	firstList string    // and its list (ties: the smallest name)
 	samples   samples
 
-	deferred     map[uint64]deferral // hashed recipient -> its deferrals
-	deferredMax  uint64              // only hashes at most this are kept (halved past maxDeferred)
-	deferredOver int64               // temporary refusals that cannot be followed
-	hours        hourly              // sessions with a refusal, recipients refused, refusals
+	deferred      map[uint64]deferral // hashed recipient -> its deferrals
+	deferredBound hashBound           // maxDeferred
+	deferredOver  int64               // temporary refusals that cannot be followed
+	hours         hourly              // sessions with a refusal, recipients refused, refusals
 }
 
 func newBlocklistDetector() *BlocklistDetector {
-	return &BlocklistDetector{groups: map[blKey]*blGroup{}, delivered: map[uint64]int64{}, deliveredMax: math.MaxUint64}
+	return &BlocklistDetector{groups: map[blKey]*blGroup{}, delivered: map[uint64]int64{}, deliveredBound: newHashBound(maxTrackedRcpts)}
 }
 
 func (d *BlocklistDetector) observe(s *session.Session) {
@@ -291,30 +290,33 @@ func (d *BlocklistDetector) group(k blKey) *blGroup {
 	if g := d.groups[k]; g != nil {
 		return g
 	}
-	g := &blGroup{deferred: map[uint64]deferral{}, deferredMax: math.MaxUint64}
+	g := &blGroup{deferred: map[uint64]deferral{}, deferredBound: newHashBound(maxDeferred)}
 	k.server = strings.Clone(k.server)
 	d.groups[k] = g
 	return g
 }
 
-// deliver notes a delivery to the recipient hashed h at (ms). Past
-// maxTrackedRcpts recipients only the hashes up to deliveredMax are kept,
-// halving it until they fit, so that which are kept (and so every count
-// made of them) does not depend on the order sessions come in.
+// deliver notes a delivery to the recipient hashed h at (ms), within
+// deliveredBound, so that which are kept (and so every count made of them)
+// does not depend on the order sessions come in.
 func (d *BlocklistDetector) deliver(h uint64, at int64) {
-	if h > d.deliveredMax {
+	if !d.deliveredBound.admits(h) {
 		d.deliveredOver = true
 		return
 	}
-	d.delivered[h] = max(d.delivered[h], at)
-	for len(d.delivered) > maxTrackedRcpts {
-		d.deliveredOver = true
-		d.deliveredMax >>= 1
-		for x := range d.delivered {
-			if x > d.deliveredMax {
-				delete(d.delivered, x)
+	t, ok := d.delivered[h]
+	d.delivered[h] = max(t, at)
+	if !ok {
+		d.deliveredBound.kept(func(max uint64) (dropped int) {
+			d.deliveredOver = true
+			for x := range d.delivered {
+				if x > max {
+					delete(d.delivered, x)
+					dropped++
+				}
 			}
-		}
+			return dropped
+		})
 	}
 }
 
@@ -325,24 +327,27 @@ func (g *blGroup) deferRcpt(addr string, at int64) {
 	g.addDeferral(rcptHash(addr), deferral{at, 1})
 }
 
-// addDeferral keeps x for the recipient hashed h, within maxDeferred
-// recipients kept the way deliver keeps them; the deferrals of those not
-// kept count in deferredOver, whatever the order they came in.
+// addDeferral keeps x for the recipient hashed h, within deferredBound;
+// the deferrals of those not kept count in deferredOver, whatever the
+// order they came in.
 func (g *blGroup) addDeferral(h uint64, x deferral) {
-	if h > g.deferredMax {
+	if !g.deferredBound.admits(h) {
 		g.deferredOver += x.n
 		return
 	}
-	old := g.deferred[h]
+	old, ok := g.deferred[h]
 	g.deferred[h] = deferral{max(old.last, x.last), old.n + x.n}
-	for len(g.deferred) > maxDeferred {
-		g.deferredMax >>= 1
-		for k, v := range g.deferred {
-			if k > g.deferredMax {
-				delete(g.deferred, k)
-				g.deferredOver += v.n
+	if !ok {
+		g.deferredBound.kept(func(max uint64) (dropped int) {
+			for k, v := range g.deferred {
+				if k > max {
+					delete(g.deferred, k)
+					g.deferredOver += v.n
+					dropped++
+				}
 			}
-		}
+			return dropped
+		})
 	}
 }
 

@@ -327,3 +327,29 @@ func sortPlaces(p []BudgetPlace) []BudgetPlace {
 	})
 	return p
 }
+
+// hashBound bounds the values a table keeps by their 64-bit hash: past
+// budget values only hashes at most max are kept, max halving until they
+// fit. Which are kept then depends only on the hashes seen, not on the
+// order they came in: those at most the largest halving of MaxUint64 under
+// which all of them fit.
+type hashBound struct {
+	n, budget int
+	max       uint64
+}
+
+func newHashBound(budget int) hashBound { return hashBound{budget: budget, max: math.MaxUint64} }
+
+// admits reports whether a value hashed h may be kept.
+func (b *hashBound) admits(h uint64) bool { return h <= b.max }
+
+// kept counts one more value kept. Past the budget it halves max and calls
+// purge(max), which drops the values hashed above max and returns how many
+// it dropped, until the values fit.
+func (b *hashBound) kept(purge func(max uint64) int) {
+	b.n++
+	for b.n > b.budget {
+		b.max >>= 1
+		b.n -= purge(b.max)
+	}
+}

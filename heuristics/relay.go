@@ -68,11 +68,9 @@ type RelayDetector struct {
 	sessDomains, msgDomains domainSet
 	key                     []byte
 	// Other domains told apart over all groups (evict).
-	evictTotal, evictBudget int
-	evictMax                uint64
+	evictBound hashBound
 	// Distinct recipient addresses kept over all groups (addRcpt).
-	rcptTotal, rcptBudget int
-	rcptMax               uint64
+	rcptBound hashBound
 }
 
 // Thresholds of RelayDetector.
@@ -220,7 +218,7 @@ type refusedGroup struct {
 func newRelayDetector() *RelayDetector {
 	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
 		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64,
-		rcptBudget: maxRelayRcpts, rcptMax: math.MaxUint64, evictBudget: maxEvictedDomains, evictMax: math.MaxUint64, names: map[string]string{}}
+		rcptBound: newHashBound(maxRelayRcpts), evictBound: newHashBound(maxEvictedDomains), names: map[string]string{}}
 }
 
 func (d *RelayDetector) observe(s *session.Session) {
@@ -436,31 +434,28 @@ func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomai
 // evict counts n recipients of domain among the other domains.
 func (d *RelayDetector) evict(g *relayGroup, domain string, n int64) {
 	h := addrHash(domain)
-	if h > d.evictMax {
+	if !d.evictBound.admits(h) {
 		g.evictedOver += n
 		return
 	}
 	if g.evicted == nil {
 		g.evicted = map[uint64]int64{}
 	}
-	if _, ok := g.evicted[h]; !ok {
-		d.evictTotal++
-	}
+	_, ok := g.evicted[h]
 	g.evicted[h] += n
-	// Past the budget only hashes at most evictMax are kept, halving it
-	// until they fit, as addRcpt does: which are kept does not depend on
-	// the order sessions come in.
-	for d.evictTotal > d.evictBudget {
-		d.evictMax >>= 1
-		for _, o := range d.groups {
-			for x, c := range o.evicted {
-				if x > d.evictMax {
-					delete(o.evicted, x)
-					o.evictedOver += c
-					d.evictTotal--
+	if !ok {
+		d.evictBound.kept(func(max uint64) (dropped int) {
+			for _, o := range d.groups {
+				for x, c := range o.evicted {
+					if x > max {
+						delete(o.evicted, x)
+						o.evictedOver += c
+						dropped++
+					}
 				}
 			}
-		}
+			return dropped
+		})
 	}
 }
 
@@ -901,14 +896,12 @@ type rcptSet struct {
 	dropped bool              // some distinct address was not kept: counts are lower bounds
 }
 
-// addRcpt keeps the address hashed h (in domain idx) for g. All groups
-// together keep at most rcptBudget addresses: past it the detector keeps
-// only hashes at most rcptMax, halving rcptMax until they fit. Which
-// addresses are kept is then the same whatever the order sessions come in
-// (those whose hash is at most the largest halving of the maximum that
-// fits), and a group that lost one counts a lower bound.
+// addRcpt keeps the address hashed h (in domain idx) for g, all groups
+// together within rcptBound: which addresses are kept is the same whatever
+// the order sessions come in, and a group that lost one counts a lower
+// bound.
 func (d *RelayDetector) addRcpt(g *relayGroup, h, domain uint64) {
-	if h > d.rcptMax {
+	if !d.rcptBound.admits(h) {
 		g.rcpts.dropped = true
 		return
 	}
@@ -919,19 +912,18 @@ func (d *RelayDetector) addRcpt(g *relayGroup, h, domain uint64) {
 		return
 	}
 	g.rcpts.m[h] = domain
-	d.rcptTotal++
-	for d.rcptTotal > d.rcptBudget {
-		d.rcptMax >>= 1
+	d.rcptBound.kept(func(max uint64) (dropped int) {
 		for _, o := range d.groups {
 			for x := range o.rcpts.m {
-				if x > d.rcptMax {
+				if x > max {
 					delete(o.rcpts.m, x)
 					o.rcpts.dropped = true
-					d.rcptTotal--
+					dropped++
 				}
 			}
 		}
-	}
+		return dropped
+	})
 }
 
 // hashHeap is a max-heap of hashes.

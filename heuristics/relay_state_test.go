@@ -56,7 +56,7 @@ func TestRcptBudgetSameWhateverTheOrder(t *testing.T) {
 	adds = append(adds, add{0, "rcpt3@example3.com"}) // the same address again, in other case
 	kept := func(budget int, order []add) ([3][]uint64, [3]bool) {
 		d := newRelayDetector()
-		d.rcptBudget = budget
+		d.rcptBound = newHashBound(budget)
 		var groups [3]*relayGroup
 		for i := range groups {
 			groups[i] = &relayGroup{}
@@ -76,8 +76,8 @@ func TestRcptBudgetSameWhateverTheOrder(t *testing.T) {
 			dropped[i] = g.rcpts.dropped
 			total += len(k[i])
 		}
-		if total > budget || total != d.rcptTotal {
-			t.Fatalf("budget %d: kept %d, counted %d", budget, total, d.rcptTotal)
+		if total > budget || total != d.rcptBound.n {
+			t.Fatalf("budget %d: kept %d, counted %d", budget, total, d.rcptBound.n)
 		}
 		return k, dropped
 	}
