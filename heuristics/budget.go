@@ -353,3 +353,28 @@ func (b *hashBound) kept(purge func(max uint64) int) {
 		b.n -= purge(b.max)
 	}
 }
+
+// groupLimit is a per-group limit on entries (a relaying client's named
+// domains, say) that shrinks so that all groups together keep at most
+// budget: each group keeps its r smallest entries, r as large as the
+// budget allows, never below min. r shrinks only when the entries kept,
+// and the one about to be, would not fit at r, and each group's kept
+// entries are its r smallest seen, so r and what is kept at the end depend
+// only on what was seen, not on the order (as addrTable's r).
+type groupLimit struct {
+	r, min, n, budget int
+}
+
+// room reports whether a group holding have() entries may add one more.
+// At the budget it first lowers r by one and calls shrink(r), which drops
+// every group's entries past its r smallest and returns how many it
+// dropped, until the entry fits or r is min. It shrinks only for a group
+// below r: one at r only swaps an entry for a smaller one, which takes no
+// room.
+func (l *groupLimit) room(have func() int, shrink func(r int) int) bool {
+	for l.r > l.min && have() < l.r && l.n >= l.budget {
+		l.r--
+		l.n -= shrink(l.r)
+	}
+	return have() < l.r
+}

@@ -71,6 +71,10 @@ type RelayDetector struct {
 	evictBound hashBound
 	// Distinct recipient addresses kept over all groups (addRcpt).
 	rcptBound hashBound
+	// The named domains, domain sets and partial signatures a group
+	// keeps, shrinking so that all groups together stay within their
+	// budget (a botnet of thousands of clients relaying for weeks).
+	domLimit, sigLimit, partLimit groupLimit
 }
 
 // Thresholds of RelayDetector.
@@ -90,6 +94,13 @@ const (
 	maxDetailDomains = 8   // of those, the first by name keep their own examples and senders; the rest share one set
 	maxRelaySigs     = 64  // distinct recipient-domain sets (sessions; messages likewise); the rest counted by their first domain
 	maxSigDomains    = 64  // a larger set is counted by its first domain, like the sets past maxRelaySigs
+	// The per-client bounds above shrink, for all clients alike, when
+	// all clients together would keep more than these (groupLimit), down
+	// to the minimums: 1,600 botnet addresses relaying for 20 days keep
+	// about 30 MB instead of 60.
+	minRelayDomains = 16 // at least maxDetailDomains
+	minRelaySigs    = 8
+	minPartialSigs  = 8
 	// maxEvictedDomains of the other domains, over all clients, are told
 	// apart by hash (16 bytes each), so that recipients in accepted ones
 	// are not counted as relayed; past it, recipient counts are lower
@@ -99,6 +110,10 @@ const (
 	// client and connector; past it, the sessions counted as relayed are
 	// a lower bound.
 	maxPartialSigs = 128
+	// The budgets of all clients together; tests lower them.
+	MaxRelayDomainsAll = 1 << 18 // named domains: about 120 bytes each
+	MaxRelaySigsAll    = 1 << 15 // domain sets: about 300 bytes each (the key names every domain)
+	MaxPartialSigsAll  = 1 << 16 // partial signatures: about 60 bytes each
 	// maxRelayRcpts bounds the distinct recipient addresses kept over
 	// all groups (16 bytes each, about 12 MB); past it, distinct counts
 	// are lower bounds (see RelayDetector.addRcpt).
@@ -109,6 +124,31 @@ const (
 	// it the latest hours are left out (see RelayDetector.hourCutoff).
 	maxRelayHourEntries = 1 << 18
 )
+
+// Budget tables of the relay detector.
+const (
+	budgetRelayDomains = "anonymous relay: recipient domains named per client and connector"
+	budgetRelaySigs    = "anonymous relay: recipient-domain sets per client and connector"
+	budgetRelayParts   = "anonymous relay: first domains of the sets not kept, per client and connector"
+)
+
+// The relay budgets in force; tests lower them (SetRelayBudgetsForTest).
+var (
+	maxRelayDomainsAll = MaxRelayDomainsAll
+	maxRelaySigsAll    = MaxRelaySigsAll
+	maxPartialSigsAll  = MaxPartialSigsAll
+)
+
+// SetRelayBudgetsForTest sets the relay detector's budgets over all
+// clients (0 leaves one as it is) and returns a function that restores
+// them. For tests only.
+func SetRelayBudgetsForTest(domains, sigs, parts int) (restore func()) {
+	d, s, p := maxRelayDomainsAll, maxRelaySigsAll, maxPartialSigsAll
+	maxRelayDomainsAll = cmp.Or(domains, d)
+	maxRelaySigsAll = cmp.Or(sigs, s)
+	maxPartialSigsAll = cmp.Or(parts, p)
+	return func() { maxRelayDomainsAll, maxRelaySigsAll, maxPartialSigsAll = d, s, p }
+}
 
 type relayKey struct {
 	server, connector string
@@ -218,7 +258,10 @@ type refusedGroup struct {
 func newRelayDetector() *RelayDetector {
 	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
 		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64,
-		rcptBound: newHashBound(maxRelayRcpts), evictBound: newHashBound(maxEvictedDomains), names: map[string]string{}}
+		rcptBound: newHashBound(maxRelayRcpts), evictBound: newHashBound(maxEvictedDomains), names: map[string]string{},
+		domLimit:  groupLimit{r: maxRelayDomains, min: minRelayDomains, budget: maxRelayDomainsAll},
+		sigLimit:  groupLimit{r: maxRelaySigs, min: minRelaySigs, budget: maxRelaySigsAll},
+		partLimit: groupLimit{r: maxPartialSigs, min: minPartialSigs, budget: maxPartialSigsAll}}
 }
 
 func (d *RelayDetector) observe(s *session.Session) {
@@ -288,7 +331,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 			if m.Queued {
 				c.qued = 1
 			}
-			g.sig(msgDomains.list, c, &d.key)
+			g.sig(msgDomains.list, c, d)
 		}
 	}
 	if g == nil || len(sessDomains.list) == 0 {
@@ -297,7 +340,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	g.sig(sessDomains.list, relaySig{sessions: 1}, &d.key)
+	g.sig(sessDomains.list, relaySig{sessions: 1}, d)
 	// sig sorted the list: its first is the set's first domain.
 	d.key = joinKey(d.key, sessDomains.list)
 	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
@@ -391,33 +434,59 @@ func (g *relayGroup) domain(name string, d *RelayDetector) *relayDomain {
 	if rd := g.domains[name]; rd != nil {
 		return rd
 	}
-	if len(g.domains) >= maxRelayDomains {
+	if d.domLimit.room(func() int { return len(g.domains) }, d.shrinkDomains) {
+		d.domLimit.n++
+		return g.newDomain(name, d.names)
+	}
+	if len(g.domFull) == 0 {
+		for n := range g.domains {
+			g.domFull = append(g.domFull, n)
+		}
+		heap.Init(&g.domFull)
+	}
+	if name >= g.domFull[0] {
+		return &g.other
+	}
+	// name sorts before the last domain kept: that one joins the other
+	// domains, and name takes its place.
+	g.dropLastDomain(d)
+	rd := g.newDomain(name, d.names)
+	heap.Push(&g.domFull, rd.name)
+	return rd
+}
+
+// dropLastDomain moves the kept domain that sorts last (domFull's first)
+// to the other domains.
+func (g *relayGroup) dropLastDomain(d *RelayDetector) {
+	last := g.domains[heap.Pop(&g.domFull).(string)]
+	delete(g.domains, last.name)
+	g.other.rcpts += last.rcpts
+	d.evict(g, last.name, last.rcpts)
+	g.other.span.merge(last.span)
+	if last.detail != nil {
+		g.otherDet.merge(last.detail)
+		last.detail = nil
+	}
+}
+
+// shrinkDomains leaves every group its r domains that sort first.
+func (d *RelayDetector) shrinkDomains(r int) (dropped int) {
+	for _, g := range d.groups {
+		if len(g.domains) <= r {
+			continue
+		}
 		if len(g.domFull) == 0 {
 			for n := range g.domains {
 				g.domFull = append(g.domFull, n)
 			}
 			heap.Init(&g.domFull)
 		}
-		if name >= g.domFull[0] {
-			return &g.other
+		for len(g.domains) > r {
+			g.dropLastDomain(d)
+			dropped++
 		}
-		// name sorts before the last domain kept: that one joins the
-		// other domains, and name takes its place.
-		last := g.domains[g.domFull[0]]
-		delete(g.domains, last.name)
-		g.other.rcpts += last.rcpts
-		d.evict(g, last.name, last.rcpts)
-		g.other.span.merge(last.span)
-		if last.detail != nil { // only when maxDetailDomains >= maxRelayDomains
-			g.otherDet.merge(last.detail)
-			last.detail = nil
-		}
-		rd := g.newDomain(name, d.names)
-		g.domFull[0] = rd.name
-		heap.Fix(&g.domFull, 0)
-		return rd
 	}
-	return g.newDomain(name, d.names)
+	return dropped
 }
 
 func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomain {
@@ -490,22 +559,23 @@ func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
 }
 
 // sig counts c (a session or a message) under its set of domains. Past
-// maxRelaySigs sets the sets that sort last are not kept (sigFull holds the
-// kept keys then), so that which are does not depend on the order sessions
-// come in: theirs, and sets of more than maxSigDomains domains, are counted
-// under their first domain (part).
-func (g *relayGroup) sig(domains []string, c relaySig, buf *[]byte) {
+// the group's limit of sets (RelayDetector.sigLimit) the sets that sort
+// last are not kept (sigFull holds the kept keys then), so that which are
+// does not depend on the order sessions come in: theirs, and sets of more
+// than maxSigDomains domains, are counted under their first domain (part).
+func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) {
 	slices.Sort(domains)
 	if len(domains) <= maxSigDomains {
-		*buf = joinKey(*buf, domains)
-		key := *buf
+		d.key = joinKey(d.key, domains)
+		key := d.key
 		if rs, ok := g.sigs[string(key)]; ok {
 			// Assign under the kept key: assigning under key would store
 			// key (the session's lent text) as the map's key.
 			g.sigs[rs.key] = rs.plus(c)
 			return
 		}
-		if len(g.sigs) < maxRelaySigs {
+		if d.sigLimit.room(func() int { return len(g.sigs) }, d.shrinkSigs) {
+			d.sigLimit.n++
 			c.key = string(key)
 			g.sigs[c.key] = c
 			return
@@ -519,18 +589,43 @@ func (g *relayGroup) sig(domains []string, c relaySig, buf *[]byte) {
 		if string(key) < g.sigFull[0] {
 			// key sorts before the last set kept: that one is counted
 			// in part, and key takes its place.
-			last := g.sigs[g.sigFull[0]]
-			delete(g.sigs, last.key)
-			first, _, _ := strings.Cut(last.key, "\n")
-			g.part.add(addrHash(first), last)
+			g.dropLastSig(d)
 			c.key = string(key)
 			g.sigs[c.key] = c
-			g.sigFull[0] = c.key
-			heap.Fix(&g.sigFull, 0)
+			heap.Push(&g.sigFull, c.key)
 			return
 		}
 	}
-	g.part.add(addrHash(domains[0]), c)
+	g.part.add(addrHash(domains[0]), c, d)
+}
+
+// dropLastSig counts the kept set that sorts last (sigFull's first) under
+// its first domain.
+func (g *relayGroup) dropLastSig(d *RelayDetector) {
+	last := g.sigs[heap.Pop(&g.sigFull).(string)]
+	delete(g.sigs, last.key)
+	first, _, _ := strings.Cut(last.key, "\n")
+	g.part.add(addrHash(first), last, d)
+}
+
+// shrinkSigs leaves every group its r sets that sort first.
+func (d *RelayDetector) shrinkSigs(r int) (dropped int) {
+	for _, g := range d.groups {
+		if len(g.sigs) <= r {
+			continue
+		}
+		if len(g.sigFull) == 0 {
+			for k := range g.sigs {
+				g.sigFull = append(g.sigFull, k)
+			}
+			heap.Init(&g.sigFull)
+		}
+		for len(g.sigs) > r {
+			g.dropLastSig(d)
+			dropped++
+		}
+	}
+	return dropped
 }
 
 // joinKey is domains one per line, in buf.
@@ -546,39 +641,69 @@ func joinKey(buf []byte, domains []string) []byte {
 }
 
 // partialSigs counts the sessions and messages whose domain set is not kept,
-// by the hash of the set's first domain: at most maxPartialSigs of them
-// (the smallest hashes); the rest in over, whether they relayed unknown.
+// by the hash of the set's first domain: at most the group's limit
+// (RelayDetector.partLimit) of them, the smallest hashes; the rest in
+// over, whether they relayed unknown.
 type partialSigs struct {
 	m    map[uint64]relaySig // first domain's hash -> counts (key unused)
 	full hashHeap
 	over relaySig
 }
 
-func (p *partialSigs) add(h uint64, c relaySig) {
+func (p *partialSigs) add(h uint64, c relaySig, d *RelayDetector) {
 	if p.m == nil {
 		p.m = map[uint64]relaySig{}
 	}
 	c.key = ""
-	if x, ok := p.m[h]; ok || len(p.m) < maxPartialSigs {
+	if x, ok := p.m[h]; ok {
 		p.m[h] = x.plus(c)
 		return
 	}
+	if d.partLimit.room(func() int { return len(p.m) }, d.shrinkParts) {
+		d.partLimit.n++
+		p.m[h] = c
+		return
+	}
+	p.heapify()
+	if h >= p.full[0] {
+		p.over = p.over.plus(c)
+		return
+	}
+	p.dropLast()
+	p.m[h] = c
+	heap.Push(&p.full, h)
+}
+
+// heapify builds full, the kept hashes largest first, once p is at its limit.
+func (p *partialSigs) heapify() {
 	if len(p.full) == 0 {
 		for k := range p.m {
 			p.full = append(p.full, k)
 		}
 		heap.Init(&p.full)
 	}
-	if h >= p.full[0] {
-		p.over = p.over.plus(c)
-		return
+}
+
+// dropLast counts the largest hash kept in over.
+func (p *partialSigs) dropLast() {
+	h := heap.Pop(&p.full).(uint64)
+	p.over = p.over.plus(p.m[h])
+	delete(p.m, h)
+}
+
+// shrinkParts leaves every group its r smallest partial signatures.
+func (d *RelayDetector) shrinkParts(r int) (dropped int) {
+	for _, g := range d.groups {
+		if len(g.part.m) <= r {
+			continue
+		}
+		g.part.heapify()
+		for len(g.part.m) > r {
+			g.part.dropLast()
+			dropped++
+		}
 	}
-	last := p.m[p.full[0]]
-	delete(p.m, p.full[0])
-	p.over = p.over.plus(last)
-	p.m[h] = c
-	p.full[0] = h
-	heap.Fix(&p.full, 0)
+	return dropped
 }
 
 // relayStats are a group's figures once the accepted domains are known.
@@ -1057,7 +1182,41 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	for k, rg := range d.refused {
 		r.Probes = append(r.Probes, probeFinding(k, rg))
 	}
+	r.Budgets = append(r.Budgets, d.budgets()...)
 	return res
+}
+
+// budgets says which of the per-client bounds shrank to stay within the
+// budget of all clients, and the connectors with a client at the bound.
+func (d *RelayDetector) budgets() []Budget {
+	var out []Budget
+	cut := func(l groupLimit, initial int, kept func(*relayGroup) int, table, meaning string) {
+		if l.r >= initial {
+			return
+		}
+		where := map[connRef]bool{}
+		for k, g := range d.groups {
+			if kept(g) >= l.r {
+				where[connRef{k.server, k.connector}] = true
+			}
+		}
+		places := []BudgetPlace{}
+		for c := range where {
+			places = append(places, BudgetPlace{Server: c.server, Connector: c.connector})
+		}
+		out = append(out, Budget{Table: table, Limit: int64(l.budget), Where: sortPlaces(places),
+			Meaning: fmt.Sprintf(meaning, l.r, initial)})
+	}
+	cut(d.domLimit, maxRelayDomains, func(g *relayGroup) int { return len(g.domains) }, budgetRelayDomains,
+		"each relaying client names its first %d recipient domains (by name; %d below the budget), all clients alike; "+
+			"recipients in its other domains are counted as \"(other domains)\": recipient totals stay exact or are marked as lower bounds, the domain lists are shorter")
+	cut(d.sigLimit, maxRelaySigs, func(g *relayGroup) int { return len(g.sigs) }, budgetRelaySigs,
+		"each relaying client keeps its first %d sets of recipient domains (by name; %d below the budget); "+
+			"sessions and messages with another set are judged by its first domain, and their counts are lower bounds when that domain is accepted")
+	cut(d.partLimit, maxPartialSigs, func(g *relayGroup) int { return len(g.part.m) }, budgetRelayParts,
+		"sessions and messages whose domain set is not kept are judged by their first domain, for each relaying client's first %d such domains (by hash; %d below the budget); "+
+			"the rest cannot be judged, and the relayed session and message counts are lower bounds")
+	return out
 }
 
 // classify judges one client's relay.

@@ -189,3 +189,97 @@ func TestRelayBoundsSameWhateverTheOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayBudgetsOverAllClientsSameWhateverTheOrder: many clients relay
+// to more domains and domain sets than the budgets of all clients allow,
+// so the per-client bounds shrink. What is kept, and the report, are the
+// same whatever the order sessions come in; the bound each ends at is the
+// largest under which all clients fit; recipient totals stay exact; the
+// report says which budgets were reached.
+func TestRelayBudgetsOverAllClientsSameWhateverTheOrder(t *testing.T) {
+	const fe = `EX01\Default Frontend EX01`
+	const clients = 30
+	restore := SetRelayBudgetsForTest(clients*24, clients*12, clients*10)
+	defer restore()
+	var relayed []*session.Session
+	domainsOf := make([]map[string]bool, clients)
+	rcpts := 0
+	rng := rand.New(rand.NewPCG(11, 11))
+	for c := range clients {
+		domainsOf[c] = map[string]bool{}
+		for i := range 20 + c {
+			var to []string
+			for j := range 1 + rng.IntN(4) {
+				d := fmt.Sprintf("d%03d.example", rng.IntN(60))
+				domainsOf[c][d] = true
+				to = append(to, fmt.Sprintf("u%d@%s", j, d))
+			}
+			rcpts += len(to)
+			relayed = append(relayed, sess("EX01", fe, "10.1.0.10:25", fmt.Sprintf("198.51.100.%d:%d", 10+c, 1000+i), perms(relayPerms), mail("x@spam.example", to...)))
+		}
+	}
+	// The domain bound the clients must end at: the largest r (from
+	// maxRelayDomains down) under which they keep the budget.
+	wantR := maxRelayDomains
+	for ; wantR > minRelayDomains; wantR-- {
+		n := 0
+		for _, ds := range domainsOf {
+			n += min(len(ds), wantR)
+		}
+		if n <= maxRelayDomainsAll {
+			break
+		}
+	}
+	base := internet("EX01", "10.1.0.10", 20)
+	var first []byte
+	for seed := range uint64(4) {
+		order := slices.Clone(relayed)
+		if seed > 0 {
+			rand.New(rand.NewPCG(seed, 5)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		d := newRelayDetector()
+		for _, s := range order {
+			d.observe(s)
+		}
+		if d.domLimit.r != wantR {
+			t.Errorf("order %d: clients name %d domains each, want %d", seed, d.domLimit.r, wantR)
+		}
+		if d.sigLimit.r >= maxRelaySigs || d.partLimit.r >= maxPartialSigs {
+			t.Errorf("order %d: set bounds %d and %d did not shrink", seed, d.sigLimit.r, d.partLimit.r)
+		}
+		for k, g := range d.groups {
+			if len(g.domains) > d.domLimit.r || len(g.sigs) > d.sigLimit.r || len(g.part.m) > d.partLimit.r {
+				t.Fatalf("order %d: %v keeps %d domains, %d sets, %d partial: over the bounds %d, %d, %d", seed, k.client,
+					len(g.domains), len(g.sigs), len(g.part.m), d.domLimit.r, d.sigLimit.r, d.partLimit.r)
+			}
+		}
+		rep := analyze(Org{}, base, order)
+		var recipients int64
+		for _, f := range rep.Findings {
+			if f.Detector == detectorRelay {
+				recipients += f.Counts["recipients"]
+			}
+		}
+		if recipients != int64(rcpts) {
+			t.Errorf("order %d: %d recipients relayed, want all %d", seed, recipients, rcpts)
+		}
+		var tables []string
+		for _, b := range rep.Budgets {
+			tables = append(tables, b.Table)
+		}
+		for _, want := range []string{budgetRelayDomains, budgetRelaySigs, budgetRelayParts} {
+			if !slices.Contains(tables, want) {
+				t.Errorf("order %d: budgets %q do not say %q", seed, tables, want)
+			}
+		}
+		got, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = got
+		} else if !bytes.Equal(got, first) {
+			t.Fatalf("order %d: report differs from the first order's", seed)
+		}
+	}
+}
