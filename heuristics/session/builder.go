@@ -41,6 +41,8 @@ import (
 // endpoint joins the latest session of its id in its file.
 type Builder struct {
 	emit       func(*Session)
+	emitMany   func([]*Session) // EmitInBatches
+	batch      int
 	maxOpen    int
 	lendText   bool // sessions' strings are views of reused buffers (LendText)
 	checkReuse bool // LOGSCAN_CHECK_REUSE: overwrite lent text after each emit
@@ -417,6 +419,10 @@ type builderPart struct {
 	newest  int64       // the newest row time this worker saw
 	free    []*fragment // finished fragments, reused: most sessions are alike in size
 	scratch emitScratch
+	// Sessions built and not yet handed to emitMany, with the fragments
+	// their lent text lives in (EmitInBatches).
+	pending     []*Session
+	pendingFrag []*fragment
 }
 
 func (p *builderPart) newFragment(connector uint32) *fragment {
@@ -449,6 +455,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 	if n == 0 {
 		return
 	}
+	defer b.flush(p)
 	files := rec.Column(parser.ColSourceFile).(*array.Dictionary)
 	fileIDs, fileIdx := b.names.dict(files), files.Indices().(*array.Int32).Int32Values()
 	servers := rec.Column(parser.ColServer).(*array.Dictionary)
@@ -622,8 +629,41 @@ func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 			p.files[fk] = st
 		}
 	}
+	if b.emitMany != nil {
+		p.pending = append(p.pending, b.session(k, f, &p.scratch))
+		p.pendingFrag = append(p.pendingFrag, f)
+		if len(p.pending) >= b.batch {
+			b.flush(p)
+		}
+		return
+	}
 	b.emitFragment(k, f, &p.scratch)
 	p.recycle(f)
+}
+
+// EmitInBatches makes the builder hand the sessions each worker completes
+// to emitMany, up to n at a time and all of them before Add returns,
+// instead of one by one to emit (which still gets the sessions Finish and
+// Drain join): a consumer that takes a lock per call takes it n times
+// less often. Lent text (LendText) stays valid until emitMany returns.
+// Call it before the first Add.
+func (b *Builder) EmitInBatches(n int, emitMany func([]*Session)) {
+	b.batch, b.emitMany = max(n, 1), emitMany
+}
+
+// flush hands the worker's pending sessions to emitMany and reuses their
+// fragments.
+func (b *Builder) flush(p *builderPart) {
+	if len(p.pending) == 0 {
+		return
+	}
+	b.emitMany(p.pending)
+	for i, f := range p.pendingFrag {
+		b.overwriteLent(f)
+		p.recycle(f)
+		p.pending[i], p.pendingFrag[i] = nil, nil
+	}
+	p.pending, p.pendingFrag = p.pending[:0], p.pendingFrag[:0]
 }
 
 // Finish joins the fragments left open by every worker and emits them.
@@ -755,6 +795,22 @@ type emitScratch struct {
 // and hands it to emit. The session's strings are slices of one copy of its
 // text, or, after LendText, of the fragment's buffer itself.
 func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
+	b.emit(b.session(k, f, sc))
+	b.overwriteLent(f)
+}
+
+// overwriteLent overwrites f's text once the session lent it is handed on,
+// under LOGSCAN_CHECK_REUSE (see LendText).
+func (b *Builder) overwriteLent(f *fragment) {
+	if b.lendText && b.checkReuse {
+		for i := range f.buf {
+			f.buf[i] = '~' // what the next session's text will do
+		}
+	}
+}
+
+// session replays a fragment's rows into a Session.
+func (b *Builder) session(k fragKey, f *fragment, sc *emitScratch) *Session {
 	order := func(x, y frow) int {
 		if x.seq != y.seq {
 			return cmp.Compare(x.seq, y.seq)
@@ -782,12 +838,7 @@ func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
 	if s.Complete {
 		b.stats.Complete.Add(1)
 	}
-	b.emit(s)
-	if b.lendText && b.checkReuse {
-		for i := range f.buf {
-			f.buf[i] = '~' // what the next session's text will do
-		}
-	}
+	return s
 }
 
 // seqAscending reports whether rows are in strictly ascending sequence

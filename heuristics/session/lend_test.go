@@ -72,3 +72,54 @@ func TestLendText(t *testing.T) {
 		t.Error("EHLO names kept past emit were not overwritten: the check would miss a consumer that keeps lent text")
 	}
 }
+
+// TestEmitInBatches: sessions handed over in batches read, while emitMany
+// runs, exactly as sessions handed one by one with their own copy of the
+// text; no batch is larger than asked; and every session a worker built
+// is handed over before its Add returns.
+func TestEmitInBatches(t *testing.T) {
+	want := sampleSessions(t, false, false, nil)
+	for _, workers := range []int{1, 2} {
+		var mu sync.Mutex
+		var got []string
+		largest := 0
+		b := NewBuilder(workers, 0, func(s *Session) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, fmt.Sprintf("%+v", *s))
+		})
+		b.LendText()
+		b.checkReuse = true
+		b.EmitInBatches(7, func(ss []*Session) {
+			mu.Lock()
+			defer mu.Unlock()
+			largest = max(largest, len(ss))
+			for _, s := range ss {
+				got = append(got, fmt.Sprintf("%+v", *s))
+			}
+		})
+		dir := filepath.Join("..", "..", "samples", "contoso")
+		if _, err := parser.Scan(context.Background(), []string{dir}, parser.ScanOptions{Workers: workers},
+			func(w int, rec arrow.Record) error {
+				b.Add(w, rec)
+				if workers == 1 {
+					mu.Lock()
+					defer mu.Unlock()
+					if n := b.Stats().Sessions.Load(); int64(len(got)) != n {
+						t.Errorf("%d sessions built, %d handed over when Add returned", n, len(got))
+					}
+				}
+				return nil
+			}); err != nil {
+			t.Fatal(err)
+		}
+		b.Finish()
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%d workers: %d sessions in batches differ from the %d handed one by one", workers, len(got), len(want))
+		}
+		if largest != 7 {
+			t.Errorf("%d workers: largest batch %d, want 7", workers, largest)
+		}
+	}
+}
