@@ -111,7 +111,11 @@ const (
 	// tried, make it a guessing address. Domain lockout thresholds are
 	// usually 5 to 10: a person is locked out or gives up before ten.
 	BruteForceMinFailures = 10
+)
 
+// Caps of AuthAbuseDetector: what it keeps is bounded. Variables so that
+// tests can lower them (setAuthCapsForTest); nothing else changes them.
+var (
 	maxAccounts      = 100_000 // accounts kept; a real organisation has fewer mailboxes that submit by SMTP
 	maxAcctSources   = 1024    // sources kept per account
 	maxAcctSends     = 20_000  // (source, domain) entries per account

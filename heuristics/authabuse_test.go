@@ -385,7 +385,7 @@ func TestCompromiseManyAddresses(t *testing.T) {
 		t.Fatalf("findings %d", len(rep.Findings))
 	}
 	f := rep.Findings[0]
-	if f.Severity != SeverityCritical || f.Counts["outside_recipients"] != int64(maxAcctSources+100) || f.Counts["public_sources"] != maxAcctSources+1 ||
+	if f.Severity != SeverityCritical || f.Counts["outside_recipients"] != int64(maxAcctSources+100) || f.Counts["public_sources"] != int64(maxAcctSources+1) ||
 		!strings.Contains(factText(f), fmt.Sprintf("(addresses past the first %d) (100 outside recipient(s)", maxAcctSources)) {
 		t.Errorf("%s %v\n%s", f.Severity, f.Counts, factText(f))
 	}
