@@ -65,12 +65,16 @@ import (
 type AuthAbuseDetector struct {
 	internal *netipx.IPSet // the networks given, or the private ranges: sessions from them are the accounts' baseline
 	accounts map[string]*authAccount
-	attacks  map[connRef]*attackGroup
-	// accountsOver counts sessions of accounts past maxAccounts: not judged.
+	// acctBound keeps the accounts with the lowest keys past maxAccounts;
+	// accountsOver counts the sessions of the others: not judged.
+	acctBound    lowestKeys[string]
 	accountsOver int64
+	attacks      map[connRef]*attackGroup
 	// hourEntries counts the (account, source, domain, hour) entries the
-	// accounts' sends keep; past maxSendHours (hoursCut) each (source,
-	// domain) keeps only its first maxFactHours hours.
+	// accounts' sends keep; past maxSendHours, or once a cap drops an
+	// account or an account's sends (they would take their hours with
+	// them, and what was cut would depend on the order), each (source,
+	// domain) keeps only its first maxFactHours hours (hoursCut).
 	hourEntries int
 	hoursCut    bool
 }
@@ -111,7 +115,20 @@ const (
 	// tried, make it a guessing address. Domain lockout thresholds are
 	// usually 5 to 10: a person is locked out or gives up before ten.
 	BruteForceMinFailures = 10
+)
 
+// Caps of AuthAbuseDetector: what it keeps is bounded. Each keeps its
+// lowest keys (lowestKeys: the lowest account names, addresses, (address,
+// domain) pairs, hours; once past the cap, the keepOf(cap) lowest), so what
+// is kept does not depend on the order sessions arrive in, and what is not
+// kept is counted together: the sessions of accounts not kept
+// (accountsOver), an account's addresses not kept in overflowSource, its
+// recipients of pairs not kept in their source's sendsOver, failures from
+// addresses or in hours not kept in the connector's srcOver and hoursOver.
+// Names and recipients are counters, which keep the lowest too.
+// Variables so that tests can lower them (setAuthCapsForTest); nothing
+// else changes them.
+var (
 	maxAccounts      = 100_000 // accounts kept; a real organisation has fewer mailboxes that submit by SMTP
 	maxAcctSources   = 1024    // sources kept per account
 	maxAcctSends     = 20_000  // (source, domain) entries per account
@@ -141,13 +158,78 @@ type authAccount struct {
 	insideSessions int64
 	insideAddrs    []netip.Addr // the smallest few addresses it used inside, for the evidence (whatever the order sessions come in)
 	rcpts          counter      // lower-cased recipient addresses, from non-internal addresses only
+	bounds         *acctBounds  // once sources or sends reached their cap
+}
+
+// acctBounds are what an account's sources and sends keep past their caps
+// (a pointer, as few accounts reach them).
+type acctBounds struct {
+	sources lowestKeys[netip.Addr] // overflowSource aside
+	sends   lowestKeys[sendKey]
+}
+
+func (a *authAccount) bound() *acctBounds {
+	if a.bounds == nil {
+		a.bounds = &acctBounds{}
+	}
+	return a.bounds
 }
 
 // maxInsideAddrs is how many of an account's internal addresses are named.
 const maxInsideAddrs = 5
 
-// overflowSource stands for an account's addresses past maxAcctSources.
+// overflowSource stands for an account's addresses past maxAcctSources:
+// those not among its keepOf(maxAcctSources) lowest.
 var overflowSource = netip.IPv6Unspecified()
+
+func isOverflow(a netip.Addr) bool { return a == overflowSource }
+
+// source is where a session of the account from addr counts: addr's own
+// while addr is among its lowest addresses, else overflowSource.
+func (a *authAccount) source(addr netip.Addr) *acctSource {
+	if src := a.sources[addr]; src != nil {
+		return src
+	}
+	if addr != overflowSource {
+		n := len(a.sources)
+		if _, ok := a.sources[overflowSource]; ok {
+			n--
+		}
+		if n >= maxAcctSources || a.bounds != nil {
+			b := a.bound()
+			if !admitKey(&b.sources, a.sources, n, addr, maxAcctSources, netip.Addr.Compare, isOverflow, a.dropSource) {
+				return a.overflow()
+			}
+		}
+		src := &acctSource{}
+		a.sources[addr] = src
+		return src
+	}
+	return a.overflow()
+}
+
+// overflow is the account's addresses not kept, together.
+func (a *authAccount) overflow() *acctSource {
+	src := a.sources[overflowSource]
+	if src == nil {
+		src = &acctSource{}
+		a.sources[overflowSource] = src
+	}
+	return src
+}
+
+// dropSource merges an address cut from the account's sources into the
+// overflow, so that the overflow holds the same whatever the order.
+func (a *authAccount) dropSource(_ netip.Addr, src *acctSource) { a.overflow().merge(src) }
+
+// srcOf is the source the account's sends from addr count for: addr, or
+// overflowSource when addr was not kept (sends keep their own address).
+func (a *authAccount) srcOf(addr netip.Addr) netip.Addr {
+	if _, ok := a.sources[addr]; ok {
+		return addr
+	}
+	return overflowSource
+}
 
 func (a *authAccount) keepInsideAddr(addr netip.Addr) {
 	i, found := slices.BinarySearchFunc(a.insideAddrs, addr, netip.Addr.Compare)
@@ -169,11 +251,61 @@ type acctSource struct {
 	samples                samples // sessions that had recipients accepted
 }
 
+// merge adds o's sessions to s (an address cut into the overflow).
+func (s *acctSource) merge(o *acctSource) {
+	s.sessions += o.sessions
+	s.msgs += o.msgs
+	s.queued += o.queued
+	if !o.span.first.IsZero() {
+		s.span.add(o.span.first, o.span.last)
+	}
+	s.sendsOver += o.sendsOver
+	s.froms.merge(&o.froms, maxDistinctValues)
+	s.via.merge(&o.via, 64)
+	s.samples.merge(o.samples)
+}
+
 // sendKey is recipients accepted in one domain, from one address; whether
-// the domain is outside is known once the report runs.
+// the domain is outside is known once the report runs. The address is the
+// client's own, also past maxAcctSources (srcOf maps it to the overflow):
+// keys never merge, so the cap on them keeps the same whatever the order.
 type sendKey struct {
 	src    netip.Addr
 	domain string
+}
+
+func compareSendKeys(x, y sendKey) int {
+	return cmp.Or(x.src.Compare(y.src), strings.Compare(x.domain, y.domain))
+}
+
+// dropSend counts the recipients of a pair cut from the account's sends
+// with its source's, like those past the cap, without domain or hours.
+func (d *AuthAbuseDetector) dropSend(a *authAccount, k sendKey, g *sendAgg) {
+	d.capReached()
+	src := a.sources[k.src]
+	if src == nil {
+		src = a.overflow()
+	}
+	src.sendsOver += g.n
+	d.hourEntries -= len(g.hours)
+}
+
+// dropAccount counts the sessions of an account cut from the accounts.
+func (d *AuthAbuseDetector) dropAccount(_ string, a *authAccount) {
+	d.capReached()
+	d.accountsOver += a.sessions
+	for _, g := range a.sends {
+		d.hourEntries -= len(g.hours)
+	}
+}
+
+// capReached cuts the hours when a cap first drops an account or an
+// account's sends: their hours would go with them, and whether the hours'
+// budget was reached would depend on the order they went in.
+func (d *AuthAbuseDetector) capReached() {
+	if !d.hoursCut {
+		d.cutHours()
+	}
 }
 
 type sendAgg struct {
@@ -206,8 +338,11 @@ const MaxSendHours = 262_144
 
 var maxSendHours = MaxSendHours
 
-// budgetSendHours names the budget in the report.
-const budgetSendHours = "compromised accounts: recipients per hour per account, source and domain"
+// budgetSendHours and budgetAccounts name the budgets in the report.
+const (
+	budgetSendHours = "compromised accounts: recipients per hour per account, source and domain"
+	budgetAccounts  = "compromised accounts: accounts compared"
+)
 
 // addHour counts n recipients in hour and returns how many entries it
 // added (1 or 0). With cut, it keeps only its first maxFactHours hours,
@@ -250,12 +385,21 @@ func (d *AuthAbuseDetector) cutHours() {
 type attackGroup struct {
 	failures, sessions, unnamed int64
 	sources                     map[netip.Addr]*failSource
-	srcOver                     int64 // failures from sources past maxAttackSources
+	srcBound                    lowestKeys[netip.Addr] // the lowest addresses past maxAttackSources
+	srcOver                     int64                  // failures from the sources not kept
 	names                       counter
 	hours                       map[int64]int64
+	hourBound                   lowestKeys[int64] // the earliest hours past maxHours
+	hoursOver                   int64             // failures in the hours not kept
 	span                        span
 	samples                     samples
 }
+
+// dropSource counts the failures of an address cut from the connector's.
+func (g *attackGroup) dropSource(_ netip.Addr, fs *failSource) { g.srcOver += fs.failures }
+
+// dropHour counts the failures of an hour cut from the connector's.
+func (g *attackGroup) dropHour(_ int64, n int64) { g.hoursOver += n }
 
 type failSource struct {
 	failures, sessions int64
@@ -308,7 +452,7 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 	}
 	a := d.accounts[key]
 	if a == nil {
-		if len(d.accounts) >= maxAccounts {
+		if !admitKey(&d.acctBound, d.accounts, len(d.accounts), key, maxAccounts, strings.Compare, nil, d.dropAccount) {
 			d.accountsOver++
 			return
 		}
@@ -331,18 +475,7 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 		}
 		return
 	}
-	srcAddr := s.Client
-	src := a.sources[srcAddr]
-	if src == nil {
-		if len(a.sources) >= maxAcctSources {
-			srcAddr = overflowSource // the rest, together; still outside the internal networks
-			src = a.sources[srcAddr]
-		}
-		if src == nil {
-			src = &acctSource{}
-			a.sources[srcAddr] = src
-		}
-	}
+	src := a.source(s.Client) // past the cap, the overflow: still outside the internal networks
 	src.sessions++
 	src.span.add(s.Start, s.End)
 	src.via.add(s.Server+" / "+s.Connector, 1, 64)
@@ -361,12 +494,16 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 			if at == s.First && m.At.File != "" {
 				at = m.At
 			}
-			k := sendKey{srcAddr, r.Domain}
+			a.rcpts.add(strings.ToLower(r.Addr), 1, maxAcctRcpts)
+			k := sendKey{s.Client, r.Domain}
 			g := a.sends[k]
 			if g == nil {
-				if len(a.sends) >= maxAcctSends {
-					src.sendsOver++
-					continue
+				if len(a.sends) >= maxAcctSends || a.bounds != nil {
+					drop := func(k sendKey, g *sendAgg) { d.dropSend(a, k, g) }
+					if !admitKey(&a.bound().sends, a.sends, len(a.sends), k, maxAcctSends, compareSendKeys, nil, drop) {
+						src.sendsOver++
+						continue
+					}
 				}
 				g = &sendAgg{first: s.Start}
 				k.domain = strings.Clone(k.domain)
@@ -381,7 +518,6 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 			if !d.hoursCut && d.hourEntries > maxSendHours {
 				d.cutHours()
 			}
-			a.rcpts.add(strings.ToLower(r.Addr), 1, maxAcctRcpts)
 		}
 	}
 	src.samples.add(sampleOf(s, at))
@@ -407,15 +543,17 @@ func (d *AuthAbuseDetector) observeFailures(s *session.Session) {
 	g.span.add(s.Start, s.End)
 	g.samples.add(sampleOf(s, s.First))
 	hour := hourOf(s.Start)
-	if _, ok := g.hours[hour]; ok || len(g.hours) < maxHours {
+	if _, ok := g.hours[hour]; ok || admitKey(&g.hourBound, g.hours, len(g.hours), hour, maxHours, cmp.Compare[int64], nil, g.dropHour) {
 		g.hours[hour] += n
+	} else {
+		g.hoursOver += n
 	}
 	if len(s.AuthFailedUsers) == 0 {
 		g.unnamed += n
 	}
 	fs := g.sources[s.Client]
 	if fs == nil {
-		if len(g.sources) >= maxAttackSources {
+		if !admitKey(&g.srcBound, g.sources, len(g.sources), s.Client, maxAttackSources, netip.Addr.Compare, nil, g.dropSource) {
 			g.srcOver += n
 			for _, u := range s.AuthFailedUsers {
 				g.names.add(strings.ToLower(strings.TrimSpace(u)), 1, maxAttackNames)
@@ -428,7 +566,7 @@ func (d *AuthAbuseDetector) observeFailures(s *session.Session) {
 	fs.failures += n
 	fs.sessions++
 	fs.span.add(s.Start, s.End)
-	if len(fs.hours) < maxHours {
+	if len(fs.hours) < maxHours { // only how many is read: min(hours, maxHours) whatever the order
 		fs.hours[hour] = struct{}{}
 	}
 	for _, u := range s.AuthFailedUsers {
@@ -468,7 +606,24 @@ type compromiseRun struct {
 	first       time.Time // first outside mail from the public addresses; the first login for a guessed password
 }
 
+// finish cuts what the caps bound to what they keep in the end (see
+// lowestKeys): what was kept past a cap depends on when it was cut.
+func (d *AuthAbuseDetector) finish() {
+	finishKeys(&d.acctBound, d.accounts, maxAccounts, strings.Compare, nil, d.dropAccount)
+	for _, a := range d.accounts {
+		if b := a.bounds; b != nil {
+			finishKeys(&b.sources, a.sources, maxAcctSources, netip.Addr.Compare, isOverflow, a.dropSource)
+			finishKeys(&b.sends, a.sends, maxAcctSends, compareSendKeys, nil, func(k sendKey, g *sendAgg) { d.dropSend(a, k, g) })
+		}
+	}
+	for _, g := range d.attacks {
+		finishKeys(&g.srcBound, g.sources, maxAttackSources, netip.Addr.Compare, nil, g.dropSource)
+		finishKeys(&g.hourBound, g.hours, maxHours, cmp.Compare[int64], nil, g.dropHour)
+	}
+}
+
 func (d *AuthAbuseDetector) report(in *detectorInputs, r *Report) any {
+	d.finish()
 	v := in.org
 	public := func(a netip.Addr) bool { return a.IsValid() && !v.isInternal(a) && !v.isExchange(a) }
 
@@ -506,8 +661,27 @@ func (d *AuthAbuseDetector) report(in *detectorInputs, r *Report) any {
 
 	res := d.compromises(v, public, fails, r)
 	if d.hoursCut {
-		r.Budgets = append(r.Budgets, Budget{Table: budgetSendHours, Limit: int64(maxSendHours), Where: []BudgetPlace{},
-			Meaning: "each account's source and outside domain keeps its first " + strconv.Itoa(maxFactHours) + " hours with exact counts: a finding's \"outside recipients per hour\" lists its first hours exactly and the hours not listed as a lower bound; recipient totals stay exact"})
+		meaning := "each account's source and outside domain keeps its first " + strconv.Itoa(maxFactHours) + " hours with exact counts: a finding's \"outside recipients per hour\" lists its first hours exactly and the hours not listed as a lower bound; recipient totals stay exact"
+		// Why, when a cap cut them (capReached): both are facts of the
+		// input, where the budget's peak past a cap is not.
+		var caps []string
+		if d.acctBound.cut {
+			caps = append(caps, "more than "+strconv.Itoa(maxAccounts)+" accounts")
+		}
+		for _, a := range d.accounts {
+			if a.bounds != nil && a.bounds.sends.cut {
+				caps = append(caps, "an account with more than "+strconv.Itoa(maxAcctSends)+" (source, domain) pairs")
+				break
+			}
+		}
+		if len(caps) > 0 {
+			meaning = "cut at once because of " + strings.Join(caps, " and ") + ": " + meaning
+		}
+		r.Budgets = append(r.Budgets, Budget{Table: budgetSendHours, Limit: int64(maxSendHours), Where: []BudgetPlace{}, Meaning: meaning})
+	}
+	if d.acctBound.cut {
+		r.Budgets = append(r.Budgets, Budget{Table: budgetAccounts, Limit: int64(maxAccounts), Where: []BudgetPlace{},
+			Meaning: fmt.Sprintf("the %d accounts with the lowest names are compared with exact figures; the %d session(s) of the others are counted, not judged, and failed logins count as for accounts that do not log in", len(d.accounts), d.accountsOver)})
 	}
 	d.attackReport(v, public, fails, logins, r)
 	return res
@@ -543,8 +717,9 @@ func (d *AuthAbuseDetector) figures(key string, a *authAccount, v *orgView, publ
 			continue
 		}
 		f.total += g.n
-		f.perSrc[k.src] += g.n
-		if public(k.src) {
+		src := a.srcOf(k.src)
+		f.perSrc[src] += g.n
+		if public(src) {
 			f.x += g.n
 			if f.first.IsZero() || g.first.Before(f.first) {
 				f.first = g.first
@@ -642,12 +817,13 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	if !spam {
 		srcs = f.guessers
 	}
-	var sessions, msgs, queued int64
+	var sessions, msgs, queued, sendsOver int64
 	var froms, via counter
 	var samp samples
 	var sp span
 	for _, addr := range srcs {
 		src := a.sources[addr]
+		sendsOver += src.sendsOver
 		sessions += src.sessions
 		msgs += src.msgs
 		queued += src.queued
@@ -665,7 +841,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	hours := map[int64]int64{}
 	hoursCut := false
 	for k, g := range a.sends {
-		if !inSrcs[k.src] || v.isAccepted(k.domain) {
+		if !inSrcs[a.srcOf(k.src)] || v.isAccepted(k.domain) {
 			continue
 		}
 		domains[k.domain] += g.n
@@ -705,6 +881,7 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 		perHourFact.More = max(len(perHour)-maxFactHours, 1)
 		perHourFact.MoreAtLeast = true
 	}
+	manySrcs := slices.Contains(srcs, overflowSource) // it stands for one address or more
 	var srcVals []string
 	for _, addr := range srcs {
 		src := a.sources[addr]
@@ -751,30 +928,38 @@ func compromiseFinding(f acctFigures, sev Severity, accounts int, over int64, v 
 	if len(usual) > 0 {
 		fd.Facts = append(fd.Facts, Fact{Name: fmt.Sprintf("its usual addresses (the organisation's own: %d session(s) from inside, %d outside recipient(s) in all)", a.insideSessions, f.y), Values: usual})
 	}
+	// Past a cap, what the finding counts is a lower bound.
+	fd.setCount("distinct_outside_recipients", int64(distinct), a.rcpts.dropped)
+	fd.setCount("outside_domains", int64(len(domains)), sendsOver > 0)
+	fd.setCount("public_sources", int64(len(srcs)), manySrcs)
 	if a.rcpts.over > 0 {
 		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{"distinct recipients is a lower bound: past a cap, addresses are counted, not kept"}})
 	}
+	if sendsOver > 0 {
+		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d recipient(s) are counted without their domain: past %d (source, domain) pairs for the account, the lowest are kept, the others counted as outside recipients of their source, not in the domains or hours listed (lower bounds)", sendsOver, maxAcctSends)}})
+	}
 	if over > 0 {
-		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d session(s) of accounts past the first %d were not compared", over, maxAccounts)}})
+		fd.Facts = append(fd.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d session(s) of other accounts were not compared: past %d accounts, the %d with the lowest names are kept", over, maxAccounts, accounts)}})
 	}
 
 	typical := math.Expm1(f.median)
 	addrs := joinFirst(addrStrings(srcs), 5)
+	nSrcs := atLeast(len(srcs), manySrcs)
 	failedNote := ""
 	if len(f.failedBefore) > 0 {
 		failedNote = fmt.Sprintf(" %d of them (%s) failed to log in before they succeeded.", len(f.failedBefore), joinFirst(addrStrings(f.failedBefore), 3))
 	}
 	if spam {
-		fd.Title = fmt.Sprintf("Compromised account %s: %d outside recipient(s) in %d domain(s) from %d public address(es)", name, f.x, len(domains), len(srcs))
+		fd.Title = fmt.Sprintf("Compromised account %s: %d outside recipient(s) in %s domain(s) from %s public address(es)", name, f.x, atLeast(len(domains), sendsOver > 0), nSrcs)
 		verdict := "That is not a person working from home: it is someone else sending as the user."
 		if sev < SeverityCritical {
 			fd.Title = "Possibly c" + fd.Title[1:]
 			verdict = "Ask the user first: if they did not send this from those addresses, someone else is sending as them."
 		}
-		fd.Explanation = fmt.Sprintf("Between %s and %s, the account %s logged in from %d public address(es) (%s) and sent %d message(s) to %d recipient(s) in %d domain(s) outside the organisation (%s).%s "+
+		fd.Explanation = fmt.Sprintf("Between %s and %s, the account %s logged in from %s public address(es) (%s) and sent %d message(s) to %d recipient(s) in %s domain(s) outside the organisation (%s).%s "+
 			"A typical account in these logs sends %.0f outside recipient(s) in all (median of %d accounts; spread a factor of %.1f), so %d is %.1f robust deviations above it (an outlier from %.1f); from the organisation's own addresses the account sent %d. "+
 			"%s",
-			stamp(f.first), stamp(f.last), name, len(srcs), addrs, msgs, f.x, len(domains), joinFirst(domNames, 5), failedNote,
+			stamp(f.first), stamp(f.last), name, nSrcs, addrs, msgs, f.x, atLeast(len(domains), sendsOver > 0), joinFirst(domNames, 5), failedNote,
 			typical, accounts, math.Exp(max(f.mad, math.Log(CompromiseMinSpread))), f.x, f.z, CompromiseOutlierZ, f.y, verdict)
 		fd.Cause = "The account's password was guessed or phished (or taken from a reused password), and the attacker submits spam through authenticated SMTP as the user: Exchange accepts any recipient from an authenticated session, and the mail leaves under your IP reputation."
 		if len(f.failedBefore) > 0 {
@@ -820,9 +1005,17 @@ func addrStrings(list []netip.Addr) []string {
 // srcString names a source address, or the sources past the cap.
 func srcString(a netip.Addr) string {
 	if a == overflowSource {
-		return fmt.Sprintf("(addresses past the first %d)", maxAcctSources)
+		return fmt.Sprintf("(addresses past the lowest %d)", keepOf(maxAcctSources))
 	}
 	return addrString(a)
+}
+
+// atLeast is n, "at least n" for a lower bound.
+func atLeast(n int, lowerBound bool) string {
+	if lowerBound {
+		return "at least " + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
 }
 
 // serverOf and connectorOf split a "server / connector" value.
@@ -902,6 +1095,15 @@ func (d *AuthAbuseDetector) attackFinding(k connRef, g *attackGroup, v *orgView,
 			"sources_that_logged_in_after": int64(len(later))},
 		Samples: g.samples.out(),
 	}
+	// Past the caps: the addresses not kept are counted only by their
+	// failures, the names not kept not at all.
+	fewer := g.srcOver > 0
+	f.setCount("sources", int64(len(g.sources)), fewer)
+	f.setCount("public_sources", int64(len(pub)), fewer)
+	f.setCount("accounts_tried", int64(len(tried)), fewer || g.names.dropped)
+	f.setCount("accounts_tried_that_exist", int64(len(validTried)), fewer)
+	f.setCount("sources_that_logged_in_after", int64(len(later)), fewer)
+	nAddrs := atLeast(len(g.sources), fewer)
 	var why []string
 	if len(spray) > 0 {
 		why = append(why, fmt.Sprintf("%d address(es) tried %d or more accounts each (%s)", len(spray), SprayMinAccounts, joinFirst(addrStrings(spray), 3)))
@@ -938,9 +1140,15 @@ func (d *AuthAbuseDetector) attackFinding(k connRef, g *attackGroup, v *orgView,
 	for _, h := range slices.Sorted(maps.Keys(g.hours)) {
 		hourVals = append(hourVals, fmt.Sprintf("%s %d", time.Unix(h, 0).UTC().Format("2006-01-02 15:04Z"), g.hours[h]))
 	}
-	f.Title = fmt.Sprintf("Failed logins on %s: %d from %d address(es) against %d account(s)", k.connector, g.failures, len(g.sources), len(tried))
+	perHour := listFact("failed logins per hour", hourVals, 48)
+	if g.hoursOver > 0 {
+		// The earliest hours are kept: those listed are exact.
+		perHour.More = max(perHour.More, 1)
+		perHour.MoreAtLeast = true
+	}
+	f.Title = fmt.Sprintf("Failed logins on %s: %d from %s address(es) against %s account(s)", k.connector, g.failures, nAddrs, atLeast(len(tried), fewer || g.names.dropped))
 	if len(tried) == 0 {
-		f.Title = fmt.Sprintf("Failed logins on %s: %d from %d address(es), no user name logged", k.connector, g.failures, len(g.sources))
+		f.Title = fmt.Sprintf("Failed logins on %s: %d from %s address(es), no user name logged", k.connector, g.failures, nAddrs)
 	}
 	f.Facts = append(f.Facts, listFact("sources (failed logins: accounts tried)", srcVals, 10), g.names.top("accounts tried (sessions)", 10))
 	if len(validTried) > 0 {
@@ -949,15 +1157,18 @@ func (d *AuthAbuseDetector) attackFinding(k connRef, g *attackGroup, v *orgView,
 	if len(later) > 0 {
 		f.Facts = append(f.Facts, listFact("guessing addresses that then logged in", later, 10))
 	}
-	f.Facts = append(f.Facts, listFact("failed logins per hour", hourVals, 48))
+	f.Facts = append(f.Facts, perHour)
 	if g.srcOver > 0 {
-		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d failure(s) came from addresses past the %d kept per connector: counted here, not listed", g.srcOver, maxAttackSources)}})
+		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d failure(s) came from addresses past the %d lowest kept for the connector: counted here, not listed, and not judged as spraying, persistent or logging in after", g.srcOver, len(g.sources))}})
+	}
+	if g.hoursOver > 0 {
+		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf("%d failure(s) fell in hours past the %d earliest kept for the connector: counted here, not listed per hour", g.hoursOver, len(g.hours))}})
 	}
 	if g.unnamed > 0 {
 		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{"some failures have no \"User Name:\" row in the logs (the name the client sent is not always logged): they count for their address, not for an account"}})
 	}
-	f.Explanation = fmt.Sprintf("Between %s and %s, %d login(s) failed on %s (server %s) in %d session(s), from %d address(es), %d of them public, against %d account name(s).",
-		stamp(g.span.first), stamp(g.span.last), g.failures, dq(k.connector), k.server, g.sessions, len(g.sources), len(pub), len(tried))
+	f.Explanation = fmt.Sprintf("Between %s and %s, %d login(s) failed on %s (server %s) in %d session(s), from %s address(es), %s of them public, against %s account name(s).",
+		stamp(g.span.first), stamp(g.span.last), g.failures, dq(k.connector), k.server, g.sessions, nAddrs, atLeast(len(pub), fewer), atLeast(len(tried), fewer || g.names.dropped))
 	switch f.Severity {
 	case SeverityMedium:
 		f.Explanation += " Medium because " + strings.Join(why, "; ") + "."

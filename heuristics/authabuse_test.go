@@ -374,7 +374,9 @@ func TestAccountKey(t *testing.T) {
 }
 
 // TestCompromiseManyAddresses: past maxAcctSources public addresses for one
-// account, the rest are counted together, still as public addresses.
+// account, its lowest keepOf(maxAcctSources) are kept and the rest counted
+// together, still as public addresses: the count of addresses is a lower
+// bound.
 func TestCompromiseManyAddresses(t *testing.T) {
 	var bots []*session.Session
 	for i := range maxAcctSources + 100 {
@@ -385,9 +387,11 @@ func TestCompromiseManyAddresses(t *testing.T) {
 		t.Fatalf("findings %d", len(rep.Findings))
 	}
 	f := rep.Findings[0]
-	if f.Severity != SeverityCritical || f.Counts["outside_recipients"] != int64(maxAcctSources+100) || f.Counts["public_sources"] != maxAcctSources+1 ||
-		!strings.Contains(factText(f), fmt.Sprintf("(addresses past the first %d) (100 outside recipient(s)", maxAcctSources)) {
-		t.Errorf("%s %v\n%s", f.Severity, f.Counts, factText(f))
+	keep := keepOf(maxAcctSources)
+	if f.Severity != SeverityCritical || f.Counts["outside_recipients"] != int64(maxAcctSources+100) || f.Counts["public_sources"] != int64(keep+1) ||
+		!slices.Contains(f.LowerBounds, "public_sources") || !strings.Contains(f.Title, fmt.Sprintf("from at least %d public address(es)", keep+1)) ||
+		!strings.Contains(factText(f), fmt.Sprintf("(addresses past the lowest %d) (%d outside recipient(s)", keep, maxAcctSources+100-keep)) {
+		t.Errorf("%s %v %v\n%s\n%s", f.Severity, f.Counts, f.LowerBounds, f.Title, factText(f))
 	}
 }
 

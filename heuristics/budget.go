@@ -378,3 +378,66 @@ func (l *groupLimit) room(have func() int, shrink func(r int) int) bool {
 	}
 	return have() < l.r
 }
+
+// lowestKeys bounds a map to limit keys, keeping its lowest keys (by cmp)
+// whatever the order they arrive in, in no memory beyond the map's: when a
+// new key finds the map full, the map is cut at once to its keepOf(limit)
+// lowest keys (a sixteenth of room, so that cuts are rare) and from then
+// on a key above the last kept is refused. finish cuts the map to
+// keepOf(limit) once more, so that in the end, once more than limit keys
+// came, the map holds the keepOf(limit) lowest of all keys seen, each
+// since its first occurrence (a key is dropped only when keepOf(limit)
+// lower ones are kept, and never comes back); with limit keys or fewer,
+// all of them.
+type lowestKeys[K any] struct {
+	cut  bool // more than limit keys came: some were dropped or refused
+	last K    // the highest key kept at the last cut; keys above it are refused
+}
+
+// keepOf is how many keys a map bounded to limit (at least 2) keeps once
+// cut.
+func keepOf(limit int) int { return max(1, limit-max(1, limit/16)) }
+
+// admitKey reports whether k, a key not in m, may be added to m, which
+// holds n keys subject to the bound (a caller's overflow key aside). When
+// m is full it cuts it first; drop is given each key cut, before it is
+// deleted, to count its value elsewhere. fixed, if not nil, names keys
+// that are never cut (an overflow key).
+func admitKey[K comparable, V any](b *lowestKeys[K], m map[K]V, n int, k K, limit int, cmp func(K, K) int, fixed func(K) bool, drop func(K, V)) bool {
+	if b.cut && cmp(k, b.last) > 0 {
+		return false
+	}
+	if n < limit {
+		return true
+	}
+	cutKeys(b, m, keepOf(limit), cmp, fixed, drop)
+	return cmp(k, b.last) < 0
+}
+
+// finishKeys cuts m to the keys a bound of limit keeps in the end (see
+// lowestKeys).
+func finishKeys[K comparable, V any](b *lowestKeys[K], m map[K]V, limit int, cmp func(K, K) int, fixed func(K) bool, drop func(K, V)) {
+	if b.cut {
+		cutKeys(b, m, keepOf(limit), cmp, fixed, drop)
+	}
+}
+
+// cutKeys drops m's keys past its keep lowest (fixed ones aside).
+func cutKeys[K comparable, V any](b *lowestKeys[K], m map[K]V, keep int, cmp func(K, K) int, fixed func(K) bool, drop func(K, V)) {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		if fixed == nil || !fixed(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) <= keep {
+		return // finishing a map that has not refilled
+	}
+	b.cut = true
+	slices.SortFunc(keys, cmp)
+	for _, k := range keys[keep:] {
+		drop(k, m[k])
+		delete(m, k)
+	}
+	b.last = keys[keep-1]
+}
