@@ -59,9 +59,11 @@ type RelayDetector struct {
 	hourTotal   int
 	hourCap     int
 	hourCutoff  int64 // hours at or after it are not kept
-	// names holds one copy of each recipient domain name the groups keep:
-	// a botnet's clients relay to the same domains.
-	names map[string]string
+	// The recipient domain names the groups keep, once each, by number
+	// (a botnet's clients relay to the same domains): a group keeps the
+	// numbers, four bytes a domain.
+	nameIDs  map[string]uint32
+	nameList []string
 	// Scratch reused from session to session (observe runs under the
 	// Analyzer's lock): the domain sets of a session and of a message, and
 	// a set's key.
@@ -95,23 +97,23 @@ const (
 	maxRelaySigs     = 64  // distinct recipient-domain sets (sessions; messages likewise); the rest counted by their first domain
 	maxSigDomains    = 64  // a larger set is counted by its first domain, like the sets past maxRelaySigs
 	// The per-client bounds above shrink, for all clients alike, when
-	// all clients together would keep more than these (groupLimit), down
-	// to the minimums: 1,600 botnet addresses relaying for 20 days keep
-	// about 30 MB instead of 60.
+	// all clients together would keep more than the budgets below
+	// (groupLimit), down to these minimums: 1,600 botnet addresses
+	// relaying for 20 days keep about 20 MB of sets instead of 40.
 	minRelayDomains = 16 // at least maxDetailDomains
 	minRelaySigs    = 8
 	minPartialSigs  = 8
 	// maxEvictedDomains of the other domains, over all clients, are told
-	// apart by hash (16 bytes each), so that recipients in accepted ones
-	// are not counted as relayed; past it, recipient counts are lower
-	// bounds.
-	maxEvictedDomains = 1 << 18
+	// apart by hash (about 30 bytes each), so that recipients in accepted
+	// ones are not counted as relayed; past it, recipient counts are
+	// lower bounds. (1,600 clients relaying for 4 days need 87,000.)
+	maxEvictedDomains = 1 << 17
 	// maxPartialSigs first domains of sets not kept are told apart, per
 	// client and connector; past it, the sessions counted as relayed are
 	// a lower bound.
 	maxPartialSigs = 128
 	// The budgets of all clients together; tests lower them.
-	MaxRelayDomainsAll = 1 << 18 // named domains: about 120 bytes each
+	MaxRelayDomainsAll = 1 << 18 // named domains: about 50 bytes each
 	MaxRelaySigsAll    = 1 << 15 // domain sets: about 300 bytes each (the key names every domain)
 	MaxPartialSigsAll  = 1 << 16 // partial signatures: about 60 bytes each
 	// maxRelayRcpts bounds the distinct recipient addresses kept over
@@ -159,9 +161,14 @@ type relayGroup struct {
 	sessions  int64 // anonymous sessions of this client on this connector
 	relayPerm bool  // some session held SMTPAcceptAnyRecipient
 	ehlo      smallCounter
-	domains   map[string]*relayDomain
-	domFull   nameHeap    // the kept domains' names, largest first, once maxRelayDomains are kept
-	other     relayDomain // recipients in domains past maxRelayDomains
+	// The domains kept apart: their numbers (RelayDetector.nameList), and
+	// what was sent to each, in the same order. Slices of values, not a
+	// map of pointers: 1,600 clients keeping 128 domains each cost a
+	// third as much.
+	domIDs  []uint32
+	doms    []relayDomain
+	domFull nameHeap    // the kept domains' names, largest first, once the group's limit is kept
+	other   relayDomain // recipients in domains past maxRelayDomains
 	// evicted counts the other domains' recipients by the FNV-1a hash of
 	// the domain name, so that those in accepted domains are not counted
 	// as relayed (RelayDetector.evict bounds them over all clients);
@@ -182,7 +189,7 @@ type relayGroup struct {
 	part  partialSigs
 	rcpts rcptSet // accepted recipient addresses, over all domains
 	// (The names of the hashes that key rcpts, the hours and the partial
-	// signatures are RelayDetector.names: every domain a group kept apart.)
+	// signatures are RelayDetector.nameList: every domain a group kept apart.)
 	// Per hour: accepted recipients per domain, and sessions per domain
 	// set; which are outside is decided at report, as for the totals.
 	// Per hour: accepted recipients per domain (by the hash of its name),
@@ -205,7 +212,7 @@ type hourKey[T any] struct {
 
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
 type relayDomain struct {
-	name   string
+	id     uint32 // RelayDetector.nameList; unused in relayGroup.other
 	rcpts  int64
 	span   msSpan
 	detail *relayDetail // nil past the group's maxDetailDomains first names: relayGroup.otherDet holds theirs
@@ -258,7 +265,7 @@ type refusedGroup struct {
 func newRelayDetector() *RelayDetector {
 	return &RelayDetector{groups: map[relayKey]*relayGroup{}, refused: map[connRef]*refusedGroup{},
 		hourEntries: map[int64]int{}, hourCap: maxRelayHourEntries, hourCutoff: math.MaxInt64,
-		rcptBound: newHashBound(maxRelayRcpts), evictBound: newHashBound(maxEvictedDomains), names: map[string]string{},
+		rcptBound: newHashBound(maxRelayRcpts), evictBound: newHashBound(maxEvictedDomains), nameIDs: map[string]uint32{},
 		domLimit:  groupLimit{r: maxRelayDomains, min: minRelayDomains, budget: maxRelayDomainsAll},
 		sigLimit:  groupLimit{r: maxRelaySigs, min: minRelaySigs, budget: maxRelaySigsAll},
 		partLimit: groupLimit{r: maxPartialSigs, min: minPartialSigs, budget: maxPartialSigsAll}}
@@ -303,9 +310,8 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{domains: map[string]*relayDomain{}, sigs: map[string]relaySig{},
+				g = &relayGroup{sigs: map[string]relaySig{},
 					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
-				g.other.name = otherDomains
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			rd := g.domain(r.Domain, d)
@@ -318,7 +324,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				g.rcptHours[k]++
 			}
 			d.addRcpt(g, addrHash(r.Addr), dh)
-			det := g.detailOf(rd)
+			det := g.detailOf(rd, d)
 			det.senders.add(cmp.Or(m.From, "<>"), 1, 64)
 			msgDomains.add(r.Domain)
 			if sessDomains.add(r.Domain) {
@@ -431,16 +437,19 @@ func (d *RelayDetector) refusedGroup(s *session.Session) *refusedGroup {
 }
 
 func (g *relayGroup) domain(name string, d *RelayDetector) *relayDomain {
-	if rd := g.domains[name]; rd != nil {
-		return rd
+	id, named := d.nameIDs[name]
+	if named {
+		if i := g.find(id); i >= 0 {
+			return &g.doms[i]
+		}
 	}
-	if d.domLimit.room(func() int { return len(g.domains) }, d.shrinkDomains) {
+	if d.domLimit.room(func() int { return len(g.doms) }, d.shrinkDomains) {
 		d.domLimit.n++
-		return g.newDomain(name, d.names)
+		return g.newDomain(d.intern(name))
 	}
 	if len(g.domFull) == 0 {
-		for n := range g.domains {
-			g.domFull = append(g.domFull, n)
+		for _, id := range g.domIDs {
+			g.domFull = append(g.domFull, d.nameList[id])
 		}
 		heap.Init(&g.domFull)
 	}
@@ -450,54 +459,79 @@ func (g *relayGroup) domain(name string, d *RelayDetector) *relayDomain {
 	// name sorts before the last domain kept: that one joins the other
 	// domains, and name takes its place.
 	g.dropLastDomain(d)
-	rd := g.newDomain(name, d.names)
-	heap.Push(&g.domFull, rd.name)
+	rd := g.newDomain(d.intern(name))
+	heap.Push(&g.domFull, d.nameList[rd.id])
 	return rd
+}
+
+// find returns the index of domain id in g.doms, or -1. A linear search of
+// at most maxRelayDomains numbers costs less than a map's memory.
+func (g *relayGroup) find(id uint32) int {
+	for i, x := range g.domIDs {
+		if x == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// intern returns the number of a domain name, copying the name the first
+// time a group keeps it.
+func (d *RelayDetector) intern(name string) uint32 {
+	if id, ok := d.nameIDs[name]; ok {
+		return id
+	}
+	id := uint32(len(d.nameList))
+	kept := strings.Clone(name)
+	d.nameIDs[kept] = id
+	d.nameList = append(d.nameList, kept)
+	return id
+}
+
+// newDomain keeps domain id apart; the pointer is valid until the group
+// keeps or drops another domain.
+func (g *relayGroup) newDomain(id uint32) *relayDomain {
+	g.domIDs = append(g.domIDs, id)
+	g.doms = append(g.doms, relayDomain{id: id})
+	return &g.doms[len(g.doms)-1]
 }
 
 // dropLastDomain moves the kept domain that sorts last (domFull's first)
 // to the other domains.
 func (g *relayGroup) dropLastDomain(d *RelayDetector) {
-	last := g.domains[heap.Pop(&g.domFull).(string)]
-	delete(g.domains, last.name)
+	name := heap.Pop(&g.domFull).(string)
+	i := g.find(d.nameIDs[name])
+	last := g.doms[i]
+	n := len(g.doms) - 1
+	g.doms[i], g.domIDs[i] = g.doms[n], g.domIDs[n]
+	g.doms[n] = relayDomain{}
+	g.doms, g.domIDs = g.doms[:n], g.domIDs[:n]
 	g.other.rcpts += last.rcpts
-	d.evict(g, last.name, last.rcpts)
+	d.evict(g, name, last.rcpts)
 	g.other.span.merge(last.span)
 	if last.detail != nil {
 		g.otherDet.merge(last.detail)
-		last.detail = nil
 	}
 }
 
 // shrinkDomains leaves every group its r domains that sort first.
 func (d *RelayDetector) shrinkDomains(r int) (dropped int) {
 	for _, g := range d.groups {
-		if len(g.domains) <= r {
+		if len(g.doms) <= r {
 			continue
 		}
 		if len(g.domFull) == 0 {
-			for n := range g.domains {
-				g.domFull = append(g.domFull, n)
+			for _, id := range g.domIDs {
+				g.domFull = append(g.domFull, d.nameList[id])
 			}
 			heap.Init(&g.domFull)
 		}
-		for len(g.domains) > r {
+		for len(g.doms) > r {
 			g.dropLastDomain(d)
 			dropped++
 		}
 	}
 	return dropped
-}
-
-func (g *relayGroup) newDomain(name string, names map[string]string) *relayDomain {
-	kept, ok := names[name]
-	if !ok {
-		kept = strings.Clone(name)
-		names[kept] = kept
-	}
-	rd := &relayDomain{name: kept}
-	g.domains[rd.name] = rd
-	return rd
 }
 
 // evict counts n recipients of domain among the other domains.
@@ -533,27 +567,28 @@ func (d *RelayDetector) evict(g *relayGroup, domain string, n int64) {
 // group's shared one. Whatever the order domains come in, the first names
 // end up with their own detail: a name that sorts before the last detailed
 // one takes its place, and that one's detail joins the shared set.
-func (g *relayGroup) detailOf(rd *relayDomain) *relayDetail {
+func (g *relayGroup) detailOf(rd *relayDomain, d *RelayDetector) *relayDetail {
 	if rd.detail != nil {
 		return rd.detail
 	}
 	if rd == &g.other {
 		return &g.otherDet
 	}
+	name := d.nameList[rd.id]
 	if len(g.detailed) < maxDetailDomains {
 		rd.detail = &relayDetail{}
-		heap.Push(&g.detailed, rd.name)
+		heap.Push(&g.detailed, name)
 		return rd.detail
 	}
-	if rd.name >= g.detailed[0] {
+	if name >= g.detailed[0] {
 		return &g.otherDet
 	}
-	if last := g.domains[g.detailed[0]]; last != nil && last.detail != nil {
-		g.otherDet.merge(last.detail)
-		last.detail = nil
+	if i := g.find(d.nameIDs[g.detailed[0]]); i >= 0 && g.doms[i].detail != nil {
+		g.otherDet.merge(g.doms[i].detail)
+		g.doms[i].detail = nil
 	}
 	rd.detail = &relayDetail{}
-	g.detailed[0] = rd.name
+	g.detailed[0] = name
 	heap.Fix(&g.detailed, 0)
 	return rd.detail
 }
@@ -727,7 +762,7 @@ type domainCount struct {
 	n    int64
 }
 
-func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
+func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string) relayStats {
 	var st relayStats
 	outside := func(key string) bool {
 		for d := range strings.SplitSeq(key, "\n") {
@@ -758,7 +793,9 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 	}
 	st.sessionsLower = st.sessionsLower || g.part.over.sessions > 0
 	st.messagesLower = st.messagesLower || g.part.over.msgs > 0
-	for name, rd := range g.domains {
+	for i := range g.doms {
+		rd := &g.doms[i]
+		name := list[rd.id]
 		if v.isAccepted(name) {
 			continue
 		}
@@ -823,6 +860,17 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string) relayStats {
 	return st
 }
 
+// release drops what only outside reads; relayFinding reads the rest
+// (EHLO names, recipients, domains and the other domains' hashes).
+func (g *relayGroup) release() {
+	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
+	g.rcptHours, g.sessHours = nil, nil
+	g.detailed, g.otherDet, g.domFull = nil, relayDetail{}, nil
+	for i := range g.doms {
+		g.doms[i].detail = nil
+	}
+}
+
 // distinctOutside counts the distinct recipient addresses of groups in
 // domains the organisation does not accept, and whether that is a lower
 // bound.
@@ -846,12 +894,12 @@ func distinctOutside(v *orgView, names map[uint64]string, groups []*relayGroup) 
 // outsideDomains counts the distinct domains outside the accepted ones that
 // groups relayed to, named or told apart by hash, and whether that is a
 // lower bound (other domains past the budget, or a pattern accepted).
-func outsideDomains(v *orgView, names map[uint64]string, groups []*relayGroup) (int64, bool) {
+func outsideDomains(v *orgView, names map[uint64]string, list []string, groups []*relayGroup) (int64, bool) {
 	seen := map[uint64]struct{}{}
 	lower := false
 	for _, g := range groups {
-		for name := range g.domains {
-			if !v.isAccepted(name) {
+		for _, id := range g.domIDs {
+			if name := list[id]; !v.isAccepted(name) {
 				seen[addrHash(name)] = struct{}{}
 			}
 		}
@@ -869,8 +917,8 @@ func outsideDomains(v *orgView, names map[uint64]string, groups []*relayGroup) (
 
 // namesByHash names every domain a group kept apart, by its hash.
 func (d *RelayDetector) namesByHash() map[uint64]string {
-	names := make(map[uint64]string, len(d.names))
-	for n := range d.names {
+	names := make(map[uint64]string, len(d.nameList))
+	for _, n := range d.nameList {
 		names[addrHash(n)] = n
 	}
 	return names
@@ -1144,11 +1192,17 @@ type relayMember struct {
 // Internet-facing server is probed all day.
 func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	nat := in.result(detectorSNAT).(natResult)
+	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
 	names := d.namesByHash()
 	for k, g := range d.groups {
-		st := g.outside(in.org, names)
+		st := g.outside(in.org, names, d.nameList)
+		// What outside has read is let go at once: the report of 1,600
+		// relaying clients would otherwise come on top of all of it, at
+		// the end of a scan, where its memory peaks.
+		g.release()
 		if st.rcpts == 0 {
+			delete(d.groups, k)
 			continue
 		}
 		fk := relayFindingKey{server: k.server, connector: k.connector, class: classify(k, st, in.org, in.use, nat)}
@@ -1160,7 +1214,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	var res relayResult
 	for fk, members := range byKey {
 		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
-		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names)
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names, d.nameList)
 		if fk.class == relayNAT {
 			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
 		}
@@ -1182,7 +1236,6 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	for k, rg := range d.refused {
 		r.Probes = append(r.Probes, probeFinding(k, rg))
 	}
-	r.Budgets = append(r.Budgets, d.budgets()...)
 	return res
 }
 
@@ -1207,7 +1260,7 @@ func (d *RelayDetector) budgets() []Budget {
 		out = append(out, Budget{Table: table, Limit: int64(l.budget), Where: sortPlaces(places),
 			Meaning: fmt.Sprintf(meaning, l.r, initial)})
 	}
-	cut(d.domLimit, maxRelayDomains, func(g *relayGroup) int { return len(g.domains) }, budgetRelayDomains,
+	cut(d.domLimit, maxRelayDomains, func(g *relayGroup) int { return len(g.doms) }, budgetRelayDomains,
 		"each relaying client names its first %d recipient domains (by name; %d below the budget), all clients alike; "+
 			"recipients in its other domains are counted as \"(other domains)\": recipient totals stay exact or are marked as lower bounds, the domain lists are shorter")
 	cut(d.sigLimit, maxRelaySigs, func(g *relayGroup) int { return len(g.sigs) }, budgetRelaySigs,
@@ -1282,7 +1335,7 @@ func (res relayResult) before(t time.Time, servers ...string) relayResult {
 // relayFinding is one finding for the clients of one connector that share
 // a verdict; it returns the hours relayed, for the NAT finding. natID is
 // the NAT finding of a NAT address; hours from hourCutoff on were not kept.
-func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string) (Finding, hourly) {
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string, nameList []string) (Finding, hourly) {
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
@@ -1378,7 +1431,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		// "(other domains)" stands for domains told apart by hash: count
 		// those outside, once each over the clients; a lower bound when
 		// some could not be judged.
-		n, lower := outsideDomains(v, hashNames, groups)
+		n, lower := outsideDomains(v, hashNames, nameList, groups)
 		f.setCount("recipient_domains", n, lower)
 	}
 	domFact := Fact{Name: "outside recipient domains, by recipients"}

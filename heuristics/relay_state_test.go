@@ -248,9 +248,9 @@ func TestRelayBudgetsOverAllClientsSameWhateverTheOrder(t *testing.T) {
 			t.Errorf("order %d: set bounds %d and %d did not shrink", seed, d.sigLimit.r, d.partLimit.r)
 		}
 		for k, g := range d.groups {
-			if len(g.domains) > d.domLimit.r || len(g.sigs) > d.sigLimit.r || len(g.part.m) > d.partLimit.r {
+			if len(g.doms) > d.domLimit.r || len(g.sigs) > d.sigLimit.r || len(g.part.m) > d.partLimit.r {
 				t.Fatalf("order %d: %v keeps %d domains, %d sets, %d partial: over the bounds %d, %d, %d", seed, k.client,
-					len(g.domains), len(g.sigs), len(g.part.m), d.domLimit.r, d.sigLimit.r, d.partLimit.r)
+					len(g.doms), len(g.sigs), len(g.part.m), d.domLimit.r, d.sigLimit.r, d.partLimit.r)
 			}
 		}
 		rep := analyze(Org{}, base, order)
