@@ -41,7 +41,7 @@ import (
 // endpoint joins the latest session of its id in its file.
 type Builder struct {
 	emit       func(*Session)
-	emitMany   func([]*Session) // EmitInBatches
+	emitMany   func(ss []*Session, wait bool) bool // EmitInBatches
 	batch      int
 	maxOpen    int
 	lendText   bool // sessions' strings are views of reused buffers (LendText)
@@ -455,7 +455,6 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 	if n == 0 {
 		return
 	}
-	defer b.flush(p)
 	files := rec.Column(parser.ColSourceFile).(*array.Dictionary)
 	fileIDs, fileIdx := b.names.dict(files), files.Indices().(*array.Int32).Int32Values()
 	servers := rec.Column(parser.ColServer).(*array.Dictionary)
@@ -633,7 +632,7 @@ func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 		p.pending = append(p.pending, b.session(k, f, &p.scratch))
 		p.pendingFrag = append(p.pendingFrag, f)
 		if len(p.pending) >= b.batch {
-			b.flush(p)
+			b.flush(p, len(p.pending) >= maxPendingBatches*b.batch)
 		}
 		return
 	}
@@ -642,22 +641,27 @@ func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 }
 
 // EmitInBatches makes the builder hand the sessions each worker completes
-// to emitMany, up to n at a time and all of them before Add returns,
-// instead of one by one to emit (which still gets the sessions Finish and
-// Drain join): a consumer that takes a lock per call takes it n times
-// less often. Lent text (LendText) stays valid until emitMany returns.
-// Call it before the first Add.
-func (b *Builder) EmitInBatches(n int, emitMany func([]*Session)) {
+// to emitMany, n or more at a time, instead of one by one to emit (which
+// still gets the sessions Finish and Drain join): a consumer that takes a
+// lock per call takes it far less often. emitMany(ss, false) may decline
+// (its lock is busy): the worker goes on and offers them again later,
+// with wait set once it holds maxPendingBatches batches, and before
+// Finish or Drain emit anything. Lent text (LendText) stays valid until
+// emitMany returns true. Call it before the first Add.
+func (b *Builder) EmitInBatches(n int, emitMany func(ss []*Session, wait bool) bool) {
 	b.batch, b.emitMany = max(n, 1), emitMany
 }
 
-// flush hands the worker's pending sessions to emitMany and reuses their
-// fragments.
-func (b *Builder) flush(p *builderPart) {
-	if len(p.pending) == 0 {
+// maxPendingBatches is how many batches a worker holds while the consumer
+// is busy before it waits for it.
+const maxPendingBatches = 4
+
+// flush offers the worker's pending sessions to emitMany and reuses their
+// fragments once it took them.
+func (b *Builder) flush(p *builderPart, wait bool) {
+	if len(p.pending) == 0 || !b.emitMany(p.pending, wait) {
 		return
 	}
-	b.emitMany(p.pending)
 	for i, f := range p.pendingFrag {
 		b.overwriteLent(f)
 		p.recycle(f)
@@ -666,9 +670,20 @@ func (b *Builder) flush(p *builderPart) {
 	p.pending, p.pendingFrag = p.pending[:0], p.pendingFrag[:0]
 }
 
+// flushAll hands over every worker's pending sessions; no Add may run.
+func (b *Builder) flushAll() {
+	if b.emitMany == nil {
+		return
+	}
+	for _, p := range b.parts {
+		b.flush(p, true)
+	}
+}
+
 // Finish joins the fragments left open by every worker and emits them.
 // Call it once, after the last Add.
 func (b *Builder) Finish() {
+	b.flushAll()
 	var scratch emitScratch
 	for _, j := range b.joinOpen() {
 		b.emitFragment(j.k, j.f, &scratch)

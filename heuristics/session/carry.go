@@ -46,6 +46,7 @@ const DefaultCarry = time.Hour
 // the next run; the rest, and every session that the join made complete,
 // are emitted as Finish would.
 func (b *Builder) Drain(carry time.Duration) []Open {
+	b.flushAll()
 	newest := b.newest()
 	var out []Open
 	var scratch emitScratch

@@ -75,51 +75,67 @@ func TestLendText(t *testing.T) {
 
 // TestEmitInBatches: sessions handed over in batches read, while emitMany
 // runs, exactly as sessions handed one by one with their own copy of the
-// text; no batch is larger than asked; and every session a worker built
-// is handed over before its Add returns.
+// text, each once, whether the consumer takes every batch or declines
+// those it is offered without wait; a batch holds at least the size asked
+// (but the last ones, at Finish) and no more than maxPendingBatches of
+// them; and no worker holds more than that when its Add returns.
 func TestEmitInBatches(t *testing.T) {
 	want := sampleSessions(t, false, false, nil)
 	for _, workers := range []int{1, 2} {
-		var mu sync.Mutex
-		var got []string
-		largest := 0
-		b := NewBuilder(workers, 0, func(s *Session) {
-			mu.Lock()
-			defer mu.Unlock()
-			got = append(got, fmt.Sprintf("%+v", *s))
-		})
-		b.LendText()
-		b.checkReuse = true
-		b.EmitInBatches(7, func(ss []*Session) {
-			mu.Lock()
-			defer mu.Unlock()
-			largest = max(largest, len(ss))
-			for _, s := range ss {
+		for _, decline := range []bool{false, true} {
+			var mu sync.Mutex
+			var got []string
+			largest, smallest, offers := 0, 1<<30, 0
+			finishing := false
+			b := NewBuilder(workers, 0, func(s *Session) {
+				mu.Lock()
+				defer mu.Unlock()
 				got = append(got, fmt.Sprintf("%+v", *s))
-			}
-		})
-		dir := filepath.Join("..", "..", "samples", "contoso")
-		if _, err := parser.Scan(context.Background(), []string{dir}, parser.ScanOptions{Workers: workers},
-			func(w int, rec arrow.Record) error {
-				b.Add(w, rec)
-				if workers == 1 {
-					mu.Lock()
-					defer mu.Unlock()
-					if n := b.Stats().Sessions.Load(); int64(len(got)) != n {
-						t.Errorf("%d sessions built, %d handed over when Add returned", n, len(got))
-					}
+			})
+			b.LendText()
+			b.checkReuse = true
+			b.EmitInBatches(7, func(ss []*Session, wait bool) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				offers++
+				if decline && !wait && offers%2 == 1 {
+					return false
 				}
-				return nil
-			}); err != nil {
-			t.Fatal(err)
-		}
-		b.Finish()
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Fatalf("%d workers: %d sessions in batches differ from the %d handed one by one", workers, len(got), len(want))
-		}
-		if largest != 7 {
-			t.Errorf("%d workers: largest batch %d, want 7", workers, largest)
+				largest = max(largest, len(ss))
+				if !finishing {
+					smallest = min(smallest, len(ss))
+				}
+				for _, s := range ss {
+					got = append(got, fmt.Sprintf("%+v", *s))
+				}
+				return true
+			})
+			dir := filepath.Join("..", "..", "samples", "contoso")
+			if _, err := parser.Scan(context.Background(), []string{dir}, parser.ScanOptions{Workers: workers},
+				func(w int, rec arrow.Record) error {
+					b.Add(w, rec)
+					if workers == 1 {
+						mu.Lock()
+						defer mu.Unlock()
+						if held := b.Stats().Sessions.Load() - int64(len(got)); held >= maxPendingBatches*7 {
+							t.Errorf("%d sessions held when Add returned, want fewer than %d", held, maxPendingBatches*7)
+						}
+					}
+					return nil
+				}); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			finishing = true
+			mu.Unlock()
+			b.Finish()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d workers, decline %v: %d sessions in batches differ from the %d handed one by one", workers, decline, len(got), len(want))
+			}
+			if smallest < 7 || largest > maxPendingBatches*7 {
+				t.Errorf("%d workers, decline %v: batches of %d to %d sessions, want 7 to %d", workers, decline, smallest, largest, maxPendingBatches*7)
+			}
 		}
 	}
 }
