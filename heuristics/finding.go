@@ -378,12 +378,18 @@ func (s *samples) add(x sampleRec) {
 	if i >= s.n {
 		return
 	}
-	s.list = append(s.list, sampleRec{})
-	copy(s.list[i+1:], s.list[i:])
-	s.list[i] = x
-	if len(s.list) > s.n {
-		s.list = s.list[:s.n]
+	if len(s.list) < s.n {
+		// Grown to at most n: a relay detector keeps a list per client
+		// and domain, and append would round five up to eight.
+		if len(s.list) == cap(s.list) {
+			grown := make([]sampleRec, len(s.list), min(max(2*cap(s.list), 1), s.n))
+			copy(grown, s.list)
+			s.list = grown
+		}
+		s.list = append(s.list, sampleRec{})
 	}
+	copy(s.list[i+1:], s.list[i:]) // when full, the last falls off
+	s.list[i] = x
 }
 
 func (s *samples) merge(o samples) {
