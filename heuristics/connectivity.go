@@ -3,6 +3,7 @@ package heuristics
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -23,24 +24,34 @@ import (
 // only to the queue and to this log), so it is evidence for the 451
 // finding and, on its own, for mail stuck on DNS, TLS or unreachable hosts.
 //
-// Rows arrive from the parser's workers in any order. Failures are kept as
-// events and joined with the address of their connectivity session (the
-// "Established connection to <ip>" row, which may sit in another file) at
-// the end, in time order, so the result does not depend on the order.
+// Rows arrive from the parser's workers in any order. A connectivity
+// session counts once, by its earliest failure, which is kept and joined
+// with the address the session connected to (the "Established connection
+// to <ip>" row, which may sit in another file) at the end, in time order,
+// so the result does not depend on the order. A session that ended without
+// failure lets its address go: what is kept grows with the failed
+// sessions, not with all of them.
 type connectivityLog struct {
-	mu      sync.Mutex
-	files   map[string]connFile // source file -> its name (kept once) and server
-	servers map[string]uint32   // server -> index, for targets' keys
-	events  []connEvent
-	targets map[connTargetKey]connTarget // one per connectivity session that connected: kept small
-	success map[connDestKey]time.Time    // last delivery that ended without failure
-	dropped int64                        // failure events past maxConnEvents, counted only
-	rows    int64
+	mu        sync.Mutex
+	files     map[string]connFile          // source file -> its name (kept once) and server
+	servers   map[string]uint32            // server -> index, for targets' keys
+	failed    map[connTargetKey]connEvent  // the earliest failure of each connectivity session
+	noSession []connEvent                  // failures on rows of no session: each counts
+	targets   map[connTargetKey]connTarget // sessions that connected, until they end without failure
+	success   map[connDestKey]time.Time    // last delivery that ended without failure
+	// Failed sessions (and failures of no session) kept: past
+	// maxConnEvents, those whose key hashes lowest (connHash), whatever
+	// the order; the others are not counted (dropped) and the counts
+	// read as lower bounds.
+	bound, boundNoSession hashBound
+	dropped               int64
+	rows                  int64
 }
 
-// maxConnEvents bounds the failures kept for the join: a queue retrying
-// every minute for a month is 43,200; past the bound they are counted.
-const maxConnEvents = 1 << 20
+// maxConnEvents bounds the failed connectivity sessions kept for the join
+// (about 200 bytes each with their text): a queue retrying every minute
+// for six months is 262,000; past the bound failures are lower bounds.
+const maxConnEvents = 1 << 18
 
 // maxConnDescription is the most of one description kept as evidence.
 const maxConnDescription = 512
@@ -123,7 +134,9 @@ type connEvent struct {
 }
 
 func newConnectivityLog() *connectivityLog {
-	return &connectivityLog{files: map[string]connFile{}, servers: map[string]uint32{}, targets: map[connTargetKey]connTarget{}, success: map[connDestKey]time.Time{}}
+	return &connectivityLog{files: map[string]connFile{}, servers: map[string]uint32{}, failed: map[connTargetKey]connEvent{},
+		targets: map[connTargetKey]connTarget{}, success: map[connDestKey]time.Time{},
+		bound: newHashBound(maxConnEvents), boundNoSession: newHashBound(maxConnEvents / 16)}
 }
 
 // add reads one record of parser.ConnectivitySchema.
@@ -164,7 +177,8 @@ func (c *connectivityLog) add(rec arrow.Record) {
 			srv, _ := c.serverIndex(server, true)
 			tk := targetKey(srv, sk.session, false)
 			if t, seen := c.targets[tk]; !seen || when.UnixMilli() < t.ms {
-				if !seen && tk.text != "" {
+				if tk.text != "" {
+					// Also when seen: assigning stores the key again.
 					tk.text = strings.Clone(tk.text)
 				}
 				c.targets[tk] = connTarget{f.Target, when.UnixMilli()}
@@ -174,16 +188,99 @@ func (c *connectivityLog) add(rec arrow.Record) {
 			if when.After(c.success[dk]) {
 				c.success[connDestKey{strings.Clone(dk.server), strings.Clone(dk.destination)}] = when
 			}
-		case f.Kind.Failed():
-			if len(c.events) >= maxConnEvents {
-				c.dropped++
-				continue
+			// The session ended without failure: no later row is its, and
+			// its address serves only a failure already kept.
+			if srv, ok := c.serverIndex(server, false); ok && sk.session != "" {
+				tk := targetKey(srv, sk.session, false)
+				if _, failed := c.failed[tk]; !failed {
+					delete(c.targets, tk)
+				}
 			}
-			c.events = append(c.events, connEvent{server: server, session: strings.Clone(sk.session),
-				destination: strings.Clone(dests.Value(i)), kind: f.Kind, description: strings.Clone(clip(desc, maxConnDescription)),
-				target: f.Target, time: when, at: ref})
+		case f.Kind.Failed():
+			e := connEvent{server: server, session: sk.session, destination: dests.Value(i), kind: f.Kind,
+				description: clip(desc, maxConnDescription), target: f.Target, time: when, at: ref}
+			c.keepFailure(e)
 		}
 	}
+}
+
+// keepFailure keeps e (its text lent by the record) if it is its session's
+// earliest failure and within the bound.
+func (c *connectivityLog) keepFailure(e connEvent) {
+	own := func(e connEvent) connEvent {
+		e.session, e.destination, e.description = strings.Clone(e.session), strings.Clone(e.destination), strings.Clone(e.description)
+		return e
+	}
+	if e.session == "" {
+		if !c.boundNoSession.admits(connHash(e.at.File, uint64(e.at.Line))) {
+			c.dropped++
+			return
+		}
+		c.noSession = append(c.noSession, own(e))
+		c.boundNoSession.kept(func(max uint64) int {
+			n := len(c.noSession)
+			c.noSession = slices.DeleteFunc(c.noSession, func(x connEvent) bool { return connHash(x.at.File, uint64(x.at.Line)) > max })
+			c.dropped += int64(n - len(c.noSession))
+			return n - len(c.noSession)
+		})
+		return
+	}
+	srv, _ := c.serverIndex(e.server, true)
+	tk := targetKey(srv, e.session, false)
+	if !c.bound.admits(tk.hash()) {
+		c.dropped++
+		return
+	}
+	old, seen := c.failed[tk]
+	if seen && connEventOrder(e, old) >= 0 {
+		return
+	}
+	if tk.text != "" {
+		tk.text = strings.Clone(tk.text) // also when seen: assigning stores the key again
+	}
+	c.failed[tk] = own(e)
+	if seen {
+		return
+	}
+	c.bound.kept(func(max uint64) (dropped int) {
+		for k := range c.failed {
+			if k.hash() > max {
+				delete(c.failed, k)
+				dropped++
+			}
+		}
+		c.dropped += int64(dropped)
+		return dropped
+	})
+}
+
+// connEventOrder is the order failures are counted in: time, file, line.
+func connEventOrder(a, b connEvent) int {
+	return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.at.File, b.at.File), cmp.Compare(a.at.Line, b.at.Line))
+}
+
+// hash is the key's FNV-1a hash, which chooses the sessions kept past
+// maxConnEvents.
+func (k connTargetKey) hash() uint64 {
+	if k.text != "" {
+		return connHash(k.text, uint64(k.server))
+	}
+	return connHash("", uint64(k.server)<<32^k.id^k.id>>29)
+}
+
+// connHash hashes s and n together (FNV-1a, 64 bits).
+func connHash(s string, n uint64) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	for range 8 {
+		h ^= n & 0xff
+		h *= 1099511628211
+		n >>= 8
+	}
+	return h
 }
 
 func clip(s string, n int) string {
@@ -225,9 +322,9 @@ func (c *connectivityLog) result() *connFailures {
 	for _, f := range c.files {
 		out.servers[f.server] = true
 	}
-	slices.SortFunc(c.events, func(a, b connEvent) int {
-		return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.at.File, b.at.File), cmp.Compare(a.at.Line, b.at.Line))
-	})
+	events := slices.Collect(maps.Values(c.failed))
+	events = append(events, c.noSession...)
+	slices.SortFunc(events, connEventOrder)
 	type gk struct {
 		server, destination string
 		kind                parser.ConnFailureKind
@@ -238,7 +335,7 @@ func (c *connectivityLog) result() *connFailures {
 	// "Failed connection to ..." row and the disconnect row's reason
 	// describe the same attempt; the first, most specific, is kept.
 	counted := map[connSessKey]bool{}
-	for _, e := range c.events {
+	for _, e := range events {
 		if e.session != "" {
 			sk := connSessKey{e.server, e.session}
 			if counted[sk] {
@@ -308,7 +405,7 @@ func connectivityEvidence(f *Finding, cf *connFailures, sender string, receiver 
 	n, first, last, desc, smp := cf.exchangeAuthTo(sender, receiver, receiverName)
 	switch {
 	case n > 0:
-		f.Counts["failures_in_connectivity_log"] = n
+		f.setCount("failures_in_connectivity_log", n, cf.dropped > 0)
 		vals := []string{fmt.Sprintf("%d failure(s) from %s to %s between %s and %s: %q", n, sender, cmp.Or(receiverName, receiver.String()), stamp(first), stamp(last), desc)}
 		for _, s := range smp {
 			vals = append(vals, "at "+s.String())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,9 +103,19 @@ func outboundFinding(server string, groups []*connGroup, cf *connFailures) Findi
 		kindList = append(kindList, fmt.Sprintf("%s %d", k, kinds[k]))
 	}
 	f.Facts = append(f.Facts, listFact("destinations, by failed attempts (kind, span, first failure text)", lines, maxOutboundDestinations))
-	f.Title = fmt.Sprintf("%s could not deliver to %d destination(s): %d failed attempt(s) in its connectivity log (%s)", server, len(dests), total, strings.Join(kindList, ", "))
-	f.Explanation = fmt.Sprintf("Between %s and %s, %s's connectivity log records %d failed delivery attempt(s) to %d destination(s): %s.",
-		stamp(sp.first), stamp(sp.last), server, total, len(dests), strings.Join(kindList, ", "))
+	if cf.dropped > 0 {
+		// Past maxConnEvents failed sessions, only some were kept.
+		f.setCount("failures", total, true)
+		f.Facts = append(f.Facts, Fact{Name: "note", Values: []string{fmt.Sprintf(
+			"the connectivity logs hold more than %d failed connectivity sessions: logscan kept a sample of them (chosen by session, whatever the order of the files), so every failure count here is a lower bound", maxConnEvents)}})
+	}
+	failures := strconv.FormatInt(total, 10)
+	if cf.dropped > 0 {
+		failures = "at least " + failures
+	}
+	f.Title = fmt.Sprintf("%s could not deliver to %d destination(s): %s failed attempt(s) in its connectivity log (%s)", server, len(dests), failures, strings.Join(kindList, ", "))
+	f.Explanation = fmt.Sprintf("Between %s and %s, %s's connectivity log records %s failed delivery attempt(s) to %d destination(s): %s.",
+		stamp(sp.first), stamp(sp.last), server, failures, len(dests), strings.Join(kindList, ", "))
 	if len(stuck) > 0 {
 		f.Severity = SeverityMedium
 		f.Explanation += fmt.Sprintf(" Mail to %s kept failing for an hour or more with no delivery after: it is queuing and will be returned when it expires.", strings.Join(quoteAll(stuck), ", "))
