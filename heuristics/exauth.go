@@ -70,7 +70,11 @@ const (
 	// reported on its own (a row with the 451 5.7.3 text always is).
 	ExAuthMinAttempts = 2
 
-	maxAttempts      = 200_000 // per side; more are counted, not kept
+	// maxAttempts per side are kept for matching (about 280 bytes each:
+	// 36 MB for both sides at the bound), the earliest; more are counted,
+	// not matched, and the finding says its count is a lower bound. A
+	// queue retrying every 10 minutes makes 144 a day.
+	maxAttempts      = 1 << 16
 	maxLandings      = 100_000 // distinct (connector, client) pairs kept
 	maxAuthFailPairs = 10_000
 )
