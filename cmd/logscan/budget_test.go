@@ -100,6 +100,15 @@ func TestBudgetReported(t *testing.T) {
 	if !strings.Contains(csv, "\r\nbudget,") || !strings.Contains(csv, "Memory budget reached: summary") {
 		t.Errorf("CSV has no budget row:\n%s", csv)
 	}
+	code, html, errOut := runCLI(t, "scan", "--format", "html", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`<section id="budgets">`, "summary: sessions per remote address per connector, budget 300", "sessions from more addresses counted together"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
 }
 
 // writeManyAddresses writes n receive sessions, each from its own public
@@ -191,5 +200,19 @@ func TestSendHoursBudgetReported(t *testing.T) {
 	}
 	if !strings.Contains(out["csv"], "Memory budget reached: compromised accounts") || !strings.Contains(out["csv"], "limit=1") {
 		t.Errorf("CSV has no row for the budget")
+	}
+}
+
+// TestBudgetPlaceText: a place of a budget that counts addresses says what
+// it kept; one of a budget that counts none (the relay detector's) is only
+// named, not said to keep "0 addresses".
+func TestBudgetPlaceText(t *testing.T) {
+	got := budgetPlaceText(heuristics.BudgetPlace{Server: "EX02", Connector: `EX02\Default Frontend EX02`})
+	if got != `EX02 EX02\Default Frontend EX02` {
+		t.Errorf("relay place: %q", got)
+	}
+	got = budgetPlaceText(heuristics.BudgetPlace{Server: "EX01", Connector: "c", Kept: 0, OtherSessions: 12})
+	if !strings.Contains(got, "0 addresses kept") || !strings.Contains(got, "12 sessions from more addresses") {
+		t.Errorf("address place with none kept: %q", got)
 	}
 }

@@ -183,6 +183,9 @@ func budgetPlaceText(p heuristics.BudgetPlace) string {
 	if p.ResolutionMS > 0 {
 		return fmt.Sprintf("%s: session lengths in %d ms buckets", where, p.ResolutionMS)
 	}
+	if p.Kept == 0 && p.OtherSessions == 0 {
+		return where // a budget that counts no addresses (the relay detector's): its meaning says what it kept
+	}
 	return fmt.Sprintf("%s: %s addresses kept with exact counts, %s sessions from more addresses counted together", where, num(p.Kept), num(p.OtherSessions))
 }
 

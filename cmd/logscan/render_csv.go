@@ -88,7 +88,7 @@ func renderCSV(w io.Writer, rep *scanReport) error {
 		}
 		for _, p := range where {
 			counts := fmt.Sprintf("limit=%d; kept_addresses=%d; other_sessions=%d", b.Limit, p.Kept, p.OtherSessions)
-			if len(b.Where) == 0 {
+			if len(b.Where) == 0 || p.Kept == 0 && p.OtherSessions == 0 {
 				counts = fmt.Sprintf("limit=%d", b.Limit)
 			}
 			if p.ResolutionMS > 0 {

@@ -61,11 +61,19 @@ type htmlPage struct {
 	Problems     []htmlProblem
 	Damaged      []string
 	Assumptions  []htmlAssumption
+	Budgets      []htmlBudget
 	HasFindings  bool
 	NoRowsReason string
 }
 
 type htmlKV struct{ K, V string }
+
+// htmlBudget is a memory budget reached: which table, its bound and what
+// stays exact, and where it cut.
+type htmlBudget struct {
+	What   string
+	Places []string
+}
 
 type htmlIncident struct {
 	Severity string
@@ -180,6 +188,13 @@ func buildHTMLPage(rep *scanReport) *htmlPage {
 			v[i] = safe(s)
 		}
 		page.Assumptions = append(page.Assumptions, htmlAssumption{What: safe(as.What), Values: strings.Join(v, ", "), Source: safe(as.Source)})
+	}
+	for _, b := range a.Budgets {
+		hb := htmlBudget{What: fmt.Sprintf("%s, budget %s: %s", safe(b.Table), num(b.Limit), safe(b.Meaning))}
+		for _, p := range b.Where {
+			hb.Places = append(hb.Places, budgetPlaceText(p))
+		}
+		page.Budgets = append(page.Budgets, hb)
 	}
 	return page
 }
