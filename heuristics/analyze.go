@@ -50,7 +50,7 @@ type SessionCounts struct {
 	Complete   int64 `json:"complete"`   // first row and disconnect seen, no gap
 	Incomplete int64 `json:"incomplete"` // cut by the start or end of the logs (or a missing file)
 	Evicted    int64 `json:"evicted"`    // closed early because too many were open at once
-	Split      int64 `json:"split"`      // longer than MaxSessionRows rows, analysed in parts
+	Split      int64 `json:"split"`      // longer than MaxSessionRows rows or MaxSessionBytes of text, analysed in parts
 	Receive    int64 `json:"receive"`
 	Send       int64 `json:"send"`
 	Proxied    int64 `json:"proxied"` // Hub sessions handed on by a Front End (XPROXYFROM)
@@ -70,6 +70,11 @@ type SessionCounts struct {
 	// MaxOpenPerWorker is the open-session budget of a worker, given when
 	// sessions were evicted.
 	MaxOpenPerWorker int64 `json:"max_open_per_worker,omitempty"`
+	// EvictedForText counts those of Evicted closed because the text of
+	// the sessions open in a worker passed its share of
+	// session.MaxOpenBytes (MaxOpenBytesPerWorker).
+	EvictedForText        int64 `json:"evicted_for_text,omitempty"`
+	MaxOpenBytesPerWorker int64 `json:"max_open_bytes_per_worker,omitempty"`
 }
 
 // NewAnalyzer returns an Analyzer for org (empty fields are inferred).
@@ -202,6 +207,9 @@ func (a *Analyzer) Result() *Report {
 	// it: the end of a scan is where its memory peaks.
 	st := a.builder.Stats()
 	a.kinds.Evicted = st.Evicted.Load()
+	if a.kinds.EvictedForText = st.EvictedForText.Load(); a.kinds.EvictedForText > 0 {
+		a.kinds.MaxOpenBytesPerWorker = int64(a.builder.MaxOpenBytes())
+	}
 	if a.kinds.Evicted > 0 {
 		a.kinds.MaxOpenPerWorker = int64(a.maxOpen)
 	}

@@ -109,13 +109,17 @@ func renderFindings(w io.Writer, a *heuristics.Report, opt textOptions) {
 	fmt.Fprintf(w, "\nSessions rebuilt: %s (%s complete, %s cut by the start or end of the logs); %s receive, %s send, %s proxied by a Front End; %s messages queued",
 		num(s.Total), num(s.Complete), num(s.Incomplete), num(s.Receive), num(s.Send), num(s.Proxied), num(s.Messages))
 	fmt.Fprintln(w)
-	if s.Evicted > 0 {
+	if n := s.Evicted - s.EvictedForText; n > 0 {
 		fmt.Fprintf(w, "  %s sessions closed early, incomplete: more than %s were open at once in one worker (sessions that never disconnect); first at %s\n",
-			num(s.Evicted), num(cmp.Or(s.MaxOpenPerWorker, session.DefaultMaxOpenSessions)), safe(strings.Join(s.EvictedAt, ", ")))
+			num(n), num(cmp.Or(s.MaxOpenPerWorker, session.DefaultMaxOpenSessions)), safe(strings.Join(s.EvictedAt, ", ")))
+	}
+	if s.EvictedForText > 0 {
+		fmt.Fprintf(w, "  %s sessions closed early, incomplete: the sessions open at once in one worker held more than %s MiB of text (sessions that never disconnect, with long rows); first at %s\n",
+			num(s.EvictedForText), num(s.MaxOpenBytesPerWorker>>20), safe(strings.Join(s.EvictedAt, ", ")))
 	}
 	if s.Split > 0 {
-		fmt.Fprintf(w, "  %s sessions longer than %s rows analysed in parts; first cut at %s\n",
-			num(s.Split), num(session.MaxSessionRows), safe(strings.Join(s.SplitAt, ", ")))
+		fmt.Fprintf(w, "  %s sessions longer than %s rows or %s MiB of text analysed in parts; first cut at %s\n",
+			num(s.Split), num(session.MaxSessionRows), num(session.MaxSessionBytes>>20), safe(strings.Join(s.SplitAt, ", ")))
 	}
 	if s.EndpointConflicts > 0 {
 		fmt.Fprintf(w, "  %s sessions split off: their session-id was in use by a session from another remote endpoint (damaged or merged logs); first at %s\n",

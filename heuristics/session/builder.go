@@ -40,15 +40,18 @@ import (
 // own, and the split is counted with its file:line. A row without a remote
 // endpoint joins the latest session of its id in its file.
 type Builder struct {
-	emit       func(*Session)
-	emitMany   func(ss []*Session, wait bool) bool // EmitInBatches
-	batch      int
-	maxOpen    int
-	lendText   bool // sessions' strings are views of reused buffers (LendText)
-	checkReuse bool // LOGSCAN_CHECK_REUSE: overwrite lent text after each emit
-	names      interner
-	parts      []*builderPart
-	stats      BuildStats
+	emit     func(*Session)
+	emitMany func(ss []*Session, wait bool) bool // EmitInBatches
+	batch    int
+	maxOpen  int
+	// maxOpenBytes is a worker's share of MaxOpenBytes: the text (and
+	// rows) its open sessions may hold.
+	maxOpenBytes int
+	lendText     bool // sessions' strings are views of reused buffers (LendText)
+	checkReuse   bool // LOGSCAN_CHECK_REUSE: overwrite lent text after each emit
+	names        interner
+	parts        []*builderPart
+	stats        BuildStats
 
 	mu          sync.Mutex // guards the examples
 	evictedAt   examples   // the first evicted sessions
@@ -113,12 +116,15 @@ func (b *Builder) ConflictExamples() []string {
 
 // BuildStats counts what the builder did.
 type BuildStats struct {
-	Sessions   atomic.Int64 // emitted
-	Complete   atomic.Int64 // emitted with their first row and disconnect, no gap
-	Evicted    atomic.Int64 // emitted early, incomplete, because too many were open
-	Split      atomic.Int64 // sessions longer than MaxSessionRows, emitted in parts
-	Truncated  atomic.Int64 // rows with a data or context field cut to MaxFieldBytes
-	MaxOpenNow atomic.Int64 // the most sessions open at once in one worker
+	Sessions atomic.Int64 // emitted
+	Complete atomic.Int64 // emitted with their first row and disconnect, no gap
+	Evicted  atomic.Int64 // emitted early, incomplete, because too many were open
+	// EvictedForText counts those of Evicted closed because the open
+	// sessions' text passed the worker's share of MaxOpenBytes.
+	EvictedForText atomic.Int64
+	Split          atomic.Int64 // sessions longer than MaxSessionRows rows or MaxSessionBytes of text, emitted in parts
+	Truncated      atomic.Int64 // rows with a data or context field cut to MaxFieldBytes
+	MaxOpenNow     atomic.Int64 // the most sessions open at once in one worker
 	// EndpointConflicts counts sessions split off because their
 	// session-id was in use, at the same time, by a session from another
 	// remote endpoint (damaged or merged logs).
@@ -139,7 +145,21 @@ const (
 	// MaxSessionRows bounds the rows one open session holds (a session
 	// with 100,000 RCPT TO has 200,000). A longer one is analysed in parts.
 	MaxSessionRows = 250_000
+	// MaxSessionBytes bounds the text one open session holds (a session
+	// with 100,000 RCPT TO holds about 6 MB); a longer one is analysed in
+	// parts, as past MaxSessionRows.
+	MaxSessionBytes = 16 << 20
+	// MaxOpenBytes bounds the text of the sessions open at once, all
+	// workers together (each keeps its share, at least two sessions'
+	// worth): past it a worker closes its longest idle sessions early, as
+	// past its count of open sessions. Real logs hold a few MB open
+	// (8 MB at most in 21.5 GB); sessions that never disconnect, with
+	// long rows, would otherwise hold all of theirs.
+	MaxOpenBytes = 64 << 20
 )
+
+// frowBytes is what a row costs an open session beside its text.
+const frowBytes = int(unsafe.Sizeof(frow{}))
 
 // NewBuilder returns a builder for records from workers goroutines.
 // emit is called from those goroutines and must be safe for concurrent use.
@@ -149,12 +169,16 @@ func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 		maxOpen = DefaultMaxOpenSessions
 	}
 	b := &Builder{emit: emit, maxOpen: maxOpen, parts: make([]*builderPart, max(workers, 1)), checkReuse: os.Getenv(checkReuseEnv) != ""}
+	b.maxOpenBytes = max(MaxOpenBytes/len(b.parts), 2*MaxSessionBytes)
 	b.names.ids = map[string]uint32{}
 	for i := range b.parts {
 		b.parts[i] = &builderPart{open: openFragments{byID: map[uint64]*fragment{}}, files: map[fileKey]fileSessState{}}
 	}
 	return b
 }
+
+// MaxOpenBytes is a worker's share of MaxOpenBytes.
+func (b *Builder) MaxOpenBytes() int { return b.maxOpenBytes }
 
 // Stats returns the builder's counters.
 func (b *Builder) Stats() *BuildStats { return &b.stats }
@@ -414,11 +438,13 @@ func (f *fragment) absorb(o *fragment) {
 }
 
 type builderPart struct {
-	open    openFragments
-	files   map[fileKey]fileSessState
-	newest  int64       // the newest row time this worker saw
-	free    []*fragment // finished fragments, reused: most sessions are alike in size
-	scratch emitScratch
+	open   openFragments
+	files  map[fileKey]fileSessState
+	newest int64 // the newest row time this worker saw
+	// openBytes is what the open sessions hold: their text and rows.
+	openBytes int
+	free      []*fragment // finished fragments, reused: most sessions are alike in size
+	scratch   emitScratch
 	// Sessions built and not yet handed to emitMany, with the fragments
 	// their lent text lives in (EmitInBatches).
 	pending     []*Session
@@ -530,6 +556,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		cur.buf = append(append(cur.buf, d...), c...)
 		cur.rows = append(cur.rows, frow{seq: seq, event: ev, t: int64(ts[i]), file: file,
 			line: lines[i], off: off, dLen: uint32(len(d)), cLen: uint32(len(c))})
+		p.openBytes += len(d) + len(c) + frowBytes
 		if seq < cur.localAt && localIP.IsValid(i) {
 			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq
 		}
@@ -547,12 +574,18 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 			// files hold (see Builder).
 			b.finish(p, curKey, cur)
 			cur = nil
-		case len(cur.rows) >= MaxSessionRows:
+		case len(cur.rows) >= MaxSessionRows || len(cur.buf) >= MaxSessionBytes:
 			b.stats.Split.Add(1)
 			ref := Ref{File: b.names.name(file), Line: lines[i]}
 			b.example(&b.splitAt, ref, fmt.Sprintf("%s (session %016X)", ref, k.id))
 			b.finish(p, curKey, cur)
 			cur = nil
+		}
+		if p.openBytes > b.maxOpenBytes {
+			// The open sessions' text passed the worker's share: close the
+			// longest idle, as past the count (cur, if still open, stays).
+			for p.openBytes > b.maxOpenBytes && b.evict(p, curKey, &b.stats.EvictedForText) > 0 {
+			}
 		}
 	}
 	if o := int64(p.open.len()); o > b.stats.MaxOpenNow.Load() {
@@ -586,7 +619,7 @@ func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line
 	p.open.put(k, f)
 	p.files[fk] = fileSessState{remote: k.remote, open: st.open + 1}
 	if p.open.len() > b.maxOpen {
-		b.evict(p, k)
+		b.evict(p, k, nil)
 	}
 	return f
 }
@@ -596,7 +629,7 @@ func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line
 // maxOpen sessions, which real logs do not reach. Which sessions a worker
 // holds depends on the files it got, so eviction (unlike the rest) depends
 // on the worker count: it is counted and reported.
-func (b *Builder) evict(p *builderPart, keep fragKey) {
+func (b *Builder) evict(p *builderPart, keep fragKey, also *atomic.Int64) (evicted int) {
 	type aged struct {
 		k fragKey
 		t int64
@@ -611,18 +644,24 @@ func (b *Builder) evict(p *builderPart, keep fragKey) {
 		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.k.server, b.k.server), cmp.Compare(a.k.logType, b.k.logType), cmp.Compare(a.k.id, b.k.id),
 			cmp.Compare(a.k.file, b.k.file), a.k.remote.Compare(b.k.remote))
 	})
-	for _, a := range all[:len(all)/4] {
+	for _, a := range all[:(len(all)+3)/4] {
 		f := p.open.get(a.k)
 		b.stats.Evicted.Add(1)
+		if also != nil {
+			also.Add(1)
+		}
+		evicted++
 		first := slices.MinFunc(f.rows, func(x, y frow) int { return cmp.Compare(x.seq, y.seq) })
 		ref := Ref{File: b.names.name(first.file), Line: first.line}
 		b.example(&b.evictedAt, ref, fmt.Sprintf("%s (session %016X)", ref, a.k.id))
 		b.finish(p, a.k, f)
 	}
+	return evicted
 }
 
 func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 	p.open.del(k)
+	p.openBytes -= len(f.buf) + len(f.rows)*frowBytes
 	fk := fileSess{k.sessKey, k.file}.mapKey()
 	if st, ok := p.files[fk]; ok {
 		if st.open--; st.open <= 0 {

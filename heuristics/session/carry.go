@@ -92,6 +92,7 @@ func (b *Builder) Restore(open []Open) {
 			f.lastT = max(f.lastT, r.T)
 			p.newest = max(p.newest, r.T)
 		}
+		p.openBytes += len(f.buf) + len(f.rows)*frowBytes
 		if old := p.open.get(k); old != nil {
 			old.absorb(f)
 		} else {

@@ -357,6 +357,61 @@ func TestEviction(t *testing.T) {
 	}
 }
 
+// TestEvictionForText: sessions that never disconnect, with long rows,
+// are closed early once the text a worker holds open passes its share, so
+// that the text held stays within it; every row is still in a session;
+// and one session longer than MaxSessionBytes is analysed in parts.
+func TestEvictionForText(t *testing.T) {
+	var small, large strings.Builder
+	small.WriteString(recvHeader)
+	long := strings.Repeat("x", 1000)
+	const sessions, perSession = 200, 20
+	for i := range sessions {
+		entries := []string{"+,,"}
+		for range perSession - 1 {
+			entries = append(entries, ">,"+long+",")
+		}
+		small.WriteString(rows(`EX01\Default Frontend EX01`, fmt.Sprintf("%X", i+1), "10.0.0.11:25", "203.0.113.1:1", 0, entries...))
+	}
+	// One session of 20 MB: past MaxSessionBytes.
+	large.WriteString(recvHeader)
+	big := []string{"+,,"}
+	for range 2600 {
+		big = append(big, ">,"+strings.Repeat("y", 4000)+","+strings.Repeat("z", 4000))
+	}
+	large.WriteString(rows(`EX01\Default Frontend EX01`, "BEEF", "10.0.0.11:25", "203.0.113.2:1", 0, big...))
+	rowsSeen := 0
+	sb := NewBuilder(1, 0, func(s *Session) { rowsSeen += s.Rows })
+	sb.maxOpenBytes = 1 << 20
+	for _, f := range []struct {
+		name, text string
+		most       int // the most it may hold open after an Add
+	}{
+		{"small.log", small.String(), sb.maxOpenBytes + 1000 + frowBytes},
+		{"large.log", large.String(), MaxSessionBytes + 2*(MaxFieldBytes+frowBytes)},
+	} {
+		r := parser.NewReader(strings.NewReader(f.text), f.name, parser.WithBatchRows(64))
+		for r.Next() {
+			sb.Add(0, r.Record())
+			if held := sb.parts[0].openBytes; held > f.most {
+				t.Fatalf("%s: %d bytes held open, want at most %d", f.name, held, f.most)
+			}
+		}
+		r.Release()
+	}
+	sb.Finish()
+	if want := sessions*perSession + len(big); rowsSeen != want {
+		t.Errorf("%d rows in the sessions emitted, want all %d", rowsSeen, want)
+	}
+	st := sb.Stats()
+	if ev, text := st.Evicted.Load(), st.EvictedForText.Load(); text == 0 || text != ev {
+		t.Errorf("evicted %d, %d of them for their text: want some, all for their text", ev, text)
+	}
+	if st.Split.Load() == 0 {
+		t.Error("a 20 MB session was not split")
+	}
+}
+
 // TestFailedAuth: each failed AUTH attempt counts once, whichever of its
 // rows the log kept, and the user names tried are collected.
 func TestFailedAuth(t *testing.T) {
