@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -1214,7 +1215,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	var res relayResult
 	for fk, members := range byKey {
 		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
-		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names, d.nameList)
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names, d.nameList, bits.LeadingZeros64(d.rcptBound.max))
 		if fk.class == relayNAT {
 			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
 		}
@@ -1335,7 +1336,7 @@ func (res relayResult) before(t time.Time, servers ...string) relayResult {
 // relayFinding is one finding for the clients of one connector that share
 // a verdict; it returns the hours relayed, for the NAT finding. natID is
 // the NAT finding of a NAT address; hours from hourCutoff on were not kept.
-func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string, nameList []string) (Finding, hourly) {
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string, nameList []string, rcptShift int) (Finding, hourly) {
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
@@ -1423,6 +1424,18 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	}
 	distinct, lower := distinctOutside(v, hashNames, groups)
 	f.setCount("distinct_recipients", distinct, lower)
+	sampled := false
+	for _, g := range groups {
+		sampled = sampled || g.rcpts.dropped
+	}
+	if rcptShift > 0 && sampled && distinct > 0 {
+		// Past maxRelayRcpts the addresses kept are those whose hash is in
+		// the lowest 1/2^rcptShift of all hashes, a uniform sample: the
+		// count kept, scaled up, estimates the whole.
+		f.Facts = append(f.Facts, Fact{Name: "distinct recipients, estimated", Values: []string{fmt.Sprintf(
+			"about %s: past %s distinct addresses logscan keeps those whose hash falls in the lowest 1/%d, and %s of those were relayed; the count above is what was kept (a lower bound)",
+			countText(distinct<<rcptShift, false), countText(maxRelayRcpts, false), 1<<rcptShift, countText(distinct, false))}})
+	}
 	f.setCount("sessions", sessions, sessionsLower)
 	f.setCount("messages", messages, messagesLower)
 	f.setCount("messages_queued", queued, messagesLower)

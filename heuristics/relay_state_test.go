@@ -3,12 +3,13 @@ package heuristics
 import (
 	"bytes"
 	"encoding/json"
-
 	"fmt"
-	"github.com/logscan/logscan/heuristics/session"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // The compact relay state must keep exactly what the plain types kept:
@@ -281,5 +282,46 @@ func TestRelayBudgetsOverAllClientsSameWhateverTheOrder(t *testing.T) {
 		} else if !bytes.Equal(got, first) {
 			t.Fatalf("order %d: report differs from the first order's", seed)
 		}
+	}
+}
+
+// TestRelayDistinctRecipientsEstimated: past the bound on distinct
+// recipient addresses, the finding keeps a lower bound and estimates the
+// whole from the sample the hashes chose, within a few percent.
+func TestRelayDistinctRecipientsEstimated(t *testing.T) {
+	const fe = `EX01\Default Frontend EX01`
+	const n = 4000
+	a := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
+	a.detectors[slices.IndexFunc(detectors, func(r registration) bool { return r.name == detectorRelay })].(*RelayDetector).rcptBound = newHashBound(500)
+	for _, s := range internet("EX01", "10.1.0.10", 20) {
+		a.observe(s)
+	}
+	for i := range n {
+		a.observe(sess("EX01", fe, "10.1.0.10:25", fmt.Sprintf("198.51.100.9:%d", 1000+i), perms(relayPerms), mail("x@spam.example", fmt.Sprintf("victim%d@d%d.example", i, i%50))))
+	}
+	var f *Finding
+	rep := a.Result()
+	for i := range rep.Findings {
+		if rep.Findings[i].Detector == detectorRelay {
+			f = &rep.Findings[i]
+		}
+	}
+	if f == nil {
+		t.Fatal("no relay finding")
+	}
+	kept := f.Counts["distinct_recipients"]
+	if kept >= n || kept < 250 || !slices.Contains(f.LowerBounds, "distinct_recipients") {
+		t.Fatalf("distinct_recipients %d (lower bounds %v), want a lower bound of %d", kept, f.LowerBounds, n)
+	}
+	var estimate int64
+	for _, fact := range f.Facts {
+		if fact.Name == "distinct recipients, estimated" {
+			if _, err := fmt.Sscanf(strings.ReplaceAll(fact.Values[0], ",", ""), "about %d:", &estimate); err != nil {
+				t.Fatalf("%q: %v", fact.Values[0], err)
+			}
+		}
+	}
+	if estimate < n*85/100 || estimate > n*115/100 {
+		t.Errorf("estimated %d distinct recipients from %d kept, want about %d", estimate, kept, n)
 	}
 }
