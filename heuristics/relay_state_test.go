@@ -3,12 +3,14 @@ package heuristics
 import (
 	"bytes"
 	"encoding/json"
-
 	"fmt"
-	"github.com/logscan/logscan/heuristics/session"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // The compact relay state must keep exactly what the plain types kept:
@@ -117,6 +119,21 @@ func TestAddrHashIgnoresCase(t *testing.T) {
 	}
 	if addrHash("Ünï@Example.com") != addrHash("ünï@example.com") {
 		t.Fatal("a non-ASCII address is not hashed in lower case")
+	}
+}
+
+// TestRcptHashIsFNV: rcptHash, which decides which delivered and deferred
+// recipients the blocklisting detector keeps, is hash/fnv's FNV-1a of the
+// address in lower case, whatever the text: ASCII, upper case, non-ASCII,
+// invalid UTF-8.
+func TestRcptHashIsFNV(t *testing.T) {
+	for _, addr := range []string{"", "a", "Rcpt1@Example1.COM", "rcpt1@example1.com", "Ünï@Example.com",
+		"ÀÉÎ@ÕÜ.DE", "bad\xff\xfe@X.com", "\xe2\x80@Y.org", "İstanbul@Tr.com", "\u212aelvin@X.com", "<>", "a b@c d"} {
+		h := fnv.New64a()
+		h.Write([]byte(strings.ToLower(addr)))
+		if got, want := rcptHash(addr), h.Sum64(); got != want {
+			t.Errorf("rcptHash(%q) = %x, FNV-1a of its lower case %x", addr, got, want)
+		}
 	}
 }
 
