@@ -20,6 +20,12 @@ import (
 // botnet relaying), or from $LOGSCAN_BENCH_DIR when set, and handed to a
 // new Analyzer each time, in the order one worker builds them.
 //
+// The sessions own their text, all of it held at once, so it is cold when
+// a detector first reads it: reading a banner or an address costs more
+// here than in a scan, where a session is observed just after it was
+// built. Compare changes with it; take a scan's profile for where a
+// scan's time goes.
+//
 //	go test ./heuristics -run '^$' -bench Observe -count 6 > new.txt && benchstat old.txt new.txt
 func BenchmarkObserve(b *testing.B) {
 	dir := os.Getenv("LOGSCAN_BENCH_DIR")
