@@ -42,7 +42,7 @@ func scanWorkers(t *testing.T, workers int, org Org, paths ...string) *Report {
 	return a.Result()
 }
 
-func generate(t *testing.T, cfg gen.Config) string {
+func generate(t testing.TB, cfg gen.Config) string {
 	t.Helper()
 	dir, _ := generateStats(t, cfg)
 	return dir
@@ -50,7 +50,7 @@ func generate(t *testing.T, cfg gen.Config) string {
 
 // generateStats writes cfg's organisation and returns what the generator
 // says it wrote: the truth the detectors' counts are checked against.
-func generateStats(t *testing.T, cfg gen.Config) (string, gen.Stats) {
+func generateStats(t testing.TB, cfg gen.Config) (string, gen.Stats) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := gen.Generate(cfg, func(p string) (io.WriteCloser, error) {

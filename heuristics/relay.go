@@ -70,6 +70,9 @@ type RelayDetector struct {
 	// a set's key.
 	sessDomains, msgDomains domainSet
 	key                     []byte
+	// The domains of a session's first relaying message, while it is
+	// not known whether another message relays (observe).
+	firstMsgDomains []string
 	// Other domains told apart over all groups (evict).
 	evictBound hashBound
 	// Distinct recipient addresses kept over all groups (addRcpt).
@@ -288,6 +291,15 @@ func (d *RelayDetector) observe(s *session.Session) {
 	sessDomains, msgDomains := &d.sessDomains, &d.msgDomains
 	sessDomains.reset()
 	refusedHere := false
+	// Nearly every relaying session has one message: its set of domains
+	// is the session's, so one sig call counts the message with the
+	// session (a sort, a key and a set's map update fewer). The first
+	// relaying message's counts wait in firstMsg until the end of the
+	// session, or until a second message relays: sig calls touch nothing
+	// the recipients' counting does, so only their order among
+	// themselves matters, and it stays the same (TestRelayOneSigPerSession).
+	relayMsgs := 0
+	var firstMsg relaySig
 	for _, m := range s.Messages {
 		msgDomains.reset()
 		for _, r := range m.Rcpts {
@@ -338,16 +350,33 @@ func (d *RelayDetector) observe(s *session.Session) {
 			if m.Queued {
 				c.qued = 1
 			}
-			g.sig(msgDomains.list, c, d)
+			relayMsgs++
+			switch {
+			case relaySigPerMessage:
+				g.sig(msgDomains.list, c, d)
+			case relayMsgs == 1:
+				firstMsg = c
+				d.firstMsgDomains = append(d.firstMsgDomains[:0], msgDomains.list...)
+			case relayMsgs == 2:
+				g.sig(d.firstMsgDomains, firstMsg, d)
+				fallthrough
+			default:
+				g.sig(msgDomains.list, c, d)
+			}
 		}
 	}
+	clear(d.firstMsgDomains) // the names are the session's lent text
 	if g == nil || len(sessDomains.list) == 0 {
 		return
 	}
 	g.sessions++
 	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
-	g.sig(sessDomains.list, relaySig{sessions: 1}, d)
+	c := relaySig{sessions: 1}
+	if relayMsgs == 1 && !relaySigPerMessage {
+		c = c.plus(firstMsg) // the only relaying message: its set is the session's
+	}
+	g.sig(sessDomains.list, c, d)
 	// sig sorted the list: its first is the set's first domain.
 	d.key = joinKey(d.key, sessDomains.list)
 	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
@@ -355,6 +384,11 @@ func (d *RelayDetector) observe(s *session.Session) {
 		g.sessHours[k]++
 	}
 }
+
+// relaySigPerMessage makes observe count every message's domain set by a
+// sig call of its own, as it did before it counted a session's only
+// relaying message with the session; tests compare the two.
+var relaySigPerMessage = false
 
 // hourRoom reports whether a new per-hour entry of hour h may be kept, and
 // counts it. Past hourCap it drops the latest hour kept from every group,

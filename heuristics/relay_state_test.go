@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logscan/logscan/heuristics/session"
 )
@@ -118,6 +121,21 @@ func TestAddrHashIgnoresCase(t *testing.T) {
 	}
 	if addrHash("Ünï@Example.com") != addrHash("ünï@example.com") {
 		t.Fatal("a non-ASCII address is not hashed in lower case")
+	}
+}
+
+// TestRcptHashIsFNV: rcptHash, which decides which delivered and deferred
+// recipients the blocklisting detector keeps, is hash/fnv's FNV-1a of the
+// address in lower case, whatever the text: ASCII, upper case, non-ASCII,
+// invalid UTF-8.
+func TestRcptHashIsFNV(t *testing.T) {
+	for _, addr := range []string{"", "a", "Rcpt1@Example1.COM", "rcpt1@example1.com", "Ünï@Example.com",
+		"ÀÉÎ@ÕÜ.DE", "bad\xff\xfe@X.com", "\xe2\x80@Y.org", "İstanbul@Tr.com", "\u212aelvin@X.com", "<>", "a b@c d"} {
+		h := fnv.New64a()
+		h.Write([]byte(strings.ToLower(addr)))
+		if got, want := rcptHash(addr), h.Sum64(); got != want {
+			t.Errorf("rcptHash(%q) = %x, FNV-1a of its lower case %x", addr, got, want)
+		}
 	}
 }
 
@@ -323,5 +341,80 @@ func TestRelayDistinctRecipientsEstimated(t *testing.T) {
 	}
 	if estimate < n*85/100 || estimate > n*115/100 {
 		t.Errorf("estimated %d distinct recipients from %d kept, want about %d", estimate, kept, n)
+	}
+}
+
+// TestRelayOneSigPerSession: observe counts a session's only relaying
+// message with the session, in one sig call, where it made one call per
+// message and one for the session (relaySigPerMessage). Both keep the same
+// sets, partial signatures and bounds, and report the same findings, with
+// sessions of one to three messages (some relaying nothing, some naming
+// more than maxSigDomains domains) and budgets low enough that sets are
+// dropped, counted in part and past the bounds.
+func TestRelayOneSigPerSession(t *testing.T) {
+	const fe = `EX01\Default Frontend EX01`
+	restore := SetRelayBudgetsForTest(200, 40, 30)
+	defer restore()
+	rng := rand.New(rand.NewPCG(5, 9))
+	var relayed []*session.Session
+	for i := range 1500 {
+		var msgs []sessOpt
+		for range 1 + rng.IntN(3) {
+			var to []string
+			n := 1 + rng.IntN(4)
+			if rng.IntN(40) == 0 {
+				n = maxSigDomains + 1 + rng.IntN(5)
+			}
+			for j := range n {
+				r := fmt.Sprintf("u%d@d%03d.example", j, rng.IntN(150))
+				switch rng.IntN(10) {
+				case 0:
+					r += ":550" // refused as relay
+				case 1:
+					r = fmt.Sprintf("u%d@contoso.com", j) // accepted
+				}
+				to = append(to, r)
+			}
+			msgs = append(msgs, mail(fmt.Sprintf("s%d@spam.example", rng.IntN(5)), to...))
+		}
+		opts := append([]sessOpt{perms(relayPerms), at(time.Duration(rng.IntN(72)) * time.Hour)}, msgs...)
+		relayed = append(relayed, sess("EX01", fe, "10.1.0.10:25", fmt.Sprintf("198.51.100.%d:%d", 1+rng.IntN(20), 1000+i), opts...))
+	}
+	run := func(perMessage bool) (*RelayDetector, []byte) {
+		defer func(was bool) { relaySigPerMessage = was }(relaySigPerMessage)
+		relaySigPerMessage = perMessage
+		d := newRelayDetector()
+		for _, s := range relayed {
+			d.observe(s)
+		}
+		rep, err := json.Marshal(analyze(Org{}, internet("EX01", "10.1.0.10", 20), relayed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, rep
+	}
+	general, generalRep := run(true)
+	fast, fastRep := run(false)
+	if general.sigLimit != fast.sigLimit || general.partLimit != fast.partLimit || general.domLimit != fast.domLimit {
+		t.Errorf("bounds %v %v %v, counting every message apart %v %v %v",
+			fast.sigLimit, fast.partLimit, fast.domLimit, general.sigLimit, general.partLimit, general.domLimit)
+	}
+	partial := false
+	for k, g := range general.groups {
+		f := fast.groups[k]
+		if f == nil || !maps.Equal(f.sigs, g.sigs) || !maps.Equal(f.part.m, g.part.m) || f.part.over != g.part.over || f.sessions != g.sessions {
+			t.Fatalf("%v: sets %v, partial %v (over %v), counting every message apart: %v, %v (over %v)",
+				k.client, f.sigs, f.part.m, f.part.over, g.sigs, g.part.m, g.part.over)
+		}
+		partial = partial || len(g.part.m) > 0 && g.part.over.sessions > 0
+	}
+	if len(general.groups) != len(fast.groups) {
+		t.Errorf("%d groups, counting every message apart %d", len(fast.groups), len(general.groups))
+	}
+	if !partial || fast.sigLimit.r >= maxRelaySigs {
+		t.Errorf("the sessions did not reach the bounds (sets bound %d, no group past its partial signatures): the test tests less than it says", fast.sigLimit.r)
+	}
+	if !bytes.Equal(fastRep, generalRep) {
+		t.Error("the reports differ")
 	}
 }

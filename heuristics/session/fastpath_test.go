@@ -270,3 +270,32 @@ func TestOpenFragments(t *testing.T) {
 		t.Error("fragments left after clear")
 	}
 }
+
+// TestHasPermissionFastPath: HasPermission, which looks for the name with
+// strings.Index, answers as splitting the list into fields does
+// (hasPermissionFields), whatever surrounds the name: ASCII and Unicode
+// spaces, names that contain it, non-ASCII and invalid bytes.
+func TestHasPermissionFastPath(t *testing.T) {
+	const p = "SMTPAcceptAnyRecipient"
+	parts := []string{p, p, "SMTPSubmit", "SMTPAcceptAnySender", p + "X", "X" + p, "Ms-Exch-" + p, p[:10], p[10:],
+		" ", " ", "  ", "\t", "\n", "\v", "\f", "\r", "\u0085", "\u00a0", "\u2000", "\u3000", "\xff", "\xe2\x80", "é", ""}
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(perms string) {
+		s := &Session{Permissions: perms}
+		for _, q := range []string{p, "SMTPSubmit", ""} {
+			if got, want := s.HasPermission(q), s.hasPermissionFields(q); got != want {
+				t.Fatalf("HasPermission(%q) of %q = %v, splitting into fields %v", q, perms, got, want)
+			}
+		}
+	}
+	for _, perms := range []string{"", p, " " + p + " ", "SMTPSubmit " + p + " SMTPAcceptAnySender", p + "\u00a0x", "x\u0085" + p, p + p, p + " " + p} {
+		check(perms)
+	}
+	for range 20_000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		check(b.String())
+	}
+}

@@ -185,14 +185,55 @@ type Reply struct {
 // Duration is the time from the first row to the last.
 func (s *Session) Duration() time.Duration { return s.End.Sub(s.Start) }
 
-// HasPermission reports whether the last Set Session Permissions holds p.
+// HasPermission reports whether the last Set Session Permissions holds p, a
+// permission's name (ASCII, no space).
+//
+// Several detectors ask it of every session: it finds p with strings.Index
+// and looks at the bytes around it, where splitting the list into fields
+// decoded every byte. Only when p stands next to a non-ASCII byte does it
+// split the list as strings.Fields does (Unicode spaces); hasPermissionFields
+// is that, and a test compares the two.
 func (s *Session) HasPermission(p string) bool {
+	perms := s.Permissions
+	if p == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(perms[i:], p)
+		if j < 0 {
+			return false
+		}
+		j += i
+		before, after := byte(' '), byte(' ')
+		if j > 0 {
+			before = perms[j-1]
+		}
+		if end := j + len(p); end < len(perms) {
+			after = perms[end]
+		}
+		if before >= utf8.RuneSelf || after >= utf8.RuneSelf {
+			return s.hasPermissionFields(p)
+		}
+		if asciiSpace(before) && asciiSpace(after) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+// hasPermissionFields is HasPermission by splitting the list into fields.
+func (s *Session) hasPermissionFields(p string) bool {
 	for f := range strings.FieldsSeq(s.Permissions) {
 		if f == p {
 			return true
 		}
 	}
 	return false
+}
+
+// asciiSpace reports whether c is an ASCII byte strings.Fields splits on.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // Caps on what one session keeps, so that a hostile session (100,000 RCPT

@@ -1,0 +1,60 @@
+package heuristics
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/logscan/logscan/heuristics/session"
+	"github.com/logscan/logscan/parser"
+	"github.com/logscan/logscan/samples/gen"
+)
+
+// BenchmarkObserve measures what the detectors, the summary and the
+// organisation's evidence spend on each session (Analyzer.observeLocked),
+// nothing else: the sessions are rebuilt once, beforehand, from the
+// organisation BenchmarkScan reads (every incident, a 1,600-address
+// botnet relaying), or from $LOGSCAN_BENCH_DIR when set, and handed to a
+// new Analyzer each time, in the order one worker builds them.
+//
+// The sessions own their text, all of it held at once, so it is cold when
+// a detector first reads it: reading a banner or an address costs more
+// here than in a scan, where a session is observed just after it was
+// built. Compare changes with it; take a scan's profile for where a
+// scan's time goes.
+//
+//	go test ./heuristics -run '^$' -bench Observe -count 6 > new.txt && benchstat old.txt new.txt
+func BenchmarkObserve(b *testing.B) {
+	dir := os.Getenv("LOGSCAN_BENCH_DIR")
+	if dir == "" {
+		dir = generate(b, gen.Config{Scale: 1.2, Hours: 24, Seed: 2, ConnectivityLogs: true,
+			Botnet: 1600, Auth: true, Compromise: true, MoreIncidents: true})
+	}
+	var ss []*session.Session
+	var mu sync.Mutex
+	// Not lent: the sessions own their text, so they outlive the builder.
+	bld := session.NewBuilder(1, 0, func(s *session.Session) { ss = append(ss, s) })
+	if _, err := parser.Scan(context.Background(), []string{dir}, parser.ScanOptions{Workers: 1},
+		func(_ int, rec arrow.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			bld.Add(0, rec)
+			return nil
+		}); err != nil {
+		b.Fatal(err)
+	}
+	bld.Finish()
+	b.ReportAllocs()
+	cpu0 := cpuNanos()
+	for b.Loop() {
+		a := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
+		for _, s := range ss {
+			a.observeLocked(s)
+		}
+	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(len(ss)), "sessions/op")
+}
