@@ -482,12 +482,7 @@ func (g *relayGroup) domain(name string, d *RelayDetector) *relayDomain {
 		d.domLimit.n++
 		return g.newDomain(d.intern(name))
 	}
-	if len(g.domFull) == 0 {
-		for _, id := range g.domIDs {
-			g.domFull = append(g.domFull, d.nameList[id])
-		}
-		heap.Init(&g.domFull)
-	}
+	g.heapDomains(d)
 	if name >= g.domFull[0] {
 		return &g.other
 	}
@@ -531,6 +526,17 @@ func (g *relayGroup) newDomain(id uint32) *relayDomain {
 	return &g.doms[len(g.doms)-1]
 }
 
+// heapDomains builds domFull, the kept domains' names largest first, once
+// the group is at its limit (below it the heap would cost for nothing).
+func (g *relayGroup) heapDomains(d *RelayDetector) {
+	if len(g.domFull) == 0 {
+		for _, id := range g.domIDs {
+			g.domFull = append(g.domFull, d.nameList[id])
+		}
+		heap.Init(&g.domFull)
+	}
+}
+
 // dropLastDomain moves the kept domain that sorts last (domFull's first)
 // to the other domains.
 func (g *relayGroup) dropLastDomain(d *RelayDetector) {
@@ -555,12 +561,7 @@ func (d *RelayDetector) shrinkDomains(r int) (dropped int) {
 		if len(g.doms) <= r {
 			continue
 		}
-		if len(g.domFull) == 0 {
-			for _, id := range g.domIDs {
-				g.domFull = append(g.domFull, d.nameList[id])
-			}
-			heap.Init(&g.domFull)
-		}
+		g.heapDomains(d)
 		for len(g.doms) > r {
 			g.dropLastDomain(d)
 			dropped++
@@ -650,12 +651,7 @@ func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) {
 			g.sigs[c.key] = c
 			return
 		}
-		if len(g.sigFull) == 0 {
-			for k := range g.sigs {
-				g.sigFull = append(g.sigFull, k)
-			}
-			heap.Init(&g.sigFull)
-		}
+		g.heapSigs()
 		if string(key) < g.sigFull[0] {
 			// key sorts before the last set kept: that one is counted
 			// in part, and key takes its place.
@@ -667,6 +663,17 @@ func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) {
 		}
 	}
 	g.part.add(addrHash(domains[0]), c, d)
+}
+
+// heapSigs builds sigFull, the kept sets' keys largest first, once the
+// group is at its limit.
+func (g *relayGroup) heapSigs() {
+	if len(g.sigFull) == 0 {
+		for k := range g.sigs {
+			g.sigFull = append(g.sigFull, k)
+		}
+		heap.Init(&g.sigFull)
+	}
 }
 
 // dropLastSig counts the kept set that sorts last (sigFull's first) under
@@ -684,12 +691,7 @@ func (d *RelayDetector) shrinkSigs(r int) (dropped int) {
 		if len(g.sigs) <= r {
 			continue
 		}
-		if len(g.sigFull) == 0 {
-			for k := range g.sigs {
-				g.sigFull = append(g.sigFull, k)
-			}
-			heap.Init(&g.sigFull)
-		}
+		g.heapSigs()
 		for len(g.sigs) > r {
 			g.dropLastSig(d)
 			dropped++
