@@ -261,24 +261,21 @@ func connEventOrder(a, b connEvent) int {
 
 // hash is the key's FNV-1a hash, which chooses the sessions kept past
 // maxConnEvents.
-func (k connTargetKey) hash() uint64 {
-	if k.text != "" {
-		return connHash(k.text, uint64(k.server))
-	}
-	return connHash("", uint64(k.server)<<32^k.id^k.id>>29)
-}
+func (k connTargetKey) hash() uint64 { return connHash(k.text, k.id, uint64(k.server)) }
 
-// connHash hashes s and n together (FNV-1a, 64 bits).
-func connHash(s string, n uint64) uint64 {
+// connHash hashes s and the numbers ns together (FNV-1a, 64 bits).
+func connHash(s string, ns ...uint64) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
-	for range 8 {
-		h ^= n & 0xff
-		h *= 1099511628211
-		n >>= 8
+	for _, n := range ns {
+		for range 8 {
+			h ^= n & 0xff
+			h *= 1099511628211
+			n >>= 8
+		}
 	}
 	return h
 }
