@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -265,17 +266,11 @@ func (k connTargetKey) hash() uint64 { return connHash(k.text, k.id, uint64(k.se
 
 // connHash hashes s and the numbers ns together (FNV-1a, 64 bits).
 func connHash(s string, ns ...uint64) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
+	h := fnvAdd(fnvOffset, s)
+	var b [8]byte
 	for _, n := range ns {
-		for range 8 {
-			h ^= n & 0xff
-			h *= 1099511628211
-			n >>= 8
-		}
+		binary.LittleEndian.PutUint64(b[:], n)
+		h = fnvAdd(h, b[:])
 	}
 	return h
 }

@@ -1161,11 +1161,14 @@ func hasWildcard(patterns []string) bool {
 
 // bytesHash is the FNV-1a hash of b as it is (addrHash of an ASCII lower
 // case text).
-func bytesHash(b []byte) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for _, c := range b {
-		h = (h ^ uint64(c)) * prime
+func bytesHash(b []byte) uint64 { return fnvAdd(fnvOffset, b) }
+
+// fnvOffset starts an FNV-1a hash (64 bits); fnvAdd hashes b into h.
+const fnvOffset = 14695981039346656037
+
+func fnvAdd[T ~string | ~[]byte](h uint64, b T) uint64 {
+	for i := 0; i < len(b); i++ {
+		h = (h ^ uint64(b[i])) * 1099511628211
 	}
 	return h
 }
