@@ -559,8 +559,14 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		}
 		off := uint32(len(cur.buf))
 		cur.buf = append(append(cur.buf, d...), c...)
-		cur.rows = append(cur.rows, frow{seq: seq, event: ev, t: int64(ts[i]), file: file,
-			line: lines[i], off: off, dLen: uint32(len(d)), cLen: uint32(len(c))})
+		// The row is written field by field where it goes: from a
+		// composite literal the compiler builds it on the stack with
+		// 4-byte stores and copies it with 16-byte loads, which wait for
+		// the stores to drain (no store forwarding), at every row.
+		cur.rows = append(cur.rows, frow{})
+		fr := &cur.rows[len(cur.rows)-1]
+		fr.t, fr.line, fr.seq, fr.file = int64(ts[i]), lines[i], seq, file
+		fr.off, fr.dLen, fr.cLen, fr.event = off, uint32(len(d)), uint32(len(c)), ev
 		p.openBytes += len(d) + len(c) + frowBytes
 		if seq < cur.localAt && localIP.IsValid(i) {
 			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq

@@ -359,8 +359,12 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 		if fr.file != lastFile {
 			lastFile, lastName = fr.file, names.name(fr.file)
 		}
-		r = row{seq: fr.seq, event: fr.event, t: fr.t, ref: Ref{File: lastName, Line: fr.line},
-			data: text[fr.off : fr.off+fr.dLen], context: text[fr.off+fr.dLen : fr.off+fr.dLen+fr.cLen]}
+		// Field by field: r lives in memory (its address is passed on),
+		// and a composite literal is built beside it with narrow stores
+		// and copied with 16-byte loads that wait for those stores to
+		// drain (no store forwarding), at every row.
+		r.seq, r.event, r.t, r.ref = fr.seq, fr.event, fr.t, Ref{File: lastName, Line: fr.line}
+		r.data, r.context = text[fr.off:fr.off+fr.dLen], text[fr.off+fr.dLen:fr.off+fr.dLen+fr.cLen]
 		start, end = min(start, r.t), max(end, r.t)
 		switch r.event {
 		case '+', '-':
