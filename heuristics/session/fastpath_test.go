@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/logscan/logscan/parser"
@@ -103,6 +104,39 @@ func TestHasToken(t *testing.T) {
 		for _, tok := range []string{"X-EXPS", "AUTH", "S", "k", "X-\u212a"} {
 			if got, want := hasToken(text, tok), hasTokenFields(text, tok); got != want {
 				t.Fatalf("hasToken(%q, %q) = %v, strings.Fields says %v", text, tok, got, want)
+			}
+		}
+	}
+}
+
+// TestIsASCII: the word-at-a-time isASCII says what utf8.RuneSelf byte by
+// byte says, for every length around its 16-byte steps and a non-ASCII
+// byte at every place.
+func TestIsASCII(t *testing.T) {
+	slow := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= utf8.RuneSelf {
+				return false
+			}
+		}
+		return true
+	}
+	for n := range 50 {
+		b := []byte(strings.Repeat("a", n))
+		if got := isASCII(string(b)); !got {
+			t.Fatalf("isASCII(%q) = false", b)
+		}
+		for at := range n {
+			for _, c := range []byte{0x80, 0xff, 0xc2} {
+				b[at] = c
+				if got, want := isASCII(string(b)), slow(string(b)); got != want {
+					t.Fatalf("isASCII(%q) = %v, want %v", b, got, want)
+				}
+				b[at] = 0x7f
+				if got := isASCII(string(b)); !got {
+					t.Fatalf("isASCII(%q) = false", b)
+				}
+				b[at] = 'a'
 			}
 		}
 	}

@@ -385,8 +385,8 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 			}
 			lastVerb = verb
 			waiting := pending.len() // before this one
-			c := pending.push()      // filled in place
-			*c = command{verb: verb, arg: arg, msg: -1, ref: r.ref}
+			c := pending.push() // zero, filled in place field by field (see r)
+			c.verb, c.arg, c.msg, c.ref = verb, arg, -1, r.ref
 			switch verb {
 			case "EHLO", "HELO":
 				s.EHLO = arg
@@ -887,20 +887,31 @@ func hasToken(text, tok string) bool {
 var isSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // isASCII reports whether s holds only ASCII bytes.
+//
+// It reads sixteen bytes at a time, as two 8-byte words (the compiler
+// merges the byte loads of each); the words are sliced off the front of s
+// so that the compiler sees every index in range and checks none.
 func isASCII(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 { // eight bytes at a time
-		if (uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56)&0x8080808080808080 != 0 {
+	for len(s) >= 16 {
+		w := s[:16]
+		if (le64(w[:8])|le64(w[8:16]))&0x8080808080808080 != 0 {
 			return false
 		}
+		s = s[16:]
 	}
-	for ; i < len(s); i++ {
+	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
 		}
 	}
 	return true
+}
+
+// le64 is the first eight bytes of s as a little-endian word: one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // tlsProtocol turns "TLS protocol SP_PROT_TLS1_2_SERVER negotiation ..."
