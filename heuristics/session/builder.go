@@ -719,6 +719,9 @@ func (b *Builder) flush(p *builderPart, wait bool) {
 	for i, f := range p.pendingFrag {
 		b.overwriteLent(f)
 		p.recycle(f, b.maxFree)
+		if b.lendText {
+			p.scratch.releaseSession(p.pending[i], b.maxFree, b.checkReuse)
+		}
 		p.pending[i], p.pendingFrag[i] = nil, nil
 	}
 	p.pending, p.pendingFrag = p.pending[:0], p.pendingFrag[:0]
@@ -858,14 +861,48 @@ func (b *Builder) newest() int64 {
 type emitScratch struct {
 	pending commandQueue
 	tls     map[string]tlsNamePair // tlsNames's
+	// Sessions given back once their consumer was done with them
+	// (LendText), made again for the next ones: a Session is 720 bytes,
+	// a quarter of all a scan allocated.
+	freeSessions []*Session
+}
+
+// newSession returns a zero Session, a released one if there is one.
+func (sc *emitScratch) newSession() *Session {
+	n := len(sc.freeSessions)
+	if n == 0 {
+		return new(Session)
+	}
+	s := sc.freeSessions[n-1]
+	sc.freeSessions[n-1] = nil
+	sc.freeSessions = sc.freeSessions[:n-1]
+	*s = Session{}
+	return s
+}
+
+// releaseSession takes back s, which its consumer is done with (LendText),
+// keeping at most max. Under LOGSCAN_CHECK_REUSE it is overwritten at once,
+// so that a consumer that kept it shows up in tests.
+func (sc *emitScratch) releaseSession(s *Session, max int, poison bool) {
+	if poison {
+		*s = Session{Server: "~released~", Connector: "~released~", ID: math.MaxUint64, EHLO: "~released~",
+			Rows: -1, Messages: []Message{{From: "~released~"}}, Errors: []Reply{{Text: "~released~"}}}
+	}
+	if len(sc.freeSessions) < max {
+		sc.freeSessions = append(sc.freeSessions, s)
+	}
 }
 
 // emitFragment replays a fragment's rows in sequence order into a Session
 // and hands it to emit. The session's strings are slices of one copy of its
 // text, or, after LendText, of the fragment's buffer itself.
 func (b *Builder) emitFragment(k fragKey, f *fragment, sc *emitScratch) {
-	b.emit(b.session(k, f, sc))
+	s := b.session(k, f, sc)
+	b.emit(s)
 	b.overwriteLent(f)
+	if b.lendText {
+		sc.releaseSession(s, b.maxFree, b.checkReuse)
+	}
 }
 
 // overwriteLent overwrites f's text once the session lent it is handed on,
@@ -900,8 +937,17 @@ func (b *Builder) session(k fragKey, f *fragment, sc *emitScratch) *Session {
 	default:
 		all = string(f.buf) // one copy; every field below is a slice of it
 	}
-	s := &Session{Server: b.names.name(k.server), LogType: k.logType, ID: k.id, Connector: b.names.name(f.connector),
-		Local: f.local, Remote: f.remote, Complete: f.complete()}
+	// A lent session's memory is reused too (see LendText), and filled
+	// field by field: from a composite literal the compiler would build
+	// all 720 bytes on the stack and copy them.
+	var s *Session
+	if b.lendText {
+		s = sc.newSession()
+	} else {
+		s = new(Session)
+	}
+	s.Server, s.LogType, s.ID, s.Connector = b.names.name(k.server), k.logType, k.id, b.names.name(f.connector)
+	s.Local, s.Remote, s.Complete = f.local, f.remote, f.complete()
 	buildSession(s, f.rows, all, &b.names, sc)
 	b.stats.Sessions.Add(1)
 	if s.Complete {
@@ -925,12 +971,14 @@ func seqAscending(rows []frow) bool {
 // LendText makes the sessions handed to emit hold no copy of their text:
 // every string in them (EHLO, addresses, replies, ...) is a view of the
 // builder's buffer, valid until emit returns and then reused for the next
-// session. It saves a copy of all the text, and its allocation (a third of
+// session. The Session itself is lent as well: its memory is reused for a
+// later session once emit (or emitMany) returns, so emit must keep no
+// pointer to it. It saves a copy of all the text, and its allocation (a third of
 // what a scan allocates), but emit must copy (strings.Clone) every string it
 // keeps, including map keys it updates: m[k] += n stores k again. Call it
 // before the first Add. With LOGSCAN_CHECK_REUSE=1 in the environment the
-// builder overwrites lent text after each emit, so that a consumer that
-// keeps a reference shows up in tests.
+// builder overwrites lent text and sessions after each emit, so that a
+// consumer that keeps a reference shows up in tests.
 func (b *Builder) LendText() { b.lendText = true }
 
 // checkReuseEnv names the environment variable that makes a Builder

@@ -44,9 +44,10 @@ func sampleSessions(t *testing.T, lend, check bool, keep func(*Session)) []strin
 	return out
 }
 
-// TestLendText: sessions with lent text read, while emit runs, exactly as
-// sessions with their own copy; and what a consumer keeps past emit is
-// overwritten under LOGSCAN_CHECK_REUSE, so that tests catch it.
+// TestLendText: sessions with lent text (and lent, reused, Session
+// memory) read, while emit runs, exactly as sessions with their own copy;
+// and what a consumer keeps past emit is overwritten under
+// LOGSCAN_CHECK_REUSE, so that tests catch it.
 func TestLendText(t *testing.T) {
 	want := sampleSessions(t, false, false, nil)
 	if len(want) < 1000 {
@@ -70,6 +71,27 @@ func TestLendText(t *testing.T) {
 	}
 	if bad == 0 {
 		t.Error("EHLO names kept past emit were not overwritten: the check would miss a consumer that keeps lent text")
+	}
+	// The Session itself is lent: one kept past emit reads, later, as
+	// another session or as overwritten, never as the one it was.
+	// (What is compared holds no lent text, overwritten anyway.)
+	type keptSession struct {
+		s    *Session
+		text string
+	}
+	identity := func(s *Session) string {
+		return fmt.Sprint(s.ID, s.Rows, s.First, s.Last, s.Start, s.Local, s.Remote, len(s.Messages), len(s.Errors))
+	}
+	var keptSessions []keptSession
+	sampleSessions(t, true, true, func(s *Session) { keptSessions = append(keptSessions, keptSession{s, identity(s)}) })
+	same := 0
+	for _, k := range keptSessions {
+		if identity(k.s) == k.text {
+			same++
+		}
+	}
+	if same > 0 {
+		t.Errorf("%d of %d sessions kept past emit still read as they did: a consumer that keeps one would go unnoticed", same, len(keptSessions))
 	}
 }
 
