@@ -406,6 +406,11 @@ type fragment struct {
 	conflict          bool // split off from another endpoint's session (counted)
 	maxSeq            uint32
 	lastT             int64
+	// The arrays the messages and recipients of the session built from
+	// this fragment were in, under LendText: lent with its text, and
+	// reused with the fragment for the next session.
+	msgs  []Message
+	rcpts []Rcpt
 }
 
 func newFragment(connector uint32) *fragment {
@@ -456,7 +461,7 @@ func (p *builderPart) newFragment(connector uint32) *fragment {
 	if n := len(p.free); n > 0 {
 		f := p.free[n-1]
 		p.free = p.free[:n-1]
-		*f = fragment{connector: connector, rows: f.rows[:0], buf: f.buf[:0], localAt: math.MaxUint32, remoteAt: math.MaxUint32}
+		*f = fragment{connector: connector, rows: f.rows[:0], buf: f.buf[:0], msgs: f.msgs, rcpts: f.rcpts, localAt: math.MaxUint32, remoteAt: math.MaxUint32}
 		return f
 	}
 	return newFragment(connector)
@@ -474,10 +479,20 @@ func (p *builderPart) newFragment(connector uint32) *fragment {
 const (
 	maxFreeFragments = 64
 	maxReusedBytes   = 16 << 10
+	// maxReusedMessages and maxReusedRcpts bound the arrays of messages
+	// and recipients a fragment keeps for reuse (8 and 20 KiB).
+	maxReusedMessages = 96
+	maxReusedRcpts    = 256
 )
 
 func (p *builderPart) recycle(f *fragment, maxFree int) {
 	if len(p.free) < maxFree && cap(f.buf) <= maxReusedBytes {
+		if cap(f.msgs) > maxReusedMessages {
+			f.msgs = nil
+		}
+		if cap(f.rcpts) > maxReusedRcpts {
+			f.rcpts = nil
+		}
 		p.free = append(p.free, f)
 	}
 }
@@ -865,6 +880,25 @@ type emitScratch struct {
 	// (LendText), made again for the next ones: a Session is 720 bytes,
 	// a quarter of all a scan allocated.
 	freeSessions []*Session
+	// While a lent session is built (lendArrays), msgs and rcpts are the
+	// arrays it may put its messages and recipients in, and then the ones
+	// it did (see fragment).
+	lendArrays bool
+	msgs       []Message
+	rcpts      []Rcpt
+}
+
+// rcptArray returns an empty array with room for n recipients: sc.rcpts if
+// it has the room, else a new one, kept in sc.rcpts for a lent session.
+func (sc *emitScratch) rcptArray(n int) []Rcpt {
+	if cap(sc.rcpts) >= n {
+		return sc.rcpts[:0]
+	}
+	a := make([]Rcpt, 0, n)
+	if sc.lendArrays {
+		sc.rcpts = a
+	}
+	return a
 }
 
 // newSession returns a zero Session, a released one if there is one.
@@ -912,6 +946,12 @@ func (b *Builder) overwriteLent(f *fragment) {
 		for i := range f.buf {
 			f.buf[i] = '~' // what the next session's text will do
 		}
+		for i := range f.msgs[:cap(f.msgs)] {
+			f.msgs[:cap(f.msgs)][i] = Message{From: "~released~", RcptsOver: -1}
+		}
+		for i := range f.rcpts[:cap(f.rcpts)] {
+			f.rcpts[:cap(f.rcpts)][i] = Rcpt{Addr: "~released~", Code: -1}
+		}
 	}
 }
 
@@ -948,7 +988,19 @@ func (b *Builder) session(k fragKey, f *fragment, sc *emitScratch) *Session {
 	}
 	s.Server, s.LogType, s.ID, s.Connector = b.names.name(k.server), k.logType, k.id, b.names.name(f.connector)
 	s.Local, s.Remote, s.Complete = f.local, f.remote, f.complete()
-	buildSession(s, f.rows, all, &b.names, sc)
+	if b.lendText {
+		// The arrays of the fragment's last session are free: the
+		// fragment came back with it.
+		sc.lendArrays, sc.msgs, sc.rcpts = true, f.msgs[:0], f.rcpts[:0]
+		buildSession(s, f.rows, all, &b.names, sc)
+		if cap(s.Messages) > cap(sc.msgs) {
+			sc.msgs = s.Messages[:0] // grown past the fragment's array: keep the new one
+		}
+		f.msgs, f.rcpts = sc.msgs, sc.rcpts
+		sc.lendArrays, sc.msgs, sc.rcpts = false, nil, nil
+	} else {
+		buildSession(s, f.rows, all, &b.names, sc)
+	}
 	b.stats.Sessions.Add(1)
 	if s.Complete {
 		b.stats.Complete.Add(1)

@@ -82,8 +82,29 @@ func TestLendText(t *testing.T) {
 	identity := func(s *Session) string {
 		return fmt.Sprint(s.ID, s.Rows, s.First, s.Last, s.Start, s.Local, s.Remote, len(s.Messages), len(s.Errors))
 	}
+	// So are the arrays of its messages and recipients.
+	messages := func(msgs []Message) string {
+		var b strings.Builder
+		for _, m := range msgs {
+			fmt.Fprint(&b, m.At, m.Queued, m.RcptsOver, len(m.Rcpts))
+			for _, r := range m.Rcpts {
+				fmt.Fprint(&b, r.At, r.Code)
+			}
+		}
+		return b.String()
+	}
+	type keptMessages struct {
+		msgs []Message
+		text string
+	}
 	var keptSessions []keptSession
-	sampleSessions(t, true, true, func(s *Session) { keptSessions = append(keptSessions, keptSession{s, identity(s)}) })
+	var keptMsgs []keptMessages
+	sampleSessions(t, true, true, func(s *Session) {
+		keptSessions = append(keptSessions, keptSession{s, identity(s)})
+		if len(s.Messages) > 0 {
+			keptMsgs = append(keptMsgs, keptMessages{s.Messages, messages(s.Messages)})
+		}
+	})
 	same := 0
 	for _, k := range keptSessions {
 		if identity(k.s) == k.text {
@@ -92,6 +113,15 @@ func TestLendText(t *testing.T) {
 	}
 	if same > 0 {
 		t.Errorf("%d of %d sessions kept past emit still read as they did: a consumer that keeps one would go unnoticed", same, len(keptSessions))
+	}
+	same = 0
+	for _, k := range keptMsgs {
+		if messages(k.msgs) == k.text {
+			same++
+		}
+	}
+	if same > 0 || len(keptMsgs) < 100 {
+		t.Errorf("%d of %d sessions' messages kept past emit still read as they did: a consumer that keeps them would go unnoticed", same, len(keptMsgs))
 	}
 }
 

@@ -342,7 +342,7 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 	// by a count of RCPT rows, instead of each message growing its own.
 	var rcptFree []Rcpt // the room left in it
 	if n := countRcptRows(rows, text, cmdEvent); n > 0 {
-		rcptFree = make([]Rcpt, 0, n)
+		rcptFree = sc.rcptArray(n)
 	}
 	closeContinued := func() {
 		for pending.len() > 0 && pending.front().partial {
@@ -393,6 +393,9 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 			case "MAIL":
 				if len(s.Messages) < maxMessagesPerSes {
 					rcptFree = sealRcpts(s.Messages, rcptFree)
+					if s.Messages == nil {
+						s.Messages = sc.msgs[:0] // a released session's array (LendText), or nil
+					}
 					s.Messages = append(s.Messages, Message{From: angleAddr(arg), At: r.ref})
 					cur = len(s.Messages) - 1
 				} else {
@@ -403,7 +406,7 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 				if cur < 0 && len(s.Messages) == 0 && waiting == 0 {
 					// The session's start (and its MAIL FROM) is in a file we
 					// do not have; the recipients still count.
-					s.Messages = append(s.Messages, Message{FromMissing: true, At: r.ref})
+					s.Messages = append(sc.msgs[:0], Message{FromMissing: true, At: r.ref}) // the first (see MAIL)
 					cur = 0
 				}
 				if cur >= 0 && len(s.Messages[cur].Rcpts) >= maxRcptsPerMessage {
