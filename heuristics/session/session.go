@@ -385,7 +385,7 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 			}
 			lastVerb = verb
 			waiting := pending.len() // before this one
-			c := pending.push() // zero, filled in place field by field (see r)
+			c := pending.push()      // zero, filled in place field by field (see r)
 			c.verb, c.arg, c.msg, c.ref = verb, arg, -1, r.ref
 			switch verb {
 			case "EHLO", "HELO":
