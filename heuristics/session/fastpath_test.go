@@ -142,6 +142,31 @@ func TestIsASCII(t *testing.T) {
 	}
 }
 
+// TestSplitVerb: the one-pass split of a command row gives what trimming,
+// cutting and upper-casing give, for commands as clients send them and
+// for spaces, tabs, Unicode spaces, lower case and non-ASCII anywhere.
+func TestSplitVerb(t *testing.T) {
+	texts := []string{"", " ", "MAIL FROM:<a@b.com> SIZE=12", "RCPT TO:<x@y.org>", "EHLO mail.example.com", "QUIT", "quit",
+		"DATA", " DATA", "DATA ", "MAIL  FROM:<a@b>", "MAIL\tFROM:<a@b>", "Mail FROM:<a@b>", "\u00a0QUIT", "QUIT\u00a0",
+		"X-EXPS GSSAPI", "AUTH NTLM", "\u0085EHLO x", "ÉHLO x", "EHLO é", "EHLO x\x7f", "\x01EHLO", "EHLO \x01x"}
+	pieces := []string{"MAIL", "mail", "EHLO", " ", "  ", "\t", "\n", "\u00a0", "\u0085", "\u2028", "FROM:<a@b>", "é", "ß", "ſ", "x", "X", "-", "\x00", "\x7f", ":"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, text := range texts {
+		v, a := splitVerb(text)
+		wv, wa := splitVerbSlow(text)
+		if v != wv || a != wa {
+			t.Fatalf("splitVerb(%q) = %q, %q; want %q, %q", text, v, a, wv, wa)
+		}
+	}
+}
+
 // TestApplyProxy: XPROXYFROM read field by field without an iterator
 // gives what strings.Fields gives, with tabs and Unicode spaces too.
 func TestApplyProxy(t *testing.T) {

@@ -768,7 +768,38 @@ func ContainsFold(s, needle string) bool {
 
 // splitVerb splits "MAIL FROM:<a@b>" into "MAIL" and "FROM:<a@b>"; the verb
 // is upper-cased.
+//
+// It reads every command row. A command as clients send it (ASCII, no
+// space around it, the verb in capitals and one space after it) is split
+// in one pass over the verb, without trimming, searching or upper-casing
+// it again; anything else is split the general way (splitVerbSlow), and
+// a test compares the two.
 func splitVerb(s string) (verb, arg string) {
+	if s == "" || !asciiWord(s[0]) || !asciiWord(s[len(s)-1]) {
+		return splitVerbSlow(s) // space (maybe Unicode) to trim at an end
+	}
+	i := 0
+	for ; i < len(s) && s[i] != ' '; i++ {
+		if c := s[i]; c >= utf8.RuneSelf || c >= 'a' && c <= 'z' {
+			return splitVerbSlow(s) // a verb to upper-case
+		}
+	}
+	if i == len(s) {
+		return s, ""
+	}
+	arg = s[i+1:]
+	if !asciiWord(arg[0]) {
+		return splitVerbSlow(s) // more space after the verb
+	}
+	return s[:i], arg
+}
+
+// asciiWord reports whether c is an ASCII byte that is not a space or a
+// control character: neither TrimSpace nor Cut stops at it.
+func asciiWord(c byte) bool { return c > ' ' && c < utf8.RuneSelf }
+
+// splitVerbSlow is splitVerb for any text.
+func splitVerbSlow(s string) (verb, arg string) {
 	s = strings.TrimSpace(s)
 	v, a, _ := strings.Cut(s, " ")
 	return strings.ToUpper(v), strings.TrimSpace(a)
