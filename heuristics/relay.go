@@ -909,7 +909,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		st.span.add(rd.span.times())
 		if rd.detail != nil {
 			st.samples.merge(rd.detail.samples)
-			st.senders.merge(rd.detail.senders.counter(), 64)
+			rd.detail.senders.addTo(&st.senders, 64)
 		}
 	}
 	if g.other.rcpts > 0 {
@@ -936,7 +936,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		// The shared detail: the domains past the first names, which
 		// relayed (outside) or not is not told apart there.
 		st.samples.merge(g.otherDet.samples)
-		st.senders.merge(g.otherDet.senders.counter(), 64)
+		g.otherDet.senders.addTo(&st.senders, 64)
 	}
 	for k, n := range g.rcptHours {
 		if out, _ := domainOutside(v, names, k.of); out {
@@ -1139,6 +1139,19 @@ func (c *smallCounter) addOver(o *counter) {
 	}
 	c.many.over += o.over
 	c.many.dropped = c.many.dropped || o.dropped
+}
+
+// addTo adds what c counted to dst, as dst.merge(c.counter(), limit)
+// does, without building a counter of the short list: which values a
+// counter keeps does not depend on the order they come in.
+func (c *smallCounter) addTo(dst *counter, limit int) {
+	if c.many != nil {
+		dst.merge(c.many, limit)
+		return
+	}
+	for _, x := range c.few {
+		dst.add(x.v, x.n, limit)
+	}
 }
 
 // distinct is how many distinct values c kept.
@@ -1475,7 +1488,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		sp.add(st.span.first, st.span.last)
 		smp.merge(st.samples)
 		senders.merge(&st.senders, MaxListed)
-		ehlo.merge(m.g.ehlo.counter(), maxDistinctValues)
+		m.g.ehlo.addTo(&ehlo, maxDistinctValues)
 		hours.merge(st.hours)
 		partial = partial || unixHour(st.span.last) >= hourCutoff
 		for _, dc := range st.domains {
