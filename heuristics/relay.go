@@ -855,7 +855,7 @@ type relayStats struct {
 	// Some sessions (messages) were counted by their first domain only,
 	// which is accepted: whether they relayed is not known.
 	sessionsLower, messagesLower bool
-	domains                      []domainCount // outside domains, most recipients first
+	domains                      []domainCount // outside domains, in no order (relayFinding sums and sorts them)
 	span                         span
 	samples                      samples
 	senders                      counter
@@ -961,7 +961,6 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
-	sortDesc(st.domains, func(x domainCount) int64 { return x.n }, func(x domainCount) string { return x.name })
 	return st
 }
 
