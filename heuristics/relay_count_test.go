@@ -127,14 +127,17 @@ func TestRelayCountsPerDomainAsPerRecipient(t *testing.T) {
 }
 
 // relayStateOf is a copy of what d keeps of its groups, for comparing:
-// Result releases part of it.
+// Result releases part of it. It leaves d as it is.
 func relayStateOf(d *RelayDetector) *RelayDetector {
 	c := *d
 	c.groups = map[relayKey]*relayGroup{}
 	for k, g := range d.groups {
 		x := *g
 		x.doms = slices.Clone(g.doms)
+		// The hours dropped may still be in the maps (purgeHours).
 		x.rcptHours, x.sessHours = maps.Clone(g.rcptHours), maps.Clone(g.sessHours)
+		maps.DeleteFunc(x.rcptHours, func(k hourKey[uint64], _ int64) bool { return k.hour >= d.hourCutoff })
+		maps.DeleteFunc(x.sessHours, func(k hourKey[setHash], _ int64) bool { return k.hour >= d.hourCutoff })
 		c.groups[k] = &x
 	}
 	c.hourEntries = maps.Clone(d.hourEntries)
@@ -175,4 +178,75 @@ func detailOut(x *relayDetail) any {
 		dropped bool
 		samples []sampleRec
 	}{senders, c.over, c.dropped, x.samples.list}
+}
+
+// TestRelayHoursPurgedTogether: the entries of the hours dropped past
+// hourCap are taken out of the groups' maps together (purgeHours), not at
+// each hour dropped (relayPurgeEveryHour). Both keep the same entries and
+// report the same, and the maps never hold more than a quarter of hourCap
+// past it.
+func TestRelayHoursPurgedTogether(t *testing.T) {
+	const fe = `EX01\Default Frontend EX01`
+	const hourCap = 400
+	rng := rand.New(rand.NewPCG(8, 1))
+	var relayed []*session.Session
+	for i := range 3000 {
+		var to []string
+		for range 1 + rng.IntN(6) {
+			to = append(to, fmt.Sprintf("u%d@d%03d.example", rng.IntN(50), rng.IntN(300)))
+		}
+		h := rng.IntN(100) // in no order: the hours are cut again and again
+		relayed = append(relayed, sess("EX01", fe, "10.1.0.10:25", fmt.Sprintf("198.51.100.%d:%d", 1+rng.IntN(30), 1000+i),
+			perms(relayPerms), at(time.Duration(h)*time.Hour), mail("x@spam.example", to...)))
+	}
+	run := func(everyHour bool) (*RelayDetector, []byte, int) {
+		defer func(was bool) { relayPurgeEveryHour = was }(relayPurgeEveryHour)
+		relayPurgeEveryHour = everyHour
+		a := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 1})
+		d := a.detectors[slices.IndexFunc(detectors, func(r registration) bool { return r.name == detectorRelay })].(*RelayDetector)
+		d.hourCap = hourCap
+		for _, s := range internet("EX01", "10.1.0.10", 20) {
+			a.observe(s)
+		}
+		most, purges := 0, 0
+		for _, s := range relayed {
+			dead := d.deadHours
+			a.observe(s)
+			if d.deadHours < dead {
+				purges++
+			}
+			n := 0
+			for _, g := range d.groups {
+				n += len(g.rcptHours) + len(g.sessHours)
+			}
+			most = max(most, n)
+		}
+		if most > hourCap+hourCap/4+1 {
+			t.Errorf("purging every hour %v: the maps held %d entries, past hourCap %d and a quarter", everyHour, most, hourCap)
+		}
+		state := relayStateOf(d)
+		rep, err := json.Marshal(a.Result())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return state, rep, purges
+	}
+	general, generalRep, _ := run(true)
+	fast, fastRep, purges := run(false)
+	if general.hourCutoff != fast.hourCutoff || general.hourTotal != fast.hourTotal || !maps.Equal(general.hourEntries, fast.hourEntries) {
+		t.Errorf("hours cut at %d, %d kept (%v); purging every hour %d, %d (%v)",
+			fast.hourCutoff, fast.hourTotal, fast.hourEntries, general.hourCutoff, general.hourTotal, general.hourEntries)
+	}
+	for k, g := range general.groups {
+		f := fast.groups[k]
+		if f == nil || !maps.Equal(f.rcptHours, g.rcptHours) || !maps.Equal(f.sessHours, g.sessHours) {
+			t.Fatalf("%v: hours differ", k.client)
+		}
+	}
+	if purges < 2 {
+		t.Errorf("%d purges before the report, hours cut at %d: the test tests less than it says", purges, general.hourCutoff)
+	}
+	if !bytes.Equal(fastRep, generalRep) {
+		t.Error("the reports differ")
+	}
 }
