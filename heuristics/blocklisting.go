@@ -172,8 +172,17 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 	}
 	var seenGroups []*blGroup
 	var seenMsgs []msgRef
+	// A session refused for a listing is mostly refused with one text, a
+	// RCPT after another: the last text's class is reused (the session's
+	// text lives as long as this call).
+	var lastText string
+	var lastMatch blocklist.Match
+	classified := false
 	handle := func(e session.Reply) {
-		mt := blocklist.Classify(e.Text)
+		if !classified || e.Text != lastText {
+			lastText, lastMatch, classified = e.Text, blocklist.Classify(e.Text), true
+		}
+		mt := lastMatch
 		class, ok := blClassOf(mt.Kind)
 		if !ok {
 			return
@@ -210,7 +219,7 @@ func (d *BlocklistDetector) observe(s *session.Session) {
 		g.texts.add(cutText(e.Text), 1, maxBLValues)
 		g.servers.add(cmp.Or(s.Server, "(unknown server)"), 1, maxBLValues)
 		g.connectors.add(s.Connector, 1, maxBLValues)
-		g.via.add(fmt.Sprintf("%s / %s", cmp.Or(s.Server, "(unknown server)"), s.Connector), 1, maxBLValues)
+		g.via.add(cmp.Or(s.Server, "(unknown server)")+" / "+s.Connector, 1, maxBLValues)
 		if a := s.Local.Addr(); a.IsValid() {
 			g.locals.add(cmp.Or(s.Server, "(unknown server)")+" "+a.Unmap().String(), 1, maxBLValues)
 		}

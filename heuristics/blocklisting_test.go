@@ -202,6 +202,26 @@ func TestBlocklistOneFindingPerIP(t *testing.T) {
 	}
 }
 
+// TestBlocklistTextsOfOneSession: a session refused with one text, then
+// another, then the first again is classified text by text (observe reuses
+// the last text's class while the text repeats).
+func TestBlocklistTextsOfOneSession(t *testing.T) {
+	s3150 := "550 5.7.1 Unfortunately, messages from [203.0.113.25] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150)."
+	s := out("10.1.0.10", refusedAt("RCPT", replyZen, "a@gmx.de", "b@gmx.de"), refusedAt("RCPT", s3150, "c@hotmail.com"),
+		refusedAt("RCPT", replyZen, "d@gmx.de"))
+	rep := analyze(Org{}, []*session.Session{s})
+	check(t, rep.Findings, want{detectorBlocklist, SeverityHigh, "EX01", outbound, "203.0.113.25"})
+	f := rep.Findings[0]
+	if f.Counts["refusals"] != 4 || f.Counts["recipients_refused"] != 4 {
+		t.Errorf("counts %v", f.Counts)
+	}
+	for _, w := range []string{"Spamhaus ZEN (3)", "Microsoft (S3150) (1)"} {
+		if !strings.Contains(factText(f), w) {
+			t.Errorf("facts lack %q:\n%s", w, factText(f))
+		}
+	}
+}
+
 // TestBlocklistPastErrorCap: a session keeps 32 errors; refused recipients
 // past that are counted from their replies.
 func TestBlocklistPastErrorCap(t *testing.T) {

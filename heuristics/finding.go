@@ -355,6 +355,12 @@ func (s *samples) add(x sampleRec) {
 	if s.n == 0 {
 		s.n = maxSamples
 	}
+	if len(s.list) == s.n && !sampleLess(x, s.list[len(s.list)-1]) {
+		// Full, and x sorts after every sample kept: it neither takes
+		// their place nor is the earlier row of a session kept, which is
+		// what the loops below would find.
+		return
+	}
 	for i, y := range s.list {
 		if y.server == x.server && y.id == x.id && y.noID == x.noID {
 			// One example per session: its earliest row, whatever the

@@ -60,6 +60,13 @@ type RelayDetector struct {
 	hourTotal   int
 	hourCap     int
 	hourCutoff  int64 // hours at or after it are not kept
+	// deadHours counts the entries of dropped hours still in the groups'
+	// maps: nothing reads or adds to them, and they are taken out all at
+	// once (purgeHours) when they reach a quarter of hourCap, and before
+	// the report, instead of in a pass over every group's entries at
+	// each hour dropped (a 4.3 GB botnet scan dropped hours by the
+	// hundred).
+	deadHours int
 	// The recipient domain names the groups keep, once each, by number
 	// (a botnet's clients relay to the same domains): a group keeps the
 	// numbers, four bytes a domain.
@@ -70,6 +77,9 @@ type RelayDetector struct {
 	// a set's key.
 	sessDomains, msgDomains domainSet
 	key                     []byte
+	// What a message relayed to each of its domains, in step with
+	// msgDomains.list (countMessage).
+	msgRcpts []domainRcpts
 	// The domains of a session's first relaying message, while it is
 	// not known whether another message relays (observe).
 	firstMsgDomains []string
@@ -300,8 +310,10 @@ func (d *RelayDetector) observe(s *session.Session) {
 	// themselves matters, and it stays the same (TestRelayOneSigPerSession).
 	relayMsgs := 0
 	var firstMsg relaySig
+	hour := unixHour(s.Start)
 	for _, m := range s.Messages {
 		msgDomains.reset()
+		d.msgRcpts = d.msgRcpts[:0]
 		for _, r := range m.Rcpts {
 			if r.RelayRefused() {
 				rg := d.refusedGroup(s)
@@ -327,25 +339,23 @@ func (d *RelayDetector) observe(s *session.Session) {
 					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
-			rd := g.domain(r.Domain, d)
-			rd.rcpts++
-			if rd == &g.other {
-				d.evict(g, r.Domain, 1)
+			// A message's recipients are counted per domain, at its end
+			// (countMessage); only their addresses are counted one by one.
+			i, added := msgDomains.index(r.Domain)
+			if added {
+				d.msgRcpts = append(d.msgRcpts, domainRcpts{hash: addrHash(r.Domain), first: r.At})
 			}
-			dh := addrHash(r.Domain)
-			if k := (hourKey[uint64]{unixHour(s.Start), dh}); g.rcptHours[k] > 0 || d.hourRoom(k.hour) {
-				g.rcptHours[k]++
-			}
-			d.addRcpt(g, addrHash(r.Addr), dh)
-			det := g.detailOf(rd, d)
-			det.senders.add(cmp.Or(m.From, "<>"), 1, 64)
-			msgDomains.add(r.Domain)
-			if sessDomains.add(r.Domain) {
-				rd.span.add(s.Start, s.End)
-				det.samples.add(sampleOf(s, r.At))
+			dr := &d.msgRcpts[i]
+			dr.n++
+			d.addRcpt(g, addrHash(r.Addr), dr.hash)
+			if relayCountPerRecipient {
+				d.countDomain(g, s, r.Domain, domainRcpts{1, dr.hash, r.At}, cmp.Or(m.From, "<>"), hour)
 			}
 		}
 		if len(msgDomains.list) > 0 {
+			if !relayCountPerRecipient {
+				d.countMessage(g, s, cmp.Or(m.From, "<>"), hour) // before sig sorts msgDomains.list
+			}
 			c := relaySig{msgs: 1}
 			if m.Queued {
 				c.qued = 1
@@ -380,8 +390,65 @@ func (d *RelayDetector) observe(s *session.Session) {
 	// sig sorted the list: its first is the set's first domain.
 	d.key = joinKey(d.key, sessDomains.list)
 	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
-	if k := (hourKey[setHash]{unixHour(s.Start), set}); g.sessHours[k] > 0 || d.hourRoom(k.hour) {
-		g.sessHours[k]++
+	addHour(d, g.sessHours, hourKey[setHash]{hour, set}, 1)
+}
+
+// domainRcpts is what one message relayed to one domain.
+type domainRcpts struct {
+	n     int64       // recipients accepted
+	hash  uint64      // addrHash of the domain
+	first session.Ref // where the first of them was accepted
+}
+
+// countMessage counts, for each domain of a message (msgDomains, in the
+// order the message named them), the recipients the message relayed to
+// it, sent by from: once per domain, not once per recipient. A group's
+// domains, details, evicted domains and hours are kept the same whatever
+// the order recipients come in (as whatever the order sessions come in),
+// so counting a domain's n recipients at once keeps what counting them
+// one by one did (TestRelayCountsPerDomainAsPerRecipient).
+func (d *RelayDetector) countMessage(g *relayGroup, s *session.Session, from string, hour int64) {
+	for i, name := range d.msgDomains.list {
+		d.countDomain(g, s, name, d.msgRcpts[i], from, hour)
+	}
+}
+
+// relayCountPerRecipient makes observe count every recipient apart
+// (countDomain with one recipient), as it did before it counted a
+// message's recipients per domain; tests compare the two.
+var relayCountPerRecipient = false
+
+// countDomain counts dr, what a session's message relayed to the domain
+// name, sent by from.
+func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name string, dr domainRcpts, from string, hour int64) {
+	rd := g.domain(name, d)
+	rd.rcpts += dr.n
+	if rd == &g.other {
+		d.evict(g, dr.hash, dr.n)
+	}
+	addHour(d, g.rcptHours, hourKey[uint64]{hour, dr.hash}, dr.n)
+	det := g.detailOf(rd, d)
+	det.senders.add(from, dr.n, 64)
+	if d.sessDomains.add(name) {
+		// The session's first recipient in the domain is its example.
+		rd.span.add(s.Start, s.End)
+		det.samples.add(sampleOf(s, dr.first))
+	}
+}
+
+// addHour adds n to the per-hour count m[k] when that entry is kept or
+// there is room for a new one (hourRoom). No entry of an hour at or past
+// hourCutoff is kept. One map write instead of a read and a write: a new
+// entry shows as m growing, and is taken back if there is no room for it
+// (hourRoom may have dropped its hour).
+func addHour[T comparable](d *RelayDetector, m map[hourKey[T]]int64, k hourKey[T], n int64) {
+	if k.hour >= d.hourCutoff {
+		return
+	}
+	had := len(m)
+	m[k] += n
+	if len(m) > had && !d.hourRoom(k.hour) {
+		delete(m, k)
 	}
 }
 
@@ -404,23 +471,38 @@ func (d *RelayDetector) hourRoom(h int64) bool {
 		for x := range d.hourEntries {
 			latest = max(latest, x)
 		}
-		for _, g := range d.groups {
-			for k := range g.rcptHours {
-				if k.hour == latest {
-					delete(g.rcptHours, k)
-				}
-			}
-			for k := range g.sessHours {
-				if k.hour == latest {
-					delete(g.sessHours, k)
-				}
-			}
-		}
 		d.hourTotal -= d.hourEntries[latest]
+		d.deadHours += d.hourEntries[latest]
 		delete(d.hourEntries, latest)
 		d.hourCutoff = latest
 	}
+	if d.deadHours > d.hourCap/4 || relayPurgeEveryHour && d.deadHours > 0 {
+		d.purgeHours()
+	}
 	return h < d.hourCutoff
+}
+
+// relayPurgeEveryHour makes hourRoom take an hour's entries out of the
+// maps as it drops the hour, as it did before it left them for
+// purgeHours; tests compare the two.
+var relayPurgeEveryHour = false
+
+// purgeHours takes the entries of the hours dropped (at or after
+// hourCutoff) out of every group's maps.
+func (d *RelayDetector) purgeHours() {
+	for _, g := range d.groups {
+		for k := range g.rcptHours {
+			if k.hour >= d.hourCutoff {
+				delete(g.rcptHours, k)
+			}
+		}
+		for k := range g.sessHours {
+			if k.hour >= d.hourCutoff {
+				delete(g.sessHours, k)
+			}
+		}
+	}
+	d.deadHours = 0
 }
 
 // otherDomains names the recipients in domains past maxRelayDomains.
@@ -431,7 +513,7 @@ const otherDomains = "(other domains)"
 // session with 100,000 recipients costs linear time.
 type domainSet struct {
 	list []string
-	m    map[string]struct{}
+	m    map[string]int // the list's positions
 }
 
 // reset empties d, keeping its memory.
@@ -442,23 +524,31 @@ func (d *domainSet) reset() {
 }
 
 func (d *domainSet) add(s string) bool {
+	_, added := d.index(s)
+	return added
+}
+
+// index returns the position of s in the list, adding it at the end if it
+// is not there (added).
+func (d *domainSet) index(s string) (i int, added bool) {
 	if d.m != nil {
-		if _, ok := d.m[s]; ok {
-			return false
+		if i, ok := d.m[s]; ok {
+			return i, false
 		}
-	} else if slices.Contains(d.list, s) {
-		return false
+	} else if i := slices.Index(d.list, s); i >= 0 {
+		return i, false
 	}
+	i = len(d.list)
 	d.list = append(d.list, s)
 	if d.m != nil {
-		d.m[s] = struct{}{}
+		d.m[s] = i
 	} else if len(d.list) > 16 {
-		d.m = make(map[string]struct{}, 64)
-		for _, x := range d.list {
-			d.m[x] = struct{}{}
+		d.m = make(map[string]int, 64)
+		for j, x := range d.list {
+			d.m[x] = j
 		}
 	}
-	return true
+	return i, true
 }
 
 func (d *RelayDetector) refusedGroup(s *session.Session) *refusedGroup {
@@ -548,7 +638,7 @@ func (g *relayGroup) dropLastDomain(d *RelayDetector) {
 	g.doms[n] = relayDomain{}
 	g.doms, g.domIDs = g.doms[:n], g.domIDs[:n]
 	g.other.rcpts += last.rcpts
-	d.evict(g, name, last.rcpts)
+	d.evict(g, addrHash(name), last.rcpts)
 	g.other.span.merge(last.span)
 	if last.detail != nil {
 		g.otherDet.merge(last.detail)
@@ -570,9 +660,9 @@ func (d *RelayDetector) shrinkDomains(r int) (dropped int) {
 	return dropped
 }
 
-// evict counts n recipients of domain among the other domains.
-func (d *RelayDetector) evict(g *relayGroup, domain string, n int64) {
-	h := addrHash(domain)
+// evict counts n recipients of the domain hashed h (addrHash) among the
+// other domains.
+func (d *RelayDetector) evict(g *relayGroup, h uint64, n int64) {
 	if !d.evictBound.admits(h) {
 		g.evictedOver += n
 		return
@@ -787,7 +877,7 @@ type relayStats struct {
 	// Some sessions (messages) were counted by their first domain only,
 	// which is accepted: whether they relayed is not known.
 	sessionsLower, messagesLower bool
-	domains                      []domainCount // outside domains, most recipients first
+	domains                      []domainCount // outside domains, in no order (relayFinding sums and sorts them)
 	span                         span
 	samples                      samples
 	senders                      counter
@@ -841,7 +931,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		st.span.add(rd.span.times())
 		if rd.detail != nil {
 			st.samples.merge(rd.detail.samples)
-			st.senders.merge(rd.detail.senders.counter(), 64)
+			rd.detail.senders.addTo(&st.senders, 64)
 		}
 	}
 	if g.other.rcpts > 0 {
@@ -868,7 +958,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		// The shared detail: the domains past the first names, which
 		// relayed (outside) or not is not told apart there.
 		st.samples.merge(g.otherDet.samples)
-		st.senders.merge(g.otherDet.senders.counter(), 64)
+		g.otherDet.senders.addTo(&st.senders, 64)
 	}
 	for k, n := range g.rcptHours {
 		if out, _ := domainOutside(v, names, k.of); out {
@@ -893,7 +983,6 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
-	sortDesc(st.domains, func(x domainCount) int64 { return x.n }, func(x domainCount) string { return x.name })
 	return st
 }
 
@@ -1073,6 +1162,19 @@ func (c *smallCounter) addOver(o *counter) {
 	c.many.dropped = c.many.dropped || o.dropped
 }
 
+// addTo adds what c counted to dst, as dst.merge(c.counter(), limit)
+// does, without building a counter of the short list: which values a
+// counter keeps does not depend on the order they come in.
+func (c *smallCounter) addTo(dst *counter, limit int) {
+	if c.many != nil {
+		dst.merge(c.many, limit)
+		return
+	}
+	for _, x := range c.few {
+		dst.add(x.v, x.n, limit)
+	}
+}
+
 // distinct is how many distinct values c kept.
 func (c *smallCounter) distinct() int {
 	if c.many != nil {
@@ -1174,18 +1276,18 @@ func fnvAdd[T ~string | ~[]byte](h uint64, b T) uint64 {
 }
 
 // addrHash is the FNV-1a hash of addr in lower case, without allocating
-// for ASCII (addresses nearly always are).
+// for ASCII (addresses nearly always are). One pass hashes and watches for
+// a non-ASCII byte, where it starts again on strings.ToLower's text: a
+// relay scan hashes two strings per recipient, and a pass that only
+// looked for one cost half as much as the hashing.
 func addrHash(addr string) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	for i := 0; i < len(addr); i++ {
-		if addr[i] >= utf8.RuneSelf {
-			addr = strings.ToLower(addr)
-			break
-		}
-	}
-	h := uint64(offset)
+	const prime = 1099511628211
+	h := uint64(fnvOffset)
 	for i := 0; i < len(addr); i++ {
 		c := addr[i]
+		if c >= utf8.RuneSelf {
+			return fnvAdd(fnvOffset, strings.ToLower(addr))
+		}
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
@@ -1235,6 +1337,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
 	names := d.namesByHash()
+	d.purgeHours() // outside reads every entry left
 	for k, g := range d.groups {
 		st := g.outside(in.org, names, d.nameList)
 		// What outside has read is let go at once: the report of 1,600
@@ -1407,7 +1510,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		sp.add(st.span.first, st.span.last)
 		smp.merge(st.samples)
 		senders.merge(&st.senders, MaxListed)
-		ehlo.merge(m.g.ehlo.counter(), maxDistinctValues)
+		m.g.ehlo.addTo(&ehlo, maxDistinctValues)
 		hours.merge(st.hours)
 		partial = partial || unixHour(st.span.last) >= hourCutoff
 		for _, dc := range st.domains {

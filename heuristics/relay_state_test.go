@@ -19,6 +19,8 @@ import (
 // the smallCounter what a counter keeps, the rcptSet the same distinct
 // count whatever the order the addresses come in.
 
+// TestSmallCounterCountsAsCounter: a smallCounter keeps what a counter
+// keeps, and adds it to another counter (addTo) as merging it does.
 func TestSmallCounterCountsAsCounter(t *testing.T) {
 	for _, distinct := range []int{1, 3, smallCounterMax, smallCounterMax + 1, 70, 200} {
 		var vals []string
@@ -43,6 +45,23 @@ func TestSmallCounterCountsAsCounter(t *testing.T) {
 		for v, n := range plain.m {
 			if got.get(v) != *n {
 				t.Fatalf("%d distinct: %s counted %d, counter %d", distinct, v, got.get(v), *n)
+			}
+		}
+		// addTo adds to a counter what merging its counter() does.
+		var merged, added counter
+		for _, v := range []string{"a@example.org", "user001@example.org", "zz@example.org"} {
+			merged.add(v, 2, 64)
+			added.add(v, 2, 64)
+		}
+		merged.merge(small.counter(), 64)
+		small.addTo(&added, 64)
+		if added.over != merged.over || added.dropped != merged.dropped || len(added.m) != len(merged.m) {
+			t.Fatalf("%d distinct: addTo kept %d (over %d, dropped %v), merge %d (over %d, dropped %v)",
+				distinct, len(added.m), added.over, added.dropped, len(merged.m), merged.over, merged.dropped)
+		}
+		for v, n := range merged.m {
+			if added.get(v) != *n {
+				t.Fatalf("%d distinct: addTo counted %s %d, merge %d", distinct, v, added.get(v), *n)
 			}
 		}
 	}

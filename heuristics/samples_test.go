@@ -12,7 +12,8 @@ import (
 // TestSamplesKeepTheEarliest: whatever the order samples are offered in,
 // with a session offered more than once (its rows), the list holds the
 // earliest maxSamples sessions, each at its earliest row, in order, and
-// never more than maxSamples.
+// never more than maxSamples. (Offered once the list is full, a sample
+// that sorts after all of it is let go at once: the shuffles offer many.)
 func TestSamplesKeepTheEarliest(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 	var offers []sampleRec
