@@ -191,7 +191,7 @@ func (d *dictMemo) reset() {
 }
 
 func (d *dictMemo) id(b []byte) int32 {
-	if d.last >= 0 && bytes.Equal(d.vals[d.last], b) {
+	if d.last >= 0 && sameBytes(d.vals[d.last], b) {
 		return d.last
 	}
 	if len(d.vals) <= 8 {

@@ -315,7 +315,7 @@ const maxCachedEndpoint = 48
 // is as bad as it was the first time: every row with it is counted.
 // The endpoint is valid until the next call.
 func (c *endpointCache) parse(b []byte) (*endpoint, bool) {
-	if c.n == len(b) && bytes.Equal(b, c.raw[:c.n]) {
+	if c.n == len(b) && sameBytes(b, c.raw[:c.n]) {
 		return &c.ep, c.bad
 	}
 	c.ep, c.bad = parseEndpoint(b)
@@ -399,4 +399,21 @@ func parseIPv4(b []byte) (netip.Addr, bool) {
 	}
 	ip[3] = byte(v)
 	return netip.AddrFrom4(ip), true
+}
+
+// sameBytes is bytes.Equal for the short texts the caches of the last
+// endpoint and connector-id compare on every row: 8 bytes or more are
+// compared a word at a time in line (the last word overlapping the one
+// before), not by a call to runtime.memequal.
+func sameBytes(a, b []byte) bool {
+	n := len(a)
+	if n < 8 || len(b) != n {
+		return bytes.Equal(a, b)
+	}
+	for i := 0; i < n-8; i += 8 {
+		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+			return false
+		}
+	}
+	return binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
 }

@@ -256,3 +256,28 @@ func TestFastPathsDoNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per row", allocs)
 	}
 }
+
+// TestSameBytes compares sameBytes with bytes.Equal for every length up to
+// an endpoint cache's, and a difference in every byte.
+func TestSameBytes(t *testing.T) {
+	for n := 0; n <= maxCachedEndpoint; n++ {
+		a := make([]byte, n)
+		for i := range a {
+			a[i] = byte('0' + i%10)
+		}
+		b := bytes.Clone(a)
+		if !sameBytes(a, b) {
+			t.Fatalf("length %d: equal texts differ", n)
+		}
+		if n > 0 && sameBytes(a, b[:n-1]) {
+			t.Fatalf("length %d: a shorter text is equal", n)
+		}
+		for i := range n {
+			b[i] ^= 0x20
+			if got, want := sameBytes(a, b), bytes.Equal(a, b); got != want {
+				t.Fatalf("length %d, byte %d changed: %v, want %v", n, i, got, want)
+			}
+			b[i] ^= 0x20
+		}
+	}
+}

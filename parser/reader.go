@@ -194,6 +194,14 @@ type Reader struct {
 	scratch []byte    // splitLine's unescaped fields
 	joined  []byte    // the careful path's fields, end to end
 
+	// ahead is what br had buffered after the last line ReadSlice returned,
+	// and aheadPos how much of it readLine has returned since (an offset:
+	// it changes on every row, and storing a slice in the heap would cost a
+	// write barrier while the collector runs). It is given back to br
+	// (Discard) before br is read again.
+	ahead    []byte
+	aheadPos int
+
 	pos        [numKnownFields]int // column of each known field; -1 when absent
 	nfields    int
 	missing    string // a required field the current #Fields lacks
@@ -348,8 +356,25 @@ func (r *Reader) Next() bool {
 // had one. A line longer than maxLine is skipped to its end and returned as
 // nil, with an ErrLineTooLong rejection recorded.
 func (r *Reader) readLine() ([]byte, bool, error) {
+	if rest := r.ahead[r.aheadPos:]; len(rest) > 0 {
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			r.aheadPos += i + 1
+			r.stats.Bytes += int64(i + 1)
+			return rest[:i+1], true, nil
+		}
+	}
+	if r.aheadPos > 0 {
+		r.br.Discard(r.aheadPos) // buffered: cannot fail
+	}
+	r.ahead, r.aheadPos = nil, 0
 	line, err := r.br.ReadSlice('\n')
 	r.stats.Bytes += int64(len(line))
+	if err == nil {
+		// The lines after this one that are already buffered are taken
+		// from ahead, without a ReadSlice each; Peek of what is buffered
+		// reads nothing, so line stays valid.
+		r.ahead, _ = r.br.Peek(r.br.Buffered())
+	}
 	if err != bufio.ErrBufferFull {
 		return line, err == nil, err
 	}

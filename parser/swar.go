@@ -67,7 +67,18 @@ func (m *splitMemo) forget() { m.n = 0 }
 // split is splitFast, starting where the remembered words of the last line,
 // split into the same spans, stop matching. spans must hold what the last
 // call left there unless m.forget was called since.
-func (m *splitMemo) split(line []byte, spans []span) (nfields int, ok bool) {
+func (m *splitMemo) split(line []byte, spans []span) (int, bool) {
+	// The memo is forgotten here, not by a deferred call in splitWords:
+	// a defer costs its set-up on every row.
+	nf, ok := m.splitWords(line, spans)
+	if !ok {
+		m.n = 0 // spans were overwritten in part
+	}
+	return nf, ok
+}
+
+// splitWords is split, leaving m.n as it stands when it declines a line.
+func (m *splitMemo) splitWords(line []byte, spans []span) (nfields int, ok bool) {
 	const (
 		plain    = iota // in an unquoted field
 		inQuotes        // inside a quoted field
@@ -75,11 +86,6 @@ func (m *splitMemo) split(line []byte, spans []span) (nfields int, ok bool) {
 	)
 	n, nf, limit := len(line), 0, len(spans)
 	start, closeAt, state := 0, 0, plain
-	defer func() {
-		if !ok {
-			m.n = 0 // spans were overwritten in part
-		}
-	}()
 	i, w := 0, 0
 	for known := min(m.n, n/8); w < known; w++ {
 		x := binary.LittleEndian.Uint64(line[8*w : 8*w+8])
