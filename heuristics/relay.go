@@ -1265,12 +1265,16 @@ func hasWildcard(patterns []string) bool {
 // case text).
 func bytesHash(b []byte) uint64 { return fnvAdd(fnvOffset, b) }
 
-// fnvOffset starts an FNV-1a hash (64 bits); fnvAdd hashes b into h.
-const fnvOffset = 14695981039346656037
+// fnvOffset starts an FNV-1a hash (64 bits) and fnvPrime steps it; fnvAdd
+// hashes b into h.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
 
 func fnvAdd[T ~string | ~[]byte](h uint64, b T) uint64 {
 	for i := 0; i < len(b); i++ {
-		h = (h ^ uint64(b[i])) * 1099511628211
+		h = (h ^ uint64(b[i])) * fnvPrime
 	}
 	return h
 }
@@ -1281,7 +1285,6 @@ func fnvAdd[T ~string | ~[]byte](h uint64, b T) uint64 {
 // relay scan hashes two strings per recipient, and a pass that only
 // looked for one cost half as much as the hashing.
 func addrHash(addr string) uint64 {
-	const prime = 1099511628211
 	h := uint64(fnvOffset)
 	for i := 0; i < len(addr); i++ {
 		c := addr[i]
@@ -1291,7 +1294,7 @@ func addrHash(addr string) uint64 {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		h = (h ^ uint64(c)) * prime
+		h = (h ^ uint64(c)) * fnvPrime
 	}
 	return h
 }
