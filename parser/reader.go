@@ -214,6 +214,15 @@ type Reader struct {
 	remote     endpointCache
 	serverHint []byte
 
+	// prevFull says the last row parseFields was given was parsed whole
+	// and added to a batch, with its values below: a field the split memo
+	// finds byte for byte as in that row (splitMemo.same) takes its value
+	// from there. Header lines clear it (#Log-type changes what a
+	// connector-id means).
+	prevFull    bool
+	prevTS      int64
+	prevSession uint64
+
 	warnedLine  int64    // the last line a warning was given for, to count rows warned once
 	missingCols []string // known columns some #Fields lacked
 
@@ -542,6 +551,7 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 
 // header applies one '#' line.
 func (r *Reader) header(line []byte) {
+	r.prevFull = false
 	name, value, ok := headerLine(line)
 	if !ok {
 		return
@@ -684,11 +694,20 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	}
 	var rw row // on the stack: no write barriers
 	rw.line = r.lineNo
+	// Fields as in the row before, byte for byte, have its values; their
+	// caches (times, sessions, local, remote, the batch's connector) were
+	// last given that row's fields.
+	prev := r.prevFull
+	r.prevFull = false
 	var ok bool
-	if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
+	if prev && r.memo.same(fs, r.pos[fDateTime]) {
+		rw.ts = r.prevTS
+	} else if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f(r.pos[fDateTime])))
 	}
-	if rw.session, ok = r.sessions.parse(f(r.pos[fSession])); !ok {
+	if prev && r.memo.same(fs, r.pos[fSession]) {
+		rw.session = r.prevSession
+	} else if rw.session, ok = r.sessions.parse(f(r.pos[fSession])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f(r.pos[fSession])))
 	}
 	seq, ok := parseUint(f(r.pos[fSequence]), 1<<32-1)
@@ -706,6 +725,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev))
 	}
 	rw.connector = f(r.pos[fConnector])
+	rw.sameConnector = prev && r.memo.same(fs, r.pos[fConnector])
 	if r.logType == LogTypeUnknown {
 		r.logType = LogTypeSend
 		if bytes.IndexByte(rw.connector, '\\') > 0 {
@@ -724,14 +744,24 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	// Only kept rows get warnings: a warning says what a kept row lacks.
 	var bad bool
 	if p := r.pos[fLocal]; p >= 0 {
-		if rw.local, bad = r.local.parse(f(p)); bad {
+		if prev && r.memo.same(fs, p) {
+			rw.local, bad = &r.local.ep, r.local.bad
+		} else {
+			rw.local, bad = r.local.parse(f(p))
+		}
+		if bad {
 			r.warnEndpoint("local-endpoint", f(p))
 		}
 	} else {
 		rw.local = &nullEndpoint
 	}
 	if p := r.pos[fRemote]; p >= 0 {
-		if rw.remote, bad = r.remote.parse(f(p)); bad {
+		if prev && r.memo.same(fs, p) {
+			rw.remote, bad = &r.remote.ep, r.remote.bad
+		} else {
+			rw.remote, bad = r.remote.parse(f(p))
+		}
+		if bad {
 			r.warnEndpoint("remote-endpoint", f(p))
 		}
 	} else {
@@ -752,6 +782,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	}
 	r.stats.RowsEmitted++
 	r.b.add(&rw, r.cfg.batchRows)
+	r.prevFull, r.prevTS, r.prevSession = true, rw.ts, rw.session
 	return nil
 }
 

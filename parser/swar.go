@@ -53,16 +53,41 @@ const memoWords = 16
 // (a millisecond, a sequence number), leaves the split exactly where it was:
 // such words are compared instead of scanned, and the spans of the fields
 // they hold are already in place.
+//
+// It also says which fields of the line just split are byte for byte those
+// of the line before (same): the Reader then takes their values from the
+// row before instead of comparing them with its caches.
 type splitMemo struct {
 	n     int // words remembered; 0 when spans no longer hold the last line's
 	words [memoWords]uint64
 	nf    [memoWords]int32
 	start [memoWords]int32
+
+	// Of the line just split: sameFields is how many of its first fields
+	// lie in the words compared with the line before, and diff marks the
+	// words of those (bit w for word w) that differed from it.
+	sameFields int32
+	diff       uint32
 }
 
 // forget is called when spans is written by anything but split, or given
 // up for another.
-func (m *splitMemo) forget() { m.n = 0 }
+func (m *splitMemo) forget() { m.n, m.sameFields = 0, 0 }
+
+// same says whether field k of the line just split, in spans, is byte for
+// byte field k of the line split before it.
+func (m *splitMemo) same(spans []span, k int) bool {
+	if k >= int(m.sameFields) {
+		return false
+	}
+	s := spans[k]
+	if s.start == s.end {
+		return true // both empty: the field's place is the same
+	}
+	first, last := uint(s.start)>>3, uint(s.end-1)>>3
+	// The bits of words first to last; last < memoWords.
+	return m.diff&(2<<last-1<<first) == 0
+}
 
 // split is splitFast, starting where the remembered words of the last line,
 // split into the same spans, stop matching. spans must hold what the last
@@ -72,7 +97,7 @@ func (m *splitMemo) split(line []byte, spans []span) (int, bool) {
 	// a defer costs its set-up on every row.
 	nf, ok := m.splitWords(line, spans)
 	if !ok {
-		m.n = 0 // spans were overwritten in part
+		m.forget() // spans were overwritten in part
 	}
 	return nf, ok
 }
@@ -87,6 +112,7 @@ func (m *splitMemo) splitWords(line []byte, spans []span) (nfields int, ok bool)
 	n, nf, limit := len(line), 0, len(spans)
 	start, closeAt, state := 0, 0, plain
 	i, w := 0, 0
+	var diff uint32
 	for known := min(m.n, n/8); w < known; w++ {
 		x := binary.LittleEndian.Uint64(line[8*w : 8*w+8])
 		if x == m.words[w] {
@@ -97,9 +123,15 @@ func (m *splitMemo) splitWords(line []byte, spans []span) (nfields int, ok bool)
 			zeroBytes(x^(ones*',')) != zeroBytes(was^(ones*',')) {
 			break
 		}
+		// Remembered as this line's, so that the next line is compared
+		// with this one: same means the line before.
+		m.words[w] = x
+		diff |= 1 << w
 	}
+	m.sameFields, m.diff = 0, diff
 	if w > 0 {
 		nf, start, i = int(m.nf[w-1]), int(m.start[w-1]), 8*w
+		m.sameFields = int32(nf)
 	}
 	m.n = w
 	recording := true  // the words split so far are all remembered
