@@ -274,6 +274,20 @@ func parseUint(b []byte, max uint64) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
+	if len(b) <= 19 {
+		// 19 digits fit in a uint64 (10^19 - 1 < 2^64): no overflow test
+		// per digit, whose division costs more than the rest of the row's
+		// sequence-number.
+		var v uint64
+		for _, c := range b {
+			c -= '0'
+			if c > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(c)
+		}
+		return v, v <= max
+	}
 	var v uint64
 	for _, c := range b {
 		c -= '0'
