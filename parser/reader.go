@@ -195,10 +195,10 @@ type Reader struct {
 	joined  []byte    // the careful path's fields, end to end
 
 	// ahead is what br had buffered after the last line ReadSlice returned,
-	// and aheadPos how much of it readLine has returned since (an offset:
-	// it changes on every row, and storing a slice in the heap would cost a
-	// write barrier while the collector runs). It is given back to br
-	// (Discard) before br is read again.
+	// and aheadPos how much of it readLine and splitNext have taken since
+	// (an offset: it changes on every row, and storing a slice in the heap
+	// would cost a write barrier while the collector runs). It is given
+	// back to br (Discard) before br is read again.
 	ahead    []byte
 	aheadPos int
 
@@ -329,6 +329,22 @@ func (r *Reader) Next() bool {
 		return false
 	}
 	for r.b.n < r.cfg.batchRows && r.b.bytesHeld() < maxBatchBytes {
+		if !r.cfg.noMemo {
+			// The common case: a row already in the read buffer, found
+			// and split in one pass; what splitNext declines takes the
+			// line-by-line path below.
+			if line, took, nf, ok := r.memo.splitNext(r.ahead[r.aheadPos:], r.spans); ok {
+				r.aheadPos += took
+				r.stats.Bytes += int64(took)
+				r.lineNo++
+				r.stats.Lines++
+				r.stats.RowsRead++
+				if err := r.parseFields(line, r.spans[:nf]); err != nil {
+					r.reject(0, err)
+				}
+				continue
+			}
+		}
 		line, terminated, err := r.readLine()
 		if r.cfg.holdTail && !terminated && err == io.EOF && len(line) > 0 {
 			// The writer is still on this line: leave it for the next run.

@@ -248,3 +248,91 @@ func TestSameFieldsAsRowBefore(t *testing.T) {
 		}
 	}
 }
+
+// checkSplitNext walks buf as the Reader does with lines already in its
+// read buffer: splitNext on what is left, one memo throughout. Each line it
+// takes must be the line up to the first '\n', one '\r' before it cut off,
+// split as splitFast splits that line alone; it must decline a line
+// splitFast declines, a blank or header line, and a last line without '\n'.
+// It returns how many lines splitNext took.
+func checkSplitNext(t *testing.T, buf []byte, limit int) (took int) {
+	t.Helper()
+	var m splitMemo
+	spans := make([]span, limit)
+	fresh := make([]span, limit)
+	for pos, n := 0, 1; pos < len(buf); n++ {
+		rest := buf[pos:]
+		end := bytes.IndexByte(rest, '\n')
+		var stripped []byte
+		if end >= 0 {
+			stripped = bytes.TrimSuffix(rest[:end], []byte("\r"))
+		}
+		alone := bytes.Clone(stripped)
+		want, wantOK := splitFast(alone, fresh)
+		special := len(stripped) == 0 || stripped[0] == '#' || stripped[0] == '\r' || bytes.HasPrefix(stripped, bom)
+		in := bytes.Clone(rest)
+		line, used, got, ok := m.splitNext(in, spans)
+		switch {
+		case end < 0 || special:
+			if ok {
+				t.Fatalf("line %d %q: splitNext took it", n, rest[:max(end+1, 0)])
+			}
+		case ok != wantOK:
+			t.Fatalf("line %d %q: splitNext %v, splitFast %v", n, stripped, ok, wantOK)
+		case ok:
+			if used != end+1 || len(line) != len(stripped) || got != want {
+				t.Fatalf("line %d %q: splitNext took %d bytes, %d fields; want %d, %d", n, stripped, used, got, end+1, want)
+			}
+			for i := range got {
+				if g, w := line[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]; !bytes.Equal(g, w) {
+					t.Fatalf("line %d %q field %d: splitNext %q, splitFast %q", n, stripped, i, g, w)
+				}
+			}
+			took++
+		}
+		if end < 0 {
+			break
+		}
+		pos += end + 1
+	}
+	return took
+}
+
+// TestSplitNext splits lines where they lie in a read buffer, with what
+// follows their '\n' in the same word: every line of TestSplitFast and
+// TestSplitMemo's kind, ended by "\n", "\r\n" or nothing, followed by
+// bytes the split would stop at, at every length mod 8.
+func TestSplitNext(t *testing.T) {
+	lines := []string{
+		"a,b,c", ",,", "abc", "",
+		"2026-11-02T00:00:00.000Z,EX01\\Default Frontend EX01,08DE1A30098945F8,0,10.0.0.1:25,10.0.0.2:4000,+,,",
+		`x,"TLS protocol SP_PROT_TLS1_2_SERVER, bulk",y`, `a,"b,c"`, `"a,b",c`, `a,"say ""hi"", then go",b`,
+		`"""",""""""`, `a,"",b`, `a,b"c,d`, `a,"bc`, `a,"b"c,d`, `a,"b"""`, `a, "b"`,
+		"a,\x00,b", "a,é,b", "abc\xac,def,ghi,jklmnopqrstu", "a,\"x\x00y,\",b,jklmnopqrstu",
+		"a,b,jklmnopqrstu\xff", "a\tb,c\td", "a,b\rc", "a,b\r", `a,"b"` + "\r", `a,"b` + "\r\"",
+		"#Fields: a,b", "\xef\xbb\xbfa,b", "\ra,b", "a,\"b\nc\",d",
+	}
+	follow := []string{"", "x,y", "\xff", "\x00", `"`, ",", "\n", "\xff\n", "\r\n"}
+	taken := 0
+	for _, l := range lines {
+		for pad := range 9 {
+			line := strings.Repeat("p", pad) + l
+			for _, end := range []string{"\n", "\r\n", ""} {
+				for _, f := range follow {
+					taken += checkSplitNext(t, []byte(line+end+f), maxFields)
+					taken += checkSplitNext(t, []byte(line+end+f), 3)
+				}
+			}
+		}
+	}
+	// Rows in turn, as the memo sees them, each line's end in every place
+	// of a word.
+	var all []byte
+	for _, l := range benchRows()[:2000] {
+		all = append(all, l...)
+		all = append(all, "\r\n"[1-len(l)%2:]...) // "\n" or "\r\n"
+	}
+	if n := checkSplitNext(t, all, 9); n < 1900 || taken == 0 {
+		t.Fatalf("splitNext took %d of 2,000 rows, %d of the lines above", n, taken)
+	}
+}
