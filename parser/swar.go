@@ -86,13 +86,13 @@ func (m *splitMemo) same(spans []span, k int) bool {
 	if k >= int(m.sameFields) {
 		return false
 	}
+	// The bits of the words from the one holding the field's first byte
+	// to the one before past (an empty field: none, or the word it is in).
+	// Both are at most memoWords; the masks tell the compiler the shifts
+	// are smaller than 32, so it adds no test for larger ones.
 	s := spans[k]
-	if s.start == s.end {
-		return true // both empty: the field's place is the same
-	}
-	first, last := uint(s.start)>>3, uint(s.end-1)>>3
-	// The bits of words first to last; last < memoWords.
-	return m.diff&(2<<last-1<<first) == 0
+	first, past := uint(s.start)>>3&15, uint(s.end+7)>>3&31
+	return m.diff&(1<<past-1<<first) == 0
 }
 
 // split is splitFast, starting where the remembered words of the last line,
