@@ -696,6 +696,12 @@ func (r *Reader) parseRow(line []byte) (int, error) {
 // appends it to the batch.
 func (r *Reader) parseFields(line []byte, fs []span) error {
 	f := func(i int) []byte { return line[fs[i].start:fs[i].end] }
+	// Fields as in the row before, byte for byte, have its values; their
+	// caches (times, sessions, local, remote, the batch's connector) were
+	// last given that row's fields. Cleared before any return: a row
+	// rejected here is the row before of the next.
+	prev := r.prevFull
+	r.prevFull = false
 	if r.foreign != "" {
 		return fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, r.foreign)
 	}
@@ -710,11 +716,6 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	}
 	var rw row // on the stack: no write barriers
 	rw.line = r.lineNo
-	// Fields as in the row before, byte for byte, have its values; their
-	// caches (times, sessions, local, remote, the batch's connector) were
-	// last given that row's fields.
-	prev := r.prevFull
-	r.prevFull = false
 	var ok bool
 	if prev && r.memo.same(fs, r.pos[fDateTime]) {
 		rw.ts = r.prevTS

@@ -210,8 +210,9 @@ func TestSplitMemoSameRecords(t *testing.T) {
 
 // TestSameFieldsAsRowBefore reads rows whose fields repeat the row
 // before's, with everything between them that could make the row before's
-// values wrong for the next: a row rejected half parsed, a row outside the
-// time range, a #Log-type header that changes what the connector-id means,
+// values wrong for the next: a row rejected half parsed, a row split but
+// rejected for its field count, a row outside the time range, a #Log-type
+// header that changes what the connector-id means,
 // a bad endpoint (warned on every row), a batch boundary after every row.
 // Reused or parsed again, the records and problems must be the same.
 func TestSameFieldsAsRowBefore(t *testing.T) {
@@ -224,6 +225,8 @@ func TestSameFieldsAsRowBefore(t *testing.T) {
 		row("326", "1", "10.20.0.12:25", ">,220 ready,") +
 		row("326", "x", "10.20.0.12:25", "<,EHLO x,") + // rejected after its date-time and session-id
 		row("326", "2", "10.20.0.12:25", "<,EHLO x,") +
+		"2026-11-02T22:00:01.999Z,EX02\\Default\r\n" + // split, and rejected for its field count
+		"2026-11-02T22:00:01.999Z,EX02\\Default Frontend EX02,08DE1A2067608371,2,10.20.0.12:25,52.103.140.97:20348,<,EHLO x,\r\n" +
 		row("327", "3", "x.x.x.x:25", "<,EHLO x,") + // a bad endpoint, twice
 		row("327", "4", "x.x.x.x:25", ">,250 ok,") +
 		row("900", "5", "10.20.0.12:25", ">,250 ok,") + // outside the range below
@@ -240,7 +243,7 @@ func TestSameFieldsAsRowBefore(t *testing.T) {
 	} {
 		with := readAll(t, strings.NewReader(in), "same.log", opts...)
 		without := readAll(t, strings.NewReader(in), "same.log", append(opts, withoutMemo())...)
-		if len(with.Rows) < 7 || len(with.Problems) != 3 {
+		if len(with.Rows) < 7 || len(with.Problems) != 4 {
 			t.Fatalf("only %d rows, %d problems: %+v", len(with.Rows), len(with.Problems), with)
 		}
 		if !reflect.DeepEqual(with, without) {
