@@ -46,6 +46,8 @@ type batch struct {
 	// that a Reader per file costs no allocation; batches with more
 	// connectors look the others into on every row.
 	serverOf [16]int32
+	// lastServer is the server id of the last row added (-1: null).
+	lastServer int32
 }
 
 // The fixed-width columns, in slabs order, and their widths.
@@ -233,12 +235,16 @@ type row struct {
 	// serverInConnector says a receive row: its server is connector's text
 	// before the backslash, when there is one, and server otherwise.
 	serverInConnector bool
-	session           uint64
-	seq               uint32
-	local             *endpoint
-	remote            *endpoint
-	event             int8 // -1: empty
-	data, ctxt        []byte
+	// sameConnector says connector is the text of the row before, and
+	// both rows' server is found the same way: when the row before is in
+	// this batch, this row has its connector and server ids.
+	sameConnector bool
+	session       uint64
+	seq           uint32
+	local         *endpoint
+	remote        *endpoint
+	event         int8 // -1: empty
+	data, ctxt    []byte
 }
 
 // add appends r; maxRows bounds the batch (the Reader never adds past it).
@@ -254,15 +260,20 @@ func (b *batch) add(r *row, maxRows int) {
 	b.line[i] = r.line
 	b.logType[i] = int8(r.logType) - 1
 	b.ts[i] = r.ts
-	conn := b.connectors.id(r.connector)
-	b.connector[i] = conn
-	server := int32(-1)
-	switch {
-	case r.serverInConnector:
-		server = b.serverOfConnector(conn, r)
-	case r.server != nil:
-		server = b.servers.id(r.server)
+	var conn, server int32
+	if r.sameConnector && i > 0 {
+		conn, server = b.connector[i-1], b.lastServer
+	} else {
+		conn, server = b.connectors.id(r.connector), -1
+		switch {
+		case r.serverInConnector:
+			server = b.serverOfConnector(conn, r)
+		case r.server != nil:
+			server = b.servers.id(r.server)
+		}
 	}
+	b.connector[i] = conn
+	b.lastServer = server
 	b.server[i] = max(server, 0)
 	b.valid[validServer].set(i, server >= 0)
 	b.session[i] = r.session

@@ -269,7 +269,12 @@ func (c *sessionCache) parse(b []byte) (uint64, bool) {
 	return id, ok
 }
 
-// parseUint parses a decimal no larger than max.
+// parseUint parses a decimal of up to 20 digits no larger than max, which
+// is below 10^19. It tests for overflow once, at the end, not per digit with
+// a division that cost more than the rest of a row's sequence-number: 19
+// digits fit in a uint64 (10^19 - 1 < 2^64), and 20 digits are at most max
+// only after a leading zero (they may wrap otherwise, but are then 10^19 or
+// more, above max).
 func parseUint(b []byte, max uint64) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
@@ -280,12 +285,9 @@ func parseUint(b []byte, max uint64) (uint64, bool) {
 		if c > 9 {
 			return 0, false
 		}
-		if v > (max-uint64(c))/10 {
-			return 0, false
-		}
 		v = v*10 + uint64(c)
 	}
-	return v, true
+	return v, v <= max && (len(b) < 20 || b[0] == '0')
 }
 
 // endpoint is a parsed "ip:port"; the zero value is null.

@@ -195,10 +195,10 @@ type Reader struct {
 	joined  []byte    // the careful path's fields, end to end
 
 	// ahead is what br had buffered after the last line ReadSlice returned,
-	// and aheadPos how much of it readLine has returned since (an offset:
-	// it changes on every row, and storing a slice in the heap would cost a
-	// write barrier while the collector runs). It is given back to br
-	// (Discard) before br is read again.
+	// and aheadPos how much of it readLine and splitNext have taken since
+	// (an offset: it changes on every row, and storing a slice in the heap
+	// would cost a write barrier while the collector runs). It is given
+	// back to br (Discard) before br is read again.
 	ahead    []byte
 	aheadPos int
 
@@ -213,6 +213,15 @@ type Reader struct {
 	local      endpointCache
 	remote     endpointCache
 	serverHint []byte
+
+	// prevFull says the last row parseFields was given was parsed whole
+	// and added to a batch, with its values below: a field the split memo
+	// finds byte for byte as in that row (splitMemo.same) takes its value
+	// from there. Header lines clear it (#Log-type changes what a
+	// connector-id means).
+	prevFull    bool
+	prevTS      int64
+	prevSession uint64
 
 	warnedLine  int64    // the last line a warning was given for, to count rows warned once
 	missingCols []string // known columns some #Fields lacked
@@ -320,6 +329,22 @@ func (r *Reader) Next() bool {
 		return false
 	}
 	for r.b.n < r.cfg.batchRows && r.b.bytesHeld() < maxBatchBytes {
+		if !r.cfg.noMemo {
+			// The common case: a row already in the read buffer, found
+			// and split in one pass; what splitNext declines takes the
+			// line-by-line path below.
+			if line, took, nf, ok := r.memo.splitNext(r.ahead[r.aheadPos:], r.spans); ok {
+				r.aheadPos += took
+				r.stats.Bytes += int64(took)
+				r.lineNo++
+				r.stats.Lines++
+				r.stats.RowsRead++
+				if err := r.parseFields(line, r.spans[:nf]); err != nil {
+					r.reject(0, err)
+				}
+				continue
+			}
+		}
 		line, terminated, err := r.readLine()
 		if r.cfg.holdTail && !terminated && err == io.EOF && len(line) > 0 {
 			// The writer is still on this line: leave it for the next run.
@@ -542,6 +567,7 @@ func (r *Reader) careful(line []byte, terminated, damaged bool) {
 
 // header applies one '#' line.
 func (r *Reader) header(line []byte) {
+	r.prevFull = false
 	name, value, ok := headerLine(line)
 	if !ok {
 		return
@@ -670,6 +696,12 @@ func (r *Reader) parseRow(line []byte) (int, error) {
 // appends it to the batch.
 func (r *Reader) parseFields(line []byte, fs []span) error {
 	f := func(i int) []byte { return line[fs[i].start:fs[i].end] }
+	// Fields as in the row before, byte for byte, have its values; their
+	// caches (times, sessions, local, remote, the batch's connector) were
+	// last given that row's fields. Cleared before any return: a row
+	// rejected here is the row before of the next.
+	prev := r.prevFull
+	r.prevFull = false
 	if r.foreign != "" {
 		return fmt.Errorf("%w: #Log-type is %q", ErrNotProtocolLog, r.foreign)
 	}
@@ -685,10 +717,14 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	var rw row // on the stack: no write barriers
 	rw.line = r.lineNo
 	var ok bool
-	if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
+	if prev && r.memo.same(fs, r.pos[fDateTime]) {
+		rw.ts = r.prevTS
+	} else if rw.ts, ok = r.times.parse(f(r.pos[fDateTime])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadTimestamp, clip(f(r.pos[fDateTime])))
 	}
-	if rw.session, ok = r.sessions.parse(f(r.pos[fSession])); !ok {
+	if prev && r.memo.same(fs, r.pos[fSession]) {
+		rw.session = r.prevSession
+	} else if rw.session, ok = r.sessions.parse(f(r.pos[fSession])); !ok {
 		return fmt.Errorf("%w: %q", ErrBadSessionID, clip(f(r.pos[fSession])))
 	}
 	seq, ok := parseUint(f(r.pos[fSequence]), 1<<32-1)
@@ -706,6 +742,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 		return fmt.Errorf("%w: %q", ErrBadEvent, clip(ev))
 	}
 	rw.connector = f(r.pos[fConnector])
+	rw.sameConnector = prev && r.memo.same(fs, r.pos[fConnector])
 	if r.logType == LogTypeUnknown {
 		r.logType = LogTypeSend
 		if bytes.IndexByte(rw.connector, '\\') > 0 {
@@ -724,14 +761,24 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	// Only kept rows get warnings: a warning says what a kept row lacks.
 	var bad bool
 	if p := r.pos[fLocal]; p >= 0 {
-		if rw.local, bad = r.local.parse(f(p)); bad {
+		if prev && r.memo.same(fs, p) {
+			rw.local, bad = &r.local.ep, r.local.bad
+		} else {
+			rw.local, bad = r.local.parse(f(p))
+		}
+		if bad {
 			r.warnEndpoint("local-endpoint", f(p))
 		}
 	} else {
 		rw.local = &nullEndpoint
 	}
 	if p := r.pos[fRemote]; p >= 0 {
-		if rw.remote, bad = r.remote.parse(f(p)); bad {
+		if prev && r.memo.same(fs, p) {
+			rw.remote, bad = &r.remote.ep, r.remote.bad
+		} else {
+			rw.remote, bad = r.remote.parse(f(p))
+		}
+		if bad {
 			r.warnEndpoint("remote-endpoint", f(p))
 		}
 	} else {
@@ -752,6 +799,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	}
 	r.stats.RowsEmitted++
 	r.b.add(&rw, r.cfg.batchRows)
+	r.prevFull, r.prevTS, r.prevSession = true, rw.ts, rw.session
 	return nil
 }
 

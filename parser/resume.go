@@ -30,8 +30,9 @@ func WithHoldTail() Option { return func(c *config) { c.holdTail = true } }
 func withFinal() Option { return func(c *config) { c.final = true } }
 
 // withoutMemo makes the Reader split every row as if it were the first
-// (splitMemo forgotten before each): tests compare its records with the
-// memo's, which must be the same.
+// (splitMemo forgotten before each), each line found by a search of its
+// own (no splitNext), and no field taken from the row before: tests compare
+// its records with the fast paths', which must be the same.
 func withoutMemo() Option { return func(c *config) { c.noMemo = true } }
 
 // ResumePoint says where the next run over the same file should start.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkSplitFast compares splitFast with splitLine, which returned want
@@ -81,11 +82,14 @@ func TestSplitFast(t *testing.T) {
 // checkSplitMemo splits lines in turn with one splitMemo and one spans, as
 // the Reader does, and checks each split against splitFast's of the line
 // alone: what the memo skips must never change a result.
-func checkSplitMemo(t *testing.T, lines [][]byte, limit int) {
+// It also checks that a field the memo calls the same as the line before's
+// (splitMemo.same) is, and returns how many it called the same.
+func checkSplitMemo(t *testing.T, lines [][]byte, limit int) (same int) {
 	t.Helper()
 	var m splitMemo
 	spans := make([]span, limit)
 	fresh := make([]span, limit)
+	var before [][]byte // the fields of the line before, when it was split
 	for n, line := range lines {
 		alone := bytes.Clone(line)
 		want, wantOK := splitFast(alone, fresh)
@@ -95,14 +99,26 @@ func checkSplitMemo(t *testing.T, lines [][]byte, limit int) {
 			t.Fatalf("line %d %q: memo %d %v, alone %d %v", n+1, line, got, ok, want, wantOK)
 		}
 		if !ok {
+			before = nil
 			continue
 		}
+		var fields [][]byte
 		for i := range got {
-			if g, w := in[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]; !bytes.Equal(g, w) {
+			g, w := in[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]
+			if !bytes.Equal(g, w) {
 				t.Fatalf("line %d %q field %d: memo %q, alone %q", n+1, line, i, g, w)
 			}
+			if m.same(spans, i) {
+				if i >= len(before) || !bytes.Equal(g, before[i]) {
+					t.Fatalf("line %d %q field %d %q: the memo says it is the line before's, which was %q", n+1, line, i, g, before)
+				}
+				same++
+			}
+			fields = append(fields, g)
 		}
+		before = fields
 	}
+	return same
 }
 
 // TestSplitMemo runs rows that share their start in every way the memo must
@@ -134,8 +150,9 @@ func TestSplitMemo(t *testing.T) {
 		[]byte(strings.Replace(string(row("19", "<,EHLO x,")), "EX02\\Default", "EX02,Default", 1)),
 		row("20", "<,EHLO x,"),
 	}
-	checkSplitMemo(t, lines, 9)
-	checkSplitMemo(t, lines, maxFields)
+	if checkSplitMemo(t, lines, 9) == 0 || checkSplitMemo(t, lines, maxFields) == 0 {
+		t.Error("no field found the same as the line before's")
+	}
 	var afterGood [][]byte // each after a good row the memo remembers
 	for _, l := range lines {
 		afterGood = append(afterGood, row("9", "<,EHLO x,"), l)
@@ -188,5 +205,137 @@ func TestSplitMemoSameRecords(t *testing.T) {
 			}
 			t.Fatalf("batch %d: the memo changed the result", batch)
 		}
+	}
+}
+
+// TestSameFieldsAsRowBefore reads rows whose fields repeat the row
+// before's, with everything between them that could make the row before's
+// values wrong for the next: a row rejected half parsed, a row split but
+// rejected for its field count, a row outside the time range, a #Log-type
+// header that changes what the connector-id means,
+// a bad endpoint (warned on every row), a batch boundary after every row.
+// Reused or parsed again, the records and problems must be the same.
+func TestSameFieldsAsRowBefore(t *testing.T) {
+	row := func(ms, seq, local, rest string) string {
+		return fmt.Sprintf("2026-11-02T22:00:01.%sZ,EX02\\Default Frontend EX02,08DE1A2067608371,%s,%s,52.103.140.97:20348,%s\r\n", ms, seq, local, rest)
+	}
+	in := "#Log-type: SMTP Receive Protocol Log\r\n" +
+		"#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n" +
+		row("326", "0", "10.20.0.12:25", "+,,") +
+		row("326", "1", "10.20.0.12:25", ">,220 ready,") +
+		row("326", "x", "10.20.0.12:25", "<,EHLO x,") + // rejected after its date-time and session-id
+		row("326", "2", "10.20.0.12:25", "<,EHLO x,") +
+		"2026-11-02T22:00:01.999Z,EX02\\Default\r\n" + // split, and rejected for its field count
+		"2026-11-02T22:00:01.999Z,EX02\\Default Frontend EX02,08DE1A2067608371,2,10.20.0.12:25,52.103.140.97:20348,<,EHLO x,\r\n" +
+		row("327", "3", "x.x.x.x:25", "<,EHLO x,") + // a bad endpoint, twice
+		row("327", "4", "x.x.x.x:25", ">,250 ok,") +
+		row("900", "5", "10.20.0.12:25", ">,250 ok,") + // outside the range below
+		row("900", "6", "10.20.0.12:25", ">,250 ok,") +
+		"#Log-type: SMTP Send Protocol Log\r\n" +
+		row("328", "7", "10.20.0.12:25", ">,250 ok,") + // the same connector-id, a send log's now
+		row("328", "8", "10.20.0.12:25", ">,250 ok,")
+	since := time.Date(2026, 11, 2, 22, 0, 1, 0, time.UTC)
+	for _, opts := range [][]Option{
+		{WithBatchRows(1000)},
+		{WithBatchRows(1)},
+		{WithBatchRows(2), WithServer("EX09")},
+		{WithTimeRange(since, since.Add(900*time.Millisecond))},
+	} {
+		with := readAll(t, strings.NewReader(in), "same.log", opts...)
+		without := readAll(t, strings.NewReader(in), "same.log", append(opts, withoutMemo())...)
+		if len(with.Rows) < 7 || len(with.Problems) != 4 {
+			t.Fatalf("only %d rows, %d problems: %+v", len(with.Rows), len(with.Problems), with)
+		}
+		if !reflect.DeepEqual(with, without) {
+			t.Errorf("reusing the row before's values changed the result:\n%+v\n%+v", with, without)
+		}
+	}
+}
+
+// checkSplitNext walks buf as the Reader does with lines already in its
+// read buffer: splitNext on what is left, one memo throughout. Each line it
+// takes must be the line up to the first '\n', one '\r' before it cut off,
+// split as splitFast splits that line alone; it must decline a line
+// splitFast declines, a blank or header line, and a last line without '\n'.
+// It returns how many lines splitNext took.
+func checkSplitNext(t *testing.T, buf []byte, limit int) (took int) {
+	t.Helper()
+	var m splitMemo
+	spans := make([]span, limit)
+	fresh := make([]span, limit)
+	for pos, n := 0, 1; pos < len(buf); n++ {
+		rest := buf[pos:]
+		end := bytes.IndexByte(rest, '\n')
+		var stripped []byte
+		if end >= 0 {
+			stripped = bytes.TrimSuffix(rest[:end], []byte("\r"))
+		}
+		alone := bytes.Clone(stripped)
+		want, wantOK := splitFast(alone, fresh)
+		special := len(stripped) == 0 || stripped[0] == '#' || stripped[0] == '\r' || bytes.HasPrefix(stripped, bom)
+		in := bytes.Clone(rest)
+		line, used, got, ok := m.splitNext(in, spans)
+		switch {
+		case end < 0 || special:
+			if ok {
+				t.Fatalf("line %d %q: splitNext took it", n, rest[:max(end+1, 0)])
+			}
+		case ok != wantOK:
+			t.Fatalf("line %d %q: splitNext %v, splitFast %v", n, stripped, ok, wantOK)
+		case ok:
+			if used != end+1 || len(line) != len(stripped) || got != want {
+				t.Fatalf("line %d %q: splitNext took %d bytes, %d fields; want %d, %d", n, stripped, used, got, end+1, want)
+			}
+			for i := range got {
+				if g, w := line[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]; !bytes.Equal(g, w) {
+					t.Fatalf("line %d %q field %d: splitNext %q, splitFast %q", n, stripped, i, g, w)
+				}
+			}
+			took++
+		}
+		if end < 0 {
+			break
+		}
+		pos += end + 1
+	}
+	return took
+}
+
+// TestSplitNext splits lines where they lie in a read buffer, with what
+// follows their '\n' in the same word: every line of TestSplitFast and
+// TestSplitMemo's kind, ended by "\n", "\r\n" or nothing, followed by
+// bytes the split would stop at, at every length mod 8.
+func TestSplitNext(t *testing.T) {
+	lines := []string{
+		"a,b,c", ",,", "abc", "",
+		"2026-11-02T00:00:00.000Z,EX01\\Default Frontend EX01,08DE1A30098945F8,0,10.0.0.1:25,10.0.0.2:4000,+,,",
+		`x,"TLS protocol SP_PROT_TLS1_2_SERVER, bulk",y`, `a,"b,c"`, `"a,b",c`, `a,"say ""hi"", then go",b`,
+		`"""",""""""`, `a,"",b`, `a,b"c,d`, `a,"bc`, `a,"b"c,d`, `a,"b"""`, `a, "b"`,
+		"a,\x00,b", "a,é,b", "abc\xac,def,ghi,jklmnopqrstu", "a,\"x\x00y,\",b,jklmnopqrstu",
+		"a,b,jklmnopqrstu\xff", "a\tb,c\td", "a,b\rc", "a,b\r", `a,"b"` + "\r", `a,"b` + "\r\"",
+		"#Fields: a,b", "\xef\xbb\xbfa,b", "\ra,b", "a,\"b\nc\",d",
+	}
+	follow := []string{"", "x,y", "\xff", "\x00", `"`, ",", "\n", "\xff\n", "\r\n"}
+	taken := 0
+	for _, l := range lines {
+		for pad := range 9 {
+			line := strings.Repeat("p", pad) + l
+			for _, end := range []string{"\n", "\r\n", ""} {
+				for _, f := range follow {
+					taken += checkSplitNext(t, []byte(line+end+f), maxFields)
+					taken += checkSplitNext(t, []byte(line+end+f), 3)
+				}
+			}
+		}
+	}
+	// Rows in turn, as the memo sees them, each line's end in every place
+	// of a word.
+	var all []byte
+	for _, l := range benchRows()[:2000] {
+		all = append(all, l...)
+		all = append(all, "\r\n"[1-len(l)%2:]...) // "\n" or "\r\n"
+	}
+	if n := checkSplitNext(t, all, 9); n < 1900 || taken == 0 {
+		t.Fatalf("splitNext took %d of 2,000 rows, %d of the lines above", n, taken)
 	}
 }
