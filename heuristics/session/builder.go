@@ -876,6 +876,7 @@ func (b *Builder) newest() int64 {
 type emitScratch struct {
 	pending commandQueue
 	tls     map[string]tlsNamePair // tlsNames's
+	certs   map[string]Certificate // combinedCert's
 	// Sessions given back once their consumer was done with them
 	// (LendText), made again for the next ones: a Session is 720 bytes,
 	// a quarter of all a scan allocated.
