@@ -542,24 +542,37 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 	var curKey fragKey
 	var cur *fragment
 	for i := range n {
-		var server uint32
-		if servers.IsValid(i) {
-			server = serverIDs[serverIdx[i]]
-		}
-		file := fileIDs[fileIdx[i]]
-		k := fragKey{sessKey: sessKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}, file: file}
-		if remoteIP.IsValid(i) {
-			k.remote = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i))
-		} else if st, ok := p.files[fileSess{k.sessKey, file}.mapKey()]; ok {
-			k.remote = st.remote // no endpoint logged: the latest session of this id in this file
-		}
-		if cur == nil || k != curKey {
-			curKey = k
-			cur = p.open.get(k)
-			if cur == nil {
-				cur = b.openFragment(p, k, connIDs[connIdx[i]], lines[i])
+		// Nine rows in ten continue the session of the row before: the
+		// same columns of the key, as logged (dictionary indices stand for
+		// one value each in a record). Then the row's key is curKey, and
+		// cur, unless that session just ended, is its fragment: the key is
+		// made, and looked up, only for a row of another session. A row
+		// without a remote endpoint takes it from the builder's state,
+		// which the row before may have changed: it is never the same here.
+		same := cur != nil && i > 0 && sids[i] == sids[i-1] && fileIdx[i] == fileIdx[i-1] && serverIdx[i] == serverIdx[i-1] &&
+			logTypes[i] == logTypes[i-1] && servers.IsValid(i) == servers.IsValid(i-1) && remoteIP.IsValid(i) && remoteIP.IsValid(i-1) &&
+			remotePort.Value(i) == remotePort.Value(i-1) && [16]byte(remoteIP.Value(i)) == [16]byte(remoteIP.Value(i-1))
+		if !same {
+			file := fileIDs[fileIdx[i]]
+			var server uint32
+			if servers.IsValid(i) {
+				server = serverIDs[serverIdx[i]]
+			}
+			k := fragKey{sessKey: sessKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}, file: file}
+			if remoteIP.IsValid(i) {
+				k.remote = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i))
+			} else if st, ok := p.files[fileSess{k.sessKey, file}.mapKey()]; ok {
+				k.remote = st.remote // no endpoint logged: the latest session of this id in this file
+			}
+			if cur == nil || k != curKey {
+				curKey = k
+				cur = p.open.get(k)
+				if cur == nil {
+					cur = b.openFragment(p, k, connIDs[connIdx[i]], lines[i])
+				}
 			}
 		}
+		file := curKey.file
 		seq := seqs[i]
 		var ev byte
 		if events.IsValid(i) {
@@ -603,7 +616,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		case len(cur.rows) >= MaxSessionRows || len(cur.buf) >= MaxSessionBytes:
 			b.stats.Split.Add(1)
 			ref := Ref{File: b.names.name(file), Line: lines[i]}
-			b.example(&b.splitAt, ref, fmt.Sprintf("%s (session %016X)", ref, k.id))
+			b.example(&b.splitAt, ref, fmt.Sprintf("%s (session %016X)", ref, curKey.id))
 			b.finish(p, curKey, cur)
 			cur = nil
 		}

@@ -492,3 +492,45 @@ func TestFailedAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestSameKeyAsRowBefore: a row whose key columns are those of the row
+// before joins the same fragment without its key being made (Add's fast
+// path). Rows that differ from the row before in one key column only (the
+// session-id, the remote address, the remote port, a remote endpoint not
+// logged, even after the all-zero address [::]:0) give the same sessions in
+// one record as one row per record, where every row's key is made.
+func TestSameKeyAsRowBefore(t *testing.T) {
+	c := `EX01\Default Frontend EX01`
+	line := func(id string, seq int, remote, entry string) string {
+		return fmt.Sprintf("2026-11-02T10:00:00.%03dZ,%s,%s,%d,10.0.0.11:25,%s,%s\r\n", seq, c, id, seq, remote, entry)
+	}
+	text := recvHeader +
+		line("20", 0, "", "+,,") + // no endpoint yet: taken over by the next row's
+		line("20", 1, "203.0.113.1:1", "<,EHLO a.example,") +
+		line("20", 2, "", ">,250 EX01 Hello,") + // the latest endpoint of the id
+		line("20", 3, "203.0.113.1:1", "<,MAIL FROM:<x@a.example>,") +
+		line("20", 3, "203.0.113.1:2", "<,EHLO other-port.example,") + // another port: a conflict
+		line("20", 4, "203.0.113.2:1", "<,EHLO other-address.example,") + // another address
+		line("20", 4, "203.0.113.1:1", "<,RCPT TO:<y@contoso.com>,") +
+		line("21", 0, "203.0.113.1:1", "+,,") + // another id, same endpoint
+		line("21", 1, "203.0.113.1:1", "<,EHLO b.example,") +
+		line("21", 2, "203.0.113.1:1", "-,,Remote") +
+		line("20", 5, "", ">,250 2.1.0 Sender OK,") +
+		line("20", 6, "203.0.113.1:1", ">,250 2.1.5 Recipient OK,") +
+		line("20", 5, "203.0.113.2:1", "-,,Local") +
+		line("20", 7, "203.0.113.1:1", "-,,Local") +
+		line("30", 0, "[::]:0", "+,,") +
+		line("30", 0, "203.0.113.3:1", "+,,") + // the latest endpoint of 30
+		line("30", 1, "[::]:0", "<,EHLO zero.example,") +
+		line("30", 1, "", "<,EHLO latest.example,") // not [::]:0's, the row before's
+	want := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(1)}})
+	if len(want) < 6 {
+		t.Fatalf("%d sessions, want at least 6: %+v", len(want), want)
+	}
+	for _, n := range []int{2, 3, 1000} {
+		got := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(n)}})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("records of %d rows give other sessions than records of one:\n%+v\nwant\n%+v", n, got, want)
+		}
+	}
+}
