@@ -167,6 +167,33 @@ func TestSplitVerb(t *testing.T) {
 	}
 }
 
+// TestDomainOf: a domain returned as it is agrees with trimming and
+// lowering it, on addresses and on texts made of the pieces that could trip
+// it: upper case, spaces and dots at either end, Unicode spaces and
+// letters, no '@' or several.
+func TestDomainOf(t *testing.T) {
+	texts := []string{"", "@", "a@", "a@b", "x@contoso.com", "x@Contoso.com", "x@contoso.com.", "x@contoso.com. ", "x@ contoso.com",
+		"x@contoso.com\t", "x@\u00a0contoso.com", "x@contoso.com\u0085", "x@ÉXAMPLE.fr", "x@exa\u212aple.com", "a@b@c.org", "noat.com", "x@.", "x@..", "x@ . "}
+	pieces := []string{"a", "Z", "contoso", ".", "..", "@", " ", "\t", "\u00a0", "\u0085", "\u2028", "\u212a", "é", "É", "-", "\x7f", "\x80"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(7) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, addr := range texts {
+		want := ""
+		if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+			want = strings.ToLower(strings.TrimRight(strings.TrimSpace(addr[i+1:]), "."))
+		}
+		if got := DomainOf(addr); got != want {
+			t.Fatalf("DomainOf(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
 // TestApplyProxy: XPROXYFROM read field by field without an iterator
 // gives what strings.Fields gives, with tabs and Unicode spaces too.
 func TestApplyProxy(t *testing.T) {
