@@ -3,6 +3,7 @@ package session
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -531,6 +532,63 @@ func TestSameKeyAsRowBefore(t *testing.T) {
 		got := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(n)}})
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("records of %d rows give other sessions than records of one:\n%+v\nwant\n%+v", n, got, want)
+		}
+	}
+}
+
+// TestFileStatesKeptOrDerived: the state of a session key in a file read
+// from its only open fragment (fileState) gives the same sessions,
+// conflicts and examples as the state kept in a map for every key, on
+// random logs that reuse a few session-ids from many endpoints (more than
+// a chain holds), log rows without an endpoint, and evict sessions.
+func TestFileStatesKeptOrDerived(t *testing.T) {
+	c := `EX01\Default Frontend EX01`
+	remotes := []string{""}
+	for i := range 12 {
+		remotes = append(remotes, fmt.Sprintf("203.0.113.%d:%d", i%5, 1000+i%3))
+	}
+	entries := []string{"+,,", "<,EHLO a.example,", ">,250 EX01 Hello,", "<,MAIL FROM:<x@a.example>,", "<,RCPT TO:<y@contoso.com>,",
+		">,250 2.1.5 Recipient OK,", "*,,receiving message", "-,,Local"}
+	build := func(files []logFile, maxOpen int, all bool) string {
+		var out []string
+		b := NewBuilder(1, maxOpen, func(s *Session) { out = append(out, fmt.Sprintf("%+v", *s)) })
+		b.allFileStates = all
+		for _, f := range files {
+			r := parser.NewReader(strings.NewReader(f.text), f.name, parser.WithBatchRows(7))
+			for r.Next() {
+				b.Add(0, r.Record())
+			}
+			r.Release()
+		}
+		b.Finish()
+		slices.Sort(out)
+		st := b.Stats()
+		ev, tr, sp := b.Examples()
+		return fmt.Sprintf("%d %d %d %d\n%q %q %q %q\n%s", st.Sessions.Load(), st.Complete.Load(), st.Evicted.Load(), st.EndpointConflicts.Load(),
+			ev, tr, sp, b.ConflictExamples(), strings.Join(out, "\n"))
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for round := range 200 {
+		var files []logFile
+		for f := range 1 + rng.IntN(3) {
+			var sb strings.Builder
+			sb.WriteString(recvHeader)
+			seq := map[string]int{}
+			for range 20 + rng.IntN(200) {
+				id := fmt.Sprintf("%X", 0x40+rng.IntN(3))
+				remote := remotes[rng.IntN(len(remotes))]
+				k := id + remote
+				fmt.Fprintf(&sb, "2026-11-02T10:00:00.%03dZ,%s,%s,%d,10.0.0.11:25,%s,%s\r\n", seq[k]%1000, c, id, seq[k], remote, entries[rng.IntN(len(entries))])
+				seq[k] += rng.IntN(3) // mostly the next, now and then a repeated number or a gap
+			}
+			files = append(files, logFile{name: fmt.Sprintf("f%d.log", f), text: sb.String()})
+		}
+		maxOpen := 0
+		if round%3 == 0 {
+			maxOpen = 4 // evictions
+		}
+		if got, want := build(files, maxOpen, false), build(files, maxOpen, true); got != want {
+			t.Fatalf("round %d: states read from fragments give\n%s\nstates kept give\n%s", round, got, want)
 		}
 	}
 }
