@@ -216,6 +216,44 @@ func TestApplyProxy(t *testing.T) {
 	}
 }
 
+// TestApplyProxyFieldKeys: the keys Exchange writes, compared as written,
+// and any other spelling, upper-cased first (ſ is S), read as upper-casing
+// every key did.
+func TestApplyProxyFieldKeys(t *testing.T) {
+	upper := func(s *Session, f string) { // every key upper-cased
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return
+		}
+		switch strings.ToUpper(k) {
+		case "IP":
+			if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+				s.Client = a.Unmap()
+			}
+		case "SID":
+			if id, ok := parseHex64(v); ok {
+				s.ProxySID = id
+			}
+		case "AUTHSRC":
+			s.ProxyAuth = v
+		case "DOMAIN":
+			s.EHLO = v
+		}
+	}
+	values := map[string]string{"IP": "[::ffff:10.0.0.1]", "SID": "08DD0000000000AB", "AUTHSRC": "Anonymous", "DOMAIN": "x.example",
+		"PORT": "25", "SEQNUM": "1", "PERMS": "1205"}
+	for key, v := range values {
+		for _, k := range []string{key, strings.ToLower(key), strings.ToLower(key[:1]) + key[1:], strings.ReplaceAll(key, "S", "\u017f"), key + "X", ""} {
+			var got, want Session
+			got.applyProxyField(k + "=" + v)
+			upper(&want, k+"="+v)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("applyProxyField(%q) = %+v, want %+v", k+"="+v, got, want)
+			}
+		}
+	}
+}
+
 // TestParseHex64: the session-id parse of XPROXYFROM accepts and refuses
 // what strconv.ParseUint(v, 16, 64) does.
 func TestParseHex64(t *testing.T) {

@@ -695,7 +695,14 @@ func (s *Session) applyProxyField(f string) {
 	if !ok {
 		return
 	}
-	switch strings.ToUpper(k) {
+	switch k { // the fields Exchange writes, as it writes them: not upper-cased again
+	case "PORT", "SEQNUM", "PERMS":
+		return
+	case "IP", "SID", "AUTHSRC", "DOMAIN":
+	default:
+		k = strings.ToUpper(k)
+	}
+	switch k {
 	case "IP":
 		if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
 			s.Client = a.Unmap()
