@@ -50,9 +50,12 @@ type Builder struct {
 	maxOpenBytes int
 	lendText     bool // sessions' strings are views of reused buffers (LendText)
 	checkReuse   bool // LOGSCAN_CHECK_REUSE: overwrite lent text after each emit
-	names        interner
-	parts        []*builderPart
-	stats        BuildStats
+	// allFileStates keeps every session key's state in builderPart.files,
+	// none in the open fragments (see fileState): for tests to compare.
+	allFileStates bool
+	names         interner
+	parts         []*builderPart
+	stats         BuildStats
 
 	mu          sync.Mutex // guards the examples
 	evictedAt   examples   // the first evicted sessions
@@ -305,8 +308,9 @@ func (o *openFragments) get(k fragKey) *fragment {
 	return nil
 }
 
-// put adds f as k, which must not be open.
-func (o *openFragments) put(k fragKey, f *fragment) {
+// put adds f as k, which must not be open, and reports whether it went
+// past its session-id's chain (to more).
+func (o *openFragments) put(k fragKey, f *fragment) (inMore bool) {
 	o.n++
 	first := o.byID[k.id]
 	chain := 0
@@ -319,10 +323,11 @@ func (o *openFragments) put(k fragKey, f *fragment) {
 		}
 		f.key, f.sameID = k, nil
 		o.more[k] = f
-		return
+		return true
 	}
 	f.key, f.sameID = k, first
 	o.byID[k.id] = f
+	return false
 }
 
 func (o *openFragments) del(k fragKey) {
@@ -379,6 +384,33 @@ func (o *openFragments) clear() {
 type fileSessState struct {
 	remote netip.AddrPort
 	open   int32
+}
+
+// fileState is what p knows of the session key fk in its file, and whether
+// it knows it (a fragment of it is open).
+//
+// A key with one fragment open, and no other since the first opened (the
+// rule: a session in its file), has no entry in p.files: its state is that
+// fragment's, one open and its remote endpoint, and the fragment is in its
+// session-id's chain (a fragment past the chain gets an entry). Writing and
+// deleting an entry for every session cost more than the rest of opening
+// it; now a key gets one only when a second fragment opens (then on, the
+// entry holds the latest endpoint, as before, even once that fragment is
+// closed), or when its fragment is taken over or past the chain.
+// Builder.allFileStates keeps an entry for every key, as before, for tests
+// to compare.
+func (p *builderPart) fileState(fk fileKey) (fileSessState, bool) {
+	if len(p.files) > 0 {
+		if st, ok := p.files[fk]; ok {
+			return st, true
+		}
+	}
+	for f := p.open.byID[fk.id]; f != nil; f = f.sameID {
+		if k := f.key; k.server == fk.server && k.logType == fk.logType && k.file == fk.file {
+			return fileSessState{remote: k.remote, open: 1}, true
+		}
+	}
+	return fileSessState{}, false
 }
 
 // frow is one row of an open session; its data and context live in the
@@ -444,7 +476,10 @@ func (f *fragment) absorb(o *fragment) {
 }
 
 type builderPart struct {
-	open   openFragments
+	open openFragments
+	// files holds the state of the session keys in a file that had two
+	// fragments open at once, or one past its session-id's chain, or one
+	// taken over; see fileState for the rest.
 	files  map[fileKey]fileSessState
 	newest int64 // the newest row time this worker saw
 	// openBytes is what the open sessions hold: their text and rows.
@@ -542,24 +577,37 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 	var curKey fragKey
 	var cur *fragment
 	for i := range n {
-		var server uint32
-		if servers.IsValid(i) {
-			server = serverIDs[serverIdx[i]]
-		}
-		file := fileIDs[fileIdx[i]]
-		k := fragKey{sessKey: sessKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}, file: file}
-		if remoteIP.IsValid(i) {
-			k.remote = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i))
-		} else if st, ok := p.files[fileSess{k.sessKey, file}.mapKey()]; ok {
-			k.remote = st.remote // no endpoint logged: the latest session of this id in this file
-		}
-		if cur == nil || k != curKey {
-			curKey = k
-			cur = p.open.get(k)
-			if cur == nil {
-				cur = b.openFragment(p, k, connIDs[connIdx[i]], lines[i])
+		// Nine rows in ten continue the session of the row before: the
+		// same columns of the key, as logged (dictionary indices stand for
+		// one value each in a record). Then the row's key is curKey, and
+		// cur, unless that session just ended, is its fragment: the key is
+		// made, and looked up, only for a row of another session. A row
+		// without a remote endpoint takes it from the builder's state,
+		// which the row before may have changed: it is never the same here.
+		same := cur != nil && i > 0 && sids[i] == sids[i-1] && fileIdx[i] == fileIdx[i-1] && serverIdx[i] == serverIdx[i-1] &&
+			logTypes[i] == logTypes[i-1] && servers.IsValid(i) == servers.IsValid(i-1) && remoteIP.IsValid(i) && remoteIP.IsValid(i-1) &&
+			remotePort.Value(i) == remotePort.Value(i-1) && [16]byte(remoteIP.Value(i)) == [16]byte(remoteIP.Value(i-1))
+		if !same {
+			file := fileIDs[fileIdx[i]]
+			var server uint32
+			if servers.IsValid(i) {
+				server = serverIDs[serverIdx[i]]
+			}
+			k := fragKey{sessKey: sessKey{server: server, logType: ltOf[logTypes[i]], id: sids[i]}, file: file}
+			if remoteIP.IsValid(i) {
+				k.remote = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i))
+			} else if st, ok := p.fileState(fileSess{k.sessKey, file}.mapKey()); ok {
+				k.remote = st.remote // no endpoint logged: the latest session of this id in this file
+			}
+			if cur == nil || k != curKey {
+				curKey = k
+				cur = p.open.get(k)
+				if cur == nil {
+					cur = b.openFragment(p, k, connIDs[connIdx[i]], lines[i])
+				}
 			}
 		}
+		file := curKey.file
 		seq := seqs[i]
 		var ev byte
 		if events.IsValid(i) {
@@ -603,7 +651,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		case len(cur.rows) >= MaxSessionRows || len(cur.buf) >= MaxSessionBytes:
 			b.stats.Split.Add(1)
 			ref := Ref{File: b.names.name(file), Line: lines[i]}
-			b.example(&b.splitAt, ref, fmt.Sprintf("%s (session %016X)", ref, k.id))
+			b.example(&b.splitAt, ref, fmt.Sprintf("%s (session %016X)", ref, curKey.id))
 			b.finish(p, curKey, cur)
 			cur = nil
 		}
@@ -624,7 +672,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 // with another remote endpoint still open makes this one a conflict.
 func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line int64) *fragment {
 	fk := fileSess{k.sessKey, k.file}.mapKey()
-	st, seen := p.files[fk]
+	st, seen := p.fileState(fk)
 	if seen && st.open > 0 && st.remote != k.remote {
 		old := fragKey{k.sessKey, k.file, st.remote}
 		if f := p.open.get(old); f != nil && !st.remote.IsValid() {
@@ -642,8 +690,9 @@ func (b *Builder) openFragment(p *builderPart, k fragKey, connector uint32, line
 		ref := Ref{File: b.names.name(k.file), Line: line}
 		b.example(&b.conflictAt, ref, fmt.Sprintf("%s (session %016X from %s while open from %s)", ref, k.id, k.remote, st.remote))
 	}
-	p.open.put(k, f)
-	p.files[fk] = fileSessState{remote: k.remote, open: st.open + 1}
+	if inMore := p.open.put(k, f); seen || inMore || b.allFileStates {
+		p.files[fk] = fileSessState{remote: k.remote, open: st.open + 1}
+	}
 	if p.open.len() > b.maxOpen {
 		b.evict(p, k, nil)
 	}
@@ -689,7 +738,7 @@ func (b *Builder) finish(p *builderPart, k fragKey, f *fragment) {
 	p.open.del(k)
 	p.openBytes -= len(f.buf) + len(f.rows)*frowBytes
 	fk := fileSess{k.sessKey, k.file}.mapKey()
-	if st, ok := p.files[fk]; ok {
+	if st, ok := p.files[fk]; ok { // else its only fragment, f (see fileState)
 		if st.open--; st.open <= 0 {
 			delete(p.files, fk)
 		} else {
@@ -876,6 +925,7 @@ func (b *Builder) newest() int64 {
 type emitScratch struct {
 	pending commandQueue
 	tls     map[string]tlsNamePair // tlsNames's
+	certs   map[string]Certificate // combinedCert's
 	// Sessions given back once their consumer was done with them
 	// (LendText), made again for the next ones: a Session is 720 bytes,
 	// a quarter of all a scan allocated.

@@ -167,6 +167,33 @@ func TestSplitVerb(t *testing.T) {
 	}
 }
 
+// TestDomainOf: a domain returned as it is agrees with trimming and
+// lowering it, on addresses and on texts made of the pieces that could trip
+// it: upper case, spaces and dots at either end, Unicode spaces and
+// letters, no '@' or several.
+func TestDomainOf(t *testing.T) {
+	texts := []string{"", "@", "a@", "a@b", "x@contoso.com", "x@Contoso.com", "x@contoso.com.", "x@contoso.com. ", "x@ contoso.com",
+		"x@contoso.com\t", "x@\u00a0contoso.com", "x@contoso.com\u0085", "x@ÉXAMPLE.fr", "x@exa\u212aple.com", "a@b@c.org", "noat.com", "x@.", "x@..", "x@ . "}
+	pieces := []string{"a", "Z", "contoso", ".", "..", "@", " ", "\t", "\u00a0", "\u0085", "\u2028", "\u212a", "é", "É", "-", "\x7f", "\x80"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(7) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, addr := range texts {
+		want := ""
+		if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+			want = strings.ToLower(strings.TrimRight(strings.TrimSpace(addr[i+1:]), "."))
+		}
+		if got := DomainOf(addr); got != want {
+			t.Fatalf("DomainOf(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
 // TestApplyProxy: XPROXYFROM read field by field without an iterator
 // gives what strings.Fields gives, with tabs and Unicode spaces too.
 func TestApplyProxy(t *testing.T) {
@@ -185,6 +212,44 @@ func TestApplyProxy(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("applyProxy(%q) = %+v, want %+v", arg, got, want)
+		}
+	}
+}
+
+// TestApplyProxyFieldKeys: the keys Exchange writes, compared as written,
+// and any other spelling, upper-cased first (ſ is S), read as upper-casing
+// every key did.
+func TestApplyProxyFieldKeys(t *testing.T) {
+	upper := func(s *Session, f string) { // every key upper-cased
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return
+		}
+		switch strings.ToUpper(k) {
+		case "IP":
+			if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+				s.Client = a.Unmap()
+			}
+		case "SID":
+			if id, ok := parseHex64(v); ok {
+				s.ProxySID = id
+			}
+		case "AUTHSRC":
+			s.ProxyAuth = v
+		case "DOMAIN":
+			s.EHLO = v
+		}
+	}
+	values := map[string]string{"IP": "[::ffff:10.0.0.1]", "SID": "08DD0000000000AB", "AUTHSRC": "Anonymous", "DOMAIN": "x.example",
+		"PORT": "25", "SEQNUM": "1", "PERMS": "1205"}
+	for key, v := range values {
+		for _, k := range []string{key, strings.ToLower(key), strings.ToLower(key[:1]) + key[1:], strings.ReplaceAll(key, "S", "\u017f"), key + "X", ""} {
+			var got, want Session
+			got.applyProxyField(k + "=" + v)
+			upper(&want, k+"="+v)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("applyProxyField(%q) = %+v, want %+v", k+"="+v, got, want)
+			}
 		}
 	}
 }

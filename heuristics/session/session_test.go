@@ -3,6 +3,7 @@ package session
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -491,4 +492,103 @@ func TestFailedAuth(t *testing.T) {
 			t.Errorf("failed sessions\n%s\nwant\n%s", strings.Join(all, "\n"), strings.Join(want, "\n"))
 		}
 	})
+}
+
+// TestSameKeyAsRowBefore: a row whose key columns are those of the row
+// before joins the same fragment without its key being made (Add's fast
+// path). Rows that differ from the row before in one key column only (the
+// session-id, the remote address, the remote port, a remote endpoint not
+// logged, even after the all-zero address [::]:0) give the same sessions in
+// one record as one row per record, where every row's key is made.
+func TestSameKeyAsRowBefore(t *testing.T) {
+	c := `EX01\Default Frontend EX01`
+	line := func(id string, seq int, remote, entry string) string {
+		return fmt.Sprintf("2026-11-02T10:00:00.%03dZ,%s,%s,%d,10.0.0.11:25,%s,%s\r\n", seq, c, id, seq, remote, entry)
+	}
+	text := recvHeader +
+		line("20", 0, "", "+,,") + // no endpoint yet: taken over by the next row's
+		line("20", 1, "203.0.113.1:1", "<,EHLO a.example,") +
+		line("20", 2, "", ">,250 EX01 Hello,") + // the latest endpoint of the id
+		line("20", 3, "203.0.113.1:1", "<,MAIL FROM:<x@a.example>,") +
+		line("20", 3, "203.0.113.1:2", "<,EHLO other-port.example,") + // another port: a conflict
+		line("20", 4, "203.0.113.2:1", "<,EHLO other-address.example,") + // another address
+		line("20", 4, "203.0.113.1:1", "<,RCPT TO:<y@contoso.com>,") +
+		line("21", 0, "203.0.113.1:1", "+,,") + // another id, same endpoint
+		line("21", 1, "203.0.113.1:1", "<,EHLO b.example,") +
+		line("21", 2, "203.0.113.1:1", "-,,Remote") +
+		line("20", 5, "", ">,250 2.1.0 Sender OK,") +
+		line("20", 6, "203.0.113.1:1", ">,250 2.1.5 Recipient OK,") +
+		line("20", 5, "203.0.113.2:1", "-,,Local") +
+		line("20", 7, "203.0.113.1:1", "-,,Local") +
+		line("30", 0, "[::]:0", "+,,") +
+		line("30", 0, "203.0.113.3:1", "+,,") + // the latest endpoint of 30
+		line("30", 1, "[::]:0", "<,EHLO zero.example,") +
+		line("30", 1, "", "<,EHLO latest.example,") // not [::]:0's, the row before's
+	want := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(1)}})
+	if len(want) < 6 {
+		t.Fatalf("%d sessions, want at least 6: %+v", len(want), want)
+	}
+	for _, n := range []int{2, 3, 1000} {
+		got := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(n)}})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("records of %d rows give other sessions than records of one:\n%+v\nwant\n%+v", n, got, want)
+		}
+	}
+}
+
+// TestFileStatesKeptOrDerived: the state of a session key in a file read
+// from its only open fragment (fileState) gives the same sessions,
+// conflicts and examples as the state kept in a map for every key, on
+// random logs that reuse a few session-ids from many endpoints (more than
+// a chain holds), log rows without an endpoint, and evict sessions.
+func TestFileStatesKeptOrDerived(t *testing.T) {
+	c := `EX01\Default Frontend EX01`
+	remotes := []string{""}
+	for i := range 12 {
+		remotes = append(remotes, fmt.Sprintf("203.0.113.%d:%d", i%5, 1000+i%3))
+	}
+	entries := []string{"+,,", "<,EHLO a.example,", ">,250 EX01 Hello,", "<,MAIL FROM:<x@a.example>,", "<,RCPT TO:<y@contoso.com>,",
+		">,250 2.1.5 Recipient OK,", "*,,receiving message", "-,,Local"}
+	build := func(files []logFile, maxOpen int, all bool) string {
+		var out []string
+		b := NewBuilder(1, maxOpen, func(s *Session) { out = append(out, fmt.Sprintf("%+v", *s)) })
+		b.allFileStates = all
+		for _, f := range files {
+			r := parser.NewReader(strings.NewReader(f.text), f.name, parser.WithBatchRows(7))
+			for r.Next() {
+				b.Add(0, r.Record())
+			}
+			r.Release()
+		}
+		b.Finish()
+		slices.Sort(out)
+		st := b.Stats()
+		ev, tr, sp := b.Examples()
+		return fmt.Sprintf("%d %d %d %d\n%q %q %q %q\n%s", st.Sessions.Load(), st.Complete.Load(), st.Evicted.Load(), st.EndpointConflicts.Load(),
+			ev, tr, sp, b.ConflictExamples(), strings.Join(out, "\n"))
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for round := range 200 {
+		var files []logFile
+		for f := range 1 + rng.IntN(3) {
+			var sb strings.Builder
+			sb.WriteString(recvHeader)
+			seq := map[string]int{}
+			for range 20 + rng.IntN(200) {
+				id := fmt.Sprintf("%X", 0x40+rng.IntN(3))
+				remote := remotes[rng.IntN(len(remotes))]
+				k := id + remote
+				fmt.Fprintf(&sb, "2026-11-02T10:00:00.%03dZ,%s,%s,%d,10.0.0.11:25,%s,%s\r\n", seq[k]%1000, c, id, seq[k], remote, entries[rng.IntN(len(entries))])
+				seq[k] += rng.IntN(3) // mostly the next, now and then a repeated number or a gap
+			}
+			files = append(files, logFile{name: fmt.Sprintf("f%d.log", f), text: sb.String()})
+		}
+		maxOpen := 0
+		if round%3 == 0 {
+			maxOpen = 4 // evictions
+		}
+		if got, want := build(files, maxOpen, false), build(files, maxOpen, true); got != want {
+			t.Fatalf("round %d: states read from fragments give\n%s\nstates kept give\n%s", round, got, want)
+		}
+	}
 }

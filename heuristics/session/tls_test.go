@@ -1,8 +1,10 @@
 package session
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/logscan/logscan/parser"
 )
@@ -92,5 +94,39 @@ func TestParseCombinedCert(t *testing.T) {
 		if got := parseCombinedCert(c.data); got != c.want {
 			t.Errorf("parseCombinedCert(%q) = %+v, want %+v", c.data, got, c.want)
 		}
+	}
+}
+
+// TestCombinedCertKept: the certificate kept per row is what
+// parseCombinedCert reads, the first time and the next, and holds no lent
+// text; the rows kept stay bounded.
+func TestCombinedCertKept(t *testing.T) {
+	var sc emitScratch
+	for _, data := range []string{
+		" CN=mail.contoso.com, O=Contoso Ltd, C=GB CN=Contoso Issuing CA 1, DC=contoso, DC=com 2A0000003F1B2C 6F3A9C1D2E4B5A69788796A5B4C3D2E1F0A1B2C3 2026-01-10T00:00:00.000Z 2027-01-10T00:00:00.000Z mail.contoso.com;autodiscover.contoso.com",
+		"CN=webmail.domain1.com CN=R3, O=Let's Encrypt, C=US 0404C0A1B2C3 EC5A76A1B2C3D4 2023-08-12T10:39:24.000Z 2023-11-10T09:39:23.000Z webmail.domain1.com",
+		"CN=only.subject 0404C0A1B2C3 EC5A76A1B2C3D4 2023-08-12T10:39:24.000Z",
+		"<redacted>",
+		" ",
+	} {
+		want := parseCombinedCert(data)
+		lent := []byte(data)
+		view := unsafe.String(&lent[0], len(lent))
+		first := sc.combinedCert(view)
+		for i := range lent {
+			lent[i] = '~' // what the next session does to lent text
+		}
+		if again := sc.combinedCert(data); first != want || again != want {
+			t.Errorf("combinedCert(%q) = %+v, then %+v; want %+v", data, first, again, want)
+		}
+	}
+	for i := range 2 * maxCertRows { // a new certificate in every row
+		data := fmt.Sprintf("CN=host%d.example CN=CA 0404C0A1B2C3 EC5A76A1B2C3D4 2023-08-12T10:39:24.000Z 2023-11-10T09:39:23.000Z", i)
+		if got, want := sc.combinedCert(data), parseCombinedCert(data); got != want {
+			t.Fatalf("combinedCert(%q) = %+v, want %+v", data, got, want)
+		}
+	}
+	if len(sc.certs) > maxCertRows {
+		t.Errorf("%d certificate rows kept, at most %d wanted", len(sc.certs), maxCertRows)
 	}
 }
