@@ -109,6 +109,29 @@ func TestSafeCoversBidiAndC1(t *testing.T) {
 	}
 }
 
+// TestJSONEncodeKeepsText: text without a dangerous rune is written as
+// encoding/json writes it, non-ASCII letters raw, whether or not a
+// dangerous rune elsewhere makes jsonEncode rewrite the rest.
+func TestJSONEncodeKeepsText(t *testing.T) {
+	for _, s := range []string{"plain ascii", "caf\u00e9 \u65e5\u672c \U0001F600", "\u00e9 then DEL \x7f", "DEL \x7f then \u00e9 and \u202e", "~\u0080\u00a0"} {
+		var got, want bytes.Buffer
+		jsonEncode(&got, map[string]string{"v": s})
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]string{"v": s})
+		// What encoding/json writes, with each dangerous rune escaped.
+		w := want.String()
+		for _, r := range s {
+			if r >= 0x20 && dangerousRune(r) {
+				w = strings.ReplaceAll(w, string(r), fmt.Sprintf(`\u%04x`, r))
+			}
+		}
+		if got.String() != w {
+			t.Errorf("jsonEncode(%q) = %s, want %s", s, got.String(), w)
+		}
+	}
+}
+
 // TestLowerBoundsRendered: a count that reached a cap reads "at least" in
 // text and CSV, and JSON names it in lower_bounds.
 func TestLowerBoundsRendered(t *testing.T) {
