@@ -218,15 +218,11 @@ func (a *Analyzer) Result() *Report {
 	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
 	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
 	a.builder = nil
-	rep := &Report{}
-	rep.Sessions, rep.Summary = a.kinds, a.sum.Result(a.top)
-	a.sum = nil
+	rep := &Report{Sessions: a.kinds}
 	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
 	a.ev, a.conn = nil, nil
-	for i, reg := range detectors {
-		in.results[reg.name] = a.detectors[i].report(in, rep)
-		a.detectors[i] = nil
-	}
+	a.report(in, rep)
+	a.sum = nil
 	for i := range rep.Findings {
 		a.logs.fallbackTimeline(&rep.Findings[i])
 	}
@@ -241,6 +237,76 @@ func (a *Analyzer) Result() *Report {
 	rep.Budgets = append(rep.Budgets, a.use.budget()...)
 	a.use, a.logs = nil, nil
 	return rep
+}
+
+// report makes the summary and has every detector report, in the order
+// of registration, into rep and in.results.
+//
+// It is the end of a scan, on one core, but for this: the summary and the
+// detectors that report alone (registration.alone) report on a goroutine
+// of their own while the others report in order, the relay detector's
+// (a tenth of a second at the end of a scan) among them. Each of those
+// writes into a Report of its own, which is added to rep at its place in
+// the order, so that rep is the same as when all report one after the
+// other (reportInOrder), however the two goroutines meet.
+func (a *Analyzer) report(in *detectorInputs, rep *Report) {
+	if reportInOrder {
+		rep.Summary = a.sum.Result(a.top)
+		for i, reg := range detectors {
+			in.results[reg.name] = a.detectors[i].report(in, rep)
+			a.detectors[i] = nil
+		}
+		return
+	}
+	type reported struct {
+		part   *Report
+		result any
+	}
+	done := make([]chan reported, len(detectors)) // nil: reports in order
+	alone := make([]detector, len(detectors))      // the goroutine's, by registration
+	for i, reg := range detectors {
+		if reg.alone {
+			done[i] = make(chan reported, 1)
+			alone[i], a.detectors[i] = a.detectors[i], nil
+		}
+	}
+	summary := make(chan SummaryResult, 1)
+	go func() {
+		summary <- a.sum.Result(a.top)
+		for i, d := range alone {
+			if d != nil {
+				alone[i] = nil // released once reported, as below
+				part := &Report{}
+				res := d.report(in, part)
+				done[i] <- reported{part, res}
+			}
+		}
+	}()
+	for i, reg := range detectors {
+		if done[i] != nil {
+			d := <-done[i]
+			rep.add(d.part)
+			in.results[reg.name] = d.result
+		} else {
+			in.results[reg.name] = a.detectors[i].report(in, rep)
+		}
+		a.detectors[i] = nil
+	}
+	rep.Summary = <-summary
+}
+
+// reportInOrder makes Analyzer.report run every report one after the
+// other, on one goroutine: what the concurrent reports must equal. For
+// tests.
+var reportInOrder = false
+
+// add appends what a detector reported into part to r.
+func (r *Report) add(part *Report) {
+	r.Findings = append(r.Findings, part.Findings...)
+	r.Probes = append(r.Probes, part.Probes...)
+	r.Inventory = append(r.Inventory, part.Inventory...)
+	r.AuthAttacks = append(r.AuthAttacks, part.AuthAttacks...)
+	r.Budgets = append(r.Budgets, part.Budgets...)
 }
 
 // detectorOrder puts causes before their consequences at equal severity
