@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -476,13 +475,15 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 // escape means the same character: the JSON stays valid and decodes to the
 // same text.
 func jsonEncode(w io.Writer, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	// What a json.Encoder with SetIndent("", "  ") writes: MarshalIndent
+	// indents into a slice made to size at once, where the Encoder and a
+	// bytes.Buffer grew theirs a doubling at a time, copying the report
+	// over and over (a fifth of rendering recv6's megabyte).
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
 		return err
 	}
-	b := buf.Bytes()
+	b = append(b, '\n')
 	// C0 controls are escaped already; raw ones here are JSON's own
 	// whitespace between tokens.
 	escape := func(r rune) bool { return r >= 0x20 && dangerousRune(r) }
@@ -502,7 +503,7 @@ func jsonEncode(w io.Writer, v any) error {
 		}
 		b = b[n:]
 	}
-	_, err := w.Write(out)
+	_, err = w.Write(out)
 	return err
 }
 
