@@ -26,6 +26,10 @@ type registration struct {
 	// detector shares (org, use, conn, logs), which no report changes.
 	// Such reports run beside the others (Analyzer.Result).
 	alone bool
+	// apart says that it observes under a lock of its own
+	// (Analyzer.observeMany): the relay detector, whose observe is two
+	// thirds of the detectors'.
+	apart bool
 }
 
 // detectors is every detector logscan runs. A new detector is one file and
@@ -34,7 +38,7 @@ var detectors = []registration{
 	{name: detectorSNAT, new: func(o Org) detector { return newSNATDetector(o) }},
 	// The relay detector reads the NAT addresses, to tie a relay through
 	// one to its NAT finding, and raises that finding when it relayed.
-	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }},
+	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }, apart: true},
 	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }, alone: true},
 	{name: detectorFrontEndProxy, new: func(Org) detector { return newFrontEndProxyDetector() }, alone: true},
 	{name: detectorOutbound, new: func(Org) detector { return outboundDetector{} }, alone: true},

@@ -107,3 +107,22 @@ func TestConcurrentReportsAsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryDetectorObservedOnce: each detector is in exactly one of the
+// Analyzer's two lock groups, so each sees every session once.
+func TestEveryDetectorObservedOnce(t *testing.T) {
+	a := NewAnalyzer(Org{}, AnalyzerOptions{Workers: 2})
+	for i, reg := range detectors {
+		n := 0
+		for _, group := range [][]detector{a.apart, a.shared} {
+			for _, d := range group {
+				if d == a.detectors[i] {
+					n++
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("detector %q is in %d lock groups", reg.name, n)
+		}
+	}
+}
