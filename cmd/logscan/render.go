@@ -475,15 +475,15 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 // escape means the same character: the JSON stays valid and decodes to the
 // same text.
 func jsonEncode(w io.Writer, v any) error {
-	// What a json.Encoder with SetIndent("", "  ") writes: MarshalIndent
-	// indents into a slice made to size at once, where the Encoder and a
-	// bytes.Buffer grew theirs a doubling at a time, copying the report
-	// over and over (a fifth of rendering recv6's megabyte).
-	b, err := json.MarshalIndent(v, "", "  ")
+	// What a json.Encoder with SetIndent("", "  ") writes, indented
+	// by indentJSON into a slice made to size at once (the Encoder and
+	// a bytes.Buffer grew theirs a doubling at a time, copying the
+	// report over and over).
+	compact, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	b := append(indentJSON(make([]byte, 0, 2*len(compact)+1), compact), '\n')
 	// C0 controls are escaped already; raw ones here are JSON's own
 	// whitespace between tokens.
 	escape := func(r rune) bool { return r >= 0x20 && dangerousRune(r) }
@@ -505,6 +505,57 @@ func jsonEncode(w io.Writer, v any) error {
 	}
 	_, err = w.Write(out)
 	return err
+}
+
+// indentJSON appends src, compact JSON as json.Marshal writes it (no
+// space outside strings), to dst indented as json.Indent(dst, src, "",
+// "  ") indents it: a line per member and element, two spaces a level,
+// empty objects and arrays kept as {} and []. json.Indent runs its
+// validating scanner over every byte, which was three fifths of rendering
+// a report; output that json.Marshal just made needs no validating.
+func indentJSON(dst, src []byte) []byte {
+	depth := 0
+	newline := func() {
+		dst = append(dst, '\n')
+		for range depth {
+			dst = append(dst, ' ', ' ')
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; c {
+		case '"':
+			// The string, escapes and all, up to its closing quote.
+			j := i + 1
+			for ; j < len(src) && src[j] != '"'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			dst = append(dst, src[i:min(j+1, len(src))]...)
+			i = j
+		case '{', '[':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, c, src[i+1])
+				i++
+				continue
+			}
+			dst = append(dst, c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			newline()
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // indexEscape is bytes.IndexFunc(b, escape) for an escape that takes no
