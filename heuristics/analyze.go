@@ -260,7 +260,7 @@ func (a *Analyzer) Result() *Report {
 	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
 	a.builder = nil
 	rep := &Report{Sessions: a.kinds}
-	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
+	in := &detectorInputs{org: a.ev.resolve(a.org, a.sum.local), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
 	a.ev, a.conn = nil, nil
 	a.report(in, rep)
 	a.sum = nil

@@ -24,7 +24,7 @@ type Summary struct {
 	first, last    time.Time
 	conns          map[connKey]*connAgg
 	remote         addrTable                          // groups: connAgg.id
-	local          map[string]map[netip.Addr]struct{} // per server: its distinct local addresses
+	local          map[string]map[netip.Addr]struct{} // per named server: its distinct local addresses (orgEvidence.resolve reads them too)
 }
 
 type connKey struct {
