@@ -17,11 +17,16 @@ type Analyzer struct {
 	org     Org
 	builder *session.Builder
 
+	// apartMu guards the detectors that observe apart (registration.apart).
+	apartMu sync.Mutex
+	apart   []detector
+
 	mu        sync.Mutex // guards everything below: sessions arrive from all workers
 	ev        *orgEvidence
 	use       *connectorUsage
 	logs      *logSpans
 	detectors []detector // one per registration, in order
+	shared    []detector // those that observe under mu, in order
 	conn      *connectivityLog
 	sum       *Summary
 	kinds     SessionCounts
@@ -81,17 +86,23 @@ type SessionCounts struct {
 func NewAnalyzer(org Org, opts AnalyzerOptions) *Analyzer {
 	a := &Analyzer{org: org, ev: newOrgEvidence(), use: newConnectorUsage(), conn: newConnectivityLog(), logs: &logSpans{}, sum: NewSummary(), top: cmp.Or(opts.TopRemote, 5)}
 	for _, reg := range detectors {
-		a.detectors = append(a.detectors, reg.new(org))
+		d := reg.new(org)
+		a.detectors = append(a.detectors, d)
+		if reg.apart {
+			a.apart = append(a.apart, d)
+		} else {
+			a.shared = append(a.shared, d)
+		}
 	}
 	a.maxOpen = opts.MaxOpenSessions
 	if a.maxOpen <= 0 {
 		a.maxOpen = min(session.DefaultMaxOpenSessions, max(MaxOpenSessionsAll/max(opts.Workers, 1), 1_000))
 	}
 	a.builder = session.NewBuilder(opts.Workers, a.maxOpen, a.observe)
-	// Sessions come to the detectors in batches, under one lock each,
-	// and a worker that finds the lock taken reads on: handing the lock
-	// between workers for every session cost a tenth of a scan's time in
-	// waits.
+	// Sessions come to the detectors in batches, under a lock each (two:
+	// observeMany), and a worker that finds the lock taken reads on:
+	// handing the lock between workers for every session cost a tenth
+	// of a scan's time in waits.
 	a.builder.EmitInBatches(observeBatch, a.observeMany)
 	// Detectors copy what they keep (strings.Clone), so sessions can lend
 	// their text: a third less allocation (LOGSCAN_CHECK_REUSE=1 tests it).
@@ -110,28 +121,55 @@ func (a *Analyzer) AddConnectivity(worker int, rec arrow.Record) { a.conn.add(re
 const observeBatch = 64
 
 func (a *Analyzer) observe(s *session.Session) {
+	a.apartMu.Lock()
+	defer a.apartMu.Unlock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.observeLocked(s)
 }
 
 // observeMany observes ss; unless wait, only if no other worker is
-// observing (the worker goes on reading meanwhile).
+// observing the detectors apart (the worker goes on reading meanwhile).
+//
+// It hands them to the detectors apart first, then to the rest, under
+// the other lock: while one worker is in one, another can be in the
+// other. Under one lock a worker held it for half of the scan's time and
+// the other, its batches piling up, waited for it. Every detector still
+// sees every session once, and none depends on the order they come in.
+// The rest's lock is waited for: a batch takes under a tenth of a
+// millisecond there.
 func (a *Analyzer) observeMany(ss []*session.Session, wait bool) bool {
 	if wait {
-		a.mu.Lock()
-	} else if !a.mu.TryLock() {
+		a.apartMu.Lock()
+	} else if !a.apartMu.TryLock() {
 		return false
 	}
+	for _, s := range ss {
+		for _, d := range a.apart {
+			d.observe(s)
+		}
+	}
+	a.apartMu.Unlock()
+	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, s := range ss {
-		a.observeLocked(s)
+		a.observeShared(s)
 	}
 	return true
 }
 
-// observeLocked hands s to everything that tallies sessions; a.mu is held.
+// observeLocked hands s to everything that tallies sessions; a.apartMu
+// and a.mu are held.
 func (a *Analyzer) observeLocked(s *session.Session) {
+	for _, d := range a.apart {
+		d.observe(s)
+	}
+	a.observeShared(s)
+}
+
+// observeShared hands s to everything that tallies sessions but the
+// detectors apart; a.mu is held.
+func (a *Analyzer) observeShared(s *session.Session) {
 	a.kinds.Total++
 	if s.Complete {
 		a.kinds.Complete++
@@ -157,7 +195,7 @@ func (a *Analyzer) observeLocked(s *session.Session) {
 	a.ev.observe(s)
 	a.use.observe(s)
 	a.logs.observe(s)
-	for _, d := range a.detectors {
+	for _, d := range a.shared {
 		d.observe(s)
 	}
 }
@@ -200,8 +238,11 @@ type Report struct {
 // after the last Add.
 func (a *Analyzer) Result() *Report {
 	a.builder.Finish()
+	a.apartMu.Lock()
+	defer a.apartMu.Unlock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.apart, a.shared = nil, nil
 	// What the analysis kept is released as soon as it is reported, so
 	// that the report (and its rendering) does not come on top of all of
 	// it: the end of a scan is where its memory peaks.
@@ -218,15 +259,11 @@ func (a *Analyzer) Result() *Report {
 	a.kinds.EvictedAt, a.kinds.TruncatedAt, a.kinds.SplitAt = a.builder.Examples()
 	a.kinds.EndpointConflicts, a.kinds.EndpointConflictsAt = st.EndpointConflicts.Load(), a.builder.ConflictExamples()
 	a.builder = nil
-	rep := &Report{}
-	rep.Sessions, rep.Summary = a.kinds, a.sum.Result(a.top)
-	a.sum = nil
-	in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
+	rep := &Report{Sessions: a.kinds}
+	in := &detectorInputs{org: a.ev.resolve(a.org, a.sum.local), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
 	a.ev, a.conn = nil, nil
-	for i, reg := range detectors {
-		in.results[reg.name] = a.detectors[i].report(in, rep)
-		a.detectors[i] = nil
-	}
+	a.report(in, rep)
+	a.sum = nil
 	for i := range rep.Findings {
 		a.logs.fallbackTimeline(&rep.Findings[i])
 	}
@@ -241,6 +278,76 @@ func (a *Analyzer) Result() *Report {
 	rep.Budgets = append(rep.Budgets, a.use.budget()...)
 	a.use, a.logs = nil, nil
 	return rep
+}
+
+// report makes the summary and has every detector report, in the order
+// of registration, into rep and in.results.
+//
+// It is the end of a scan, on one core, but for this: the summary and the
+// detectors that report alone (registration.alone) report on a goroutine
+// of their own while the others report in order, the relay detector's
+// (a tenth of a second at the end of a scan) among them. Each of those
+// writes into a Report of its own, which is added to rep at its place in
+// the order, so that rep is the same as when all report one after the
+// other (reportInOrder), however the two goroutines meet.
+func (a *Analyzer) report(in *detectorInputs, rep *Report) {
+	if reportInOrder {
+		rep.Summary = a.sum.Result(a.top)
+		for i, reg := range detectors {
+			in.results[reg.name] = a.detectors[i].report(in, rep)
+			a.detectors[i] = nil
+		}
+		return
+	}
+	type reported struct {
+		part   *Report
+		result any
+	}
+	done := make([]chan reported, len(detectors)) // nil: reports in order
+	alone := make([]detector, len(detectors))     // the goroutine's, by registration
+	for i, reg := range detectors {
+		if reg.alone {
+			done[i] = make(chan reported, 1)
+			alone[i], a.detectors[i] = a.detectors[i], nil
+		}
+	}
+	summary := make(chan SummaryResult, 1)
+	go func() {
+		summary <- a.sum.Result(a.top)
+		for i, d := range alone {
+			if d != nil {
+				alone[i] = nil // released once reported, as below
+				part := &Report{}
+				res := d.report(in, part)
+				done[i] <- reported{part, res}
+			}
+		}
+	}()
+	for i, reg := range detectors {
+		if done[i] != nil {
+			d := <-done[i]
+			rep.add(d.part)
+			in.results[reg.name] = d.result
+		} else {
+			in.results[reg.name] = a.detectors[i].report(in, rep)
+		}
+		a.detectors[i] = nil
+	}
+	rep.Summary = <-summary
+}
+
+// reportInOrder makes Analyzer.report run every report one after the
+// other, on one goroutine: what the concurrent reports must equal. For
+// tests.
+var reportInOrder = false
+
+// add appends what a detector reported into part to r.
+func (r *Report) add(part *Report) {
+	r.Findings = append(r.Findings, part.Findings...)
+	r.Probes = append(r.Probes, part.Probes...)
+	r.Inventory = append(r.Inventory, part.Inventory...)
+	r.AuthAttacks = append(r.AuthAttacks, part.AuthAttacks...)
+	r.Budgets = append(r.Budgets, part.Budgets...)
 }
 
 // detectorOrder puts causes before their consequences at equal severity

@@ -140,11 +140,25 @@ func (t *addrTable) add(g uint32, a netip.Addr, n int64) {
 		return
 	}
 	k := a.As16()
+	if !t.limited {
+		// Below the budget every address is kept: one map operation
+		// counts it, where looking it up first made two (a hash and a
+		// probe each) for the addresses seen before, nearly all of them.
+		before := len(x.m)
+		if x.m[k] += n; len(x.m) == before {
+			return
+		}
+		t.total++
+		if t.total > maxAddrEntries {
+			t.shrink()
+		}
+		return
+	}
 	if c, ok := x.m[k]; ok {
 		x.m[k] = c + n
 		return
 	}
-	if t.limited && len(x.m) >= t.r {
+	if len(x.m) >= t.r {
 		if t.r == 0 || bytes.Compare(k[:], x.h[0][:]) >= 0 {
 			x.rest += n
 			x.dropped = true
@@ -154,10 +168,16 @@ func (t *addrTable) add(g uint32, a netip.Addr, n int64) {
 		t.total--
 	}
 	x.m[k] = n
-	if t.limited {
-		heap.Push(&x.h, k)
-	}
+	heap.Push(&x.h, k)
 	t.total++
+	if t.total > maxAddrEntries {
+		t.shrink()
+	}
+}
+
+// shrink brings the table back within the budget once an address was
+// added past it.
+func (t *addrTable) shrink() {
 	for t.total > maxAddrEntries {
 		// Shrink every group to r-1: the budget is shared alike.
 		if !t.limited {

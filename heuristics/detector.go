@@ -21,6 +21,15 @@ type registration struct {
 	name  string
 	needs []string
 	new   func(Org) detector
+	// alone says that its report needs no other detector's result and
+	// reads nothing in r: it only adds to r, and reads the inputs every
+	// detector shares (org, use, conn, logs), which no report changes.
+	// Such reports run beside the others (Analyzer.Result).
+	alone bool
+	// apart says that it observes under a lock of its own
+	// (Analyzer.observeMany): the relay detector, whose observe is two
+	// thirds of the detectors'.
+	apart bool
 }
 
 // detectors is every detector logscan runs. A new detector is one file and
@@ -29,13 +38,13 @@ var detectors = []registration{
 	{name: detectorSNAT, new: func(o Org) detector { return newSNATDetector(o) }},
 	// The relay detector reads the NAT addresses, to tie a relay through
 	// one to its NAT finding, and raises that finding when it relayed.
-	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }},
-	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }},
-	{name: detectorFrontEndProxy, new: func(Org) detector { return newFrontEndProxyDetector() }},
-	{name: detectorOutbound, new: func(Org) detector { return outboundDetector{} }},
-	{name: detectorInboundRefused, new: func(Org) detector { return newInboundRefusedDetector() }},
+	{name: detectorRelay, needs: []string{detectorSNAT}, new: func(Org) detector { return newRelayDetector() }, apart: true},
+	{name: detectorExchangeAuth, new: func(Org) detector { return newExchangeAuthDetector() }, alone: true},
+	{name: detectorFrontEndProxy, new: func(Org) detector { return newFrontEndProxyDetector() }, alone: true},
+	{name: detectorOutbound, new: func(Org) detector { return outboundDetector{} }, alone: true},
+	{name: detectorInboundRefused, new: func(Org) detector { return newInboundRefusedDetector() }, alone: true},
 	// Compromised accounts, and failed logins per connector (AuthAttacks).
-	{name: detectorCompromise, new: func(o Org) detector { return newAuthAbuseDetector(o) }},
+	{name: detectorCompromise, new: func(o Org) detector { return newAuthAbuseDetector(o) }, alone: true},
 	// The blocklist detector reads the relays and the compromised accounts,
 	// to say when one preceded the first refusal of a listing.
 	{name: detectorBlocklist, needs: []string{detectorRelay, detectorCompromise}, new: func(Org) detector { return newBlocklistDetector() }},

@@ -56,6 +56,31 @@ func BenchmarkObserveRelay(b *testing.B) {
 	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkObserveEach is BenchmarkObserve for each detector and each
+// other tally alone (sub-benchmarks by name), for the ones whose share of
+// it is too small for a change to them to show there.
+func BenchmarkObserveEach(b *testing.B) {
+	ss := benchSessions(b)
+	run := func(name string, observe func() func(*session.Session)) {
+		b.Run(name, func(b *testing.B) {
+			cpu0 := cpuNanos()
+			for b.Loop() {
+				o := observe()
+				for _, s := range ss {
+					o(s)
+				}
+			}
+			b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	for _, reg := range detectors {
+		run(reg.name, func() func(*session.Session) { return reg.new(Org{}).observe })
+	}
+	run("summary", func() func(*session.Session) { return NewSummary().observe })
+	run("org-evidence", func() func(*session.Session) { return newOrgEvidence().observe })
+	run("connector-usage", func() func(*session.Session) { return newConnectorUsage().observe })
+}
+
 // benchSessions are the sessions BenchmarkObserve observes, rebuilt once
 // per test binary.
 func benchSessions(b *testing.B) []*session.Session {

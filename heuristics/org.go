@@ -142,26 +142,18 @@ type Assumption struct {
 }
 
 // orgEvidence is what the logs say about the organisation itself.
+// The scanned servers' own (local) addresses are evidence too: the
+// Summary keeps them (Summary.local), and resolve is given them.
 type orgEvidence struct {
-	serverAddrs map[string]map[netip.Addr]struct{} // server name -> its local addresses
-	peers       map[netip.Addr]string              // X-EXPS peers -> the account they authenticated as
-	domains     *domains.Evidence                  // what Exchange did with recipient domains
+	peers   map[netip.Addr]string // X-EXPS peers -> the account they authenticated as
+	domains *domains.Evidence     // what Exchange did with recipient domains
 }
 
 func newOrgEvidence() *orgEvidence {
-	return &orgEvidence{serverAddrs: map[string]map[netip.Addr]struct{}{},
-		peers: map[netip.Addr]string{}, domains: domains.NewEvidence()}
+	return &orgEvidence{peers: map[netip.Addr]string{}, domains: domains.NewEvidence()}
 }
 
 func (e *orgEvidence) observe(s *session.Session) {
-	if s.Server != "" && s.Local.Addr().IsValid() {
-		m := e.serverAddrs[s.Server]
-		if m == nil {
-			m = map[netip.Addr]struct{}{}
-			e.serverAddrs[strings.Clone(s.Server)] = m
-		}
-		m[s.Local.Addr()] = struct{}{}
-	}
 	if s.Auth == session.AuthExchange && s.Remote.Addr().IsValid() {
 		// One account per peer: the first by name, whatever the order.
 		if u, ok := e.peers[s.Remote.Addr()]; !ok || s.AuthUser < u {
@@ -184,8 +176,9 @@ type orgView struct {
 
 const permAnyRecipient = "SMTPAcceptAnyRecipient"
 
-// resolve decides what the detectors take as the organisation.
-func (e *orgEvidence) resolve(org Org) *orgView {
+// resolve decides what the detectors take as the organisation;
+// serverAddrs are each scanned server's local addresses, by name.
+func (e *orgEvidence) resolve(org Org, serverAddrs map[string]map[netip.Addr]struct{}) *orgView {
 	v := &orgView{exchange: map[netip.Addr]string{}, serverOf: map[netip.Addr]string{},
 		bits4: cmp.Or(org.SubnetBitsV4, DefaultSubnetBitsV4), bits6: cmp.Or(org.SubnetBitsV6, DefaultSubnetBitsV6)}
 
@@ -204,8 +197,8 @@ func (e *orgEvidence) resolve(org Org) *orgView {
 	// In name order, the first server to claim an address keeps it, so
 	// that anonymised logs where several names share one address give the
 	// same answer on every run.
-	for _, name := range slices.Sorted(maps.Keys(e.serverAddrs)) {
-		for a := range e.serverAddrs[name] {
+	for _, name := range slices.Sorted(maps.Keys(serverAddrs)) {
+		for a := range serverAddrs[name] {
 			if _, taken := v.serverOf[a]; !taken {
 				v.exchange[a] = name
 				v.serverOf[a] = name

@@ -23,8 +23,12 @@ type Summary struct {
 	rows, sessions int64
 	first, last    time.Time
 	conns          map[connKey]*connAgg
-	remote         addrTable                          // groups: connAgg.id
-	local          map[string]map[netip.Addr]struct{} // per server: its distinct local addresses
+	// lastConn is the connector of the session observed last: a worker's
+	// sessions come from one server's log, mostly one connector's, and
+	// comparing the names with its key costs less than hashing them.
+	lastConn *connAgg
+	remote   addrTable                          // groups: connAgg.id
+	local    map[string]map[netip.Addr]struct{} // per named server: its distinct local addresses (orgEvidence.resolve reads them too)
 }
 
 type connKey struct {
@@ -33,7 +37,8 @@ type connKey struct {
 }
 
 type connAgg struct {
-	id             uint32 // its group in Summary.remote
+	key            connKey // the map's copy
+	id             uint32  // its group in Summary.remote
 	sessions, rows int64
 	lengths        lengthHist
 	hours          map[int64]int64 // Unix hour of a session's start -> sessions
@@ -53,11 +58,14 @@ func (s *Summary) observe(x *session.Session) {
 	if x.End.After(s.last) {
 		s.last = x.End
 	}
-	k := connKey{x.Server, x.Connector, x.LogType}
-	c := s.conns[k]
-	if c == nil {
-		c = &connAgg{id: uint32(len(s.conns)), hours: map[int64]int64{}}
-		s.conns[connKey{strings.Clone(x.Server), strings.Clone(x.Connector), x.LogType}] = c
+	c := s.lastConn
+	if c == nil || x.Connector != c.key.name || x.Server != c.key.server || x.LogType != c.key.logType {
+		c = s.conns[connKey{x.Server, x.Connector, x.LogType}]
+		if c == nil {
+			c = &connAgg{key: connKey{strings.Clone(x.Server), strings.Clone(x.Connector), x.LogType}, id: uint32(len(s.conns)), hours: map[int64]int64{}}
+			s.conns[c.key] = c
+		}
+		s.lastConn = c
 	}
 	c.sessions++
 	c.rows += int64(x.Rows)

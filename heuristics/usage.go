@@ -14,11 +14,15 @@ import (
 type connectorUsage struct {
 	conns   map[connRef]*connUse
 	clients addrTable // groups: connUse.id
+	// last is the connector of the session counted last, compared with
+	// before hashing (as Summary.lastConn).
+	last *connUse
 }
 
 type connRef struct{ server, connector string }
 
 type connUse struct {
+	ref      connRef // the map's copy
 	id       uint32
 	sessions int64
 }
@@ -29,11 +33,14 @@ func (u *connectorUsage) observe(s *session.Session) {
 	if !s.IsReceive() || s.Proxied {
 		return
 	}
-	k := connRef{s.Server, s.Connector}
-	c := u.conns[k]
-	if c == nil {
-		c = &connUse{id: uint32(len(u.conns))}
-		u.conns[connRef{strings.Clone(s.Server), strings.Clone(s.Connector)}] = c
+	c := u.last
+	if c == nil || s.Connector != c.ref.connector || s.Server != c.ref.server {
+		c = u.conns[connRef{s.Server, s.Connector}]
+		if c == nil {
+			c = &connUse{ref: connRef{strings.Clone(s.Server), strings.Clone(s.Connector)}, id: uint32(len(u.conns))}
+			u.conns[c.ref] = c
+		}
+		u.last = c
 	}
 	c.sessions++
 	u.clients.add(c.id, s.Client, 1)

@@ -130,3 +130,25 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkRenderJSON measures the JSON report alone, which is written
+// after everything else, on one core: the report of benchCorpus (or of
+// $LOGSCAN_BENCH_DIR, e.g. /tmp/recv6, whose relay finding lists 1,600
+// sources).
+//
+//	go test ./cmd/logscan -run '^$' -bench RenderJSON -count 6 > new.txt && benchstat old.txt new.txt
+func BenchmarkRenderJSON(b *testing.B) {
+	dir, _ := benchDir(b, b.TempDir())
+	res, err := run.Scan(context.Background(), run.Config{Paths: []string{dir}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep := &scanReport{Result: res.Files, Summary: res.Analysis.Summary, Analysis: res.Analysis, Datasets: res.Datasets,
+		Elapsed: res.Elapsed, Incremental: res.Incremental}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := renderJSON(io.Discard, rep); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

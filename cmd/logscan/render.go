@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -476,21 +475,25 @@ func renderJSON(w io.Writer, rep *scanReport) error {
 // escape means the same character: the JSON stays valid and decodes to the
 // same text.
 func jsonEncode(w io.Writer, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	// What a json.Encoder with SetIndent("", "  ") writes, indented
+	// by indentJSON into a slice made to size at once (the Encoder and
+	// a bytes.Buffer grew theirs a doubling at a time, copying the
+	// report over and over).
+	compact, err := json.Marshal(v)
+	if err != nil {
 		return err
 	}
-	b := buf.Bytes()
+	b := append(indentJSON(make([]byte, 0, 2*len(compact)+1), compact), '\n')
 	// C0 controls are escaped already; raw ones here are JSON's own
 	// whitespace between tokens.
 	escape := func(r rune) bool { return r >= 0x20 && dangerousRune(r) }
-	if !bytes.ContainsFunc(b, escape) {
+	first := indexEscape(b, escape)
+	if first < 0 {
 		_, err := w.Write(b)
 		return err
 	}
 	out := make([]byte, 0, len(b)+64)
+	out, b = append(out, b[:first]...), b[first:]
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		if escape(r) {
@@ -500,8 +503,78 @@ func jsonEncode(w io.Writer, v any) error {
 		}
 		b = b[n:]
 	}
-	_, err := w.Write(out)
+	_, err = w.Write(out)
 	return err
+}
+
+// indentJSON appends src, compact JSON as json.Marshal writes it (no
+// space outside strings), to dst indented as json.Indent(dst, src, "",
+// "  ") indents it: a line per member and element, two spaces a level,
+// empty objects and arrays kept as {} and []. json.Indent runs its
+// validating scanner over every byte, which was three fifths of rendering
+// a report; output that json.Marshal just made needs no validating.
+func indentJSON(dst, src []byte) []byte {
+	depth := 0
+	newline := func() {
+		dst = append(dst, '\n')
+		for range depth {
+			dst = append(dst, ' ', ' ')
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; c {
+		case '"':
+			// The string, escapes and all, up to its closing quote.
+			j := i + 1
+			for ; j < len(src) && src[j] != '"'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			dst = append(dst, src[i:min(j+1, len(src))]...)
+			i = j
+		case '{', '[':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, c, src[i+1])
+				i++
+				continue
+			}
+			dst = append(dst, c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			newline()
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// indexEscape is bytes.IndexFunc(b, escape) for an escape that takes no
+// rune below DEL (0x7f): only runes starting with a byte of 0x7f or more
+// are decoded. A report is nearly all ASCII, and decoding a megabyte of
+// it rune by rune cost a fifth of rendering it.
+func indexEscape(b []byte, escape func(rune) bool) int {
+	for i := 0; i < len(b); {
+		if b[i] < 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if escape(r) {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // dangerousRune reports whether r acts on a terminal or viewer instead of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -105,6 +106,75 @@ func TestSafeCoversBidiAndC1(t *testing.T) {
 		json.Unmarshal(b.Bytes(), &back)
 		if back["v"] != s {
 			t.Errorf("JSON of %q decodes to %q", s, back["v"])
+		}
+	}
+}
+
+// TestJSONEncodeKeepsText: text without a dangerous rune is written as
+// encoding/json writes it, non-ASCII letters raw, whether or not a
+// dangerous rune elsewhere makes jsonEncode rewrite the rest.
+func TestJSONEncodeKeepsText(t *testing.T) {
+	for _, s := range []string{"plain ascii", "caf\u00e9 \u65e5\u672c \U0001F600", "\u00e9 then DEL \x7f", "DEL \x7f then \u00e9 and \u202e", "~\u0080\u00a0"} {
+		var got, want bytes.Buffer
+		jsonEncode(&got, map[string]string{"v": s})
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]string{"v": s})
+		// What encoding/json writes, with each dangerous rune escaped.
+		w := want.String()
+		for _, r := range s {
+			if r >= 0x20 && dangerousRune(r) {
+				w = strings.ReplaceAll(w, string(r), fmt.Sprintf(`\u%04x`, r))
+			}
+		}
+		if got.String() != w {
+			t.Errorf("jsonEncode(%q) = %s, want %s", s, got.String(), w)
+		}
+	}
+}
+
+// TestIndentJSONAsEncodingJSON: indentJSON indents what json.Marshal
+// writes as json.Indent does: empty and nested objects and arrays,
+// escaped quotes and backslashes, HTML and non-ASCII text, numbers, and
+// random nests of them.
+func TestIndentJSONAsEncodingJSON(t *testing.T) {
+	values := []any{
+		nil, 1, -2.5e-7, "", `a "quoted" \ back\slash\`, `\`, `"`, "<b>&amp;</b> \u2028 caf\u00e9 \x7f",
+		[]any{}, map[string]any{}, []any{[]any{}, map[string]any{}, []any{[]any{}}},
+		map[string]any{"a": []any{1, "x", nil, true, false}, "b": map[string]any{"c": map[string]any{}}, `k"\`: "v,:[]{}"},
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var random func(depth int) any
+	random = func(depth int) any {
+		switch n := rng.IntN(6); {
+		case depth > 4 || n == 0:
+			return []any{"s\"", `\\`, ",", ":", "{", "]", 3, 0.5, true, nil}[rng.IntN(10)]
+		case n < 3:
+			l := make([]any, rng.IntN(4))
+			for i := range l {
+				l[i] = random(depth + 1)
+			}
+			return l
+		default:
+			m := map[string]any{}
+			for i := range rng.IntN(4) {
+				m[fmt.Sprintf("k%d\"%d", i, rng.IntN(3))] = random(depth + 1)
+			}
+			return m
+		}
+	}
+	for range 300 {
+		values = append(values, random(0))
+	}
+	for _, v := range values {
+		compact, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		json.Indent(&want, compact, "", "  ")
+		if got := indentJSON(nil, compact); string(got) != want.String() {
+			t.Fatalf("indentJSON(%s) =\n%s\nwant\n%s", compact, got, want.String())
 		}
 	}
 }
