@@ -1340,13 +1340,30 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
 	names := d.namesByHash()
-	d.purgeHours() // outside reads every entry left
-	for k, g := range d.groups {
-		st := g.outside(in.org, names, d.nameList)
+	if d.deadHours > 0 {
+		// outside reads every entry left. With no dead hour, no entry
+		// is of an hour at or after hourCutoff (addHour keeps none), and
+		// the pass over every group's hours would find nothing.
+		d.purgeHours()
+	}
+	keys := make([]relayKey, 0, len(d.groups))
+	for k := range d.groups {
+		keys = append(keys, k)
+	}
+	stats := make([]relayStats, len(keys))
+	// Each client is judged on its own, so the clients are split over
+	// goroutines: each writes its client's figures in stats, by index,
+	// whichever goroutine it is.
+	relayParallel(len(keys), func(i int) {
+		g := d.groups[keys[i]]
+		stats[i] = g.outside(in.org, names, d.nameList)
 		// What outside has read is let go at once: the report of 1,600
 		// relaying clients would otherwise come on top of all of it, at
 		// the end of a scan, where its memory peaks.
 		g.release()
+	})
+	for i, k := range keys {
+		g, st := d.groups[k], stats[i]
 		if st.rcpts == 0 {
 			delete(d.groups, k)
 			continue
