@@ -882,6 +882,12 @@ type relayStats struct {
 	samples                      samples
 	senders                      counter
 	hours                        hourly // sessions that relayed, recipients relayed
+	// The group's distinct recipient addresses (their hashes) in outside
+	// domains, and whether some could not be judged (a pattern accepted)
+	// or were not kept (rcptSet.dropped): distinctOutside counts them
+	// over a finding's clients.
+	outRcpts      []uint64
+	outRcptsLower bool
 }
 
 type domainCount struct {
@@ -889,7 +895,7 @@ type domainCount struct {
 	n    int64
 }
 
-func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string) relayStats {
+func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relayStats {
 	var st relayStats
 	outside := func(key string) bool {
 		for d := range strings.SplitSeq(key, "\n") {
@@ -909,7 +915,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 	// Partial signatures relayed if their first domain is outside; if it
 	// is accepted (or cannot be judged), whether they did is not known.
 	for h, sig := range g.part.m {
-		if out, _ := domainOutside(v, names, h); out {
+		if out, _ := j.outside(h); out {
 			st.sessions += sig.sessions
 			st.messages += sig.msgs
 			st.queued += sig.qued
@@ -922,10 +928,10 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 	st.messagesLower = st.messagesLower || g.part.over.msgs > 0
 	for i := range g.doms {
 		rd := &g.doms[i]
-		name := list[rd.id]
-		if v.isAccepted(name) {
+		if !j.outsideID[rd.id] {
 			continue
 		}
+		name := list[rd.id]
 		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
@@ -941,7 +947,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		// judged and are not counted: the count is then a lower bound.
 		var n int64
 		for h, c := range g.evicted {
-			out, known := domainOutside(v, names, h)
+			out, known := j.outside(h)
 			if out {
 				n += c
 			}
@@ -961,7 +967,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		g.otherDet.senders.addTo(&st.senders, 64)
 	}
 	for k, n := range g.rcptHours {
-		if out, _ := domainOutside(v, names, k.of); out {
+		if out, _ := j.outside(k.of); out {
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
@@ -977,60 +983,90 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		if key, ok := sets[k.of.set]; ok {
 			out = outside(key)
 		} else {
-			out, _ = domainOutside(v, names, k.of.first)
+			out, _ = j.outside(k.of.first)
 		}
 		if out {
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
+	for h, dh := range g.rcpts.m {
+		out, known := j.outside(dh)
+		if out {
+			st.outRcpts = append(st.outRcpts, h)
+		}
+		// An address whose domain cannot be judged is not counted.
+		st.outRcptsLower = st.outRcptsLower || !known
+	}
+	st.outRcptsLower = st.outRcptsLower || g.rcpts.dropped
 	return st
 }
 
 // release drops what only outside reads; relayFinding reads the rest
-// (EHLO names, recipients, domains and the other domains' hashes).
+// (EHLO names, whether recipients were dropped, domains and the other
+// domains' hashes).
 func (g *relayGroup) release() {
 	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
 	g.rcptHours, g.sessHours = nil, nil
+	g.rcpts.m = nil // outside listed those in outside domains
 	g.detailed, g.otherDet, g.domFull = nil, relayDetail{}, nil
 	for i := range g.doms {
 		g.doms[i].detail = nil
 	}
 }
 
-// distinctOutside counts the distinct recipient addresses of groups in
-// domains the organisation does not accept, and whether that is a lower
-// bound.
-func distinctOutside(v *orgView, names map[uint64]string, groups []*relayGroup) (int64, bool) {
-	seen := map[uint64]struct{}{}
-	lower := false
-	for _, g := range groups {
-		for h, dh := range g.rcpts.m {
-			out, known := domainOutside(v, names, dh)
-			if out {
-				seen[h] = struct{}{}
-			}
-			// An address whose domain cannot be judged is not counted.
-			lower = lower || !known
-		}
-		lower = lower || g.rcpts.dropped
+// distinctOutside counts the distinct recipient addresses of a finding's
+// clients in domains the organisation does not accept (relayStats.outRcpts),
+// and whether that is a lower bound. The addresses are told apart in
+// shards by hash, one per goroutine (relayParallel): each shard's set
+// holds different addresses, so the count is the sum of the sets' sizes,
+// whatever the number of shards.
+func distinctOutside(members []relayMember) (int64, bool) {
+	total, lower := 0, false
+	for _, m := range members {
+		total += len(m.st.outRcpts)
+		lower = lower || m.st.outRcptsLower
 	}
-	return int64(len(seen)), lower
+	shards := 1
+	if total >= relayShardMin {
+		shards = relayWorkers()
+	}
+	counts := make([]int, shards)
+	relayParallelChunks(shards, 1, func(shard int) {
+		seen := make(map[uint64]struct{}, total/shards)
+		for _, m := range members {
+			for _, h := range m.st.outRcpts {
+				if h%uint64(shards) == uint64(shard) {
+					seen[h] = struct{}{}
+				}
+			}
+		}
+		counts[shard] = len(seen)
+	})
+	var n int64
+	for _, c := range counts {
+		n += int64(c)
+	}
+	return n, lower
 }
+
+// relayShardMin is the fewest addresses distinctOutside splits over
+// goroutines: below it, starting them costs more than they save.
+const relayShardMin = 1 << 14
 
 // outsideDomains counts the distinct domains outside the accepted ones that
 // groups relayed to, named or told apart by hash, and whether that is a
 // lower bound (other domains past the budget, or a pattern accepted).
-func outsideDomains(v *orgView, names map[uint64]string, list []string, groups []*relayGroup) (int64, bool) {
+func outsideDomains(j *domainJudge, list []string, groups []*relayGroup) (int64, bool) {
 	seen := map[uint64]struct{}{}
 	lower := false
 	for _, g := range groups {
 		for _, id := range g.domIDs {
-			if name := list[id]; !v.isAccepted(name) {
-				seen[addrHash(name)] = struct{}{}
+			if j.outsideID[id] {
+				seen[addrHash(list[id])] = struct{}{}
 			}
 		}
 		for h := range g.evicted {
-			out, known := domainOutside(v, names, h)
+			out, known := j.outside(h)
 			if out && known {
 				seen[h] = struct{}{}
 			}
@@ -1039,35 +1075,6 @@ func outsideDomains(v *orgView, names map[uint64]string, list []string, groups [
 		lower = lower || g.evictedOver > 0
 	}
 	return int64(len(seen)), lower
-}
-
-// namesByHash names every domain a group kept apart, by its hash.
-func (d *RelayDetector) namesByHash() map[uint64]string {
-	names := make(map[uint64]string, len(d.nameList))
-	for _, n := range d.nameList {
-		names[addrHash(n)] = n
-	}
-	return names
-}
-
-// domainOutside says whether the domain hashed h is outside the accepted
-// domains, and whether that is known: a domain named in names is judged by
-// name; another (one of the other domains) only against the accepted
-// domains given by name, and not known when a pattern (*.contoso.com) is
-// accepted.
-func domainOutside(v *orgView, names map[uint64]string, h uint64) (outside, known bool) {
-	if n, ok := names[h]; ok {
-		return !v.isAccepted(n), true
-	}
-	for _, a := range v.accepted {
-		if !strings.HasPrefix(a, "*.") && addrHash(a) == h {
-			return false, true
-		}
-	}
-	if hasWildcard(v.accepted) {
-		return false, false
-	}
-	return true, true
 }
 
 // msSpan is a span of session times (Unix milliseconds, as logged and as
@@ -1339,7 +1346,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	nat := in.result(detectorSNAT).(natResult)
 	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
-	names := d.namesByHash()
+	judge := newDomainJudge(in.org, d.nameList)
 	if d.deadHours > 0 {
 		// outside reads every entry left. With no dead hour, no entry
 		// is of an hour at or after hourCutoff (addHour keeps none), and
@@ -1356,7 +1363,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	// whichever goroutine it is.
 	relayParallel(len(keys), func(i int) {
 		g := d.groups[keys[i]]
-		stats[i] = g.outside(in.org, names, d.nameList)
+		stats[i] = g.outside(in.org, judge, d.nameList)
 		// What outside has read is let go at once: the report of 1,600
 		// relaying clients would otherwise come on top of all of it, at
 		// the end of a scan, where its memory peaks.
@@ -1377,7 +1384,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	var res relayResult
 	for fk, members := range byKey {
 		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
-		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names, d.nameList, bits.LeadingZeros64(d.rcptBound.max))
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, judge, d.nameList, bits.LeadingZeros64(d.rcptBound.max))
 		if fk.class == relayNAT {
 			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
 		}
@@ -1498,7 +1505,7 @@ func (res relayResult) before(t time.Time, servers ...string) relayResult {
 // relayFinding is one finding for the clients of one connector that share
 // a verdict; it returns the hours relayed, for the NAT finding. natID is
 // the NAT finding of a NAT address; hours from hourCutoff on were not kept.
-func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string, nameList []string, rcptShift int) (Finding, hourly) {
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, judge *domainJudge, nameList []string, rcptShift int) (Finding, hourly) {
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
@@ -1584,7 +1591,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	} else {
 		f.Counts["sources"], f.Counts["public_sources"], f.Counts["internal_sources"] = int64(n), int64(public), int64(n-public)
 	}
-	distinct, lower := distinctOutside(v, hashNames, groups)
+	distinct, lower := distinctOutside(members)
 	f.setCount("distinct_recipients", distinct, lower)
 	sampled := false
 	for _, g := range groups {
@@ -1606,7 +1613,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		// "(other domains)" stands for domains told apart by hash: count
 		// those outside, once each over the clients; a lower bound when
 		// some could not be judged.
-		n, lower := outsideDomains(v, hashNames, nameList, groups)
+		n, lower := outsideDomains(judge, nameList, groups)
 		f.setCount("recipient_domains", n, lower)
 	}
 	domFact := Fact{Name: "outside recipient domains, by recipients"}

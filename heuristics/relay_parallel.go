@@ -21,8 +21,14 @@ const relayParallelChunk = 32
 // goroutines, and returns when all calls have. The goroutines take chunks
 // of indexes from a shared counter, so which goroutine does which i varies
 // from run to run: work(i) must write only what belongs to i.
-func relayParallel(n int, work func(i int)) {
-	workers := min(cmp.Or(relayReportWorkers, runtime.GOMAXPROCS(0)), (n+relayParallelChunk-1)/relayParallelChunk)
+func relayParallel(n int, work func(i int)) { relayParallelChunks(n, relayParallelChunk, work) }
+
+// relayWorkers is how many goroutines relayParallel starts at most.
+func relayWorkers() int { return max(1, cmp.Or(relayReportWorkers, runtime.GOMAXPROCS(0))) }
+
+// relayParallelChunks is relayParallel taking chunk items at a time.
+func relayParallelChunks(n, chunk int, work func(i int)) {
+	workers := min(relayWorkers(), (n+chunk-1)/chunk)
 	if workers <= 1 {
 		for i := range n {
 			work(i)
@@ -34,11 +40,11 @@ func relayParallel(n int, work func(i int)) {
 	for range workers {
 		wg.Go(func() {
 			for {
-				lo := int(next.Add(relayParallelChunk)) - relayParallelChunk
+				lo := int(next.Add(int64(chunk))) - chunk
 				if lo >= n {
 					return
 				}
-				for i := lo; i < min(lo+relayParallelChunk, n); i++ {
+				for i := lo; i < min(lo+chunk, n); i++ {
 					work(i)
 				}
 			}
