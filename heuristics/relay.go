@@ -211,8 +211,8 @@ type relayGroup struct {
 	// first domain: a set not kept is judged by its first domain, as the
 	// totals are). Keys by hash, not by what the group keeps, so that they
 	// do not depend on when a domain or set stopped being kept.
-	rcptHours map[hourKey[uint64]]int64
-	sessHours map[hourKey[setHash]]int64
+	rcptHours hourCounts[uint64]
+	sessHours hourCounts[setHash]
 }
 
 // setHash names a domain set by the hashes of its key and of its first domain.
@@ -335,8 +335,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{sigs: map[string]relaySig{},
-					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
+				g = &relayGroup{sigs: map[string]relaySig{}}
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			// A message's recipients are counted per domain, at its end
@@ -390,7 +389,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 	// sig sorted the list: its first is the set's first domain.
 	d.key = joinKey(d.key, sessDomains.list)
 	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
-	addHour(d, g.sessHours, hourKey[setHash]{hour, set}, 1)
+	g.sessHours.add(d, hour, set, 1)
 }
 
 // domainRcpts is what one message relayed to one domain.
@@ -426,29 +425,13 @@ func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name stri
 	if rd == &g.other {
 		d.evict(g, dr.hash, dr.n)
 	}
-	addHour(d, g.rcptHours, hourKey[uint64]{hour, dr.hash}, dr.n)
+	g.rcptHours.add(d, hour, dr.hash, dr.n)
 	det := g.detailOf(rd, d)
 	det.senders.add(from, dr.n, 64)
 	if d.sessDomains.add(name) {
 		// The session's first recipient in the domain is its example.
 		rd.span.add(s.Start, s.End)
 		det.samples.add(sampleOf(s, dr.first))
-	}
-}
-
-// addHour adds n to the per-hour count m[k] when that entry is kept or
-// there is room for a new one (hourRoom). No entry of an hour at or past
-// hourCutoff is kept. One map write instead of a read and a write: a new
-// entry shows as m growing, and is taken back if there is no room for it
-// (hourRoom may have dropped its hour).
-func addHour[T comparable](d *RelayDetector, m map[hourKey[T]]int64, k hourKey[T], n int64) {
-	if k.hour >= d.hourCutoff {
-		return
-	}
-	had := len(m)
-	m[k] += n
-	if len(m) > had && !d.hourRoom(k.hour) {
-		delete(m, k)
 	}
 }
 
@@ -491,16 +474,8 @@ var relayPurgeEveryHour = false
 // hourCutoff) out of every group's maps.
 func (d *RelayDetector) purgeHours() {
 	for _, g := range d.groups {
-		for k := range g.rcptHours {
-			if k.hour >= d.hourCutoff {
-				delete(g.rcptHours, k)
-			}
-		}
-		for k := range g.sessHours {
-			if k.hour >= d.hourCutoff {
-				delete(g.sessHours, k)
-			}
-		}
+		g.rcptHours.purge(d.hourCutoff)
+		g.sessHours.purge(d.hourCutoff)
 	}
 	d.deadHours = 0
 }
@@ -966,7 +941,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 		st.samples.merge(g.otherDet.samples)
 		g.otherDet.senders.addTo(&st.senders, 64)
 	}
-	for k, n := range g.rcptHours {
+	for k, n := range g.rcptHours.all() {
 		if out, _ := j.outside(k.of); out {
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
@@ -978,7 +953,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 		}
 		sets[addrHash(key)] = key
 	}
-	for k, n := range g.sessHours {
+	for k, n := range g.sessHours.all() {
 		var out bool
 		if key, ok := sets[k.of.set]; ok {
 			out = outside(key)
@@ -1006,7 +981,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 // domains' hashes).
 func (g *relayGroup) release() {
 	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
-	g.rcptHours, g.sessHours = nil, nil
+	g.rcptHours, g.sessHours = hourCounts[uint64]{}, hourCounts[setHash]{}
 	g.rcpts.m = nil // outside listed those in outside domains
 	g.detailed, g.otherDet, g.domFull = nil, relayDetail{}, nil
 	for i := range g.doms {
