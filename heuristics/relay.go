@@ -211,8 +211,8 @@ type relayGroup struct {
 	// first domain: a set not kept is judged by its first domain, as the
 	// totals are). Keys by hash, not by what the group keeps, so that they
 	// do not depend on when a domain or set stopped being kept.
-	rcptHours map[hourKey[uint64]]int64
-	sessHours map[hourKey[setHash]]int64
+	rcptHours hourCounts[uint64]
+	sessHours hourCounts[setHash]
 }
 
 // setHash names a domain set by the hashes of its key and of its first domain.
@@ -335,8 +335,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{sigs: map[string]relaySig{},
-					rcptHours: map[hourKey[uint64]]int64{}, sessHours: map[hourKey[setHash]]int64{}}
+				g = &relayGroup{sigs: map[string]relaySig{}}
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			// A message's recipients are counted per domain, at its end
@@ -390,7 +389,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 	// sig sorted the list: its first is the set's first domain.
 	d.key = joinKey(d.key, sessDomains.list)
 	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
-	addHour(d, g.sessHours, hourKey[setHash]{hour, set}, 1)
+	g.sessHours.add(d, hour, set, 1)
 }
 
 // domainRcpts is what one message relayed to one domain.
@@ -426,29 +425,13 @@ func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name stri
 	if rd == &g.other {
 		d.evict(g, dr.hash, dr.n)
 	}
-	addHour(d, g.rcptHours, hourKey[uint64]{hour, dr.hash}, dr.n)
+	g.rcptHours.add(d, hour, dr.hash, dr.n)
 	det := g.detailOf(rd, d)
 	det.senders.add(from, dr.n, 64)
 	if d.sessDomains.add(name) {
 		// The session's first recipient in the domain is its example.
 		rd.span.add(s.Start, s.End)
 		det.samples.add(sampleOf(s, dr.first))
-	}
-}
-
-// addHour adds n to the per-hour count m[k] when that entry is kept or
-// there is room for a new one (hourRoom). No entry of an hour at or past
-// hourCutoff is kept. One map write instead of a read and a write: a new
-// entry shows as m growing, and is taken back if there is no room for it
-// (hourRoom may have dropped its hour).
-func addHour[T comparable](d *RelayDetector, m map[hourKey[T]]int64, k hourKey[T], n int64) {
-	if k.hour >= d.hourCutoff {
-		return
-	}
-	had := len(m)
-	m[k] += n
-	if len(m) > had && !d.hourRoom(k.hour) {
-		delete(m, k)
 	}
 }
 
@@ -491,16 +474,8 @@ var relayPurgeEveryHour = false
 // hourCutoff) out of every group's maps.
 func (d *RelayDetector) purgeHours() {
 	for _, g := range d.groups {
-		for k := range g.rcptHours {
-			if k.hour >= d.hourCutoff {
-				delete(g.rcptHours, k)
-			}
-		}
-		for k := range g.sessHours {
-			if k.hour >= d.hourCutoff {
-				delete(g.sessHours, k)
-			}
-		}
+		g.rcptHours.purge(d.hourCutoff)
+		g.sessHours.purge(d.hourCutoff)
 	}
 	d.deadHours = 0
 }
@@ -882,6 +857,12 @@ type relayStats struct {
 	samples                      samples
 	senders                      counter
 	hours                        hourly // sessions that relayed, recipients relayed
+	// The group's distinct recipient addresses (their hashes) in outside
+	// domains, and whether some could not be judged (a pattern accepted)
+	// or were not kept (rcptSet.dropped): distinctOutside counts them
+	// over a finding's clients.
+	outRcpts      []uint64
+	outRcptsLower bool
 }
 
 type domainCount struct {
@@ -889,7 +870,7 @@ type domainCount struct {
 	n    int64
 }
 
-func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string) relayStats {
+func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relayStats {
 	var st relayStats
 	outside := func(key string) bool {
 		for d := range strings.SplitSeq(key, "\n") {
@@ -909,7 +890,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 	// Partial signatures relayed if their first domain is outside; if it
 	// is accepted (or cannot be judged), whether they did is not known.
 	for h, sig := range g.part.m {
-		if out, _ := domainOutside(v, names, h); out {
+		if out, _ := j.outside(h); out {
 			st.sessions += sig.sessions
 			st.messages += sig.msgs
 			st.queued += sig.qued
@@ -922,10 +903,10 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 	st.messagesLower = st.messagesLower || g.part.over.msgs > 0
 	for i := range g.doms {
 		rd := &g.doms[i]
-		name := list[rd.id]
-		if v.isAccepted(name) {
+		if !j.outsideID[rd.id] {
 			continue
 		}
+		name := list[rd.id]
 		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
@@ -941,7 +922,7 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		// judged and are not counted: the count is then a lower bound.
 		var n int64
 		for h, c := range g.evicted {
-			out, known := domainOutside(v, names, h)
+			out, known := j.outside(h)
 			if out {
 				n += c
 			}
@@ -960,8 +941,8 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		st.samples.merge(g.otherDet.samples)
 		g.otherDet.senders.addTo(&st.senders, 64)
 	}
-	for k, n := range g.rcptHours {
-		if out, _ := domainOutside(v, names, k.of); out {
+	for k, n := range g.rcptHours.all() {
+		if out, _ := j.outside(k.of); out {
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
@@ -972,65 +953,95 @@ func (g *relayGroup) outside(v *orgView, names map[uint64]string, list []string)
 		}
 		sets[addrHash(key)] = key
 	}
-	for k, n := range g.sessHours {
+	for k, n := range g.sessHours.all() {
 		var out bool
 		if key, ok := sets[k.of.set]; ok {
 			out = outside(key)
 		} else {
-			out, _ = domainOutside(v, names, k.of.first)
+			out, _ = j.outside(k.of.first)
 		}
 		if out {
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
+	for h, dh := range g.rcpts.m {
+		out, known := j.outside(dh)
+		if out {
+			st.outRcpts = append(st.outRcpts, h)
+		}
+		// An address whose domain cannot be judged is not counted.
+		st.outRcptsLower = st.outRcptsLower || !known
+	}
+	st.outRcptsLower = st.outRcptsLower || g.rcpts.dropped
 	return st
 }
 
 // release drops what only outside reads; relayFinding reads the rest
-// (EHLO names, recipients, domains and the other domains' hashes).
+// (EHLO names, whether recipients were dropped, domains and the other
+// domains' hashes).
 func (g *relayGroup) release() {
 	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
-	g.rcptHours, g.sessHours = nil, nil
+	g.rcptHours, g.sessHours = hourCounts[uint64]{}, hourCounts[setHash]{}
+	g.rcpts.m = nil // outside listed those in outside domains
 	g.detailed, g.otherDet, g.domFull = nil, relayDetail{}, nil
 	for i := range g.doms {
 		g.doms[i].detail = nil
 	}
 }
 
-// distinctOutside counts the distinct recipient addresses of groups in
-// domains the organisation does not accept, and whether that is a lower
-// bound.
-func distinctOutside(v *orgView, names map[uint64]string, groups []*relayGroup) (int64, bool) {
-	seen := map[uint64]struct{}{}
-	lower := false
-	for _, g := range groups {
-		for h, dh := range g.rcpts.m {
-			out, known := domainOutside(v, names, dh)
-			if out {
-				seen[h] = struct{}{}
-			}
-			// An address whose domain cannot be judged is not counted.
-			lower = lower || !known
-		}
-		lower = lower || g.rcpts.dropped
+// distinctOutside counts the distinct recipient addresses of a finding's
+// clients in domains the organisation does not accept (relayStats.outRcpts),
+// and whether that is a lower bound. The addresses are told apart in
+// shards by hash, one per goroutine (relayParallel): each shard's set
+// holds different addresses, so the count is the sum of the sets' sizes,
+// whatever the number of shards.
+func distinctOutside(members []relayMember) (int64, bool) {
+	total, lower := 0, false
+	for _, m := range members {
+		total += len(m.st.outRcpts)
+		lower = lower || m.st.outRcptsLower
 	}
-	return int64(len(seen)), lower
+	shards := 1
+	if total >= relayShardMin {
+		shards = relayWorkers()
+	}
+	counts := make([]int, shards)
+	relayParallelChunks(shards, 1, func(shard int) {
+		seen := make(map[uint64]struct{}, total/shards)
+		for _, m := range members {
+			for _, h := range m.st.outRcpts {
+				if h%uint64(shards) == uint64(shard) {
+					seen[h] = struct{}{}
+				}
+			}
+		}
+		counts[shard] = len(seen)
+	})
+	var n int64
+	for _, c := range counts {
+		n += int64(c)
+	}
+	return n, lower
 }
+
+// relayShardMin is the fewest addresses distinctOutside splits over
+// goroutines: below it, starting them costs more than they save.
+const relayShardMin = 1 << 14
 
 // outsideDomains counts the distinct domains outside the accepted ones that
 // groups relayed to, named or told apart by hash, and whether that is a
 // lower bound (other domains past the budget, or a pattern accepted).
-func outsideDomains(v *orgView, names map[uint64]string, list []string, groups []*relayGroup) (int64, bool) {
+func outsideDomains(j *domainJudge, list []string, groups []*relayGroup) (int64, bool) {
 	seen := map[uint64]struct{}{}
 	lower := false
 	for _, g := range groups {
 		for _, id := range g.domIDs {
-			if name := list[id]; !v.isAccepted(name) {
-				seen[addrHash(name)] = struct{}{}
+			if j.outsideID[id] {
+				seen[addrHash(list[id])] = struct{}{}
 			}
 		}
 		for h := range g.evicted {
-			out, known := domainOutside(v, names, h)
+			out, known := j.outside(h)
 			if out && known {
 				seen[h] = struct{}{}
 			}
@@ -1039,35 +1050,6 @@ func outsideDomains(v *orgView, names map[uint64]string, list []string, groups [
 		lower = lower || g.evictedOver > 0
 	}
 	return int64(len(seen)), lower
-}
-
-// namesByHash names every domain a group kept apart, by its hash.
-func (d *RelayDetector) namesByHash() map[uint64]string {
-	names := make(map[uint64]string, len(d.nameList))
-	for _, n := range d.nameList {
-		names[addrHash(n)] = n
-	}
-	return names
-}
-
-// domainOutside says whether the domain hashed h is outside the accepted
-// domains, and whether that is known: a domain named in names is judged by
-// name; another (one of the other domains) only against the accepted
-// domains given by name, and not known when a pattern (*.contoso.com) is
-// accepted.
-func domainOutside(v *orgView, names map[uint64]string, h uint64) (outside, known bool) {
-	if n, ok := names[h]; ok {
-		return !v.isAccepted(n), true
-	}
-	for _, a := range v.accepted {
-		if !strings.HasPrefix(a, "*.") && addrHash(a) == h {
-			return false, true
-		}
-	}
-	if hasWildcard(v.accepted) {
-		return false, false
-	}
-	return true, true
 }
 
 // msSpan is a span of session times (Unix milliseconds, as logged and as
@@ -1339,14 +1321,31 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	nat := in.result(detectorSNAT).(natResult)
 	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
-	names := d.namesByHash()
-	d.purgeHours() // outside reads every entry left
-	for k, g := range d.groups {
-		st := g.outside(in.org, names, d.nameList)
+	judge := newDomainJudge(in.org, d.nameList)
+	if d.deadHours > 0 {
+		// outside reads every entry left. With no dead hour, no entry
+		// is of an hour at or after hourCutoff (addHour keeps none), and
+		// the pass over every group's hours would find nothing.
+		d.purgeHours()
+	}
+	keys := make([]relayKey, 0, len(d.groups))
+	for k := range d.groups {
+		keys = append(keys, k)
+	}
+	stats := make([]relayStats, len(keys))
+	// Each client is judged on its own, so the clients are split over
+	// goroutines: each writes its client's figures in stats, by index,
+	// whichever goroutine it is.
+	relayParallel(len(keys), func(i int) {
+		g := d.groups[keys[i]]
+		stats[i] = g.outside(in.org, judge, d.nameList)
 		// What outside has read is let go at once: the report of 1,600
 		// relaying clients would otherwise come on top of all of it, at
 		// the end of a scan, where its memory peaks.
 		g.release()
+	})
+	for i, k := range keys {
+		g, st := d.groups[k], stats[i]
 		if st.rcpts == 0 {
 			delete(d.groups, k)
 			continue
@@ -1360,7 +1359,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	var res relayResult
 	for fk, members := range byKey {
 		slices.SortFunc(members, func(a, b relayMember) int { return a.client.Compare(b.client) })
-		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, names, d.nameList, bits.LeadingZeros64(d.rcptBound.max))
+		f, hours := relayFinding(fk, members, in, nat.ids[snatKey{fk.server, fk.nat}], d.hourCutoff, judge, d.nameList, bits.LeadingZeros64(d.rcptBound.max))
 		if fk.class == relayNAT {
 			nat.relayedThrough(r, fk.nat, f.Counts["sessions"], f.Counts["recipients"], hours)
 		}
@@ -1481,7 +1480,7 @@ func (res relayResult) before(t time.Time, servers ...string) relayResult {
 // relayFinding is one finding for the clients of one connector that share
 // a verdict; it returns the hours relayed, for the NAT finding. natID is
 // the NAT finding of a NAT address; hours from hourCutoff on were not kept.
-func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, hashNames map[uint64]string, nameList []string, rcptShift int) (Finding, hourly) {
+func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs, natID string, hourCutoff int64, judge *domainJudge, nameList []string, rcptShift int) (Finding, hourly) {
 	v, use := in.org, in.use
 	cr := connRef{fk.server, fk.connector}
 	facing := use.internetFacing(v, cr)
@@ -1567,7 +1566,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 	} else {
 		f.Counts["sources"], f.Counts["public_sources"], f.Counts["internal_sources"] = int64(n), int64(public), int64(n-public)
 	}
-	distinct, lower := distinctOutside(v, hashNames, groups)
+	distinct, lower := distinctOutside(members)
 	f.setCount("distinct_recipients", distinct, lower)
 	sampled := false
 	for _, g := range groups {
@@ -1589,7 +1588,7 @@ func relayFinding(fk relayFindingKey, members []relayMember, in *detectorInputs,
 		// "(other domains)" stands for domains told apart by hash: count
 		// those outside, once each over the clients; a lower bound when
 		// some could not be judged.
-		n, lower := outsideDomains(v, hashNames, nameList, groups)
+		n, lower := outsideDomains(judge, nameList, groups)
 		f.setCount("recipient_domains", n, lower)
 	}
 	domFact := Fact{Name: "outside recipient domains, by recipients"}

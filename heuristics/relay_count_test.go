@@ -106,7 +106,7 @@ func TestRelayCountsPerDomainAsPerRecipient(t *testing.T) {
 		if !reflect.DeepEqual(detailOut(&f.otherDet), detailOut(&g.otherDet)) {
 			t.Errorf("%v: shared detail %v, counting every recipient apart %v", k.client, detailOut(&f.otherDet), detailOut(&g.otherDet))
 		}
-		if !maps.Equal(f.rcptHours, g.rcptHours) || !maps.Equal(f.sessHours, g.sessHours) {
+		if !maps.Equal(hoursOf(f.rcptHours), hoursOf(g.rcptHours)) || !maps.Equal(hoursOf(f.sessHours), hoursOf(g.sessHours)) {
 			t.Errorf("%v: hours differ", k.client)
 		}
 		if !maps.Equal(f.rcpts.m, g.rcpts.m) || f.rcpts.dropped != g.rcpts.dropped {
@@ -134,15 +134,28 @@ func relayStateOf(d *RelayDetector) *RelayDetector {
 	for k, g := range d.groups {
 		x := *g
 		x.doms = slices.Clone(g.doms)
-		// The hours dropped may still be in the maps (purgeHours).
-		x.rcptHours, x.sessHours = maps.Clone(g.rcptHours), maps.Clone(g.sessHours)
-		maps.DeleteFunc(x.rcptHours, func(k hourKey[uint64], _ int64) bool { return k.hour >= d.hourCutoff })
-		maps.DeleteFunc(x.sessHours, func(k hourKey[setHash], _ int64) bool { return k.hour >= d.hourCutoff })
+		// The hours dropped may still be in the slots (purgeHours).
+		x.rcptHours, x.sessHours = hoursKept(g.rcptHours, d.hourCutoff), hoursKept(g.sessHours, d.hourCutoff)
 		c.groups[k] = &x
 	}
 	c.hourEntries = maps.Clone(d.hourEntries)
 	return &c
 }
+
+// hoursKept is a copy of c without the hours at or after cutoff.
+func hoursKept[T comparable](c hourCounts[T], cutoff int64) hourCounts[T] {
+	var out hourCounts[T]
+	for _, s := range c.slots {
+		if s.hour < cutoff {
+			out.slots = append(out.slots, hourSlot[T]{hour: s.hour, entries: slices.Clone(s.entries)})
+			out.entries += len(s.entries)
+		}
+	}
+	return out
+}
+
+// hoursOf is what c counts, as a map.
+func hoursOf[T comparable](c hourCounts[T]) map[hourKey[T]]int64 { return maps.Collect(c.all()) }
 
 // keptDomain is what a group keeps of a domain, by name.
 type keptDomain struct {
@@ -217,7 +230,7 @@ func TestRelayHoursPurgedTogether(t *testing.T) {
 			}
 			n := 0
 			for _, g := range d.groups {
-				n += len(g.rcptHours) + len(g.sessHours)
+				n += g.rcptHours.len() + g.sessHours.len()
 			}
 			most = max(most, n)
 		}
@@ -239,7 +252,7 @@ func TestRelayHoursPurgedTogether(t *testing.T) {
 	}
 	for k, g := range general.groups {
 		f := fast.groups[k]
-		if f == nil || !maps.Equal(f.rcptHours, g.rcptHours) || !maps.Equal(f.sessHours, g.sessHours) {
+		if f == nil || !maps.Equal(hoursOf(f.rcptHours), hoursOf(g.rcptHours)) || !maps.Equal(hoursOf(f.sessHours), hoursOf(g.sessHours)) {
 			t.Fatalf("%v: hours differ", k.client)
 		}
 	}
