@@ -36,7 +36,7 @@ func benchRelayReport(b *testing.B) {
 		for _, s := range ss {
 			a.observeLocked(s)
 		}
-		in := &detectorInputs{org: a.ev.resolve(a.org), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
+		in := &detectorInputs{org: a.ev.resolve(a.org, a.sum.local), use: a.use, conn: a.conn.result(), logs: a.logs, results: map[string]any{}}
 		rep := &Report{}
 		in.results[detectorSNAT] = a.detectors[0].report(in, rep)
 		relay := a.detectors[1].(*RelayDetector)
