@@ -150,7 +150,7 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 	// Path order, whatever the order of paths: results, problems and the
 	// first places of each kind must not depend on how the paths were given.
 	slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(a.path, b.path) })
-	readOnce(units)
+	size := readOnce(units)
 	defer func() {
 		for _, c := range closers {
 			c.Close()
@@ -192,8 +192,16 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions, handle Handler)
 			}
 		})
 	}
+	// Hand out the largest files first: the workers then end on small
+	// files, together, rather than one reading a last 10 MB log while the
+	// other waits. Results stay in path order (they are stored by index).
+	order := make([]int, len(units))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(size[b], size[a]) })
 feed:
-	for i := range units {
+	for _, i := range order {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -337,8 +345,9 @@ func IsCopySkip(reason string) bool {
 // folder it was made from. Content is the same when the size and the
 // CRC-32 of the (uncompressed) bytes are: zip entries carry both; a plain
 // file is hashed only when its size equals another unit's. Compressed
-// .gz/.bz2 files are compared as the files they are.
-func readOnce(units []unit) {
+// .gz/.bz2 files are compared as the files they are. It returns each
+// unit's size (-1 for the units not read), which Scan orders the work by.
+func readOnce(units []unit) []int64 {
 	type identity struct {
 		size int64
 		crc  uint32
@@ -406,6 +415,12 @@ func readOnce(units []unit) {
 		}
 		seen[id] = u.path
 	}
+	for i, u := range units {
+		if u.skip != "" {
+			size[i] = -1
+		}
+	}
+	return size
 }
 
 // exchangeLogName reads an Exchange log file name, RECVyyyymmddhh-N.LOG or

@@ -309,3 +309,37 @@ func TestCopiesReadOnce(t *testing.T) {
 		t.Errorf("%d copies skipped of %d files", copies, len(res.Files))
 	}
 }
+
+// TestScanHandsOutLargestFirst: files go to the workers largest first (ties
+// in path order), so that the workers end together on small files; the
+// results stay in path order whatever the order of reading.
+func TestScanHandsOutLargestFirst(t *testing.T) {
+	dir := t.TempDir()
+	row := "2026-11-02T10:00:01.010Z,EX01\\Default Frontend EX01,08DE000000000001,1,10.20.0.11:25,203.0.113.7:5000,<,EHLO a.example,\r\n"
+	rows := map[string]int{"RECV2026110210-1.LOG": 1, "RECV2026110211-1.LOG": 40, "RECV2026110212-1.LOG": 7, "RECV2026110213-1.LOG": 40, "RECV2026110214-1.LOG": 3}
+	for name, n := range rows {
+		body := recvLog + strings.Repeat(row, n)
+		if name == "RECV2026110213-1.LOG" { // as large as the 11 o'clock log, not a copy of it
+			body = strings.ReplaceAll(body, "203.0.113.7", "203.0.113.8")
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var read []string
+	res, err := Scan(context.Background(), []string{dir}, ScanOptions{Workers: 1, FileDone: func(f FileResult) {
+		read = append(read, filepath.Base(f.Path))
+	}}, func(int, arrow.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"RECV2026110211-1.LOG", "RECV2026110213-1.LOG", "RECV2026110212-1.LOG", "RECV2026110214-1.LOG", "RECV2026110210-1.LOG"}
+	if strings.Join(read, " ") != strings.Join(want, " ") {
+		t.Errorf("read in order %v, want largest first %v", read, want)
+	}
+	for i, f := range res.Files {
+		if i > 0 && f.Path < res.Files[i-1].Path {
+			t.Errorf("results not in path order: %s after %s", f.Path, res.Files[i-1].Path)
+		}
+	}
+}
