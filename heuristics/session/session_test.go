@@ -2,6 +2,7 @@ package session
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/logscan/logscan/parser"
@@ -532,6 +534,72 @@ func TestSameKeyAsRowBefore(t *testing.T) {
 		got := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(n)}})
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("records of %d rows give other sessions than records of one:\n%+v\nwant\n%+v", n, got, want)
+		}
+	}
+}
+
+// TestSlicedRecords: records that are slices of others (an Arrow offset
+// other than zero, as records read back from a dataset may be) give the
+// same sessions as the whole records: Add reads their columns as plain
+// slices from the first row (ip16Values, stringValues), not through the
+// arrays' methods. The sample has receive and send logs; the synthetic log
+// has rows without a remote endpoint (nulls).
+func TestSlicedRecords(t *testing.T) {
+	c := `EX01\Default Frontend EX01`
+	var synthetic strings.Builder
+	synthetic.WriteString(recvHeader)
+	for i := range 200 {
+		// Runs of rows of one id, whose endpoints change within a run
+		// (another address, another port, none) and stay the same.
+		remote := []string{"203.0.113.1:1", "203.0.113.1:1", "", "203.0.113.1:2", "[::]:0", "198.51.100.7:1", "203.0.113.1:1"}[i%7]
+		entry := []string{"+,,", "<,EHLO a.example,", ">,250 EX01 Hello,", "<,MAIL FROM:<x@a.example>,", "*,,receiving message", "-,,Local"}[i%6]
+		fmt.Fprintf(&synthetic, "2026-11-02T10:00:00.%03dZ,%s,%X,%d,10.0.0.11:25,%s,%s\r\n", i, c, 0x20+i/5%3, i%11, remote, entry)
+	}
+	var recs []arrow.Record
+	keep := func(_ int, rec arrow.Record) error {
+		rec.Retain() // kept past the handler: the parser reuses released memory
+		recs = append(recs, rec)
+		return nil
+	}
+	if _, err := parser.Scan(context.Background(), []string{filepath.Join("..", "..", "samples", "contoso")}, parser.ScanOptions{Workers: 1}, keep); err != nil {
+		t.Fatal(err)
+	}
+	r := parser.NewReader(strings.NewReader(synthetic.String()), "synthetic.log")
+	for r.Next() {
+		r.Record().Retain()
+		recs = append(recs, r.Record())
+	}
+	r.Release()
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	build := func(rows int64) []string {
+		var out []string
+		b := NewBuilder(1, 0, func(s *Session) { out = append(out, fmt.Sprintf("%+v", *s)) })
+		for _, rec := range recs {
+			if rows == 0 {
+				b.Add(0, rec)
+				continue
+			}
+			for from := int64(0); from < rec.NumRows(); from += rows {
+				part := rec.NewSlice(from, min(from+rows, rec.NumRows()))
+				b.Add(0, part)
+				part.Release()
+			}
+		}
+		b.Finish()
+		slices.Sort(out)
+		return out
+	}
+	want := build(0)
+	if len(want) < 4000 {
+		t.Fatalf("%d sessions from whole records, want the sample's 4,438 and more", len(want))
+	}
+	for _, rows := range []int64{1, 3, 1000} {
+		if got := build(rows); !slices.Equal(got, want) {
+			t.Errorf("records cut into slices of %d rows give %d sessions, whole records %d, or other ones", rows, len(got), len(want))
 		}
 	}
 }
