@@ -366,6 +366,11 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 		r.seq, r.event, r.t, r.ref = fr.seq, fr.event, fr.t, Ref{File: lastName, Line: fr.line}
 		r.data, r.context = text[fr.off:fr.off+fr.dLen], text[fr.off+fr.dLen:fr.off+fr.dLen+fr.cLen]
 		start, end = min(start, r.t), max(end, r.t)
+		// Before the switch: a row it skips (a reply nobody asked for, or
+		// one answering a MAIL FROM we did not see) still says what went wrong.
+		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
+			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
+		}
 		switch r.event {
 		case '+', '-':
 			if r.event == '-' {
@@ -453,9 +458,6 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 			}
 		default: // '*' and rows whose event the log left empty
 			s.applyInfo(&r, &auth, &cert, sc)
-		}
-		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
-			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
 		}
 	}
 	sealRcpts(s.Messages, rcptFree)

@@ -257,6 +257,23 @@ func TestBuildSession(t *testing.T) {
 			}
 		},
 	}, {
+		// A reply no logged command asked for (the session's start is in
+		// an earlier log, not given) is not paired, but its text still
+		// says what went wrong.
+		name: "451 5.7.3 as a reply nobody asked for, the session cut at the front",
+		files: []logFile{{"EX02/SmtpSend/s.log", sendHeader +
+			rows("Intra-Organization SMTP Send Connector", "5", "10.0.0.12:16001", "10.0.0.11:2525", 4,
+				"<,451 5.7.3 Cannot achieve Exchange Server authentication,",
+				">,QUIT,",
+				"<,221 2.0.0 Service closing transmission channel,",
+				"-,,Local"), []parser.Option{parser.WithServer("EX02")}}},
+		check: func(t *testing.T, got []*Session) {
+			s := one(t, got)
+			if len(s.ExchangeAuthFailures) != 1 || s.ExchangeAuthFailures[0].Line != 5 {
+				t.Errorf("ExchangeAuthFailures = %+v, want the reply's row (line 5)", s.ExchangeAuthFailures)
+			}
+		},
+	}, {
 		name: "535 5.7.3 is a bad password, not the Exchange authentication failure",
 		files: []logFile{{"a.log", recvHeader + rows(`EX01\Client Frontend EX01`, "4", "10.0.0.11:587", "10.40.0.9:5000", 0,
 			"+,,", "<,AUTH LOGIN,", ">,334 <authentication response>,", ">,535 5.7.3 Authentication unsuccessful,", "-,,Remote"), nil}},
