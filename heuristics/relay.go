@@ -226,7 +226,13 @@ type hourKey[T any] struct {
 
 // relayDomain is what one group sent to one recipient domain (accepted RCPTs).
 type relayDomain struct {
-	id     uint32 // RelayDetector.nameList; unused in relayGroup.other
+	id uint32 // RelayDetector.nameList; unused in relayGroup.other
+	// shared: the name sorts after the last of the group's maxDetailDomains
+	// detailed names, so its examples and senders are the shared ones
+	// (relayGroup.otherDet) for good: that last name only ever moves to
+	// a smaller one (detailOf). Kept so that detailOf need not compare
+	// the names again for each message; it fits in id's padding.
+	shared bool
 	rcpts  int64
 	span   msSpan
 	detail *relayDetail // nil past the group's maxDetailDomains first names: relayGroup.otherDet holds theirs
@@ -293,7 +299,8 @@ func (d *RelayDetector) observe(s *session.Session) {
 	// SMTPAcceptAnyRecipient only in an accepted domain: such sessions
 	// cannot relay, whatever the domain list says. Only sessions that
 	// held the relay right (or whose permissions were not logged) are kept.
-	canRelay := s.Permissions == "" || s.HasPermission(permAnyRecipient)
+	anyRecipient := s.HasPermission(permAnyRecipient) // a search of the text: once a session
+	canRelay := s.Permissions == "" || anyRecipient
 	k := relayKey{s.Server, s.Connector, s.Client}
 	g := d.groups[k]
 	// The sets are the detector's, reused from session to session: observe
@@ -348,7 +355,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 			dr.n++
 			d.addRcpt(g, addrHash(r.Addr), dr.hash)
 			if relayCountPerRecipient {
-				d.countDomain(g, s, r.Domain, domainRcpts{1, dr.hash, r.At}, cmp.Or(m.From, "<>"), hour)
+				d.countDomain(g, s, r.Domain, domainRcpts{1, dr.hash, r.At}, cmp.Or(m.From, "<>"), hour, d.sessDomains.add(r.Domain), nil)
 			}
 		}
 		if len(msgDomains.list) > 0 {
@@ -379,7 +386,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 		return
 	}
 	g.sessions++
-	g.relayPerm = g.relayPerm || s.HasPermission(permAnyRecipient)
+	g.relayPerm = g.relayPerm || anyRecipient
 	g.ehlo.add(s.EHLO, 1, maxDistinctValues)
 	c := relaySig{sessions: 1}
 	if relayMsgs == 1 && !relaySigPerMessage {
@@ -406,9 +413,59 @@ type domainRcpts struct {
 // the order recipients come in (as whatever the order sessions come in),
 // so counting a domain's n recipients at once keeps what counting them
 // one by one did (TestRelayCountsPerDomainAsPerRecipient).
+//
+// Most of a botnet message's domains are past the group's first
+// maxDetailDomains names and share its detail (relayGroup.otherDet): what
+// they add to it, the sender and the session's example, is added once for
+// the message (sharedDetailBatch) instead of once per domain, a counter
+// lookup and a sample scan each.
 func (d *RelayDetector) countMessage(g *relayGroup, s *session.Session, from string, hour int64) {
+	var shared sharedDetailBatch
+	// The session's first relaying message names only domains new to
+	// the session (msgDomains holds each once): they need no search.
+	sessionFresh := len(d.sessDomains.list) == 0
 	for i, name := range d.msgDomains.list {
-		d.countDomain(g, s, name, d.msgRcpts[i], from, hour)
+		firstInSession := sessionFresh
+		if sessionFresh {
+			d.sessDomains.push(name)
+		} else {
+			firstInSession = d.sessDomains.add(name)
+		}
+		d.countDomain(g, s, name, d.msgRcpts[i], from, hour, firstInSession, &shared)
+	}
+	shared.addTo(&g.otherDet, s, from)
+}
+
+// sharedDetailBatch is what a message added to its group's shared detail
+// (relayGroup.otherDet), held until the message's end: its recipients,
+// all sent by the message's sender, and the earliest row among the
+// domains the session names there for the first time. Adding it at once
+// keeps what adding it domain by domain did: a counter keeps the same
+// values and counts, and samples the same rows, whatever the order they
+// come in and however a value's count is split, so the merges of
+// displaced details (detailOf) in between change nothing either.
+type sharedDetailBatch struct {
+	rcpts   int64
+	sampled bool        // first holds a row
+	first   session.Ref // the earliest example row
+}
+
+// add counts dr's recipients; firstInSession says dr's domain is new to the
+// session, so that its first row is an example.
+func (b *sharedDetailBatch) add(s *session.Session, dr domainRcpts, firstInSession bool) {
+	b.rcpts += dr.n
+	if firstInSession && (!b.sampled || sampleLess(sampleOf(s, dr.first), sampleOf(s, b.first))) {
+		b.first, b.sampled = dr.first, true
+	}
+}
+
+// addTo adds the batch to det, the group's shared detail.
+func (b *sharedDetailBatch) addTo(det *relayDetail, s *session.Session, from string) {
+	if b.rcpts > 0 {
+		det.senders.add(from, b.rcpts, 64)
+	}
+	if b.sampled {
+		det.samples.add(sampleOf(s, b.first))
 	}
 }
 
@@ -418,8 +475,11 @@ func (d *RelayDetector) countMessage(g *relayGroup, s *session.Session, from str
 var relayCountPerRecipient = false
 
 // countDomain counts dr, what a session's message relayed to the domain
-// name, sent by from.
-func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name string, dr domainRcpts, from string, hour int64) {
+// name, sent by from; firstInSession says the session named no recipient
+// in name before (the caller added name to sessDomains). What goes to the
+// group's shared detail is added to shared when it is not nil
+// (countMessage adds it at the message's end).
+func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name string, dr domainRcpts, from string, hour int64, firstInSession bool, shared *sharedDetailBatch) {
 	rd := g.domain(name, d)
 	rd.rcpts += dr.n
 	if rd == &g.other {
@@ -427,10 +487,17 @@ func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name stri
 	}
 	g.rcptHours.add(d, hour, dr.hash, dr.n)
 	det := g.detailOf(rd, d)
-	det.senders.add(from, dr.n, 64)
-	if d.sessDomains.add(name) {
-		// The session's first recipient in the domain is its example.
+	if firstInSession {
+		// The session's first recipient in the domain counts its span,
+		// and is its example (below, or in shared).
 		rd.span.add(s.Start, s.End)
+	}
+	if det == &g.otherDet && shared != nil {
+		shared.add(s, dr, firstInSession)
+		return
+	}
+	det.senders.add(from, dr.n, 64)
+	if firstInSession {
 		det.samples.add(sampleOf(s, dr.first))
 	}
 }
@@ -513,7 +580,13 @@ func (d *domainSet) index(s string) (i int, added bool) {
 	} else if i := slices.Index(d.list, s); i >= 0 {
 		return i, false
 	}
-	i = len(d.list)
+	return d.push(s), true
+}
+
+// push adds s, which is not in the set, at the end of the list, and
+// returns its position.
+func (d *domainSet) push(s string) int {
+	i := len(d.list)
 	d.list = append(d.list, s)
 	if d.m != nil {
 		d.m[s] = i
@@ -523,7 +596,7 @@ func (d *domainSet) index(s string) (i int, added bool) {
 			d.m[x] = j
 		}
 	}
-	return i, true
+	return i
 }
 
 func (d *RelayDetector) refusedGroup(s *session.Session) *refusedGroup {
@@ -545,7 +618,10 @@ func (g *relayGroup) domain(name string, d *RelayDetector) *relayDomain {
 	}
 	if d.domLimit.room(func() int { return len(g.doms) }, d.shrinkDomains) {
 		d.domLimit.n++
-		return g.newDomain(d.intern(name))
+		if !named {
+			id = d.intern(name)
+		}
+		return g.newDomain(id)
 	}
 	g.heapDomains(d)
 	if name >= g.domFull[0] {
@@ -672,7 +748,7 @@ func (g *relayGroup) detailOf(rd *relayDomain, d *RelayDetector) *relayDetail {
 	if rd.detail != nil {
 		return rd.detail
 	}
-	if rd == &g.other {
+	if rd.shared || rd == &g.other {
 		return &g.otherDet
 	}
 	name := d.nameList[rd.id]
@@ -682,6 +758,7 @@ func (g *relayGroup) detailOf(rd *relayDomain, d *RelayDetector) *relayDetail {
 		return rd.detail
 	}
 	if name >= g.detailed[0] {
+		rd.shared = true
 		return &g.otherDet
 	}
 	if i := g.find(d.nameIDs[g.detailed[0]]); i >= 0 && g.doms[i].detail != nil {
