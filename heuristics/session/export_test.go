@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/logscan/logscan/parser"
@@ -94,5 +95,67 @@ func TestSessionsTableRoundTrip(t *testing.T) {
 				t.Errorf("%d failed 451 5.7.3 attempts of EX02 in the sessions table, want 89", n)
 			}
 		})
+	}
+}
+
+// TestRecordsSizeNextBatchAsLast: once a batch is cut, the builders of the
+// next one already have room for as many strings, messages and recipients
+// as it held, nested ones too, rather than growing them from nothing; and
+// the batches read the same.
+func TestRecordsSizeNextBatchAsLast(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	var batches [][]string
+	recs := NewRecords(mem, 2, func(rec arrow.Record) error {
+		batches = append(batches, recordLines(rec))
+		return nil
+	})
+	session := func(i int) *Session {
+		s := &Session{EHLO: strings.Repeat("h", 300+i), Connector: `EX01\Default Frontend EX01`}
+		for m := range 3 {
+			msg := Message{From: "sender@example.org"}
+			for r := range 40 {
+				addr := strings.Repeat("r", 20) + string(rune('a'+m)) + string(rune('a'+r%26)) + "@outside.example"
+				msg.Rcpts = append(msg.Rcpts, Rcpt{Addr: addr, Domain: DomainOf(addr), Code: 250, Reply: "250 2.1.5 Recipient OK"})
+			}
+			s.Messages = append(s.Messages, msg)
+		}
+		return s
+	}
+	for i := range 2 {
+		if err := recs.Add(session(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ehlo := recs.b.Field(Schema.FieldIndices("ehlo")[0]).(*array.StringBuilder)
+	if ehlo.DataCap() < 601 {
+		t.Errorf("ehlo: room for %d bytes after a batch of 601", ehlo.DataCap())
+	}
+	msgs := recs.b.Field(Schema.FieldIndices("messages")[0]).(*array.ListBuilder).ValueBuilder().(*array.StructBuilder)
+	if msgs.Cap() < 6 {
+		t.Errorf("messages: room for %d after a batch of 6", msgs.Cap())
+	}
+	rcpts := msgs.FieldBuilder(msgRecipients).(*array.ListBuilder).ValueBuilder().(*array.StructBuilder)
+	addrs := rcpts.FieldBuilder(rcptAddress).(*array.StringBuilder)
+	if rcpts.Cap() < 240 || addrs.DataCap() < 240*38 {
+		t.Errorf("recipients: room for %d, %d bytes of addresses, after a batch of 240, %d bytes", rcpts.Cap(), addrs.DataCap(), 240*38)
+	}
+	for i := 2; i < 5; i++ {
+		if err := recs.Add(session(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := recs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+	if len(batches) != 3 || len(batches[0]) != 2 || len(batches[2]) != 1 {
+		t.Fatalf("batches of %d", len(batches))
+	}
+	for i, b := range batches {
+		for j, line := range b {
+			if !strings.Contains(line, "|"+strings.Repeat("h", 300+2*i+j)+"|") {
+				t.Errorf("batch %d row %d: not session %d", i, j, 2*i+j)
+			}
+		}
 	}
 }
