@@ -166,10 +166,11 @@ type keptDomain struct {
 
 func relayDomainsOf(g *relayGroup, names []string) map[string]keptDomain {
 	out := map[string]keptDomain{}
-	for _, rd := range g.doms {
+	for i := range g.doms {
+		rd := &g.doms[i]
 		k := keptDomain{rcpts: rd.rcpts, span: rd.span}
-		if rd.detail != nil {
-			k.detail = detailOut(rd.detail)
+		if det := g.detailAt(rd); det != nil {
+			k.detail = detailOut(det)
 		}
 		out[names[rd.id]] = k
 	}
