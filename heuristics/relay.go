@@ -72,6 +72,8 @@ type RelayDetector struct {
 	// numbers, four bytes a domain.
 	nameIDs  map[string]uint32
 	nameList []string
+	// The log files the groups' example sessions name, by number.
+	files relayFiles
 	// Scratch reused from session to session (observe runs under the
 	// Analyzer's lock): the domain sets of a session and of a message, and
 	// a set's key.
@@ -251,12 +253,12 @@ type relayDomain struct {
 // recipients: the sessions and the senders.
 type relayDetail struct {
 	senders smallCounter // MAIL FROM, by recipients accepted in this domain
-	samples samples
+	samples relaySamples
 	inUse   bool // a domain's (relayGroup.details)
 }
 
-func (x *relayDetail) merge(o *relayDetail) {
-	x.samples.merge(o.samples)
+func (x *relayDetail) merge(o *relayDetail, files []string) {
+	x.samples.merge(o.samples, files)
 	if o.senders.many != nil {
 		for v, n := range o.senders.many.m {
 			x.senders.add(v, *n, 64)
@@ -443,7 +445,7 @@ func (d *RelayDetector) countMessage(g *relayGroup, s *session.Session, from str
 		}
 		d.countDomain(g, s, name, d.msgRcpts[i], from, hour, firstInSession, &shared)
 	}
-	shared.addTo(&g.otherDet, s, from)
+	shared.addTo(&g.otherDet, s, from, &d.files)
 }
 
 // sharedDetailBatch is what a message added to its group's shared detail
@@ -470,12 +472,12 @@ func (b *sharedDetailBatch) add(s *session.Session, dr domainRcpts, firstInSessi
 }
 
 // addTo adds the batch to det, the group's shared detail.
-func (b *sharedDetailBatch) addTo(det *relayDetail, s *session.Session, from string) {
+func (b *sharedDetailBatch) addTo(det *relayDetail, s *session.Session, from string, files *relayFiles) {
 	if b.rcpts > 0 {
 		det.senders.add(from, b.rcpts, 64)
 	}
 	if b.sampled {
-		det.samples.add(sampleOf(s, b.first))
+		det.samples.add(files.sample(s, b.first), files.names)
 	}
 }
 
@@ -508,7 +510,7 @@ func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name stri
 	}
 	det.senders.add(from, dr.n, 64)
 	if firstInSession {
-		det.samples.add(sampleOf(s, dr.first))
+		det.samples.add(d.files.sample(s, dr.first), d.files.names)
 	}
 }
 
@@ -702,7 +704,7 @@ func (g *relayGroup) dropLastDomain(d *RelayDetector) {
 	d.evict(g, addrHash(name), last.rcpts)
 	g.other.span.merge(last.span)
 	if det := g.detailAt(&last); det != nil {
-		g.otherDet.merge(det)
+		g.otherDet.merge(det, d.files.names)
 		*det = relayDetail{}
 	}
 }
@@ -773,7 +775,7 @@ func (g *relayGroup) detailOf(rd *relayDomain, d *RelayDetector) *relayDetail {
 	}
 	if i := g.find(d.nameIDs[g.detailed[0]]); i >= 0 {
 		if det := g.detailAt(&g.doms[i]); det != nil {
-			g.otherDet.merge(det)
+			g.otherDet.merge(det, d.files.names)
 			*det = relayDetail{}
 			g.doms[i].detail = 0
 		}
@@ -981,7 +983,7 @@ type domainCount struct {
 	n    int64
 }
 
-func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relayStats {
+func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server string, files []string) relayStats {
 	var st relayStats
 	outside := func(key string) bool {
 		for d := range strings.SplitSeq(key, "\n") {
@@ -1022,7 +1024,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
 		if det := g.detailAt(rd); det != nil {
-			st.samples.merge(det.samples)
+			det.samples.addTo(&st.samples, server, files)
 			det.senders.addTo(&st.senders, 64)
 		}
 	}
@@ -1049,7 +1051,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 	if st.rcpts > 0 {
 		// The shared detail: the domains past the first names, which
 		// relayed (outside) or not is not told apart there.
-		st.samples.merge(g.otherDet.samples)
+		g.otherDet.samples.addTo(&st.samples, server, files)
 		g.otherDet.senders.addTo(&st.senders, 64)
 	}
 	for k, n := range g.rcptHours.all() {
@@ -1459,7 +1461,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	// whichever goroutine it is.
 	relayParallel(len(keys), func(i int) {
 		g := d.groups[keys[i]]
-		stats[i] = g.outside(in.org, judge, d.nameList)
+		stats[i] = g.outside(in.org, judge, d.nameList, keys[i].server, d.files.names)
 		// What outside has read is let go at once: the report of 1,600
 		// relaying clients would otherwise come on top of all of it, at
 		// the end of a scan, where its memory peaks.
