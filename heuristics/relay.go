@@ -72,6 +72,8 @@ type RelayDetector struct {
 	// numbers, four bytes a domain.
 	nameIDs  map[string]uint32
 	nameList []string
+	// The log files the groups' example sessions name, by number.
+	files relayFiles
 	// Scratch reused from session to session (observe runs under the
 	// Analyzer's lock): the domain sets of a session and of a message, and
 	// a set's key.
@@ -189,8 +191,9 @@ type relayGroup struct {
 	// evictedOver counts the rest, whose domains are not known.
 	evicted     map[uint64]int64
 	evictedOver int64
-	detailed    nameHeap    // names of the domains with their own detail, largest first
-	otherDet    relayDetail // examples and senders of the kept domains past maxDetailDomains, and of the other domains
+	detailed    nameHeap      // names of the domains with their own detail, largest first
+	details     []relayDetail // the domains' own details (relayDomain.detail); those not inUse are free
+	otherDet    relayDetail   // examples and senders of the kept domains past maxDetailDomains, and of the other domains
 	// sigs counts sessions and messages by their domain set; sigFull
 	// holds the kept keys, largest first, once maxRelaySigs are kept.
 	sigs    map[string]relaySig
@@ -233,20 +236,29 @@ type relayDomain struct {
 	// a smaller one (detailOf). Kept so that detailOf need not compare
 	// the names again for each message; it fits in id's padding.
 	shared bool
+	// detail is 1 + the position of the domain's examples and senders in
+	// relayGroup.details; 0 past the group's maxDetailDomains first names
+	// (relayGroup.otherDet holds theirs). A position, not a pointer, so
+	// that relayDomain holds none: 32 bytes the collector need not scan,
+	// where a pointer and a flagged span made 48 (a botnet's groups keep
+	// 90,000). A detail belongs to a kept domain, and a group keeps at
+	// most maxRelayDomains, so its details take at most that many
+	// positions (freed ones are reused): a byte holds them.
+	detail uint8
 	rcpts  int64
 	span   msSpan
-	detail *relayDetail // nil past the group's maxDetailDomains first names: relayGroup.otherDet holds theirs
 }
 
 // relayDetail is what a relay finding shows as examples of a domain's
 // recipients: the sessions and the senders.
 type relayDetail struct {
 	senders smallCounter // MAIL FROM, by recipients accepted in this domain
-	samples samples
+	samples relaySamples
+	inUse   bool // a domain's (relayGroup.details)
 }
 
-func (x *relayDetail) merge(o *relayDetail) {
-	x.samples.merge(o.samples)
+func (x *relayDetail) merge(o *relayDetail, files []string) {
+	x.samples.merge(o.samples, files)
 	if o.senders.many != nil {
 		for v, n := range o.senders.many.m {
 			x.senders.add(v, *n, 64)
@@ -433,7 +445,7 @@ func (d *RelayDetector) countMessage(g *relayGroup, s *session.Session, from str
 		}
 		d.countDomain(g, s, name, d.msgRcpts[i], from, hour, firstInSession, &shared)
 	}
-	shared.addTo(&g.otherDet, s, from)
+	shared.addTo(&g.otherDet, s, from, &d.files)
 }
 
 // sharedDetailBatch is what a message added to its group's shared detail
@@ -460,12 +472,12 @@ func (b *sharedDetailBatch) add(s *session.Session, dr domainRcpts, firstInSessi
 }
 
 // addTo adds the batch to det, the group's shared detail.
-func (b *sharedDetailBatch) addTo(det *relayDetail, s *session.Session, from string) {
+func (b *sharedDetailBatch) addTo(det *relayDetail, s *session.Session, from string, files *relayFiles) {
 	if b.rcpts > 0 {
 		det.senders.add(from, b.rcpts, 64)
 	}
 	if b.sampled {
-		det.samples.add(sampleOf(s, b.first))
+		det.samples.add(files.sample(s, b.first), files.names)
 	}
 }
 
@@ -498,7 +510,7 @@ func (d *RelayDetector) countDomain(g *relayGroup, s *session.Session, name stri
 	}
 	det.senders.add(from, dr.n, 64)
 	if firstInSession {
-		det.samples.add(sampleOf(s, dr.first))
+		det.samples.add(d.files.sample(s, dr.first), d.files.names)
 	}
 }
 
@@ -691,8 +703,9 @@ func (g *relayGroup) dropLastDomain(d *RelayDetector) {
 	g.other.rcpts += last.rcpts
 	d.evict(g, addrHash(name), last.rcpts)
 	g.other.span.merge(last.span)
-	if last.detail != nil {
-		g.otherDet.merge(last.detail)
+	if det := g.detailAt(&last); det != nil {
+		g.otherDet.merge(det, d.files.names)
+		*det = relayDetail{}
 	}
 }
 
@@ -745,30 +758,53 @@ func (d *RelayDetector) evict(g *relayGroup, h uint64, n int64) {
 // end up with their own detail: a name that sorts before the last detailed
 // one takes its place, and that one's detail joins the shared set.
 func (g *relayGroup) detailOf(rd *relayDomain, d *RelayDetector) *relayDetail {
-	if rd.detail != nil {
-		return rd.detail
+	if det := g.detailAt(rd); det != nil {
+		return det
 	}
 	if rd.shared || rd == &g.other {
 		return &g.otherDet
 	}
 	name := d.nameList[rd.id]
 	if len(g.detailed) < maxDetailDomains {
-		rd.detail = &relayDetail{}
 		heap.Push(&g.detailed, name)
-		return rd.detail
+		return g.newDetail(rd)
 	}
 	if name >= g.detailed[0] {
 		rd.shared = true
 		return &g.otherDet
 	}
-	if i := g.find(d.nameIDs[g.detailed[0]]); i >= 0 && g.doms[i].detail != nil {
-		g.otherDet.merge(g.doms[i].detail)
-		g.doms[i].detail = nil
+	if i := g.find(d.nameIDs[g.detailed[0]]); i >= 0 {
+		if det := g.detailAt(&g.doms[i]); det != nil {
+			g.otherDet.merge(det, d.files.names)
+			*det = relayDetail{}
+			g.doms[i].detail = 0
+		}
 	}
-	rd.detail = &relayDetail{}
 	g.detailed[0] = name
 	heap.Fix(&g.detailed, 0)
-	return rd.detail
+	return g.newDetail(rd)
+}
+
+// detailAt is rd's own detail, or nil. The pointer is valid until the
+// group gives another domain a detail (newDetail).
+func (g *relayGroup) detailAt(rd *relayDomain) *relayDetail {
+	if rd.detail == 0 {
+		return nil
+	}
+	return &g.details[rd.detail-1]
+}
+
+// newDetail gives rd an empty detail of its own, in the first free
+// position of g.details.
+func (g *relayGroup) newDetail(rd *relayDomain) *relayDetail {
+	i := slices.IndexFunc(g.details, func(x relayDetail) bool { return !x.inUse })
+	if i < 0 {
+		i = len(g.details)
+		g.details = append(g.details, relayDetail{})
+	}
+	g.details[i].inUse = true
+	rd.detail = uint8(i + 1)
+	return &g.details[i]
 }
 
 // sig counts c (a session or a message) under its set of domains. Past
@@ -947,7 +983,7 @@ type domainCount struct {
 	n    int64
 }
 
-func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relayStats {
+func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server string, files []string) relayStats {
 	var st relayStats
 	outside := func(key string) bool {
 		for d := range strings.SplitSeq(key, "\n") {
@@ -987,9 +1023,9 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
-		if rd.detail != nil {
-			st.samples.merge(rd.detail.samples)
-			rd.detail.senders.addTo(&st.senders, 64)
+		if det := g.detailAt(rd); det != nil {
+			det.samples.addTo(&st.samples, server, files)
+			det.senders.addTo(&st.senders, 64)
 		}
 	}
 	if g.other.rcpts > 0 {
@@ -1015,7 +1051,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string) relaySta
 	if st.rcpts > 0 {
 		// The shared detail: the domains past the first names, which
 		// relayed (outside) or not is not told apart there.
-		st.samples.merge(g.otherDet.samples)
+		g.otherDet.samples.addTo(&st.samples, server, files)
 		g.otherDet.senders.addTo(&st.senders, 64)
 	}
 	for k, n := range g.rcptHours.all() {
@@ -1060,9 +1096,9 @@ func (g *relayGroup) release() {
 	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
 	g.rcptHours, g.sessHours = hourCounts[uint64]{}, hourCounts[setHash]{}
 	g.rcpts.m = nil // outside listed those in outside domains
-	g.detailed, g.otherDet, g.domFull = nil, relayDetail{}, nil
+	g.detailed, g.details, g.otherDet, g.domFull = nil, nil, relayDetail{}, nil
 	for i := range g.doms {
-		g.doms[i].detail = nil
+		g.doms[i].detail = 0
 	}
 }
 
@@ -1131,37 +1167,47 @@ func outsideDomains(j *domainJudge, list []string, groups []*relayGroup) (int64,
 
 // msSpan is a span of session times (Unix milliseconds, as logged and as
 // session.Session holds them) in 16 bytes instead of 48: a relay detector
-// keeps one per client and recipient domain.
+// keeps one per client and recipient domain. The zero value is empty:
+// the bounds are kept XOR the values an empty span has, first
+// math.MaxInt64 and last math.MinInt64 (no time's milliseconds), so
+// that the first span added, through min and max, sets them.
 type msSpan struct {
-	first, last int64
-	set         bool
+	firstX, lastX int64
 }
 
+// bounds are the first and last times, math.MaxInt64 and math.MinInt64
+// when empty.
+func (s *msSpan) bounds() (first, last int64) {
+	return s.firstX ^ math.MaxInt64, s.lastX ^ math.MinInt64
+}
+
+func (s *msSpan) setBounds(first, last int64) {
+	s.firstX, s.lastX = first^math.MaxInt64, last^math.MinInt64
+}
+
+func (s *msSpan) empty() bool { return s.firstX == 0 }
+
 func (s *msSpan) add(t0, t1 time.Time) {
-	a, b := t0.UnixMilli(), t1.UnixMilli()
-	if !s.set {
-		s.first, s.last, s.set = a, b, true
+	first, last := s.bounds()
+	s.setBounds(min(first, t0.UnixMilli()), max(last, t1.UnixMilli()))
+}
+
+func (s *msSpan) merge(o msSpan) {
+	if o.empty() {
 		return
 	}
-	s.first, s.last = min(s.first, a), max(s.last, b)
+	first, last := s.bounds()
+	oFirst, oLast := o.bounds()
+	s.setBounds(min(first, oFirst), max(last, oLast))
 }
 
 // times is the span as session.Session's times (UTC); zero when empty.
-func (s *msSpan) merge(o msSpan) {
-	if o.set {
-		if !s.set {
-			*s = o
-			return
-		}
-		s.first, s.last = min(s.first, o.first), max(s.last, o.last)
-	}
-}
-
 func (s *msSpan) times() (first, last time.Time) {
-	if !s.set {
+	if s.empty() {
 		return time.Time{}, time.Time{}
 	}
-	return time.UnixMilli(s.first).UTC(), time.UnixMilli(s.last).UTC()
+	f, l := s.bounds()
+	return time.UnixMilli(f).UTC(), time.UnixMilli(l).UTC()
 }
 
 // smallCounter is a counter that stays a short list while it counts few
@@ -1415,7 +1461,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	// whichever goroutine it is.
 	relayParallel(len(keys), func(i int) {
 		g := d.groups[keys[i]]
-		stats[i] = g.outside(in.org, judge, d.nameList)
+		stats[i] = g.outside(in.org, judge, d.nameList, keys[i].server, d.files.names)
 		// What outside has read is let go at once: the report of 1,600
 		// relaying clients would otherwise come on top of all of it, at
 		// the end of a scan, where its memory peaks.

@@ -97,14 +97,14 @@ func TestRelayCountsPerDomainAsPerRecipient(t *testing.T) {
 		if f == nil {
 			t.Fatalf("%v: no group", k.client)
 		}
-		if !reflect.DeepEqual(relayDomainsOf(f, fast.nameList), relayDomainsOf(g, general.nameList)) {
-			t.Errorf("%v: domains %v, counting every recipient apart %v", k.client, relayDomainsOf(f, fast.nameList), relayDomainsOf(g, general.nameList))
+		if !reflect.DeepEqual(relayDomainsOf(f, fast.nameList, fast.files.names), relayDomainsOf(g, general.nameList, general.files.names)) {
+			t.Errorf("%v: domains %v, counting every recipient apart %v", k.client, relayDomainsOf(f, fast.nameList, fast.files.names), relayDomainsOf(g, general.nameList, general.files.names))
 		}
 		if f.other.rcpts != g.other.rcpts || f.other.span != g.other.span || !maps.Equal(f.evicted, g.evicted) || f.evictedOver != g.evictedOver {
 			t.Errorf("%v: other domains %v %v %v, counting every recipient apart %v %v %v", k.client, f.other, f.evicted, f.evictedOver, g.other, g.evicted, g.evictedOver)
 		}
-		if !reflect.DeepEqual(detailOut(&f.otherDet), detailOut(&g.otherDet)) {
-			t.Errorf("%v: shared detail %v, counting every recipient apart %v", k.client, detailOut(&f.otherDet), detailOut(&g.otherDet))
+		if !reflect.DeepEqual(detailOut(&f.otherDet, fast.files.names), detailOut(&g.otherDet, general.files.names)) {
+			t.Errorf("%v: shared detail %v, counting every recipient apart %v", k.client, detailOut(&f.otherDet, fast.files.names), detailOut(&g.otherDet, general.files.names))
 		}
 		if !maps.Equal(hoursOf(f.rcptHours), hoursOf(g.rcptHours)) || !maps.Equal(hoursOf(f.sessHours), hoursOf(g.sessHours)) {
 			t.Errorf("%v: hours differ", k.client)
@@ -164,12 +164,13 @@ type keptDomain struct {
 	detail any
 }
 
-func relayDomainsOf(g *relayGroup, names []string) map[string]keptDomain {
+func relayDomainsOf(g *relayGroup, names, files []string) map[string]keptDomain {
 	out := map[string]keptDomain{}
-	for _, rd := range g.doms {
+	for i := range g.doms {
+		rd := &g.doms[i]
 		k := keptDomain{rcpts: rd.rcpts, span: rd.span}
-		if rd.detail != nil {
-			k.detail = detailOut(rd.detail)
+		if det := g.detailAt(rd); det != nil {
+			k.detail = detailOut(det, files)
 		}
 		out[names[rd.id]] = k
 	}
@@ -179,7 +180,7 @@ func relayDomainsOf(g *relayGroup, names []string) map[string]keptDomain {
 // detailOut is what a report reads of a detail: the senders as a
 // counter counts them (the order they were first seen aside) and the
 // samples.
-func detailOut(x *relayDetail) any {
+func detailOut(x *relayDetail, files []string) any {
 	c := x.senders.counter()
 	senders := map[string]int64{}
 	for v, n := range c.m {
@@ -190,7 +191,7 @@ func detailOut(x *relayDetail) any {
 		over    int64
 		dropped bool
 		samples []sampleRec
-	}{senders, c.over, c.dropped, x.samples.list}
+	}{senders, c.over, c.dropped, samplesOut(x.samples, files)}
 }
 
 // TestRelayHoursPurgedTogether: the entries of the hours dropped past
@@ -262,4 +263,12 @@ func TestRelayHoursPurgedTogether(t *testing.T) {
 	if !bytes.Equal(fastRep, generalRep) {
 		t.Error("the reports differ")
 	}
+}
+
+// samplesOut is what a report reads of relay samples: sampleRecs, files
+// by name (two detectors may number them apart).
+func samplesOut(x relaySamples, files []string) []sampleRec {
+	var out samples
+	x.addTo(&out, "", files)
+	return out.list
 }

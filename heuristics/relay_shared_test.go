@@ -33,8 +33,8 @@ func TestRelaySharedDomainsStayShared(t *testing.T) {
 				}
 				marked++
 				name := d.nameList[rd.id]
-				if rd.detail != nil || len(g.detailed) < maxDetailDomains || name < g.detailed[0] {
-					t.Fatalf("session %d, %v: %s marked shared, detail %v, last detailed of %d %q", i, k.client, name, rd.detail != nil, len(g.detailed), g.detailed[0])
+				if rd.detail != 0 || len(g.detailed) < maxDetailDomains || name < g.detailed[0] {
+					t.Fatalf("session %d, %v: %s marked shared, detail %v, last detailed of %d %q", i, k.client, name, rd.detail != 0, len(g.detailed), g.detailed[0])
 				}
 			}
 		}
