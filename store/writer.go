@@ -625,7 +625,12 @@ func (pw *partWriter) closeLocked() error {
 			err = cerr
 		}
 	}
-	pw.f = nil
+	// A finished part waits in TableWriter.closed until Commit, which
+	// needs only its name and rows. Dropping the writers lets the
+	// collector free now what pqarrow keeps after Close (the footer's
+	// metadata and statistics of every row group and column, the closed
+	// column writers): kept until Commit, that grew with the input.
+	pw.f, pw.pq, pw.ipc = nil, nil, nil
 	return err
 }
 
