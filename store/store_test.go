@@ -575,3 +575,91 @@ func TestDenseStrings(t *testing.T) {
 		})
 	}
 }
+
+// TestRowGroupPerRecordGathersPartitions: a table written a row group per
+// record, whose records interleave partitions run by run (as sessions end
+// across servers), gets one row group per record and partition, and reads
+// back, partition by partition, the rows in the order the run-by-run
+// (buffered) writing gives.
+func TestRowGroupPerRecordGathersPartitions(t *testing.T) {
+	schema, _, _ := manyPartitions(t, 0, 0, 0)
+	const records, rowsPer, servers = 4, 600, 3
+	var recs []arrow.Record
+	n := int64(0)
+	for range records {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for i := range rowsPer {
+			// Runs of 1 to 9 rows of a server, the servers in turn.
+			b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("EX%02d", (i/(1+i%9))%servers))
+			b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(n))
+			b.Field(2).(*array.Int64Builder).Append(n)
+			b.Field(3).(*array.BinaryDictionaryBuilder).AppendString(fmt.Sprintf("text %d", n%5))
+			n++
+		}
+		recs = append(recs, b.NewRecord())
+		b.Release()
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	write := func(perRecord bool) (*Dataset, map[string][]string) {
+		dir := t.TempDir()
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		d, err := Open(dir, "rows")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Mem = mem
+		txn := d.Begin(FormatParquet)
+		w, err := txn.Table("rows", schema, 1, PartitionKey{Name: "server", Col: 0}, PartitionKey{Name: "date", Col: 1, Date: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perRecord {
+			w.RowGroupPerRecord()
+		}
+		for _, r := range recs {
+			if err := w.Write(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.Commit(nil); err != nil {
+			t.Fatal(err)
+		}
+		byServer := map[string][]string{}
+		if err := d.Read(context.Background(), "rows", schema, 1, nil, func(_ int, rec arrow.Record) error {
+			for _, row := range rowStrings(rec) {
+				server, _, _ := strings.Cut(row, "|")
+				byServer[server] = append(byServer[server], row)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return d, byServer
+	}
+	d, got := write(true)
+	_, want := write(false)
+	if len(got) != servers {
+		t.Fatalf("%d servers read back, want %d", len(got), servers)
+	}
+	for server, rows := range want {
+		if !slices.Equal(got[server], rows) {
+			i := firstDiff(got[server], rows)
+			t.Errorf("%s: %d rows, want %d; first difference at %d", server, len(got[server]), len(rows), i)
+		}
+	}
+	for _, p := range d.Manifest.Parts {
+		f, err := file.OpenParquetFile(filepath.Join(d.Dir, filepath.FromSlash(p.Path)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.NumRowGroups() != records {
+			t.Errorf("%s: %d row groups, want one per record (%d)", p.Path, f.NumRowGroups(), records)
+		}
+		f.Close()
+	}
+}

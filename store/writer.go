@@ -218,9 +218,9 @@ func (w *TableWriter) Stats() (parts, maxOpen int) {
 func (w *TableWriter) CallerReusesMemory() { w.reused = true }
 
 // RowGroupPerRecord makes every record written a Parquet row group of its
-// own, written at once: for tables whose caller already batches records
-// (and whose rows are wide, so buffering them would cost memory). Call it
-// before the first Write.
+// own in each partition it spans, written at once: for tables whose caller
+// already batches records (and whose rows are wide, so buffering them
+// would cost memory). Call it before the first Write.
 func (w *TableWriter) RowGroupPerRecord() { w.perRecord = true }
 
 type partWriter struct {
@@ -244,6 +244,9 @@ const maxRowGroupRows = 32 * 1024
 // (dictionary index, string, day number); the partition path is formatted
 // once per run, not per row.
 func (w *TableWriter) Write(rec arrow.Record) error {
+	if w.perRecord && w.txn.format != FormatArrow {
+		return w.writeRowGroups(rec)
+	}
 	n := int(rec.NumRows())
 	start := 0
 	for start < n {
@@ -360,6 +363,76 @@ func (w *TableWriter) writeSlice(rec arrow.Record, key string, i, j int) error {
 		return pw.pq.WriteBuffered(plain)
 	}
 	return pw.ipc.Write(s)
+}
+
+// partitionRuns are the runs of rows of one partition in a record, in
+// row order: [start, end) pairs.
+type partitionRuns struct {
+	key  string
+	runs [][2]int
+	rows int64
+}
+
+// writeRowGroups writes rec, for a table whose every record is a row group
+// of its own, as one row group per partition, its runs of rows gathered
+// (as a table of slices, not copied). Written run by run, a batch of
+// sessions, which end interleaved across servers, made a row group of a
+// few hundred rows for each run: 600 for 200,000 sessions, each with its
+// footer metadata (kept in memory until the part is closed) and its
+// column writers, and slower for readers.
+func (w *TableWriter) writeRowGroups(rec arrow.Record) error {
+	n := int(rec.NumRows())
+	var order []*partitionRuns
+	byKey := map[string]*partitionRuns{}
+	for start := 0; start < n; {
+		key := w.partition(rec, start)
+		end := start + 1
+		for end < n && w.samePartition(rec, start, end) {
+			end++
+		}
+		p := byKey[key]
+		if p == nil {
+			p = &partitionRuns{key: key}
+			byKey[key] = p
+			order = append(order, p)
+		}
+		p.runs = append(p.runs, [2]int{start, end})
+		p.rows += int64(end - start)
+		start = end
+	}
+	for _, p := range order {
+		if err := w.writeRowGroup(rec, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRowGroup writes p's runs of rec as one row group of a part of p's
+// partition.
+func (w *TableWriter) writeRowGroup(rec arrow.Record, p *partitionRuns) error {
+	plains := make([]arrow.Record, 0, len(p.runs))
+	defer func() {
+		for _, r := range plains {
+			r.Release()
+		}
+	}()
+	for _, run := range p.runs {
+		s := rec.NewSlice(int64(run[0]), int64(run[1]))
+		plains = append(plains, plainStrings(w.txn.d.mem(), s, w.plain))
+		s.Release()
+	}
+	tbl := array.NewTableFromRecords(w.plain, plains)
+	defer tbl.Release()
+	pw, err := w.acquire(p.key)
+	if err != nil {
+		return err
+	}
+	defer pw.mu.Unlock()
+	pw.rows += p.rows
+	// WriteTable makes a row group of every p.rows rows (at most the
+	// writer's maximum row group length): one here.
+	return pw.pq.WriteTable(tbl, p.rows)
 }
 
 // acquire returns a part file of partition key that no other goroutine is
@@ -625,7 +698,12 @@ func (pw *partWriter) closeLocked() error {
 			err = cerr
 		}
 	}
-	pw.f = nil
+	// A finished part waits in TableWriter.closed until Commit, which
+	// needs only its name and rows. Dropping the writers lets the
+	// collector free now what pqarrow keeps after Close (the footer's
+	// metadata and statistics of every row group and column, the closed
+	// column writers): kept until Commit, that grew with the input.
+	pw.f, pw.pq, pw.ipc = nil, nil, nil
 	return err
 }
 

@@ -172,6 +172,7 @@ type Records struct {
 	// sessions to the next batch meanwhile.
 	flushing sync.Mutex
 	sizes    []builderSize // of the last batch, by field; under mu
+	closed   bool          // Close was called; under mu
 }
 
 // builderSize is what a builder held when its batch was cut: its values,
@@ -242,6 +243,8 @@ func (w *Records) Add(s *Session) error {
 // Close flushes what is left and releases the builder.
 func (w *Records) Close() error {
 	w.mu.Lock()
+	// Closing: the last flush makes no room for a next batch.
+	w.closed = true
 	if w.err == nil && w.n > 0 {
 		w.flushUnlock()
 	} else {
@@ -264,27 +267,30 @@ func (w *Records) flushUnlock() error {
 	rec := w.b.NewRecord()
 	w.n = 0
 	// NewRecord leaves the builders empty: size the next batch's offsets
-	// and fixed-width columns at once instead of doubling them 13 times,
-	// and its strings and nested lists (messages, recipients, errors) as
-	// the last batch's were, instead of doubling them from nothing (which
-	// allocated about twice what they hold: an ingest's sixth of its
-	// garbage).
+	// and fixed-width columns at once instead of doubling them 13 times.
 	w.b.Reserve(w.batch)
-	for i, f := range w.b.Fields() {
-		reserveAs(f, w.sizes[i])
-	}
 	w.flushing.Lock()
 	w.mu.Unlock()
 	err := w.flush(rec)
 	w.flushing.Unlock()
 	rec.Release()
-	if err != nil {
-		w.mu.Lock()
-		if w.err == nil {
-			w.err = err
-		}
-		w.mu.Unlock()
+	w.mu.Lock()
+	if err != nil && w.err == nil {
+		w.err = err
 	}
+	// Size the next batch's strings and nested lists (messages,
+	// recipients, errors) as the last batch's were, instead of doubling
+	// them from nothing (which allocated about twice what they hold: an
+	// ingest's sixth of its garbage). Only now that the batch is written
+	// and released: reserved while it was being written, the two batches
+	// (tens of MB each) were live at once, with the Parquet writer's
+	// buffers on top, at the peak of an ingest's heap.
+	if !w.closed {
+		for i, f := range w.b.Fields() {
+			reserveAs(f, w.sizes[i])
+		}
+	}
+	w.mu.Unlock()
 	return err
 }
 
