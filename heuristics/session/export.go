@@ -200,14 +200,16 @@ func sizeOf(b array.Builder) builderSize {
 }
 
 // reserveAs makes room in b, and the builders nested in it, for what s
-// says they held.
+// says they held. Arrow's Reserve and ReserveData make room for so much
+// more: b may already hold sessions other workers added while the last
+// batch was written, so only what is missing is asked for.
 func reserveAs(b array.Builder, s builderSize) {
-	b.Reserve(s.n)
+	b.Reserve(max(0, s.n-b.Len()))
 	switch b := b.(type) {
 	case *array.StringBuilder:
-		b.ReserveData(s.data)
+		b.ReserveData(max(0, s.data-b.DataLen()))
 	case *array.BinaryBuilder:
-		b.ReserveData(s.data)
+		b.ReserveData(max(0, s.data-b.DataLen()))
 	case *array.ListBuilder:
 		reserveAs(b.ValueBuilder(), s.nested[0])
 	case *array.StructBuilder:

@@ -159,3 +159,43 @@ func TestRecordsSizeNextBatchAsLast(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsSizeNextBatchWithoutExtra: sessions other workers add while
+// a batch is written count towards the room the next batch gets; it is
+// not made on top of them (which sized it for two batches).
+func TestRecordsSizeNextBatchWithoutExtra(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	const batch, ehloLen = 100, 1000
+	session := func() *Session { return &Session{EHLO: strings.Repeat("e", ehloLen)} }
+	var recs *Records
+	flushes := 0
+	recs = NewRecords(mem, batch, func(rec arrow.Record) error {
+		flushes++
+		if flushes == 1 {
+			// Another worker goes on adding while the batch is written.
+			for range batch - 1 {
+				if err := recs.Add(session()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return nil
+	})
+	for range batch {
+		if err := recs.Add(session()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ehlo := recs.b.Field(Schema.FieldIndices("ehlo")[0]).(*array.StringBuilder)
+	if held := ehlo.DataLen(); held != (batch-1)*ehloLen {
+		t.Fatalf("holds %d bytes, want %d", held, (batch-1)*ehloLen)
+	}
+	// A batch's worth is 100,000 bytes; growing by doubling gives 131,072.
+	if c := ehlo.DataCap(); c < batch*ehloLen || c > 3*batch*ehloLen/2 {
+		t.Errorf("room for %d bytes of EHLO, want a batch's %d (at most half more)", c, batch*ehloLen)
+	}
+	if err := recs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+}
