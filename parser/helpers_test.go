@@ -108,13 +108,6 @@ func readAll(t testing.TB, input io.Reader, name string, opts ...Option) dump {
 	defer mem.AssertSize(t, 0)
 	r := NewReader(input, name, append([]Option{WithAllocator(mem)}, opts...)...)
 	defer r.Release()
-	return dumpReader(t, r)
-}
-
-// dumpReader reads r to its end, asserting the invariants every stream
-// must keep, whatever its content.
-func dumpReader(t testing.TB, r *Reader) dump {
-	t.Helper()
 	d := dump{Rows: []dumpRow{}, Problems: []string{}}
 	for r.Next() {
 		d.Rows = append(d.Rows, rowsOf(t, r.Record())...)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -203,15 +202,6 @@ type Reader struct {
 	ahead    []byte
 	aheadPos int
 
-	// mapped is the file when it is read through a mapping (its ahead is
-	// then the window mapped, from the first line not yet taken), nil when
-	// it is read through br.
-	mapped *mappedFile
-	// lineLimit is the longest line a mapped file keeps: longer ones are
-	// rejected with ErrLineTooLong as br rejects them (see readMappedLine).
-	// For br it is unlimited: ahead never holds more than br's buffer.
-	lineLimit int
-
 	pos        [numKnownFields]int // column of each known field; -1 when absent
 	nfields    int
 	missing    string // a required field the current #Fields lacks
@@ -269,7 +259,7 @@ func newReader(src string, opts ...Option) *Reader {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	rd := &Reader{cfg: cfg, src: src, logType: cfg.logType, fields: make([][]byte, 0, maxFields), lineLimit: math.MaxInt}
+	rd := &Reader{cfg: cfg, src: src, logType: cfg.logType, fields: make([][]byte, 0, maxFields)}
 	rd.b.p = cfg.buffers
 	if rd.b.p == nil {
 		rd.b.p, rd.ownBufs = NewBuffers(cfg.mem), true
@@ -330,7 +320,7 @@ func (r *Reader) LogType() LogType { return r.logType }
 func (r *Reader) Version() string { return r.version }
 
 // Next reads the next record and reports whether there is one.
-func (r *Reader) Next() (more bool) {
+func (r *Reader) Next() bool {
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil
@@ -338,31 +328,12 @@ func (r *Reader) Next() (more bool) {
 	if r.done {
 		return false
 	}
-	if r.mapped != nil {
-		// A mapped file that shrinks while it is read (truncated by
-		// someone) faults (SIGBUS) on the pages past its new end: that
-		// fault panics here instead of killing the process, and ends the
-		// file as damaged.
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if p := recover(); p != nil {
-				more = r.faulted(p)
-			}
-		}()
-	}
 	for r.b.n < r.cfg.batchRows && r.b.bytesHeld() < maxBatchBytes {
 		if !r.cfg.noMemo {
 			// The common case: a row already in the read buffer, found
 			// and split in one pass; what splitNext declines takes the
-			// line-by-line path below. A line longer than lineLimit is
-			// left to it too (only a mapping holds one whole): the memo
-			// is forgotten, as it now holds that line's words.
-			line, took, nf, ok := r.memo.splitNext(r.ahead[r.aheadPos:], r.spans)
-			if ok && took > r.lineLimit {
-				r.memo.forget()
-				ok = false
-			}
-			if ok {
+			// line-by-line path below.
+			if line, took, nf, ok := r.memo.splitNext(r.ahead[r.aheadPos:], r.spans); ok {
 				r.aheadPos += took
 				r.stats.Bytes += int64(took)
 				r.lineNo++
@@ -410,9 +381,6 @@ func (r *Reader) Next() (more bool) {
 // had one. A line longer than maxLine is skipped to its end and returned as
 // nil, with an ErrLineTooLong rejection recorded.
 func (r *Reader) readLine() ([]byte, bool, error) {
-	if r.mapped != nil {
-		return r.readMappedLine()
-	}
 	if rest := r.ahead[r.aheadPos:]; len(rest) > 0 {
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 			r.aheadPos += i + 1
@@ -823,10 +791,6 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 	if p := r.pos[fContext]; p >= 0 {
 		rw.ctxt = f(p)
 	}
-	// Added before it is counted: a memory fault while adding (a mapped
-	// file that shrank) leaves the row read but not counted, which
-	// Reader.faulted takes back out of the batch.
-	r.b.add(&rw, r.cfg.batchRows)
 	if r.stats.RowsEmitted == 0 || rw.ts < r.stats.MinTime {
 		r.stats.MinTime = rw.ts
 	}
@@ -834,6 +798,7 @@ func (r *Reader) parseFields(line []byte, fs []span) error {
 		r.stats.MaxTime = rw.ts
 	}
 	r.stats.RowsEmitted++
+	r.b.add(&rw, r.cfg.batchRows)
 	r.prevFull, r.prevTS, r.prevSession = true, rw.ts, rw.session
 	return nil
 }

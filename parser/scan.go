@@ -532,11 +532,6 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, ws *workerState, em
 			return res
 		}
 	}
-	if f, ok := rc.(*os.File); ok && !opts.Incremental {
-		if mapped, done := res.readMapped(f, u, opts, ws, emit); done {
-			return mapped
-		}
-	}
 	br := ws.br
 	br.Reset(rc)
 	defer br.Reset(nil) // keep no file
@@ -573,7 +568,7 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, ws *workerState, em
 		br = decodeUTF16(br, bigEndian)
 	}
 	if resume != nil {
-		return res.read(br, nil, u, opts, ws, resume, emit)
+		return res.read(br, u, opts, ws, resume, emit)
 	}
 	head, peekErr := br.Peek(detectBytes)
 	if IsConnectivityLog(head) {
@@ -598,53 +593,7 @@ func scanUnit(ctx context.Context, u unit, opts ScanOptions, ws *workerState, em
 		res.Stats.Bytes = int64(len(head))
 		return res
 	}
-	return res.read(br, nil, u, opts, ws, nil, emit)
-}
-
-// readMapped reads a plain UTF-8 protocol log of minMapBytes or more
-// through a memory mapping (see mappedFile) and reports whether it did.
-// Everything else is left to the read calls of scanUnit, which judge it as
-// always: small files, compressed ones, UTF-16, connectivity logs, what
-// Detect does not take, and files the platform or the mapping fails on.
-// Incremental reads never come here: they start where the last run stopped.
-func (res FileResult) readMapped(f *os.File, u unit, opts ScanOptions, ws *workerState, emit func(arrow.Record) error) (FileResult, bool) {
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() < minMapBytes {
-		return res, false
-	}
-	m, err := openMapped(f, fi.Size(), mapWindowBytes)
-	if err != nil {
-		return res, false
-	}
-	defer m.unmap()
-	plain := false
-	if !m.sniffMapped(detectBytes, func(head []byte) { plain = isPlainProtocolLog(head) }) || !plain {
-		return res, false
-	}
-	return res.read(nil, m, u, opts, ws, nil, emit), true
-}
-
-// isPlainProtocolLog says the start of a file (detectBytes of it, or all
-// of a shorter one) is of an uncompressed UTF-8 protocol log, as scanUnit
-// judges it: no compression magic, no UTF-16 or UTF-32, not a connectivity
-// log, and taken by Detect.
-func isPlainProtocolLog(head []byte) bool {
-	if bytes.HasPrefix(head, magicGzip) || bytes.HasPrefix(head, magicBzip2) {
-		return false
-	}
-	for _, m := range otherMagic {
-		if bytes.HasPrefix(head, m.magic) {
-			return false
-		}
-	}
-	if enc, _, unreadable := sniffEncoding(head[:min(len(head), 512)]); enc != "" || unreadable != "" {
-		return false
-	}
-	if IsConnectivityLog(head) {
-		return false
-	}
-	_, err := Detect(head)
-	return err == nil
+	return res.read(br, u, opts, ws, nil, emit)
 }
 
 // readConnectivity reads a connectivity log whole into emit, or skips it
@@ -677,9 +626,8 @@ func (res FileResult) readConnectivity(br *bufio.Reader, u unit, opts ScanOption
 	return res
 }
 
-// read parses one stream, from its start or from resume: br, or the mapped
-// file m when br is nil.
-func (res FileResult) read(br *bufio.Reader, m *mappedFile, u unit, opts ScanOptions, ws *workerState, resume *ResumePoint, emit func(arrow.Record) error) FileResult {
+// read parses one stream, from its start or from resume.
+func (res FileResult) read(br *bufio.Reader, u unit, opts ScanOptions, ws *workerState, resume *ResumePoint, emit func(arrow.Record) error) FileResult {
 	res.Server, res.ServerFrom = opts.Server, "--server"
 	if res.Server == "" {
 		res.Server, res.ServerFrom = ServerFromPath(u.path), "path"
@@ -698,12 +646,7 @@ func (res FileResult) read(br *bufio.Reader, m *mappedFile, u unit, opts ScanOpt
 			ropts = append(ropts, WithHoldTail())
 		}
 	}
-	var rd *Reader
-	if br != nil {
-		rd = NewReader(br, u.path, ropts...)
-	} else {
-		rd = newMappedReader(m, u.path, ropts...)
-	}
+	rd := NewReader(br, u.path, ropts...)
 	defer rd.Release()
 	for rd.Next() {
 		if err := emit(rd.Record()); err != nil {
