@@ -87,8 +87,10 @@ type RelayDetector struct {
 	firstMsgDomains []string
 	// Other domains told apart over all groups (evict).
 	evictBound hashBound
-	// Distinct recipient addresses kept over all groups (addRcpt).
-	rcptBound hashBound
+	// Distinct recipient addresses kept over all groups (addRcpt), and
+	// scratch for sorting a group's (rcptSet.compact).
+	rcptBound   hashBound
+	rcptScratch []rcptPair
 	// The named domains, domain sets and partial signatures a group
 	// keeps, shrinking so that all groups together stay within their
 	// budget (a botnet of thousands of clients relaying for weeks).
@@ -1077,10 +1079,10 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
-	for h, dh := range g.rcpts.m {
-		out, known := j.outside(dh)
+	for _, p := range g.rcpts.list {
+		out, known := j.outside(p.domain)
 		if out {
-			st.outRcpts = append(st.outRcpts, h)
+			st.outRcpts = append(st.outRcpts, p.addr)
 		}
 		// An address whose domain cannot be judged is not counted.
 		st.outRcptsLower = st.outRcptsLower || !known
@@ -1095,7 +1097,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 func (g *relayGroup) release() {
 	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
 	g.rcptHours, g.sessHours = hourCounts[uint64]{}, hourCounts[setHash]{}
-	g.rcpts.m = nil // outside listed those in outside domains
+	g.rcpts.list = nil // outside listed those in outside domains
 	g.detailed, g.details, g.otherDet, g.domFull = nil, nil, relayDetail{}, nil
 	for i := range g.doms {
 		g.doms[i].detail = 0
@@ -1104,42 +1106,57 @@ func (g *relayGroup) release() {
 
 // distinctOutside counts the distinct recipient addresses of a finding's
 // clients in domains the organisation does not accept (relayStats.outRcpts),
-// and whether that is a lower bound. The addresses are told apart in
-// shards by hash, one per goroutine (relayParallel): each shard's set
-// holds different addresses, so the count is the sum of the sets' sizes,
-// whatever the number of shards.
+// and whether that is a lower bound. The addresses (their hashes) are put
+// in one slice, sorted, and the runs of equal hashes counted: a radix
+// sort of a botnet finding's 180,000 hashes costs a third of building a
+// set of them, and no map's fresh memory.
 func distinctOutside(members []relayMember) (int64, bool) {
 	total, lower := 0, false
 	for _, m := range members {
 		total += len(m.st.outRcpts)
 		lower = lower || m.st.outRcptsLower
 	}
-	shards := 1
-	if total >= relayShardMin {
-		shards = relayWorkers()
+	all := make([]uint64, 0, total)
+	for _, m := range members {
+		all = append(all, m.st.outRcpts...)
 	}
-	counts := make([]int, shards)
-	relayParallelChunks(shards, 1, func(shard int) {
-		seen := make(map[uint64]struct{}, total/shards)
-		for _, m := range members {
-			for _, h := range m.st.outRcpts {
-				if h%uint64(shards) == uint64(shard) {
-					seen[h] = struct{}{}
-				}
-			}
-		}
-		counts[shard] = len(seen)
-	})
+	all = radixSortHashes(all, make([]uint64, total))
 	var n int64
-	for _, c := range counts {
-		n += int64(c)
+	for i, h := range all {
+		if i == 0 || h != all[i-1] {
+			n++
+		}
 	}
 	return n, lower
 }
 
-// relayShardMin is the fewest addresses distinctOutside splits over
-// goroutines: below it, starting them costs more than they save.
-const relayShardMin = 1 << 14
+// radixSortHashes sorts a, using buf (as long as a) as scratch, and returns
+// the sorted slice, which is a or buf: a least-significant-digit radix
+// sort, eleven bits a pass (six passes; a pass's counts fit in the L1
+// cache).
+func radixSortHashes(a, buf []uint64) []uint64 {
+	const digitBits = 11
+	const digits = 1 << digitBits
+	var starts [digits]int
+	for shift := uint(0); shift < 64; shift += digitBits {
+		clear(starts[:])
+		for _, h := range a {
+			starts[(h>>shift)&(digits-1)]++
+		}
+		sum := 0
+		for i, c := range starts {
+			starts[i] = sum
+			sum += c
+		}
+		for _, h := range a {
+			k := (h >> shift) & (digits - 1)
+			buf[starts[k]] = h
+			starts[k]++
+		}
+		a, buf = buf, a
+	}
+	return a
+}
 
 // outsideDomains counts the distinct domains outside the accepted ones that
 // groups relayed to, named or told apart by hash, and whether that is a
@@ -1308,39 +1325,139 @@ func (c *smallCounter) counter() *counter {
 // share a hash with odds of about 1 in 10^8 at a million addresses, and
 // would be counted once. What is kept over all groups is bounded by
 // RelayDetector.addRcpt.
+//
+// The addresses are a slice, not a map: a prefix sorted by address hash,
+// one entry each, and the addresses added since, in any order, which are
+// sorted into the prefix (compact) once they are as many as it holds. A
+// botnet's 1,600 clients each relaying to a hundred addresses cost a map
+// probe and insert per recipient, the maps' growth, and a pass over 1,600
+// maps at the report; the slice costs an append, a sort of a few dozen
+// entries now and then, and is read in order.
 type rcptSet struct {
-	m       map[uint64]uint64 // address hash -> domain hash
-	dropped bool              // some distinct address was not kept: counts are lower bounds
+	list    []rcptPair // [:sorted] sorted by address hash, distinct; the rest not yet
+	sorted  int
+	dropped bool // some distinct address was not kept: counts are lower bounds
 }
 
-// addRcpt keeps the address hashed h (in domain idx) for g, all groups
-// together within rcptBound: which addresses are kept is the same whatever
-// the order sessions come in, and a group that lost one counts a lower
-// bound.
+// rcptPair is a recipient address's hash and its domain's (addrHash).
+type rcptPair struct{ addr, domain uint64 }
+
+// rcptCompactMin is the fewest addresses added to a set before they are
+// sorted into it: sorting a handful at a time would cost more than it saves.
+const rcptCompactMin = 8
+
+// compact sorts the addresses added since the last compaction into the
+// sorted prefix, dropping repeats, and returns how many of them are new to
+// the set. buf is scratch, returned for the next call. Of two entries
+// with the same address hash (a hash collision, or the same address
+// twice), the one with the smaller domain hash is kept, whatever the order
+// they came in.
+func (s *rcptSet) compact(buf []rcptPair) (fresh int, _ []rcptPair) {
+	tail := s.list[s.sorted:]
+	if len(tail) == 0 {
+		return 0, buf
+	}
+	slices.SortFunc(tail, func(a, b rcptPair) int {
+		return cmp.Or(cmp.Compare(a.addr, b.addr), cmp.Compare(a.domain, b.domain))
+	})
+	// Merge the prefix and the sorted tail into buf, one entry per
+	// address; on a tie the prefix's entry is kept when its domain hash
+	// is not larger (the tail's is then a repeat or a later collision).
+	head := s.list[:s.sorted]
+	buf = buf[:0]
+	i, j := 0, 0
+	for i < len(head) || j < len(tail) {
+		var next rcptPair
+		switch {
+		case j == len(tail) || i < len(head) && (head[i].addr < tail[j].addr || head[i].addr == tail[j].addr && head[i].domain <= tail[j].domain):
+			next = head[i]
+			i++
+		default:
+			next = tail[j]
+			j++
+		}
+		if n := len(buf); n > 0 && buf[n-1].addr == next.addr {
+			continue // the smaller domain hash came first
+		}
+		buf = append(buf, next)
+	}
+	fresh = len(buf) - len(head)
+	s.list = append(s.list[:0], buf...)
+	s.sorted = len(s.list)
+	return fresh, buf
+}
+
+// purge drops the addresses hashed above max, and returns how many of the
+// sorted ones it dropped (those added since are not counted yet).
+func (s *rcptSet) purge(max uint64) (dropped int) {
+	cut, _ := slices.BinarySearchFunc(s.list[:s.sorted], max, func(p rcptPair, max uint64) int {
+		if p.addr > max {
+			return 1
+		}
+		return -1
+	})
+	dropped = s.sorted - cut
+	n := len(s.list)
+	tail := slices.DeleteFunc(s.list[s.sorted:], func(p rcptPair) bool { return p.addr > max })
+	s.list = append(s.list[:cut], tail...)
+	s.sorted = cut
+	s.dropped = s.dropped || len(s.list) < n
+	return dropped
+}
+
+// addRcpt keeps the address hashed h (in the domain hashed domain) for g,
+// all groups together within rcptBound: which addresses are kept is the
+// same whatever the order sessions come in, and a group that lost one
+// counts a lower bound.
+//
+// rcptBound counts only the sorted addresses (rcptSet.compact), which are
+// told apart; those added since may repeat some. It therefore counts no
+// more than the distinct addresses added, and halves its bound no sooner
+// than counting each address as it came did; finishRcpts, before the
+// report, sorts and counts the rest, and halves the bound as often as
+// that did. What is kept in the end is the same: the addresses whose hash
+// is at most the largest bound (MaxUint64 halved k times) under which
+// they fit the budget.
 func (d *RelayDetector) addRcpt(g *relayGroup, h, domain uint64) {
 	if !d.rcptBound.admits(h) {
 		g.rcpts.dropped = true
 		return
 	}
-	if g.rcpts.m == nil {
-		g.rcpts.m = map[uint64]uint64{}
+	s := &g.rcpts
+	s.list = append(s.list, rcptPair{h, domain})
+	if len(s.list)-s.sorted >= max(s.sorted, rcptCompactMin) {
+		var fresh int
+		fresh, d.rcptScratch = s.compact(d.rcptScratch)
+		d.countRcpts(fresh)
 	}
-	if _, ok := g.rcpts.m[h]; ok {
-		return
-	}
-	g.rcpts.m[h] = domain
-	d.rcptBound.kept(func(max uint64) (dropped int) {
+}
+
+// countRcpts counts fresh addresses more kept, and past the budget halves
+// the bound and drops the addresses above it, until they fit (as
+// hashBound.kept does for one).
+func (d *RelayDetector) countRcpts(fresh int) {
+	b := &d.rcptBound
+	b.n += fresh
+	for b.n > b.budget {
+		b.max >>= 1
 		for _, o := range d.groups {
-			for x := range o.rcpts.m {
-				if x > max {
-					delete(o.rcpts.m, x)
-					o.rcpts.dropped = true
-					dropped++
-				}
-			}
+			b.n -= o.rcpts.purge(b.max)
 		}
-		return dropped
-	})
+	}
+}
+
+// finishRcpts sorts and counts every group's addresses not yet sorted, and
+// bounds them, so that what is kept is what counting each address as it
+// came kept (addRcpt). The report calls it first.
+func (d *RelayDetector) finishRcpts() {
+	fresh := 0
+	for _, g := range d.groups {
+		var n int
+		n, d.rcptScratch = g.rcpts.compact(d.rcptScratch)
+		fresh += n
+	}
+	d.countRcpts(fresh)
+	d.rcptScratch = nil
 }
 
 // hashHeap is a max-heap of hashes.
@@ -1445,6 +1562,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
 	judge := newDomainJudge(in.org, d.nameList)
+	d.finishRcpts()
 	if d.deadHours > 0 {
 		// outside reads every entry left. With no dead hour, no entry
 		// is of an hour at or after hourCutoff (addHour keeps none), and
