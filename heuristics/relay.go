@@ -196,9 +196,13 @@ type relayGroup struct {
 	detailed    nameHeap      // names of the domains with their own detail, largest first
 	details     []relayDetail // the domains' own details (relayDomain.detail); those not inUse are free
 	otherDet    relayDetail   // examples and senders of the kept domains past maxDetailDomains, and of the other domains
-	// sigs counts sessions and messages by their domain set; sigFull
-	// holds the kept keys, largest first, once maxRelaySigs are kept.
-	sigs    map[string]relaySig
+	// sigs counts sessions and messages by their domain set, one entry
+	// per set; sigFull holds the kept keys, largest first, once the
+	// group's limit is kept. A slice searched by the sets' hashes, not a
+	// map: a group keeps at most maxRelaySigs sets, and a botnet's 1,600
+	// clients each growing a map of a dozen cost the map's probes and
+	// growth for every session.
+	sigs    []relaySig
 	sigFull nameHeap
 	// Sessions and messages whose domain set is not kept — past
 	// maxRelaySigs sets, or more than maxSigDomains domains — are counted
@@ -275,16 +279,16 @@ func (x *relayDetail) merge(o *relayDetail, files []string) {
 
 // relaySig counts the sessions and messages of one set of domains they had
 // recipients accepted in; which of those are outside is decided at the end,
-// once the accepted domains are known. The map key is the domains, sorted,
-// one per line, kept in key too. Values, not pointers: a botnet's clients
-// keep thousands, which the collector need not scan.
+// once the accepted domains are known. key is the domains, sorted, one
+// per line, and hash its bytesHash.
 type relaySig struct {
 	key                  string
+	hash                 uint64
 	sessions, msgs, qued int64
 }
 
 func (x relaySig) plus(o relaySig) relaySig {
-	return relaySig{x.key, x.sessions + o.sessions, x.msgs + o.msgs, x.qued + o.qued}
+	return relaySig{x.key, x.hash, x.sessions + o.sessions, x.msgs + o.msgs, x.qued + o.qued}
 }
 
 type refusedGroup struct {
@@ -356,7 +360,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{sigs: map[string]relaySig{}}
+				g = &relayGroup{}
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			// A message's recipients are counted per domain, at its end
@@ -406,10 +410,9 @@ func (d *RelayDetector) observe(s *session.Session) {
 	if relayMsgs == 1 && !relaySigPerMessage {
 		c = c.plus(firstMsg) // the only relaying message: its set is the session's
 	}
-	g.sig(sessDomains.list, c, d)
+	setKeyHash := g.sig(sessDomains.list, c, d)
 	// sig sorted the list: its first is the set's first domain.
-	d.key = joinKey(d.key, sessDomains.list)
-	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
+	set := setHash{setKeyHash, addrHash(sessDomains.list[0])}
 	g.sessHours.add(d, hour, set, 1)
 }
 
@@ -809,48 +812,61 @@ func (g *relayGroup) newDetail(rd *relayDomain) *relayDetail {
 	return &g.details[i]
 }
 
-// sig counts c (a session or a message) under its set of domains. Past
-// the group's limit of sets (RelayDetector.sigLimit) the sets that sort
-// last are not kept (sigFull holds the kept keys then), so that which are
-// does not depend on the order sessions come in: theirs, and sets of more
-// than maxSigDomains domains, are counted under their first domain (part).
-func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) {
+// sig counts c (a session or a message) under its set of domains, and
+// returns the hash of the set's key (bytesHash). Past the group's limit of
+// sets (RelayDetector.sigLimit) the sets that sort last are not kept
+// (sigFull holds the kept keys then), so that which are does not depend on
+// the order sessions come in: theirs, and sets of more than maxSigDomains
+// domains, are counted under their first domain (part).
+func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) (keyHash uint64) {
 	slices.Sort(domains)
+	d.key = joinKey(d.key, domains)
+	key := d.key
+	keyHash = bytesHash(key)
 	if len(domains) <= maxSigDomains {
-		d.key = joinKey(d.key, domains)
-		key := d.key
-		if rs, ok := g.sigs[string(key)]; ok {
-			// Assign under the kept key: assigning under key would store
-			// key (the session's lent text) as the map's key.
-			g.sigs[rs.key] = rs.plus(c)
-			return
+		if i := g.findSig(keyHash, key); i >= 0 {
+			g.sigs[i] = g.sigs[i].plus(c)
+			return keyHash
 		}
 		if d.sigLimit.room(func() int { return len(g.sigs) }, d.shrinkSigs) {
 			d.sigLimit.n++
-			c.key = string(key)
-			g.sigs[c.key] = c
-			return
+			c.key, c.hash = string(key), keyHash
+			g.sigs = append(g.sigs, c)
+			return keyHash
 		}
 		g.heapSigs()
 		if string(key) < g.sigFull[0] {
 			// key sorts before the last set kept: that one is counted
 			// in part, and key takes its place.
 			g.dropLastSig(d)
-			c.key = string(key)
-			g.sigs[c.key] = c
+			c.key, c.hash = string(key), keyHash
+			g.sigs = append(g.sigs, c)
 			heap.Push(&g.sigFull, c.key)
-			return
+			return keyHash
 		}
 	}
 	g.part.add(addrHash(domains[0]), c, d)
+	return keyHash
+}
+
+// findSig returns the position in g.sigs of the set keyed key, hashed h,
+// or -1. At most maxRelaySigs sets, a dozen in a botnet's client: a scan
+// of their hashes costs less than a map's probe.
+func (g *relayGroup) findSig(h uint64, key []byte) int {
+	for i := range g.sigs {
+		if g.sigs[i].hash == h && g.sigs[i].key == string(key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // heapSigs builds sigFull, the kept sets' keys largest first, once the
 // group is at its limit.
 func (g *relayGroup) heapSigs() {
 	if len(g.sigFull) == 0 {
-		for k := range g.sigs {
-			g.sigFull = append(g.sigFull, k)
+		for _, sig := range g.sigs {
+			g.sigFull = append(g.sigFull, sig.key)
 		}
 		heap.Init(&g.sigFull)
 	}
@@ -859,9 +875,16 @@ func (g *relayGroup) heapSigs() {
 // dropLastSig counts the kept set that sorts last (sigFull's first) under
 // its first domain.
 func (g *relayGroup) dropLastSig(d *RelayDetector) {
-	last := g.sigs[heap.Pop(&g.sigFull).(string)]
-	delete(g.sigs, last.key)
+	key := heap.Pop(&g.sigFull).(string)
+	i := slices.IndexFunc(g.sigs, func(x relaySig) bool { return x.key == key })
+	last := g.sigs[i]
+	// The sets are in no order: the last takes the dropped one's place.
+	n := len(g.sigs) - 1
+	g.sigs[i] = g.sigs[n]
+	g.sigs[n] = relaySig{}
+	g.sigs = g.sigs[:n]
 	first, _, _ := strings.Cut(last.key, "\n")
+	last.key, last.hash = "", 0
 	g.part.add(addrHash(first), last, d)
 }
 
@@ -906,7 +929,7 @@ func (p *partialSigs) add(h uint64, c relaySig, d *RelayDetector) {
 	if p.m == nil {
 		p.m = map[uint64]relaySig{}
 	}
-	c.key = ""
+	c.key, c.hash = "", 0
 	if x, ok := p.m[h]; ok {
 		p.m[h] = x.plus(c)
 		return
@@ -995,8 +1018,17 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		}
 		return false
 	}
-	for key, sig := range g.sigs {
-		if outside(key) {
+	// Each set is judged once: its sessions' hours ask again (below),
+	// naming a set by its hash (bytesHash of the key). A set counting
+	// messages only is not a session's. (A key's hash was its addrHash
+	// there once: the same for a key of lower-case ASCII, as domains are;
+	// another is compared.)
+	type setVerdict struct{ outside, sessions bool }
+	sets := make([]setVerdict, len(g.sigs))
+	for i, sig := range g.sigs {
+		out := outside(sig.key)
+		sets[i] = setVerdict{out, sig.sessions != 0 && (isLowerASCII(sig.key) || addrHash(sig.key) == sig.hash)}
+		if out {
 			st.sessions += sig.sessions
 			st.messages += sig.msgs
 			st.queued += sig.qued
@@ -1061,17 +1093,19 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
-	sets := map[uint64]string{}
-	for key, sig := range g.sigs {
-		if sig.sessions == 0 {
-			continue
-		}
-		sets[addrHash(key)] = key
-	}
+	// A session's hours are judged as its set is, when it is kept, else
+	// by the set's first domain.
 	for k, n := range g.sessHours.all() {
+		i := -1
+		for x := range g.sigs {
+			if g.sigs[x].hash == k.of.set && sets[x].sessions {
+				i = x
+				break
+			}
+		}
 		var out bool
-		if key, ok := sets[k.of.set]; ok {
-			out = outside(key)
+		if i >= 0 {
+			out = sets[i].outside
 		} else {
 			out, _ = j.outside(k.of.first)
 		}
@@ -1481,6 +1515,17 @@ func hasWildcard(patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// isLowerASCII reports whether s is ASCII without an upper-case letter, so
+// that its addrHash is its hash as it is (bytesHash).
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // bytesHash is the FNV-1a hash of b as it is (addrHash of an ASCII lower
