@@ -87,8 +87,10 @@ type RelayDetector struct {
 	firstMsgDomains []string
 	// Other domains told apart over all groups (evict).
 	evictBound hashBound
-	// Distinct recipient addresses kept over all groups (addRcpt).
-	rcptBound hashBound
+	// Distinct recipient addresses kept over all groups (addRcpt), and
+	// scratch for sorting a group's (rcptSet.compact).
+	rcptBound   hashBound
+	rcptScratch []rcptPair
 	// The named domains, domain sets and partial signatures a group
 	// keeps, shrinking so that all groups together stay within their
 	// budget (a botnet of thousands of clients relaying for weeks).
@@ -194,9 +196,13 @@ type relayGroup struct {
 	detailed    nameHeap      // names of the domains with their own detail, largest first
 	details     []relayDetail // the domains' own details (relayDomain.detail); those not inUse are free
 	otherDet    relayDetail   // examples and senders of the kept domains past maxDetailDomains, and of the other domains
-	// sigs counts sessions and messages by their domain set; sigFull
-	// holds the kept keys, largest first, once maxRelaySigs are kept.
-	sigs    map[string]relaySig
+	// sigs counts sessions and messages by their domain set, one entry
+	// per set; sigFull holds the kept keys, largest first, once the
+	// group's limit is kept. A slice searched by the sets' hashes, not a
+	// map: a group keeps at most maxRelaySigs sets, and a botnet's 1,600
+	// clients each growing a map of a dozen cost the map's probes and
+	// growth for every session.
+	sigs    []relaySig
 	sigFull nameHeap
 	// Sessions and messages whose domain set is not kept — past
 	// maxRelaySigs sets, or more than maxSigDomains domains — are counted
@@ -273,16 +279,16 @@ func (x *relayDetail) merge(o *relayDetail, files []string) {
 
 // relaySig counts the sessions and messages of one set of domains they had
 // recipients accepted in; which of those are outside is decided at the end,
-// once the accepted domains are known. The map key is the domains, sorted,
-// one per line, kept in key too. Values, not pointers: a botnet's clients
-// keep thousands, which the collector need not scan.
+// once the accepted domains are known. key is the domains, sorted, one
+// per line, and hash its bytesHash.
 type relaySig struct {
 	key                  string
+	hash                 uint64
 	sessions, msgs, qued int64
 }
 
 func (x relaySig) plus(o relaySig) relaySig {
-	return relaySig{x.key, x.sessions + o.sessions, x.msgs + o.msgs, x.qued + o.qued}
+	return relaySig{x.key, x.hash, x.sessions + o.sessions, x.msgs + o.msgs, x.qued + o.qued}
 }
 
 type refusedGroup struct {
@@ -354,7 +360,7 @@ func (d *RelayDetector) observe(s *session.Session) {
 				continue
 			}
 			if g == nil {
-				g = &relayGroup{sigs: map[string]relaySig{}}
+				g = &relayGroup{}
 				d.groups[relayKey{strings.Clone(s.Server), strings.Clone(s.Connector), s.Client}] = g
 			}
 			// A message's recipients are counted per domain, at its end
@@ -404,10 +410,9 @@ func (d *RelayDetector) observe(s *session.Session) {
 	if relayMsgs == 1 && !relaySigPerMessage {
 		c = c.plus(firstMsg) // the only relaying message: its set is the session's
 	}
-	g.sig(sessDomains.list, c, d)
+	setKeyHash := g.sig(sessDomains.list, c, d)
 	// sig sorted the list: its first is the set's first domain.
-	d.key = joinKey(d.key, sessDomains.list)
-	set := setHash{bytesHash(d.key), addrHash(sessDomains.list[0])}
+	set := setHash{setKeyHash, addrHash(sessDomains.list[0])}
 	g.sessHours.add(d, hour, set, 1)
 }
 
@@ -807,48 +812,61 @@ func (g *relayGroup) newDetail(rd *relayDomain) *relayDetail {
 	return &g.details[i]
 }
 
-// sig counts c (a session or a message) under its set of domains. Past
-// the group's limit of sets (RelayDetector.sigLimit) the sets that sort
-// last are not kept (sigFull holds the kept keys then), so that which are
-// does not depend on the order sessions come in: theirs, and sets of more
-// than maxSigDomains domains, are counted under their first domain (part).
-func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) {
+// sig counts c (a session or a message) under its set of domains, and
+// returns the hash of the set's key (bytesHash). Past the group's limit of
+// sets (RelayDetector.sigLimit) the sets that sort last are not kept
+// (sigFull holds the kept keys then), so that which are does not depend on
+// the order sessions come in: theirs, and sets of more than maxSigDomains
+// domains, are counted under their first domain (part).
+func (g *relayGroup) sig(domains []string, c relaySig, d *RelayDetector) (keyHash uint64) {
 	slices.Sort(domains)
+	d.key = joinKey(d.key, domains)
+	key := d.key
+	keyHash = bytesHash(key)
 	if len(domains) <= maxSigDomains {
-		d.key = joinKey(d.key, domains)
-		key := d.key
-		if rs, ok := g.sigs[string(key)]; ok {
-			// Assign under the kept key: assigning under key would store
-			// key (the session's lent text) as the map's key.
-			g.sigs[rs.key] = rs.plus(c)
-			return
+		if i := g.findSig(keyHash, key); i >= 0 {
+			g.sigs[i] = g.sigs[i].plus(c)
+			return keyHash
 		}
 		if d.sigLimit.room(func() int { return len(g.sigs) }, d.shrinkSigs) {
 			d.sigLimit.n++
-			c.key = string(key)
-			g.sigs[c.key] = c
-			return
+			c.key, c.hash = string(key), keyHash
+			g.sigs = append(g.sigs, c)
+			return keyHash
 		}
 		g.heapSigs()
 		if string(key) < g.sigFull[0] {
 			// key sorts before the last set kept: that one is counted
 			// in part, and key takes its place.
 			g.dropLastSig(d)
-			c.key = string(key)
-			g.sigs[c.key] = c
+			c.key, c.hash = string(key), keyHash
+			g.sigs = append(g.sigs, c)
 			heap.Push(&g.sigFull, c.key)
-			return
+			return keyHash
 		}
 	}
 	g.part.add(addrHash(domains[0]), c, d)
+	return keyHash
+}
+
+// findSig returns the position in g.sigs of the set keyed key, hashed h,
+// or -1. At most maxRelaySigs sets, a dozen in a botnet's client: a scan
+// of their hashes costs less than a map's probe.
+func (g *relayGroup) findSig(h uint64, key []byte) int {
+	for i := range g.sigs {
+		if g.sigs[i].hash == h && g.sigs[i].key == string(key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // heapSigs builds sigFull, the kept sets' keys largest first, once the
 // group is at its limit.
 func (g *relayGroup) heapSigs() {
 	if len(g.sigFull) == 0 {
-		for k := range g.sigs {
-			g.sigFull = append(g.sigFull, k)
+		for _, sig := range g.sigs {
+			g.sigFull = append(g.sigFull, sig.key)
 		}
 		heap.Init(&g.sigFull)
 	}
@@ -857,9 +875,16 @@ func (g *relayGroup) heapSigs() {
 // dropLastSig counts the kept set that sorts last (sigFull's first) under
 // its first domain.
 func (g *relayGroup) dropLastSig(d *RelayDetector) {
-	last := g.sigs[heap.Pop(&g.sigFull).(string)]
-	delete(g.sigs, last.key)
+	key := heap.Pop(&g.sigFull).(string)
+	i := slices.IndexFunc(g.sigs, func(x relaySig) bool { return x.key == key })
+	last := g.sigs[i]
+	// The sets are in no order: the last takes the dropped one's place.
+	n := len(g.sigs) - 1
+	g.sigs[i] = g.sigs[n]
+	g.sigs[n] = relaySig{}
+	g.sigs = g.sigs[:n]
 	first, _, _ := strings.Cut(last.key, "\n")
+	last.key, last.hash = "", 0
 	g.part.add(addrHash(first), last, d)
 }
 
@@ -904,7 +929,7 @@ func (p *partialSigs) add(h uint64, c relaySig, d *RelayDetector) {
 	if p.m == nil {
 		p.m = map[uint64]relaySig{}
 	}
-	c.key = ""
+	c.key, c.hash = "", 0
 	if x, ok := p.m[h]; ok {
 		p.m[h] = x.plus(c)
 		return
@@ -993,8 +1018,17 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		}
 		return false
 	}
-	for key, sig := range g.sigs {
-		if outside(key) {
+	// Each set is judged once: its sessions' hours ask again (below),
+	// naming a set by its hash (bytesHash of the key). A set counting
+	// messages only is not a session's. (A key's hash was its addrHash
+	// there once: the same for a key of lower-case ASCII, as domains are;
+	// another is compared.)
+	type setVerdict struct{ outside, sessions bool }
+	sets := make([]setVerdict, len(g.sigs))
+	for i, sig := range g.sigs {
+		out := outside(sig.key)
+		sets[i] = setVerdict{out, sig.sessions != 0 && (isLowerASCII(sig.key) || addrHash(sig.key) == sig.hash)}
+		if out {
 			st.sessions += sig.sessions
 			st.messages += sig.msgs
 			st.queued += sig.qued
@@ -1059,17 +1093,19 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
-	sets := map[uint64]string{}
-	for key, sig := range g.sigs {
-		if sig.sessions == 0 {
-			continue
-		}
-		sets[addrHash(key)] = key
-	}
+	// A session's hours are judged as its set is, when it is kept, else
+	// by the set's first domain.
 	for k, n := range g.sessHours.all() {
+		i := -1
+		for x := range g.sigs {
+			if g.sigs[x].hash == k.of.set && sets[x].sessions {
+				i = x
+				break
+			}
+		}
 		var out bool
-		if key, ok := sets[k.of.set]; ok {
-			out = outside(key)
+		if i >= 0 {
+			out = sets[i].outside
 		} else {
 			out, _ = j.outside(k.of.first)
 		}
@@ -1077,10 +1113,10 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
-	for h, dh := range g.rcpts.m {
-		out, known := j.outside(dh)
+	for _, p := range g.rcpts.list {
+		out, known := j.outside(p.domain)
 		if out {
-			st.outRcpts = append(st.outRcpts, h)
+			st.outRcpts = append(st.outRcpts, p.addr)
 		}
 		// An address whose domain cannot be judged is not counted.
 		st.outRcptsLower = st.outRcptsLower || !known
@@ -1095,7 +1131,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 func (g *relayGroup) release() {
 	g.sigs, g.sigFull, g.part = nil, nil, partialSigs{}
 	g.rcptHours, g.sessHours = hourCounts[uint64]{}, hourCounts[setHash]{}
-	g.rcpts.m = nil // outside listed those in outside domains
+	g.rcpts.list = nil // outside listed those in outside domains
 	g.detailed, g.details, g.otherDet, g.domFull = nil, nil, relayDetail{}, nil
 	for i := range g.doms {
 		g.doms[i].detail = 0
@@ -1104,42 +1140,57 @@ func (g *relayGroup) release() {
 
 // distinctOutside counts the distinct recipient addresses of a finding's
 // clients in domains the organisation does not accept (relayStats.outRcpts),
-// and whether that is a lower bound. The addresses are told apart in
-// shards by hash, one per goroutine (relayParallel): each shard's set
-// holds different addresses, so the count is the sum of the sets' sizes,
-// whatever the number of shards.
+// and whether that is a lower bound. The addresses (their hashes) are put
+// in one slice, sorted, and the runs of equal hashes counted: a radix
+// sort of a botnet finding's 180,000 hashes costs a third of building a
+// set of them, and no map's fresh memory.
 func distinctOutside(members []relayMember) (int64, bool) {
 	total, lower := 0, false
 	for _, m := range members {
 		total += len(m.st.outRcpts)
 		lower = lower || m.st.outRcptsLower
 	}
-	shards := 1
-	if total >= relayShardMin {
-		shards = relayWorkers()
+	all := make([]uint64, 0, total)
+	for _, m := range members {
+		all = append(all, m.st.outRcpts...)
 	}
-	counts := make([]int, shards)
-	relayParallelChunks(shards, 1, func(shard int) {
-		seen := make(map[uint64]struct{}, total/shards)
-		for _, m := range members {
-			for _, h := range m.st.outRcpts {
-				if h%uint64(shards) == uint64(shard) {
-					seen[h] = struct{}{}
-				}
-			}
-		}
-		counts[shard] = len(seen)
-	})
+	all = radixSortHashes(all, make([]uint64, total))
 	var n int64
-	for _, c := range counts {
-		n += int64(c)
+	for i, h := range all {
+		if i == 0 || h != all[i-1] {
+			n++
+		}
 	}
 	return n, lower
 }
 
-// relayShardMin is the fewest addresses distinctOutside splits over
-// goroutines: below it, starting them costs more than they save.
-const relayShardMin = 1 << 14
+// radixSortHashes sorts a, using buf (as long as a) as scratch, and returns
+// the sorted slice, which is a or buf: a least-significant-digit radix
+// sort, eleven bits a pass (six passes; a pass's counts fit in the L1
+// cache).
+func radixSortHashes(a, buf []uint64) []uint64 {
+	const digitBits = 11
+	const digits = 1 << digitBits
+	var starts [digits]int
+	for shift := uint(0); shift < 64; shift += digitBits {
+		clear(starts[:])
+		for _, h := range a {
+			starts[(h>>shift)&(digits-1)]++
+		}
+		sum := 0
+		for i, c := range starts {
+			starts[i] = sum
+			sum += c
+		}
+		for _, h := range a {
+			k := (h >> shift) & (digits - 1)
+			buf[starts[k]] = h
+			starts[k]++
+		}
+		a, buf = buf, a
+	}
+	return a
+}
 
 // outsideDomains counts the distinct domains outside the accepted ones that
 // groups relayed to, named or told apart by hash, and whether that is a
@@ -1308,39 +1359,139 @@ func (c *smallCounter) counter() *counter {
 // share a hash with odds of about 1 in 10^8 at a million addresses, and
 // would be counted once. What is kept over all groups is bounded by
 // RelayDetector.addRcpt.
+//
+// The addresses are a slice, not a map: a prefix sorted by address hash,
+// one entry each, and the addresses added since, in any order, which are
+// sorted into the prefix (compact) once they are as many as it holds. A
+// botnet's 1,600 clients each relaying to a hundred addresses cost a map
+// probe and insert per recipient, the maps' growth, and a pass over 1,600
+// maps at the report; the slice costs an append, a sort of a few dozen
+// entries now and then, and is read in order.
 type rcptSet struct {
-	m       map[uint64]uint64 // address hash -> domain hash
-	dropped bool              // some distinct address was not kept: counts are lower bounds
+	list    []rcptPair // [:sorted] sorted by address hash, distinct; the rest not yet
+	sorted  int
+	dropped bool // some distinct address was not kept: counts are lower bounds
 }
 
-// addRcpt keeps the address hashed h (in domain idx) for g, all groups
-// together within rcptBound: which addresses are kept is the same whatever
-// the order sessions come in, and a group that lost one counts a lower
-// bound.
+// rcptPair is a recipient address's hash and its domain's (addrHash).
+type rcptPair struct{ addr, domain uint64 }
+
+// rcptCompactMin is the fewest addresses added to a set before they are
+// sorted into it: sorting a handful at a time would cost more than it saves.
+const rcptCompactMin = 8
+
+// compact sorts the addresses added since the last compaction into the
+// sorted prefix, dropping repeats, and returns how many of them are new to
+// the set. buf is scratch, returned for the next call. Of two entries
+// with the same address hash (a hash collision, or the same address
+// twice), the one with the smaller domain hash is kept, whatever the order
+// they came in.
+func (s *rcptSet) compact(buf []rcptPair) (fresh int, _ []rcptPair) {
+	tail := s.list[s.sorted:]
+	if len(tail) == 0 {
+		return 0, buf
+	}
+	slices.SortFunc(tail, func(a, b rcptPair) int {
+		return cmp.Or(cmp.Compare(a.addr, b.addr), cmp.Compare(a.domain, b.domain))
+	})
+	// Merge the prefix and the sorted tail into buf, one entry per
+	// address; on a tie the prefix's entry is kept when its domain hash
+	// is not larger (the tail's is then a repeat or a later collision).
+	head := s.list[:s.sorted]
+	buf = buf[:0]
+	i, j := 0, 0
+	for i < len(head) || j < len(tail) {
+		var next rcptPair
+		switch {
+		case j == len(tail) || i < len(head) && (head[i].addr < tail[j].addr || head[i].addr == tail[j].addr && head[i].domain <= tail[j].domain):
+			next = head[i]
+			i++
+		default:
+			next = tail[j]
+			j++
+		}
+		if n := len(buf); n > 0 && buf[n-1].addr == next.addr {
+			continue // the smaller domain hash came first
+		}
+		buf = append(buf, next)
+	}
+	fresh = len(buf) - len(head)
+	s.list = append(s.list[:0], buf...)
+	s.sorted = len(s.list)
+	return fresh, buf
+}
+
+// purge drops the addresses hashed above max, and returns how many of the
+// sorted ones it dropped (those added since are not counted yet).
+func (s *rcptSet) purge(max uint64) (dropped int) {
+	cut, _ := slices.BinarySearchFunc(s.list[:s.sorted], max, func(p rcptPair, max uint64) int {
+		if p.addr > max {
+			return 1
+		}
+		return -1
+	})
+	dropped = s.sorted - cut
+	n := len(s.list)
+	tail := slices.DeleteFunc(s.list[s.sorted:], func(p rcptPair) bool { return p.addr > max })
+	s.list = append(s.list[:cut], tail...)
+	s.sorted = cut
+	s.dropped = s.dropped || len(s.list) < n
+	return dropped
+}
+
+// addRcpt keeps the address hashed h (in the domain hashed domain) for g,
+// all groups together within rcptBound: which addresses are kept is the
+// same whatever the order sessions come in, and a group that lost one
+// counts a lower bound.
+//
+// rcptBound counts only the sorted addresses (rcptSet.compact), which are
+// told apart; those added since may repeat some. It therefore counts no
+// more than the distinct addresses added, and halves its bound no sooner
+// than counting each address as it came did; finishRcpts, before the
+// report, sorts and counts the rest, and halves the bound as often as
+// that did. What is kept in the end is the same: the addresses whose hash
+// is at most the largest bound (MaxUint64 halved k times) under which
+// they fit the budget.
 func (d *RelayDetector) addRcpt(g *relayGroup, h, domain uint64) {
 	if !d.rcptBound.admits(h) {
 		g.rcpts.dropped = true
 		return
 	}
-	if g.rcpts.m == nil {
-		g.rcpts.m = map[uint64]uint64{}
+	s := &g.rcpts
+	s.list = append(s.list, rcptPair{h, domain})
+	if len(s.list)-s.sorted >= max(s.sorted, rcptCompactMin) {
+		var fresh int
+		fresh, d.rcptScratch = s.compact(d.rcptScratch)
+		d.countRcpts(fresh)
 	}
-	if _, ok := g.rcpts.m[h]; ok {
-		return
-	}
-	g.rcpts.m[h] = domain
-	d.rcptBound.kept(func(max uint64) (dropped int) {
+}
+
+// countRcpts counts fresh addresses more kept, and past the budget halves
+// the bound and drops the addresses above it, until they fit (as
+// hashBound.kept does for one).
+func (d *RelayDetector) countRcpts(fresh int) {
+	b := &d.rcptBound
+	b.n += fresh
+	for b.n > b.budget {
+		b.max >>= 1
 		for _, o := range d.groups {
-			for x := range o.rcpts.m {
-				if x > max {
-					delete(o.rcpts.m, x)
-					o.rcpts.dropped = true
-					dropped++
-				}
-			}
+			b.n -= o.rcpts.purge(b.max)
 		}
-		return dropped
-	})
+	}
+}
+
+// finishRcpts sorts and counts every group's addresses not yet sorted, and
+// bounds them, so that what is kept is what counting each address as it
+// came kept (addRcpt). The report calls it first.
+func (d *RelayDetector) finishRcpts() {
+	fresh := 0
+	for _, g := range d.groups {
+		var n int
+		n, d.rcptScratch = g.rcpts.compact(d.rcptScratch)
+		fresh += n
+	}
+	d.countRcpts(fresh)
+	d.rcptScratch = nil
 }
 
 // hashHeap is a max-heap of hashes.
@@ -1364,6 +1515,17 @@ func hasWildcard(patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// isLowerASCII reports whether s is ASCII without an upper-case letter, so
+// that its addrHash is its hash as it is (bytesHash).
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // bytesHash is the FNV-1a hash of b as it is (addrHash of an ASCII lower
@@ -1445,6 +1607,7 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 	r.Budgets = append(r.Budgets, d.budgets()...) // before the groups are released
 	byKey := map[relayFindingKey][]relayMember{}
 	judge := newDomainJudge(in.org, d.nameList)
+	d.finishRcpts()
 	if d.deadHours > 0 {
 		// outside reads every entry left. With no dead hour, no entry
 		// is of an hour at or after hourCutoff (addHour keeps none), and

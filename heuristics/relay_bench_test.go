@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/logscan/logscan/heuristics/session"
 )
 
 // BenchmarkRelayReport measures the relay detector's report alone: it runs
@@ -49,4 +51,27 @@ func benchRelayReport(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(wall)/float64(b.N), "wall-ns/op")
+}
+
+// BenchmarkRelayObserve measures the relay detector's observe alone, over
+// BenchmarkObserve's sessions (or $LOGSCAN_BENCH_DIR's), a fresh detector
+// each round; the sessions it returns at once (authenticated, proxied,
+// not received) are left out, so that what is measured is its counting.
+//
+//	go test ./heuristics -run '^$' -bench RelayObserve -count 8
+func BenchmarkRelayObserve(b *testing.B) {
+	var relayed []*session.Session
+	for _, s := range benchSessions(b) {
+		if s.IsReceive() && !s.Proxied && s.Auth == session.AuthNone && len(s.Messages) > 0 {
+			relayed = append(relayed, s)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		d := newRelayDetector()
+		for _, s := range relayed {
+			d.observe(s)
+		}
+		d.finishRcpts()
+	}
 }

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,31 +52,48 @@ func domainOutsideByName(v *orgView, kept []string, h uint64) (outside, known bo
 	return true, true
 }
 
-// TestDistinctOutsideSameForAnyShards: distinctOutside counts the distinct
-// addresses of many clients, which share some, in shards over goroutines
-// past relayShardMin: the count is that of one set, for any number.
-func TestDistinctOutsideSameForAnyShards(t *testing.T) {
+// TestDistinctOutsideAsASet: distinctOutside, which sorts the addresses of
+// a finding's clients and counts the runs, counts what a set of them
+// holds, the clients sharing some and repeating some (as tests do).
+func TestDistinctOutsideAsASet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
-	want := map[uint64]bool{}
-	var members []relayMember
-	for c := range 300 {
-		var st relayStats
-		for range 100 + rng.IntN(100) {
-			h := rng.Uint64N(40_000) * 0x9e3779b97f4a7c15 // shared between clients
-			st.outRcpts = append(st.outRcpts, h)
-			want[h] = true
+	for _, clients := range []int{0, 1, 300} {
+		want := map[uint64]bool{}
+		var members []relayMember
+		for c := range clients {
+			var st relayStats
+			for range 100 + rng.IntN(100) {
+				h := rng.Uint64N(40_000) * 0x9e3779b97f4a7c15 // shared between clients
+				if c%3 == 0 {
+					h = rng.Uint64() // some hashes with every digit set
+				}
+				st.outRcpts = append(st.outRcpts, h)
+				want[h] = true
+			}
+			st.outRcptsLower = c == 250
+			members = append(members, relayMember{st: st})
 		}
-		st.outRcptsLower = c == 250
-		members = append(members, relayMember{st: st})
+		if n, lower := distinctOutside(members); n != int64(len(want)) || lower != (clients > 250) {
+			t.Errorf("%d clients: %d distinct (lower %v), want %d", clients, n, lower, len(want))
+		}
 	}
-	if len(want) < relayShardMin {
-		t.Fatalf("%d addresses, too few to be sharded", len(want))
-	}
-	defer func(was int) { relayReportWorkers = was }(relayReportWorkers)
-	for _, workers := range []int{1, 2, 3, 8} {
-		relayReportWorkers = workers
-		if n, lower := distinctOutside(members); n != int64(len(want)) || !lower {
-			t.Errorf("%d workers: %d distinct (lower %v), want %d (lower)", workers, n, lower, len(want))
+}
+
+// TestRadixSortHashes: radixSortHashes sorts as slices.Sort does, at the
+// lengths that matter (none, one, a few, many) and for hashes that differ
+// only in their top bits.
+func TestRadixSortHashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 7))
+	for _, n := range []int{0, 1, 2, 17, 5000} {
+		for _, shift := range []uint{0, 55} {
+			a := make([]uint64, n)
+			for i := range a {
+				a[i] = rng.Uint64() >> shift << shift
+			}
+			want := slices.Sorted(slices.Values(a))
+			if got := radixSortHashes(slices.Clone(a), make([]uint64, n)); !slices.Equal(got, want) {
+				t.Fatalf("%d hashes (shift %d): not sorted as slices.Sort sorts them", n, shift)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -88,12 +89,13 @@ func TestRcptBudgetSameWhateverTheOrder(t *testing.T) {
 		for _, a := range order {
 			d.addRcpt(groups[a.group], addrHash(a.addr), 0)
 		}
+		d.finishRcpts()
 		var k [3][]uint64
 		var dropped [3]bool
 		total := 0
 		for i, g := range groups {
-			for h := range g.rcpts.m {
-				k[i] = append(k[i], h)
+			for _, p := range g.rcpts.list {
+				k[i] = append(k[i], p.addr)
 			}
 			slices.Sort(k[i])
 			dropped[i] = g.rcpts.dropped
@@ -123,6 +125,104 @@ func TestRcptBudgetSameWhateverTheOrder(t *testing.T) {
 			t.Fatalf("budget %d: kept %d (dropped %v), want some, each group a lower bound", budget, n, wantDropped)
 		}
 	}
+}
+
+// TestRcptSetAsAMap: addRcpt, which appends addresses and sorts them into
+// each group's set now and then, counting only those sorted against the
+// budget, keeps what the map it replaced kept counting each address as it
+// came (rcptMapModel): the same addresses, with the same domain, the same
+// groups marked as lower bounds, and the same bound; with repeats, several
+// groups, and budgets that bite once, many times, or not at all.
+func TestRcptSetAsAMap(t *testing.T) {
+	for _, budget := range []int{5, 40, 300, 1000, 5000} {
+		for seed := range uint64(6) {
+			rng := rand.New(rand.NewPCG(seed, uint64(budget)))
+			groups := 1 + rng.IntN(6)
+			d := newRelayDetector()
+			d.rcptBound = newHashBound(budget)
+			model := newRcptMapModel(budget, groups)
+			gs := make([]*relayGroup, groups)
+			for i := range gs {
+				gs[i] = &relayGroup{}
+				d.groups[relayKey{server: fmt.Sprint(i)}] = gs[i]
+			}
+			for range 3000 {
+				gi := rng.IntN(groups)
+				if gi > 0 && rng.IntN(3) == 0 {
+					gi = 0 // one group larger than the others
+				}
+				addr := fmt.Sprintf("u%d@d%d.example", rng.IntN(400*(1+gi)), rng.IntN(5))
+				_, dom, _ := strings.Cut(addr, "@")
+				d.addRcpt(gs[gi], addrHash(addr), addrHash(dom))
+				model.add(gi, addrHash(addr), addrHash(dom))
+			}
+			d.finishRcpts()
+			if d.rcptBound != model.bound {
+				t.Fatalf("budget %d, seed %d: bound %+v, the map's %+v", budget, seed, d.rcptBound, model.bound)
+			}
+			for i, g := range gs {
+				want := make([]rcptPair, 0, len(model.sets[i]))
+				for h, dom := range model.sets[i] {
+					want = append(want, rcptPair{h, dom})
+				}
+				slices.SortFunc(want, func(a, b rcptPair) int { return cmp.Compare(a.addr, b.addr) })
+				if !slices.Equal(g.rcpts.list, want) || g.rcpts.sorted != len(want) || g.rcpts.dropped != model.dropped[i] {
+					t.Fatalf("budget %d, seed %d, group %d: kept %d (dropped %v), the map %d (dropped %v)",
+						budget, seed, i, len(g.rcpts.list), g.rcpts.dropped, len(want), model.dropped[i])
+				}
+			}
+		}
+	}
+}
+
+// rcptMapModel is how addRcpt kept addresses before rcptSet was a slice: a
+// map per group, each distinct address counted against the bound as it
+// came.
+type rcptMapModel struct {
+	bound   hashBound
+	sets    []map[uint64]uint64
+	dropped []bool
+}
+
+func newRcptMapModel(budget, groups int) *rcptMapModel {
+	m := &rcptMapModel{bound: newHashBound(budget), dropped: make([]bool, groups)}
+	for range groups {
+		m.sets = append(m.sets, map[uint64]uint64{})
+	}
+	return m
+}
+
+func (m *rcptMapModel) add(g int, h, domain uint64) {
+	if !m.bound.admits(h) {
+		m.dropped[g] = true
+		return
+	}
+	if _, ok := m.sets[g][h]; ok {
+		return
+	}
+	m.sets[g][h] = domain
+	m.bound.kept(func(max uint64) (dropped int) {
+		for i, set := range m.sets {
+			for x := range set {
+				if x > max {
+					delete(set, x)
+					m.dropped[i] = true
+					dropped++
+				}
+			}
+		}
+		return dropped
+	})
+}
+
+// sigsByKey is g's sets by key: the order of the slice is that of their
+// first session.
+func sigsByKey(g *relayGroup) map[string]relaySig {
+	m := map[string]relaySig{}
+	for _, sig := range g.sigs {
+		m[sig.key] = sig
+	}
+	return m
 }
 
 func equalKeys(a, b [3][]uint64) bool {
@@ -421,7 +521,7 @@ func TestRelayOneSigPerSession(t *testing.T) {
 	partial := false
 	for k, g := range general.groups {
 		f := fast.groups[k]
-		if f == nil || !maps.Equal(f.sigs, g.sigs) || !maps.Equal(f.part.m, g.part.m) || f.part.over != g.part.over || f.sessions != g.sessions {
+		if f == nil || !maps.Equal(sigsByKey(f), sigsByKey(g)) || !maps.Equal(f.part.m, g.part.m) || f.part.over != g.part.over || f.sessions != g.sessions {
 			t.Fatalf("%v: sets %v, partial %v (over %v), counting every message apart: %v, %v (over %v)",
 				k.client, f.sigs, f.part.m, f.part.over, g.sigs, g.part.m, g.part.over)
 		}
