@@ -648,7 +648,9 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq
 		}
 		if seq < cur.remoteAt && remoteIP.IsValid(i) {
-			cur.remote, cur.remoteAt = netip.AddrPortFrom(parser.IPAt(remoteIP, i), remotePort.Value(i)), seq
+			// The row's endpoint is curKey's: made from this row, or from
+			// the row before with the same endpoint (same), and so on.
+			cur.remote, cur.remoteAt = curKey.remote, seq
 		}
 		cur.start = cur.start || seq == 0
 		cur.end = cur.end || ev == '-'

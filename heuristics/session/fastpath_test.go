@@ -216,6 +216,84 @@ func TestApplyProxy(t *testing.T) {
 	}
 }
 
+// TestAsciiFieldEnd: the search eight bytes at a time ends a field where
+// the byte loop does, with spaces and control bytes that are none
+// anywhere in a word, from any start.
+func TestAsciiFieldEnd(t *testing.T) {
+	pieces := []string{"a", "SID=08DD0000000000AB", " ", "\t", "\v", "\r\n", "\x00", "\x01", "\x1f", "!", "~", "\x7f", "IP=[2001:db8::7]", "=", "  "}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		for i := 0; i <= len(text); i++ {
+			want := i
+			for want < len(text) && !isSpace[text[want]] {
+				want++
+			}
+			if got := asciiFieldEnd(text, i); got != want {
+				t.Fatalf("asciiFieldEnd(%q, %d) = %d, want %d", text, i, got, want)
+			}
+		}
+	}
+}
+
+// TestApplyProxyRandom: XPROXYFROM arguments of random fields, spaces and
+// control bytes read as strings.Fields and applyProxyField read them.
+func TestApplyProxyRandom(t *testing.T) {
+	pieces := []string{"SID=08DD0000000000AB", "IP=10.0.0.9", "IP=[::1]", "ip=10.1.1.1", "DOMAIN=a.example", "DOMAIN=", "AUTHSRC=Anonymous",
+		"PORT=25", "=x", "SID", "x=y=z", " ", "\t", "\x01", "\x1f", "  ", "a", "IP=]10.0.0.8[", "IP=[10.0.0.7"}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(10) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		arg := b.String()
+		var got, want Session
+		got.applyProxy(arg)
+		want.Proxied = true
+		for _, f := range strings.Fields(arg) {
+			want.applyProxyField(f)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("applyProxy(%q) = %+v, want %+v", arg, got, want)
+		}
+	}
+}
+
+// TestApplyInfoSkipsNoneOfItsRows: applyInfo, which skips rows by their
+// first bytes, does what applyInfoRow does with every row, of every kind
+// it reads and of others.
+func TestApplyInfoSkipsNoneOfItsRows(t *testing.T) {
+	contexts := []string{"Inbound AUTH LOGIN failed because of LogonDenied", "User Name: admin", "Set Session Permissions", "authenticated",
+		"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits",
+		"TLS negotiation failed with error UnknownCredentials", "Sending certificate", "Received certificate", "Certificate subject",
+		"Certificate thumbprint", "Outbound Exchange Authentication failed with TargetUnknown", "Inbound ExchangeAuth negotiation failed because of X",
+		"receiving message", "Proxy destination(s) obtained from OnProxyInboundMessage event", "", "a", "Z", "CN=x", "TlsDomainCapabilities='None'"}
+	datas := []string{"", "Tarpit for '0.00:00:05' due to '535 5.7.3 Authentication unsuccessful'", "Outbound Exchange Authentication failed with X",
+		"Inbound ExchangeAuth negotiation failed because of Y", "CONTOSO\\alice", "SMTPSubmit SMTPAcceptAnyRecipient",
+		"CN=mail.contoso.com CN=R3, O=Let's Encrypt, C=US 0404C0AB EC5A76CD 2023-08-12T10:39:24.000Z 2023-11-10T09:39:23.000Z x", "08DE1A206760617A;1", "T", "I", "O"}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 2000 {
+		var got, want Session
+		var gotAuth, wantAuth authAttempts
+		var gotCert, wantCert *Certificate
+		var sc emitScratch
+		for i := range 1 + rng.IntN(8) {
+			r := row{seq: uint32(i), event: '*', context: contexts[rng.IntN(len(contexts))], data: datas[rng.IntN(len(datas))], ref: Ref{File: "f", Line: int64(i)}}
+			got.applyInfo(&r, &gotAuth, &gotCert, &sc)
+			want.applyInfoRow(&r, &wantAuth, &wantCert, &sc)
+		}
+		if !reflect.DeepEqual(got, want) || gotAuth != wantAuth || (gotCert == &got.LocalCert) != (wantCert == &want.LocalCert) ||
+			(gotCert == &got.RemoteCert) != (wantCert == &want.RemoteCert) {
+			t.Fatalf("applyInfo gave %+v (%+v), applyInfoRow %+v (%+v)", got, gotAuth, want, wantAuth)
+		}
+	}
+}
+
 // TestApplyProxyFieldKeys: the keys Exchange writes, compared as written,
 // and any other spelling, upper-cased first (ſ is S), read as upper-casing
 // every key did.

@@ -422,7 +422,12 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 					if m.Rcpts == nil {
 						m.Rcpts = rcptFree // the message's first recipient: where the shared array's room starts
 					}
-					m.Rcpts = append(m.Rcpts, Rcpt{Addr: addr, Domain: DomainOf(addr), At: r.ref})
+					// Filled in place field by field, as r (an 80-byte
+					// literal is built on the stack and copied, which waits
+					// for its stores to drain), at every recipient.
+					m.Rcpts = append(m.Rcpts, Rcpt{})
+					rc := &m.Rcpts[len(m.Rcpts)-1]
+					rc.Addr, rc.Domain, rc.At = addr, DomainOf(addr), r.ref
 					c.msg, c.rcpt = cur, len(m.Rcpts)-1
 				}
 			case "DATA", "BDAT":
@@ -533,7 +538,7 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r *ro
 		}
 	case "EHLO":
 		s.EHLOReplied = true
-		if hasToken(text, "X-EXPS") {
+		if !s.OfferedEXPS && hasToken(text, "X-EXPS") { // the second EHLO (after STARTTLS) offers it again
 			s.OfferedEXPS = true
 		}
 	case "RCPT":
@@ -570,7 +575,49 @@ func (s *Session) applyReply(c *command, code int, cont bool, text string, r *ro
 
 // applyInfo reads the '*' rows that matter. cert is the certificate that
 // per-field certificate rows describe, set by their heading row.
+//
+// Two information rows in five of a receive log ("receiving message",
+// "Proxy destination(s) obtained ...") are none of them: a row whose
+// context and data start with no byte any of them starts with
+// (infoContextStarts, infoDataStarts) is not compared with each in turn.
+// A test compares it with applyInfoRow.
 func (s *Session) applyInfo(r *row, auth *authAttempts, cert **Certificate, sc *emitScratch) {
+	if !infoContextStarts[firstByte(r.context)] && !infoDataStarts[firstByte(r.data)] {
+		return
+	}
+	s.applyInfoRow(r, auth, cert, sc)
+}
+
+// infoContextStarts and infoDataStarts hold the first bytes of the
+// contexts and data that applyInfoRow reads.
+var (
+	infoContextStarts = [256]bool{
+		'I': true, // Inbound AUTH, Inbound ExchangeAuth
+		'U': true, // User Name:
+		'S': true, // Set Session Permissions, Sending certificate
+		'a': true, // authenticated
+		'T': true, // TLS protocol, TLS negotiation failed
+		'R': true, // Received certificate
+		'C': true, // Certificate ...
+		'O': true, // Outbound Exchange Authentication failed
+	}
+	infoDataStarts = [256]bool{
+		'T': true, // Tarpit for
+		'I': true, // Inbound ExchangeAuth
+		'O': true, // Outbound Exchange Authentication failed
+	}
+)
+
+// firstByte is s[0], or 0 for "" (which no row applyInfoRow reads starts with).
+func firstByte(s string) byte {
+	if s == "" {
+		return 0
+	}
+	return s[0]
+}
+
+// applyInfoRow is applyInfo for any row.
+func (s *Session) applyInfoRow(r *row, auth *authAttempts, cert **Certificate, sc *emitScratch) {
 	switch {
 	case strings.HasPrefix(r.context, "Inbound AUTH ") && strings.Contains(r.context, " failed"):
 		// "Inbound AUTH LOGIN failed because of LogonDenied". (X-EXPS
@@ -650,20 +697,51 @@ func (s *Session) applyProxy(arg string) {
 		return
 	}
 	// ASCII, as Exchange writes it: the fields without an iterator, which
-	// costs more than the rest of reading them.
+	// costs more than the rest of reading them; each field's end found
+	// eight bytes at a time (asciiFieldEnd), and its '=' among its first
+	// bytes, where the key is (strings.Cut searched each field again).
 	for i := 0; i < len(arg); {
 		for i < len(arg) && isSpace[arg[i]] {
 			i++
 		}
-		j := i
-		for j < len(arg) && !isSpace[arg[j]] {
-			j++
+		j := asciiFieldEnd(arg, i)
+		for eq := i; eq < j; eq++ {
+			if arg[eq] == '=' {
+				s.applyProxyKeyValue(arg[i:eq], arg[eq+1:j])
+				break
+			}
 		}
-		if j > i {
-			s.applyProxyField(arg[i:j])
-		}
-		i = j
+		i = j // a field without '=' has no value: applyProxyField skips it too
 	}
+}
+
+// asciiFieldEnd returns where the field that starts at s[i] ends: the
+// index of the first byte from i on that strings.Fields splits at, or
+// len(s). s is ASCII.
+//
+// It looks at eight bytes at a time for one below 0x21 (a space, or a
+// control byte that is none): the lowest byte the word trick flags is
+// exact (a borrow only wrongly flags bytes above it), so a word without a
+// flag holds no space. A flagged word is read byte by byte; if none of its
+// bytes ends the field (control bytes), the search goes on with the next
+// word. A test compares it with the byte loop.
+func asciiFieldEnd(s string, i int) int {
+	for i+8 <= len(s) {
+		w := le64(s[i : i+8])
+		if (w-0x2121212121212121)&^w&0x8080808080808080 != 0 {
+			for end := i + 8; i < end; i++ {
+				if isSpace[s[i]] {
+					return i
+				}
+			}
+			continue
+		}
+		i += 8
+	}
+	for i < len(s) && !isSpace[s[i]] {
+		i++
+	}
+	return i
 }
 
 // parseHex64 is strconv.ParseUint(v, 16, 64) without the error value,
@@ -697,6 +775,11 @@ func (s *Session) applyProxyField(f string) {
 	if !ok {
 		return
 	}
+	s.applyProxyKeyValue(k, v)
+}
+
+// applyProxyKeyValue reads the field k=v of XPROXYFROM.
+func (s *Session) applyProxyKeyValue(k, v string) {
 	switch k { // the fields Exchange writes, as it writes them: not upper-cased again
 	case "PORT", "SEQNUM", "PERMS":
 		return
@@ -706,7 +789,10 @@ func (s *Session) applyProxyField(f string) {
 	}
 	switch k {
 	case "IP":
-		if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+		if v != "" && (v[0] == '[' || v[0] == ']' || v[len(v)-1] == '[' || v[len(v)-1] == ']') {
+			v = strings.Trim(v, "[]") // else nothing to trim: Trim costs as much as the parse
+		}
+		if a, err := netip.ParseAddr(v); err == nil {
 			s.Client = a.Unmap()
 		}
 	case "SID":
