@@ -388,7 +388,19 @@ type lengthHist struct {
 	res int64           // bucket width in ms, a power of two (0: 1)
 	m   map[int64]int64 // bucket (length in ms / res, floored) -> sessions
 	n   int64
+	// short counts the lengths under maxShortLength ms, by length, while
+	// the buckets are 1 ms wide: most sessions last a few seconds, and an
+	// index costs a fraction of a map's hash and probes (cache misses,
+	// between sessions). It grows by doubling to the longest such length
+	// seen, 64 KiB at most. Its distinct lengths (shortDistinct) count
+	// towards maxLengthValues with the map's: the budget is reached
+	// exactly when it would be without it, and then short joins the map.
+	short         []int64
+	shortDistinct int
 }
+
+// maxShortLength bounds the lengths lengthHist.short counts, in ms.
+const maxShortLength = 8192
 
 func (h *lengthHist) add(d time.Duration) {
 	if h.m == nil {
@@ -398,8 +410,22 @@ func (h *lengthHist) add(d time.Duration) {
 	if d < 0 && d%time.Millisecond != 0 {
 		ms-- // floor
 	}
-	h.m[floorDiv(ms, h.res)]++
 	h.n++
+	if h.res == 1 && ms >= 0 && ms < maxShortLength {
+		if ms >= int64(len(h.short)) {
+			n := min(maxShortLength, max(64, 2*len(h.short), int(ms)+1))
+			h.short = append(h.short, make([]int64, n-len(h.short))...)
+		}
+		if h.short[ms] == 0 {
+			h.shortDistinct++
+		}
+		h.short[ms]++
+	} else {
+		h.m[floorDiv(ms, h.res)]++
+	}
+	if len(h.m)+h.shortDistinct > maxLengthValues {
+		h.foldShort()
+	}
 	for len(h.m) > maxLengthValues {
 		old := h.m
 		h.m, h.res = make(map[int64]int64, len(old)/2+1), h.res*2
@@ -407,6 +433,16 @@ func (h *lengthHist) add(d time.Duration) {
 			h.m[floorDiv(b, 2)] += n
 		}
 	}
+}
+
+// foldShort moves the lengths counted in short into the map.
+func (h *lengthHist) foldShort() {
+	for ms, n := range h.short {
+		if n != 0 {
+			h.m[int64(ms)] += n
+		}
+	}
+	h.short, h.shortDistinct = nil, 0
 }
 
 func floorDiv(a, b int64) int64 {
@@ -425,6 +461,7 @@ func (h *lengthHist) quantiles() (median, p95 float64) {
 	if h.n == 0 {
 		return math.NaN(), math.NaN()
 	}
+	h.foldShort() // the same counts, in the map: still within the budget
 	keys := make([]int64, 0, len(h.m))
 	for b := range h.m {
 		keys = append(keys, b)

@@ -1,11 +1,13 @@
 package heuristics
 
 import (
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestAddrTableFastV4: counting IPv4 addresses in v4Counts below the
@@ -62,5 +64,77 @@ func TestAddrTableFastV4(t *testing.T) {
 			}
 		}
 		restore()
+	}
+}
+
+// TestLengthHistShort: counting short lengths in lengthHist.short keeps,
+// at every step, the buckets and resolution of counting every length in
+// the map (refLengthHist, the code before it), below and past the
+// budget, negative and long lengths included.
+func TestLengthHistShort(t *testing.T) {
+	for _, budget := range []int{MaxLengthValues, 300} {
+		restore := SetBudgetsForTest(0, budget)
+		rng := rand.New(rand.NewPCG(uint64(budget), 9))
+		var h lengthHist
+		ref := refLengthHist{m: map[int64]int64{}, res: 1}
+		for i := range 20_000 {
+			var d time.Duration
+			switch r := rng.IntN(10); {
+			case r == 0:
+				d = -time.Duration(rng.IntN(5_000_000)) * time.Microsecond
+			case r == 1:
+				d = time.Duration(maxShortLength-2+rng.IntN(4)) * time.Millisecond
+			case r < 4:
+				d = time.Duration(rng.IntN(100_000)) * time.Millisecond
+			default:
+				d = time.Duration(rng.IntN(9_000_000)) * time.Microsecond
+			}
+			h.add(d)
+			ref.add(d)
+			if budget == MaxLengthValues && i%1000 != 999 {
+				continue // comparing costs a copy of thousands of buckets
+			}
+			got := maps.Clone(h.m)
+			for ms, n := range h.short {
+				if n != 0 {
+					got[int64(ms)] += n
+				}
+			}
+			if h.resolution() != ref.res || h.n != ref.n || !maps.Equal(got, ref.m) {
+				t.Fatalf("budget %d, after %d lengths: %d ms, %d buckets; the map alone %d ms, %d buckets", budget, i+1, h.resolution(), len(got), ref.res, len(ref.m))
+			}
+		}
+		if budget == 300 && ref.res == 1 || budget == MaxLengthValues && ref.res != 1 {
+			t.Fatalf("budget %d: resolution %d: the test misses a path", budget, ref.res)
+		}
+		med, p95 := h.quantiles()
+		wm, wp := (&lengthHist{res: ref.res, m: ref.m, n: ref.n}).quantiles()
+		if med != wm || p95 != wp {
+			t.Errorf("budget %d: %v/%v, want %v/%v", budget, med, p95, wm, wp)
+		}
+		restore()
+	}
+}
+
+// refLengthHist is lengthHist.add before lengthHist.short.
+type refLengthHist struct {
+	res int64
+	m   map[int64]int64
+	n   int64
+}
+
+func (h *refLengthHist) add(d time.Duration) {
+	ms := d.Milliseconds()
+	if d < 0 && d%time.Millisecond != 0 {
+		ms--
+	}
+	h.m[floorDiv(ms, h.res)]++
+	h.n++
+	for len(h.m) > maxLengthValues {
+		old := h.m
+		h.m, h.res = make(map[int64]int64, len(old)/2+1), h.res*2
+		for b, n := range old {
+			h.m[floorDiv(b, 2)] += n
+		}
 	}
 }
