@@ -77,7 +77,25 @@ type AuthAbuseDetector struct {
 	// domain) keeps only its first maxFactHours hours (hoursCut).
 	hourEntries int
 	hoursCut    bool
+	// byName finds the account of a name as logged (DOMAIN\user) in one
+	// map lookup, where accountKey's copy, the accounts map and the
+	// account's names counter took three a session; it counts the
+	// sessions per name there (nameSlot), added to the account's names
+	// at finish: a counter keeps the same whatever the order (see
+	// counter). At most maxNameSlots names; past them, the long way.
+	byName map[string]*nameSlot
 }
+
+// nameSlot is a name's account and the sessions logged under the name
+// not yet counted in the account's names.
+type nameSlot struct {
+	a        *authAccount
+	sessions int64
+}
+
+// maxNameSlots bounds AuthAbuseDetector.byName (about 100 bytes a name).
+// A variable so that tests can turn it off (0); nothing else changes it.
+var maxNameSlots = 65_536
 
 // Thresholds of AuthAbuseDetector.
 const (
@@ -159,6 +177,7 @@ type authAccount struct {
 	insideAddrs    []netip.Addr // the smallest few addresses it used inside, for the evidence (whatever the order sessions come in)
 	rcpts          counter      // lower-cased recipient addresses, from non-internal addresses only
 	bounds         *acctBounds  // once sources or sends reached their cap
+	dropped        bool         // cut from the accounts (acctBound): its names in byName are stale
 }
 
 // acctBounds are what an account's sources and sends keep past their caps
@@ -292,6 +311,7 @@ func (d *AuthAbuseDetector) dropSend(a *authAccount, k sendKey, g *sendAgg) {
 
 // dropAccount counts the sessions of an account cut from the accounts.
 func (d *AuthAbuseDetector) dropAccount(_ string, a *authAccount) {
+	a.dropped = true
 	d.capReached()
 	d.accountsOver += a.sessions
 	for _, g := range a.sends {
@@ -418,7 +438,7 @@ func newAuthAbuseDetector(org Org) *AuthAbuseDetector {
 		b.AddPrefix(p)
 	}
 	set, _ := b.IPSet()
-	return &AuthAbuseDetector{internal: set, accounts: map[string]*authAccount{}, attacks: map[connRef]*attackGroup{}}
+	return &AuthAbuseDetector{internal: set, accounts: map[string]*authAccount{}, attacks: map[connRef]*attackGroup{}, byName: map[string]*nameSlot{}}
 }
 
 // accountKey is the account a logged name stands for: DOMAIN\alice and
@@ -446,21 +466,11 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 	if s.Auth != session.AuthUser || strings.HasSuffix(strings.TrimSpace(s.AuthUser), "$") {
 		return
 	}
-	key := accountKey(s.AuthUser)
-	if key == "" {
-		return // no "authenticated" row: nothing to attribute the session to
-	}
-	a := d.accounts[key]
+	a := d.account(s.AuthUser)
 	if a == nil {
-		if !admitKey(&d.acctBound, d.accounts, len(d.accounts), key, maxAccounts, strings.Compare, nil, d.dropAccount) {
-			d.accountsOver++
-			return
-		}
-		a = &authAccount{sources: map[netip.Addr]*acctSource{}, sends: map[sendKey]*sendAgg{}}
-		d.accounts[strings.Clone(key)] = a
+		return
 	}
 	a.sessions++
-	a.names.add(s.AuthUser, 1, 16)
 	if d.internal.Contains(s.Client) {
 		// The account's own networks: counted for its baseline only.
 		a.insideSessions++
@@ -521,6 +531,52 @@ func (d *AuthAbuseDetector) observe(s *session.Session) {
 		}
 	}
 	src.samples.add(sampleOf(s, at))
+}
+
+// account is the account a session authenticated as name counts for,
+// with the session counted under name; nil when there is none (no
+// "authenticated" row) or it is not kept (counted in accountsOver).
+func (d *AuthAbuseDetector) account(name string) *authAccount {
+	slot := d.byName[name]
+	if slot != nil {
+		if !slot.a.dropped {
+			slot.sessions++
+			return slot.a
+		}
+		// Its account was cut: the long way counts the session apart.
+		// (Its sessions here go with it, as its names counter would.)
+		delete(d.byName, name)
+	}
+	key := accountKey(name)
+	if key == "" {
+		return nil // no "authenticated" row: nothing to attribute the session to
+	}
+	a := d.accounts[key]
+	if a == nil {
+		if !admitKey(&d.acctBound, d.accounts, len(d.accounts), key, maxAccounts, strings.Compare, nil, d.dropAccount) {
+			d.accountsOver++
+			return nil
+		}
+		a = &authAccount{sources: map[netip.Addr]*acctSource{}, sends: map[sendKey]*sendAgg{}}
+		d.accounts[strings.Clone(key)] = a
+	}
+	if len(d.byName) < maxNameSlots {
+		d.byName[strings.Clone(name)] = &nameSlot{a: a, sessions: 1}
+	} else {
+		a.names.add(name, 1, 16)
+	}
+	return a
+}
+
+// countNames adds the sessions counted per name in byName to the
+// accounts' names.
+func (d *AuthAbuseDetector) countNames() {
+	for name, slot := range d.byName {
+		if !slot.a.dropped && slot.sessions > 0 {
+			slot.a.names.add(name, slot.sessions, 16)
+		}
+	}
+	clear(d.byName) // counted: a session observed later starts again
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -609,6 +665,7 @@ type compromiseRun struct {
 // finish cuts what the caps bound to what they keep in the end (see
 // lowestKeys): what was kept past a cap depends on when it was cut.
 func (d *AuthAbuseDetector) finish() {
+	d.countNames()
 	finishKeys(&d.acctBound, d.accounts, maxAccounts, strings.Compare, nil, d.dropAccount)
 	for _, a := range d.accounts {
 		if b := a.bounds; b != nil {

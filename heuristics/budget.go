@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"container/heap"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
@@ -113,9 +114,16 @@ type addrTable struct {
 	total   int // entries kept in all groups
 	r       int // per-group limit, once limited
 	limited bool
+	// noFastV4 counts IPv4 addresses in the map like the others: the
+	// slow path the tests compare v4Counts with.
+	noFastV4 bool
 }
 
 type addrGroup struct {
+	// v4 counts the IPv4 addresses (and IPv4-mapped IPv6, the same key
+	// in m) below the budget; once the table is limited they move into
+	// m, and v4 is no longer used.
+	v4      v4Counts
 	m       map[[16]byte]int64 // IPv4 as ::ffff:a.b.c.d
 	h       addrHeap           // the kept keys, largest first, once limited
 	invalid int64              // sessions without an address (always kept)
@@ -144,9 +152,15 @@ func (t *addrTable) add(g uint32, a netip.Addr, n int64) {
 		// Below the budget every address is kept: one map operation
 		// counts it, where looking it up first made two (a hash and a
 		// probe each) for the addresses seen before, nearly all of them.
-		before := len(x.m)
-		if x.m[k] += n; len(x.m) == before {
-			return
+		if v4, ok := v4Key(k); ok && !t.noFastV4 {
+			if !x.v4.add(v4, n) {
+				return
+			}
+		} else {
+			before := len(x.m)
+			if x.m[k] += n; len(x.m) == before {
+				return
+			}
 		}
 		t.total++
 		if t.total > maxAddrEntries {
@@ -185,6 +199,7 @@ func (t *addrTable) shrink() {
 			// would cost 16 bytes an address for nothing.
 			t.limited = true
 			for _, y := range t.groups {
+				y.v4.moveTo(y.m)
 				t.r = max(t.r, len(y.m))
 				y.h = make(addrHeap, 0, len(y.m))
 				for a := range y.m {
@@ -221,6 +236,11 @@ func (t *addrTable) kept(g uint32) []AddrCount {
 	for k, n := range x.m {
 		out = append(out, AddrCount{netip.AddrFrom16(k).Unmap(), n})
 	}
+	for _, e := range x.v4.slots {
+		if e.key != 0 {
+			out = append(out, AddrCount{netip.AddrFrom4(e.addr()), e.n})
+		}
+	}
 	if x.hasInv {
 		out = append(out, AddrCount{netip.Addr{}, x.invalid})
 	}
@@ -234,7 +254,7 @@ func (t *addrTable) distinct(g uint32) (n int, more bool) {
 		return 0, false
 	}
 	x := t.groups[g]
-	n = len(x.m)
+	n = len(x.m) + x.v4.n
 	if x.hasInv {
 		n++
 	}
@@ -247,6 +267,102 @@ func (t *addrTable) rest(g uint32) (int64, bool) {
 		return 0, false
 	}
 	return t.groups[g].rest, t.groups[g].dropped
+}
+
+// v4Counts counts sessions per IPv4 address in an open-addressing table
+// (linear probing, at most 3/4 full). It stands in for addrGroup.m below
+// the budget, where nearly every session of a scan adds to one: a Go map
+// reaches a slot through its header, directory, table and group, each a
+// cache miss once the parser has streamed through the caches between two
+// sessions, where this reaches it through the slice alone, in 16 bytes a
+// slot instead of 24.
+type v4Counts struct {
+	slots []v4Slot // a power of two of them, or none
+	n     int      // slots in use
+	seed  uint64   // hash seed: addresses come from the Internet
+}
+
+// v4Slot is one address's count; key is the address with bit 32 set
+// (0.0.0.0 too is an address), 0 for a free slot.
+type v4Slot struct {
+	key uint64
+	n   int64
+}
+
+func (e v4Slot) addr() [4]byte {
+	return [4]byte{byte(e.key >> 24), byte(e.key >> 16), byte(e.key >> 8), byte(e.key)}
+}
+
+// v4Key is the IPv4 address in an addrGroup.m key (::ffff:a.b.c.d), if
+// it is one.
+func v4Key(k [16]byte) (uint32, bool) {
+	if [12]byte(k[:12]) != [12]byte{10: 0xff, 11: 0xff} {
+		return 0, false
+	}
+	return uint32(k[12])<<24 | uint32(k[13])<<16 | uint32(k[14])<<8 | uint32(k[15]), true
+}
+
+// add counts n sessions of a and reports whether a is new.
+func (c *v4Counts) add(a uint32, n int64) bool {
+	if c.n >= len(c.slots)/4*3 {
+		c.grow()
+	}
+	key := uint64(a) | 1<<32
+	mask := uint64(len(c.slots) - 1)
+	for i := c.hash(key) & mask; ; i = (i + 1) & mask {
+		e := &c.slots[i]
+		if e.key == key {
+			e.n += n
+			return false
+		}
+		if e.key == 0 {
+			e.key, e.n = key, n
+			c.n++
+			return true
+		}
+	}
+}
+
+// hash mixes key with the seed (MurmurHash3's finalizer): linear
+// probing needs every bit of the address to reach the low bits, and
+// addresses an attacker picks must not pile onto one run of slots.
+func (c *v4Counts) hash(key uint64) uint64 {
+	h := key ^ c.seed
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+func (c *v4Counts) grow() {
+	old := c.slots
+	if old == nil {
+		c.seed = rand.Uint64()
+	}
+	c.slots = make([]v4Slot, max(16, 2*len(old)))
+	mask := uint64(len(c.slots) - 1)
+	for _, e := range old {
+		if e.key == 0 {
+			continue
+		}
+		i := c.hash(e.key) & mask
+		for c.slots[i].key != 0 {
+			i = (i + 1) & mask
+		}
+		c.slots[i] = e
+	}
+}
+
+// moveTo adds the counts to m, under addrGroup.m's keys, and empties c.
+func (c *v4Counts) moveTo(m map[[16]byte]int64) {
+	for _, e := range c.slots {
+		if e.key != 0 {
+			m[netip.AddrFrom4(e.addr()).As16()] += e.n
+		}
+	}
+	*c = v4Counts{}
 }
 
 // addrHeap is a max-heap of addresses.
@@ -272,7 +388,19 @@ type lengthHist struct {
 	res int64           // bucket width in ms, a power of two (0: 1)
 	m   map[int64]int64 // bucket (length in ms / res, floored) -> sessions
 	n   int64
+	// short counts the lengths under maxShortLength ms, by length, while
+	// the buckets are 1 ms wide: most sessions last a few seconds, and an
+	// index costs a fraction of a map's hash and probes (cache misses,
+	// between sessions). It grows by doubling to the longest such length
+	// seen, 64 KiB at most. Its distinct lengths (shortDistinct) count
+	// towards maxLengthValues with the map's: the budget is reached
+	// exactly when it would be without it, and then short joins the map.
+	short         []int64
+	shortDistinct int
 }
+
+// maxShortLength bounds the lengths lengthHist.short counts, in ms.
+const maxShortLength = 8192
 
 func (h *lengthHist) add(d time.Duration) {
 	if h.m == nil {
@@ -282,8 +410,22 @@ func (h *lengthHist) add(d time.Duration) {
 	if d < 0 && d%time.Millisecond != 0 {
 		ms-- // floor
 	}
-	h.m[floorDiv(ms, h.res)]++
 	h.n++
+	if h.res == 1 && ms >= 0 && ms < maxShortLength {
+		if ms >= int64(len(h.short)) {
+			n := min(maxShortLength, max(64, 2*len(h.short), int(ms)+1))
+			h.short = append(h.short, make([]int64, n-len(h.short))...)
+		}
+		if h.short[ms] == 0 {
+			h.shortDistinct++
+		}
+		h.short[ms]++
+	} else {
+		h.m[floorDiv(ms, h.res)]++
+	}
+	if len(h.m)+h.shortDistinct > maxLengthValues {
+		h.foldShort()
+	}
 	for len(h.m) > maxLengthValues {
 		old := h.m
 		h.m, h.res = make(map[int64]int64, len(old)/2+1), h.res*2
@@ -291,6 +433,16 @@ func (h *lengthHist) add(d time.Duration) {
 			h.m[floorDiv(b, 2)] += n
 		}
 	}
+}
+
+// foldShort moves the lengths counted in short into the map.
+func (h *lengthHist) foldShort() {
+	for ms, n := range h.short {
+		if n != 0 {
+			h.m[int64(ms)] += n
+		}
+	}
+	h.short, h.shortDistinct = nil, 0
 }
 
 func floorDiv(a, b int64) int64 {
@@ -309,6 +461,7 @@ func (h *lengthHist) quantiles() (median, p95 float64) {
 	if h.n == 0 {
 		return math.NaN(), math.NaN()
 	}
+	h.foldShort() // the same counts, in the map: still within the budget
 	keys := make([]int64, 0, len(h.m))
 	for b := range h.m {
 		keys = append(keys, b)

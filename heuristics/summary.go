@@ -42,6 +42,22 @@ type connAgg struct {
 	sessions, rows int64
 	lengths        lengthHist
 	hours          map[int64]int64 // Unix hour of a session's start -> sessions
+	// runHour and runSessions are the sessions of the connector's last
+	// hour not yet in hours: a connector's sessions come in order of
+	// time, mostly in the hour of the one before, and counting a run
+	// once saves a map update a session. flushHours adds them.
+	runHour, runSessions int64
+	// lastLocal is the local address of its last session: already in
+	// Summary.local, whose set it need not look up again.
+	lastLocal netip.Addr
+}
+
+// flushHours adds the run of sessions in runHour to hours.
+func (c *connAgg) flushHours() {
+	if c.runSessions > 0 {
+		c.hours[c.runHour] += c.runSessions
+		c.runSessions = 0
+	}
 }
 
 // NewSummary returns an empty Summary.
@@ -71,12 +87,17 @@ func (s *Summary) observe(x *session.Session) {
 	c.rows += int64(x.Rows)
 	c.lengths.add(x.Duration())
 	if !x.Start.IsZero() {
-		c.hours[x.Start.Unix()/3600]++
+		if h := x.Start.Unix() / 3600; h != c.runHour {
+			c.flushHours()
+			c.runHour = h
+		}
+		c.runSessions++
 	}
 	if a := x.Remote.Addr(); a.IsValid() {
 		s.remote.add(c.id, a, 1)
 	}
-	if a := x.Local.Addr(); a.IsValid() && x.Server != "" {
+	if a := x.Local.Addr(); a.IsValid() && x.Server != "" && a != c.lastLocal {
+		c.lastLocal = a
 		// A set, not an IPSetBuilder: the builder keeps every Add until
 		// IPSet is called, one entry per session.
 		m := s.local[x.Server]
@@ -152,6 +173,7 @@ func (s *Summary) Result(top int) SummaryResult {
 	servers := map[string]*ServerSummary{}
 	var remoteCut, lengthsCut []BudgetPlace
 	for k, c := range s.conns {
+		c.flushHours()
 		sv := servers[k.server]
 		if sv == nil {
 			sv = &ServerSummary{Name: k.server}

@@ -16,6 +16,12 @@ import (
 type Evidence struct {
 	domains map[string]*counts
 	fqdns   map[string]map[string]struct{} // server -> FQDNs in its 220 banners
+	// lastBanner and lastServer are the banner's first word (as logged)
+	// and the server of the last session whose banner was read: a
+	// server's sessions repeat its banner, and reading it again changes
+	// nothing (fqdns changes only here), where it cost a lower-casing
+	// copy and two map lookups a session. Copies: sessions are lent.
+	lastBanner, lastServer string
 }
 
 // counts is how Exchange itself treated recipients in one domain.
@@ -48,11 +54,45 @@ func (e *Evidence) Observe(s *session.Session) {
 	if !s.IsReceive() || s.Proxied {
 		return
 	}
-	if f := BannerFQDN(s.Banner); f != "" && s.Server != "" {
-		m := e.fqdns[s.Server]
+	if w := bannerWord(s.Banner); s.Server != "" && (w != e.lastBanner || s.Server != e.lastServer) {
+		e.observeBanner(s.Server, w)
+		e.lastBanner, e.lastServer = strings.Clone(w), strings.Clone(s.Server)
+	}
+	// Whether the session may relay is asked only for a session with a
+	// recipient accepted: many have none (probes, refusals, no mail).
+	plainKnown, plainSession := false, false
+	plain := func() bool {
+		if !plainKnown {
+			plainKnown = true
+			plainSession = s.Auth == session.AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)
+		}
+		return plainSession
+	}
+	for i := range s.Messages {
+		for _, r := range s.Messages[i].Rcpts {
+			if r.Domain == "" {
+				continue
+			}
+			switch {
+			case r.Accepted() && plain():
+				e.domain(r.Domain, true).acceptedPlain++
+			case r.RelayRefused():
+				if d := e.domain(r.Domain, len(e.domains) < MaxDomains); d != nil {
+					d.refusedRelay++
+				}
+			}
+		}
+	}
+}
+
+// observeBanner counts the server name in the first word of a server's
+// banner.
+func (e *Evidence) observeBanner(server, word string) {
+	if f := fqdnOf(word); f != "" {
+		m := e.fqdns[server]
 		if m == nil {
 			m = map[string]struct{}{}
-			e.fqdns[strings.Clone(s.Server)] = m
+			e.fqdns[strings.Clone(server)] = m
 		}
 		if _, ok := m[f]; !ok {
 			if len(m) >= maxBannerNames {
@@ -62,22 +102,6 @@ func (e *Evidence) Observe(s *session.Session) {
 			}
 			if len(m) < maxBannerNames {
 				m[strings.Clone(f)] = struct{}{}
-			}
-		}
-	}
-	plain := s.Auth == session.AuthNone && s.Permissions != "" && !s.HasPermission(permAnyRecipient)
-	for i := range s.Messages {
-		for _, r := range s.Messages[i].Rcpts {
-			if r.Domain == "" {
-				continue
-			}
-			switch {
-			case plain && r.Accepted():
-				e.domain(r.Domain, true).acceptedPlain++
-			case r.RelayRefused():
-				if d := e.domain(r.Domain, len(e.domains) < MaxDomains); d != nil {
-					d.refusedRelay++
-				}
 			}
 		}
 	}
@@ -161,8 +185,16 @@ func ParentDomain(fqdn string) string {
 // BannerFQDN returns the host name in a 220 greeting's text
 // ("EX01.contoso.com Microsoft ESMTP MAIL Service ready ..."), lower case,
 // when it looks like one; 2013+ logs may put two spaces after the code.
-func BannerFQDN(banner string) string {
+func BannerFQDN(banner string) string { return fqdnOf(bannerWord(banner)) }
+
+// bannerWord is the first word of a 220 greeting's text.
+func bannerWord(banner string) string {
 	f, _, _ := strings.Cut(strings.TrimLeft(banner, " "), " ")
+	return f
+}
+
+// fqdnOf is a banner's first word as a host name (BannerFQDN).
+func fqdnOf(f string) string {
 	if strings.Count(f, ".") < 1 || strings.ContainsAny(f, "[]:@") {
 		return ""
 	}

@@ -1,6 +1,9 @@
 package domains
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -54,5 +57,40 @@ func TestMatchesAndNames(t *testing.T) {
 	}
 	if BannerFQDN("  EX01.Contoso.com Microsoft") != "ex01.contoso.com" || BannerFQDN("[10.0.0.1] ready") != "" || BannerFQDN("localhost ready") != "" {
 		t.Error("BannerFQDN")
+	}
+}
+
+// TestObserveRepeatedBanner: skipping a banner the previous session had
+// (lastBanner) keeps what reading every banner keeps, at every step, also past
+// maxBannerNames names per server and with servers interleaved.
+func TestObserveRepeatedBanner(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	fast, slow := NewEvidence(), NewEvidence()
+	servers := []string{"EX01", "EX02", ""}
+	banner := ""
+	for range 5000 {
+		// The banner and the server change apart, each half the time.
+		if rng.IntN(2) == 0 {
+			banner = fmt.Sprintf("  Ex%02d.Contoso%d.com Microsoft ESMTP MAIL Service ready", rng.IntN(3), rng.IntN(10))
+			switch rng.IntN(10) {
+			case 0:
+				banner = ""
+			case 1:
+				banner = "[1.2.3.4] ready"
+			}
+		}
+		s := recv(banner, "SMTPSubmit", rcpt(fmt.Sprintf("d%d.com", rng.IntN(5)), 250, "250 2.1.5 Recipient OK"))
+		s.Server = servers[rng.IntN(len(servers))]
+		for range 1 + rng.IntN(3) { // a server's sessions come in runs
+			fast.Observe(s)
+			slow.lastBanner, slow.lastServer = "\x00", "\x00" // never the last: every banner is read
+			slow.Observe(s)
+			if !reflect.DeepEqual(fast.fqdns, slow.fqdns) || !reflect.DeepEqual(fast.domains, slow.domains) {
+				t.Fatalf("after %q on %q: banners %v, reading every one %v", s.Banner, s.Server, fast.fqdns, slow.fqdns)
+			}
+		}
+	}
+	if len(fast.fqdns["EX01"]) != maxBannerNames {
+		t.Errorf("EX01 kept %d names, want the bound %d: the test misses the bound", len(fast.fqdns["EX01"]), maxBannerNames)
 	}
 }
