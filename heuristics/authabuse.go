@@ -83,7 +83,11 @@ type AuthAbuseDetector struct {
 	// sessions per name there (nameSlot), added to the account's names
 	// at finish: a counter keeps the same whatever the order (see
 	// counter). At most maxNameSlots names; past them, the long way.
-	byName map[string]*nameSlot
+	// staleNames says an account was cut since byName was last swept:
+	// its slots must go, or they would keep the cut account (its
+	// sources, sends and samples) alive past the accounts' budget.
+	byName     map[string]*nameSlot
+	staleNames bool
 }
 
 // nameSlot is a name's account and the sessions logged under the name
@@ -312,6 +316,7 @@ func (d *AuthAbuseDetector) dropSend(a *authAccount, k sendKey, g *sendAgg) {
 // dropAccount counts the sessions of an account cut from the accounts.
 func (d *AuthAbuseDetector) dropAccount(_ string, a *authAccount) {
 	a.dropped = true
+	d.staleNames = true
 	d.capReached()
 	d.accountsOver += a.sessions
 	for _, g := range a.sends {
@@ -553,7 +558,11 @@ func (d *AuthAbuseDetector) account(name string) *authAccount {
 	}
 	a := d.accounts[key]
 	if a == nil {
-		if !admitKey(&d.acctBound, d.accounts, len(d.accounts), key, maxAccounts, strings.Compare, nil, d.dropAccount) {
+		admitted := admitKey(&d.acctBound, d.accounts, len(d.accounts), key, maxAccounts, strings.Compare, nil, d.dropAccount)
+		if d.staleNames {
+			d.forgetCutNames()
+		}
+		if !admitted {
 			d.accountsOver++
 			return nil
 		}
@@ -566,6 +575,18 @@ func (d *AuthAbuseDetector) account(name string) *authAccount {
 		a.names.add(name, 1, 16)
 	}
 	return a
+}
+
+// forgetCutNames deletes the names of cut accounts from byName. A cut
+// drops a sixteenth of the accounts at once, so sweeps are rare: about
+// ten slots looked at per account admitted, past the budget.
+func (d *AuthAbuseDetector) forgetCutNames() {
+	for name, slot := range d.byName {
+		if slot.a.dropped {
+			delete(d.byName, name)
+		}
+	}
+	d.staleNames = false
 }
 
 // countNames adds the sessions counted per name in byName to the

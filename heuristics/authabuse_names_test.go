@@ -74,3 +74,26 @@ func TestAuthAbuseNameIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthAbuseNameIndexForgetsCutAccounts: an account cut by the accounts'
+// budget leaves the name index with it, or the index would keep it (its
+// sources, sends and samples) alive past the budget. Names arrive highest
+// first, so that every new account cuts older ones.
+func TestAuthAbuseNameIndexForgetsCutAccounts(t *testing.T) {
+	setAuthCapsForTest(t, authCaps{accounts: 64})
+	d := newAuthAbuseDetector(contosoOnly)
+	for i := 1999; i >= 0; i-- {
+		d.observe(submit(fmt.Sprintf(`CONTOSO\u%05d`, i), "10.40.1.1", time.Duration(i)*time.Second, "x@fabrikam.example"))
+	}
+	if len(d.accounts) > 64 {
+		t.Fatalf("%d accounts kept, budget 64", len(d.accounts))
+	}
+	for name, slot := range d.byName {
+		if slot.a.dropped {
+			t.Fatalf("the name index keeps %q of a cut account (%d names indexed, %d accounts kept)", name, len(d.byName), len(d.accounts))
+		}
+	}
+	if len(d.byName) == 0 || len(d.byName) > len(d.accounts) {
+		t.Errorf("%d names indexed for %d accounts kept: want one per kept account", len(d.byName), len(d.accounts))
+	}
+}
