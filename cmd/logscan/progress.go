@@ -54,7 +54,9 @@ func newProgress(w io.Writer, paths []string) *progress {
 		progressbar.OptionSetElapsedTime(false),
 		progressbar.OptionThrottle(progressEvery),
 		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetDescription("reading"),
+		// The first line drawn already names the files to read: a read
+		// shorter than progressEvery is never redrawn.
+		progressbar.OptionSetDescription(p.describe(0, 0)),
 		progressbar.OptionSetRenderBlankState(true),
 	)
 	p.wg.Go(p.loop)
@@ -97,9 +99,13 @@ func (p *progress) loop() {
 
 func (p *progress) draw() {
 	secs := max(time.Since(p.start).Seconds(), 1e-3)
-	p.bar.Describe(fmt.Sprintf("files %s/%s · %s rows/s", num(p.files.Load()), num(p.totalFiles),
-		num(int64(float64(p.rows.Load())/secs))))
+	p.bar.Describe(p.describe(p.files.Load(), int64(float64(p.rows.Load())/secs)))
 	p.bar.Set64(p.bytes.Load())
+}
+
+// describe is the progress line's text before the bar.
+func (p *progress) describe(files, rowsPerSec int64) string {
+	return fmt.Sprintf("files %s/%s · %s rows/s", num(files), num(p.totalFiles), num(rowsPerSec))
 }
 
 // stop stops drawing and clears the line, before the report is written.
