@@ -339,6 +339,10 @@ func (r *Reader) Next() bool {
 				r.lineNo++
 				r.stats.Lines++
 				r.stats.RowsRead++
+				if took > r.cfg.maxLine {
+					r.rejectTooLong()
+					continue
+				}
 				if err := r.parseFields(line, r.spans[:nf]); err != nil {
 					r.reject(0, err)
 				}
@@ -385,6 +389,10 @@ func (r *Reader) readLine() ([]byte, bool, error) {
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 			r.aheadPos += i + 1
 			r.stats.Bytes += int64(i + 1)
+			if i+1 > r.cfg.maxLine {
+				r.countTooLong()
+				return nil, false, nil
+			}
 			return rest[:i+1], true, nil
 		}
 	}
@@ -401,6 +409,12 @@ func (r *Reader) readLine() ([]byte, bool, error) {
 		r.ahead, _ = r.br.Peek(r.br.Buffered())
 	}
 	if err != bufio.ErrBufferFull {
+		if len(line) > r.cfg.maxLine {
+			// Shorter than the buffer but longer than the limit (set
+			// below the buffer's size): rejected all the same.
+			r.countTooLong()
+			return nil, false, err
+		}
 		return line, err == nil, err
 	}
 	r.long = append(r.long[:0], line...)
@@ -417,13 +431,28 @@ func (r *Reader) readLine() ([]byte, bool, error) {
 		}
 	}
 	if tooLong {
-		r.lineNo++
-		r.stats.Lines++
-		r.stats.RowsRead++
-		r.reject(0, fmt.Errorf("%w (over %d bytes); skipped", ErrLineTooLong, r.cfg.maxLine))
+		r.countTooLong()
 		return nil, false, err
 	}
 	return r.long, err == nil, err
+}
+
+// countTooLong counts a line readLine skips as longer than maxLine, and
+// rejects it.
+func (r *Reader) countTooLong() {
+	r.lineNo++
+	r.stats.Lines++
+	r.stats.RowsRead++
+	r.rejectTooLong()
+}
+
+// rejectTooLong rejects the line just counted as longer than maxLine. The
+// split memo may hold that line now, not the row parsed before it: the
+// next row must not take that row's values for fields equal to the
+// rejected line's (prevFull).
+func (r *Reader) rejectTooLong() {
+	r.prevFull = false
+	r.reject(0, fmt.Errorf("%w (over %d bytes); skipped", ErrLineTooLong, r.cfg.maxLine))
 }
 
 func (r *Reader) reject(col int, err error) {

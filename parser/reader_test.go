@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
@@ -166,6 +167,39 @@ func TestLongLines(t *testing.T) {
 	}
 	if len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "long.log:3: line too long") {
 		t.Errorf("problems %q", d.Problems)
+	}
+}
+
+// TestMaxLineBelowBuffer: a limit below the read buffer's size rejects a
+// line over it as a longer limit does one longer than the buffer, on every
+// path a line takes (found and split in the buffer, read line by line,
+// read a byte at a time), and the row after it, whose time and session are
+// those of the rejected line, gets its own values, not the row before's.
+func TestMaxLineBelowBuffer(t *testing.T) {
+	row := func(ts string, seq int, data string) string {
+		return fmt.Sprintf("2026-11-02T10:00:%s.000Z,EX01\\Default EX01,0B,%d,10.0.0.1:25,10.0.0.2:1,<,%s,\r\n", ts, seq, data)
+	}
+	in := row("01", 0, "short") + row("02", 1, strings.Repeat("x", 200)) + row("02", 2, "after")
+	cases := map[string]struct {
+		input func() io.Reader
+		opts  []Option
+	}{
+		"in the buffer": {func() io.Reader { return strings.NewReader(in) }, nil},
+		"line by line":  {func() io.Reader { return strings.NewReader(in) }, []Option{withoutMemo()}},
+		"byte by byte":  {func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) }, nil},
+	}
+	for name, c := range cases {
+		d := readAll(t, c.input(), "max.log", append(c.opts, WithMaxLineBytes(128))...)
+		if d.Stats.RowsEmitted != 2 || d.Stats.RowsRejected != 1 || d.Stats.Lines != 3 {
+			t.Fatalf("%s: emitted %d rejected %d lines %d; %q", name, d.Stats.RowsEmitted, d.Stats.RowsRejected, d.Stats.Lines, d.Problems)
+		}
+		if len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "max.log:2: line too long") {
+			t.Errorf("%s: problems %q", name, d.Problems)
+		}
+		after := d.Rows[1]
+		if after.Line != 3 || after.Seq != 2 || after.Data != "after" || !strings.HasPrefix(after.Time, "2026-11-02T10:00:02") {
+			t.Errorf("%s: the row after the long line read as %+v", name, after)
+		}
 	}
 }
 
