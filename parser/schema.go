@@ -11,7 +11,7 @@ import (
 const (
 	ColSourceFile     = iota // dictionary<int32, utf8>: the file the row came from ("a.zip!/x/RECV.LOG" inside archives)
 	ColLine                  // int64: 1-based physical line number in the (decompressed) file
-	ColLogType               // dictionary<int8, utf8>: "receive" or "send" (index = LogType-1)
+	ColLogType               // dictionary<int8, utf8>: "receive" or "send" (the parser's index = LogType-1; read it by value: see LogTypeAt)
 	ColDateTime              // timestamp[ms, UTC]
 	ColServer                // dictionary<int32, utf8>, nullable: receive logs: connector-id before '\'; send logs: from --server or the folder path
 	ColConnectorID           // dictionary<int32, utf8>: connector-id as logged (not trimmed)
@@ -30,20 +30,25 @@ const (
 // LogType says which side of the conversation a log records.
 type LogType int8
 
-// The zero value is unknown; ColLogType's dictionary index is t-1.
+// The zero value is unknown. In the records the parser makes, ColLogType's
+// dictionary index is t-1; records read back from a dataset may order the
+// dictionary otherwise (LogTypeAt).
 const (
 	LogTypeUnknown LogType = iota
 	LogTypeReceive         // SMTP Receive Protocol Log: '<' is the client, '>' is us
 	LogTypeSend            // SMTP Send Protocol Log: '>' is us, '<' is the remote server
 )
 
-// LogTypeOfIndex converts a ColLogType dictionary index to its LogType, for
-// loops that read the int8 indices directly.
-func LogTypeOfIndex(i int8) LogType { return LogType(i + 1) }
-
-// LogTypeAt returns the log type in the ColLogType column at row i.
+// LogTypeAt returns the log type in the ColLogType column at row i, read by
+// its value: a record read back from a dataset has the dictionary of its
+// Parquet column chunk, in the order the values first came there ("send"
+// first when a part's first row is a send log's), not the parser's.
 func LogTypeAt(col *array.Dictionary, i int) LogType {
-	return LogTypeOfIndex(int8(col.GetValueIndex(i)))
+	s, ok := DictString(col, i)
+	if !ok {
+		return LogTypeUnknown
+	}
+	return ParseLogType(s)
 }
 
 // ParseLogType reads "receive" or "send" (LogType.String's names).
