@@ -204,16 +204,21 @@ func TestApplyProxy(t *testing.T) {
 		"SID=1\u00a0IP=10.0.0.2 DOMAIN=caf\u00e9.example",
 		"",
 	} {
-		var got, want Session
-		got.applyProxy(arg)
-		want.Proxied = true
-		for _, f := range strings.Fields(arg) {
-			want.applyProxyField(f)
-		}
-		if !reflect.DeepEqual(got, want) {
+		if got, want := proxyBothWays(arg); !reflect.DeepEqual(got, want) {
 			t.Errorf("applyProxy(%q) = %+v, want %+v", arg, got, want)
 		}
 	}
+}
+
+// proxyBothWays reads an XPROXYFROM argument with applyProxy, and as
+// strings.Fields and applyProxyField read it.
+func proxyBothWays(arg string) (got, want Session) {
+	got.applyProxy(arg)
+	want.Proxied = true
+	for _, f := range strings.Fields(arg) {
+		want.applyProxyField(f)
+	}
+	return got, want
 }
 
 // TestAsciiFieldEnd: the search eight bytes at a time ends a field where
@@ -252,13 +257,7 @@ func TestApplyProxyRandom(t *testing.T) {
 			b.WriteString(pieces[rng.IntN(len(pieces))])
 		}
 		arg := b.String()
-		var got, want Session
-		got.applyProxy(arg)
-		want.Proxied = true
-		for _, f := range strings.Fields(arg) {
-			want.applyProxyField(f)
-		}
-		if !reflect.DeepEqual(got, want) {
+		if got, want := proxyBothWays(arg); !reflect.DeepEqual(got, want) {
 			t.Fatalf("applyProxy(%q) = %+v, want %+v", arg, got, want)
 		}
 	}
