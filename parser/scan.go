@@ -387,26 +387,56 @@ func readOnce(units []unit) []int64 {
 			sizes[size[i]]++
 		}
 	}
+	// A plain file is hashed whole only when another unit could have its
+	// content: a zip entry of its size (whose first bytes are not at hand),
+	// or a plain file of its size with the same first headBytes. Logs of
+	// the same size (Exchange rolls them over near 10 MB) almost always
+	// differ in their first lines, so most are read here only that far,
+	// not twice over.
+	type head struct {
+		size int64
+		crc  uint32
+	}
+	zipSizes := map[int64]bool{}
+	for i, u := range units {
+		if u.entry != nil && size[i] > 0 && sizes[size[i]] >= 2 {
+			zipSizes[size[i]] = true
+		}
+	}
+	heads := make([]uint32, len(units))
+	hashed := make([]bool, len(units)) // heads[i] holds the file's head
+	headCount := map[head]int{}
+	for i, u := range units {
+		if u.entry != nil || size[i] <= 0 || sizes[size[i]] < 2 || zipSizes[size[i]] {
+			continue
+		}
+		crc, err := fileCRC(u.path, headBytes)
+		if err != nil {
+			continue // the worker reports it when it opens it
+		}
+		heads[i], hashed[i] = crc, true
+		headCount[head{size[i], crc}]++
+	}
 	seen := map[identity]string{}
 	for i, u := range units {
 		if size[i] <= 0 || sizes[size[i]] < 2 {
 			continue
 		}
 		var crc uint32
-		if u.entry != nil {
+		switch {
+		case u.entry != nil:
 			crc = u.entry.CRC32
-		} else {
-			f, err := os.Open(u.path)
-			if err != nil {
+		case zipSizes[size[i]] || hashed[i] && headCount[head{size[i], heads[i]}] >= 2:
+			if size[i] <= headBytes && hashed[i] {
+				crc = heads[i] // the head is the whole file
+				break
+			}
+			var err error
+			if crc, err = fileCRC(u.path, -1); err != nil {
 				continue
 			}
-			h := crc32.NewIEEE()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				continue
-			}
-			crc = h.Sum32()
+		default:
+			continue // no other unit can have its content
 		}
 		id := identity{size[i], crc}
 		if first, dup := seen[id]; dup {
@@ -421,6 +451,29 @@ func readOnce(units []unit) []int64 {
 		}
 	}
 	return size
+}
+
+// headBytes is how much of a plain file readOnce hashes to tell it from
+// the other files of its size before it hashes any of them whole.
+const headBytes = 64 << 10
+
+// fileCRC is the CRC-32 of the file at path's first limit bytes, or of all
+// of it when limit is negative.
+func fileCRC(path string, limit int64) (uint32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if limit >= 0 {
+		r = io.LimitReader(f, limit)
+	}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, r); err != nil {
+		return 0, err
+	}
+	return h.Sum32(), nil
 }
 
 // exchangeLogName reads an Exchange log file name, RECVyyyymmddhh-N.LOG or

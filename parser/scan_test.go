@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -307,6 +309,73 @@ func TestCopiesReadOnce(t *testing.T) {
 	}
 	if copies != len(res.Files)-2 || copies < 4 {
 		t.Errorf("%d copies skipped of %d files", copies, len(res.Files))
+	}
+}
+
+// TestCopiesOfLargeFilesReadOnce: files of one size larger than the head
+// readOnce compares first are copies only when all of their bytes are the
+// same: a copy is skipped, a file that differs from it only after the head,
+// or only in its head, is read; a zip entry's copy of a file whose head
+// no other file shares is skipped too.
+func TestCopiesOfLargeFilesReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	var body strings.Builder
+	body.WriteString(recvLog)
+	for i := 0; body.Len() < 3*headBytes; i++ {
+		fmt.Fprintf(&body, "2026-11-02T10:00:01.010Z,EX01\\Default Frontend EX01,08DE%012X,1,10.20.0.11:25,203.0.113.7:5000,<,EHLO a.example,\r\n", i)
+	}
+	log := body.String()
+	tail := strings.LastIndex(log, "a.example")
+	lateChange := log[:tail] + "b" + log[tail+1:]            // same head, another tail
+	earlyChange := strings.Replace(log, "08DE0000", "08DF0000", 1) // another head, same tail
+	files := map[string]string{
+		"a/RECV2026110210-1.LOG": log, "b/RECV2026110210-1.LOG": log, // b is a's copy
+		"c/RECV2026110210-1.LOG": lateChange, "d/RECV2026110210-1.LOG": earlyChange,
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := func() map[string]string {
+		t.Helper()
+		res, err := Scan(context.Background(), []string{dir}, ScanOptions{Workers: 2}, func(int, arrow.Record) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, f := range res.Files {
+			rel, _ := filepath.Rel(dir, f.Path)
+			got[filepath.ToSlash(rel)] = f.Status.String()
+			if f.Status == FileSkipped {
+				got[filepath.ToSlash(rel)] += ": " + f.Reason
+			}
+		}
+		return got
+	}
+	want := map[string]string{
+		"a/RECV2026110210-1.LOG": FileParsed.String(),
+		"b/RECV2026110210-1.LOG": FileSkipped.String() + ": " + copySameContent + filepath.Join(dir, "a", "RECV2026110210-1.LOG"),
+		"c/RECV2026110210-1.LOG": FileParsed.String(),
+		"d/RECV2026110210-1.LOG": FileParsed.String(),
+	}
+	if got := scan(); !maps.Equal(got, want) {
+		t.Errorf("files:\n%v\nwant\n%v", got, want)
+	}
+	// A zip entry of the same size: the plain files are hashed whole.
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("RECV2026110210-1.LOG")
+	w.Write([]byte(earlyChange))
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "e.zip"), zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want["e.zip!/RECV2026110210-1.LOG"] = FileSkipped.String() + ": " + copySameContent + filepath.Join(dir, "d", "RECV2026110210-1.LOG")
+	if got := scan(); !maps.Equal(got, want) {
+		t.Errorf("files:\n%v\nwant\n%v", got, want)
 	}
 }
 
