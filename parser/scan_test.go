@@ -326,7 +326,7 @@ func TestCopiesOfLargeFilesReadOnce(t *testing.T) {
 	}
 	log := body.String()
 	tail := strings.LastIndex(log, "a.example")
-	lateChange := log[:tail] + "b" + log[tail+1:]            // same head, another tail
+	lateChange := log[:tail] + "b" + log[tail+1:]                  // same head, another tail
 	earlyChange := strings.Replace(log, "08DE0000", "08DF0000", 1) // another head, same tail
 	files := map[string]string{
 		"a/RECV2026110210-1.LOG": log, "b/RECV2026110210-1.LOG": log, // b is a's copy
