@@ -109,23 +109,31 @@ done:
 	MOVQ R9, ret+56(FP)
 	RET
 
-// func splitPlainAVX2(buf []byte, spans []span, m *splitMemo) (end, nf int, ok bool)
+// func splitRowAVX2(buf []byte, spans []span, m *splitMemo) (end, nf int, ok bool)
 //
-// 32 bytes a step: the commas, the line ends, and the bytes that end the
-// fast path (quotes, NULs, bytes of 0x80 or more), each a VPCMPEQB and a
+// 32 bytes a step: the commas, the line ends, and the bytes that need a
+// look (quotes, NULs, bytes of 0x80 or more), each a VPCMPEQB and a
 // VPMOVMSKB; the commas before the line end are walked with BSF into
-// spans. It reads whole 32-byte chunks of buf only. The memo's part is
-// splitMemo.remember's, at the end.
-TEXT ·splitPlainAVX2(SB), NOSPLIT, $24-73
+// spans. A quoted field is searched for its closing quote, 32 bytes a
+// step, and the byte after it read. It reads whole 32-byte chunks of buf
+// and bytes of buf only. The memo's part is splitMemo.remember's, at the
+// end.
+//
+// Registers: SI buf, R8 len(buf), DI spans, R9 len(spans)-1, R10 nf, R11
+// where the open field starts, R12 where the chunk starts, R13 the line's
+// end; AX, BX, CX, DX as they come.
+TEXT ·splitRowAVX2(SB), NOSPLIT, $32-73
 	MOVQ buf_base+0(FP), SI
 	MOVQ buf_len+8(FP), R8
 	MOVQ spans_base+24(FP), DI
 	MOVQ spans_len+32(FP), R9
+	DECQ R9                     // a field needs nf <= R9, a comma nf < R9
 	MOVB $0, ok+72(FP)
 	CMPQ R8, $const_memoBytes   // compared below
 	JLT  short
-	MOVQ $0, commas0-8(SP)      // the commas among the first memoBytes
-	MOVQ $0, commas1-16(SP)
+	MOVQ $0, commas0-8(SP)      // the commas among the first memoBytes,
+	MOVQ $0, commas1-16(SP)     // as far as the first quote
+	MOVQ $const_memoBytes, plainEnd-32(SP) // min(the first quote, memoBytes)
 
 	// Which pairs of the first 128 bytes are the line before's, as in
 	// classifyAVX2. Y4-Y7 keep the bytes, stored in prev's place once
@@ -160,9 +168,9 @@ TEXT ·splitPlainAVX2(SB), NOSPLIT, $24-73
 	VPBROADCASTB X12, Y12
 	VPXOR        Y13, Y13, Y13  // NUL
 
-	XORQ R10, R10               // nf
-	XORQ R11, R11               // start: where the open field starts
-	XORQ R12, R12               // pos: the chunk's place in buf
+	XORQ R10, R10
+	XORQ R11, R11
+	XORQ R12, R12
 
 chunk:
 	LEAQ      32(R12), AX
@@ -190,14 +198,33 @@ chunk:
 	DECL  AX
 
 below:
-	ANDL AX, DX
-	JNZ  fail                   // the line has a quote or a bad byte
 	ANDL AX, BX
+	ANDL AX, DX
+	JZ   record
+
+	// A quote, or a byte that declines the line. Only the commas before
+	// the first quote are this field's, and the quote must open it.
+	VPMOVMSKB Y1, AX            // quotes (Y1 from VPCMPEQB against '"')
+	ANDL      DX, AX
+	XORL      AX, DX
+	JNZ       fail              // a NUL or a byte of 0x80 or more
+	MOVL      AX, DX            // the quotes, for after the walk
+	NEGL      AX
+	ANDL      DX, AX
+	DECL      AX
+	ANDL      AX, BX            // the commas before the first quote
+	BSFL      DX, AX
+	ADDQ      R12, AX
+	CMPQ      AX, plainEnd-32(SP)
+	JGE       record
+	MOVQ      AX, plainEnd-32(SP) // the first quote, if before memoBytes
 
 	// commas0 and commas1, 32 bits a chunk, written 64 bits at a time:
 	// a 64-bit load of what two 32-bit stores wrote would wait for them
-	// (no store forwarding).
-	CMPQ  R12, $const_memoBytes
+	// (no store forwarding). Only chunks at 0, 32, 64 and 96 before the
+	// first quote: every chunk after a quoted field starts past it.
+record:
+	CMPQ  R12, plainEnd-32(SP)
 	JGE   walk
 	MOVL  BX, AX
 	TESTQ $32, R12
@@ -218,9 +245,8 @@ walk:
 	JZ    walked
 	BSFL  BX, AX
 	ADDQ  R12, AX               // the comma's place in the line
-	LEAQ  2(R10), DX
-	CMPQ  DX, R9
-	JGT   fail                  // a comma means one more field
+	CMPQ  R10, R9
+	JGE   fail                  // a comma means one more field
 	MOVL  R11, (DI)(R10*8)      // span{start, comma}
 	MOVL  AX, 4(DI)(R10*8)
 	INCQ  R10
@@ -230,6 +256,8 @@ walk:
 	JMP   walk
 
 walked:
+	TESTL DX, DX
+	JNZ   quoted
 	TESTL CX, CX
 	JNZ   lineEnd
 	ADDQ  $32, R12
@@ -238,7 +266,7 @@ walked:
 lineEnd:
 	ADDQ  R12, R13              // end
 	CMPQ  R10, R9
-	JGE   fail                  // no room for the last field
+	JG    fail                  // no room for the last field
 	MOVQ  R13, AX               // its end: a '\r' before the '\n' cut off
 	TESTQ AX, AX
 	JZ    last
@@ -250,13 +278,86 @@ last:
 	MOVL R11, (DI)(R10*8)
 	MOVL AX, 4(DI)(R10*8)
 	INCQ R10
+	JMP  taken
 
-	// The line is taken. splitMemo.remember, for a line with no quote:
-	// plainEnd (R8) is min(end, memoBytes); p (R9) is the least of it,
+	// A quoted field: its opening quote must start the field, and its
+	// closing quote (the first quote after it: a doubled quote, which
+	// splitMarks unescapes, declines the line here) must be followed by
+	// a comma or the line end. A line end or a bad byte before it
+	// declines the line.
+quoted:
+	BSFL DX, AX
+	ADDQ R12, AX
+	CMPQ AX, R11
+	JNE  fail                   // a bare quote
+	LEAQ 1(AX), R12
+
+closing:
+	LEAQ      32(R12), AX
+	CMPQ      AX, R8
+	JGT       fail
+	VMOVDQU   (SI)(R12*1), Y0
+	VPCMPEQB  Y11, Y0, Y1
+	VPCMPEQB  Y12, Y0, Y2
+	VPOR      Y1, Y2, Y2
+	VPCMPEQB  Y13, Y0, Y3
+	VPOR      Y3, Y2, Y2
+	VPOR      Y0, Y2, Y2
+	VPMOVMSKB Y2, AX            // quotes, line ends, NULs, bytes >= 0x80
+	TESTL     AX, AX
+	JNZ       closed
+	ADDQ      $32, R12
+	JMP       closing
+
+closed:
+	BSFL    AX, AX
+	ADDQ    R12, AX             // the closing quote, if it is one
+	CMPB    (SI)(AX*1), $0x22
+	JNE     fail
+	LEAQ    1(AX), CX
+	CMPQ    CX, R8
+	JGE     fail
+	MOVBLZX (SI)(CX*1), BX      // the byte after it
+	CMPB    BX, $0x2c
+	JEQ     quotedComma
+	MOVQ    CX, R13
+	CMPB    BX, $0x0a
+	JEQ     quotedLast
+	CMPB    BX, $0x0d
+	JNE     fail                // text after the closing quote
+	LEAQ    2(AX), R13
+	CMPQ    R13, R8
+	JGE     fail
+	CMPB    (SI)(R13*1), $0x0a
+	JNE     fail
+
+quotedLast:
+	CMPQ R10, R9
+	JG   fail
+	INCQ R11
+	MOVL R11, (DI)(R10*8)       // span{after the opening quote, closing quote}
+	MOVL AX, 4(DI)(R10*8)
+	INCQ R10
+	JMP  taken
+
+quotedComma:
+	CMPQ R10, R9
+	JGE  fail
+	INCQ R11
+	MOVL R11, (DI)(R10*8)
+	MOVL AX, 4(DI)(R10*8)
+	INCQ R10
+	LEAQ 2(AX), R11
+	MOVQ R11, R12
+	JMP  chunk
+
+	// The line is taken. splitMemo.remember: plainEnd (R8) is
+	// min(end, the first quote, memoBytes); p (R9) is the least of it,
 	// the line before's plain and the first comma that moved.
+taken:
 	MOVQ   m+48(FP), BX
 	MOVQ   R13, R8
-	MOVQ   $const_memoBytes, AX
+	MOVQ   plainEnd-32(SP), AX
 	CMPQ   R8, AX
 	CMOVQGT AX, R8
 	MOVQ   commas0-8(SP), SI
@@ -316,13 +417,13 @@ sameFields:
 	DECQ AX
 
 differ:
-	MOVQ equalPairs-24(SP), DX
-	NOTQ DX
-	ANDQ DX, AX
-	MOVQ AX, splitMemo_differ(BX)
-	MOVQ R8, splitMemo_plain(BX)
-	MOVQ SI, splitMemo_commas+0(BX)
-	MOVQ DI, splitMemo_commas+8(BX)
+	MOVQ    equalPairs-24(SP), DX
+	NOTQ    DX
+	ANDQ    DX, AX
+	MOVQ    AX, splitMemo_differ(BX)
+	MOVQ    R8, splitMemo_plain(BX)
+	MOVQ    SI, splitMemo_commas+0(BX)
+	MOVQ    DI, splitMemo_commas+8(BX)
 	VMOVDQU Y4, splitMemo_prev+0(BX)
 	VMOVDQU Y5, splitMemo_prev+32(BX)
 	VMOVDQU Y6, splitMemo_prev+64(BX)

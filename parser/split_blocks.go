@@ -30,11 +30,12 @@ type blockMasks struct {
 // splitWordsSWAR walks a word's. It finds every field of every line, the
 // remembered ones too: what the memo saves it is a parse of fields that are
 // the line before's, told apart by pairs of bytes (same), not the finding
-// of commas, which costs it little. A line with no quote, taken from a read
-// buffer, is split by splitPlainAVX2 alone; splitMarks takes the rest.
+// of commas, which costs it little. A row in a read buffer is split by
+// splitRowAVX2 alone; splitMarks takes the rest (whole lines, doubled
+// quotes, lines it declines).
 func (m *splitMemo) splitBlocks(buf []byte, spans []span, whole bool) (end, nfields int, ok bool) {
 	if useBlocks && !whole && m.mode != modeMarks {
-		if end, nf, ok := splitPlainAVX2(buf, spans, m); ok {
+		if end, nf, ok := splitRowAVX2(buf, spans, m); ok {
 			return end, nf, true
 		}
 	}

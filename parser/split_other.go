@@ -12,7 +12,7 @@ func classifyAVX2(src, prev []byte, out *[maxBlocks]blockMasks) int {
 	return classifyGo(src, prev, out)
 }
 
-// splitPlainAVX2 is never called here (useBlocks is false).
-func splitPlainAVX2(buf []byte, spans []span, m *splitMemo) (end, nf int, ok bool) {
+// splitRowAVX2 is never called here (useBlocks is false).
+func splitRowAVX2(buf []byte, spans []span, m *splitMemo) (end, nf int, ok bool) {
 	return 0, 0, false
 }

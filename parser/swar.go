@@ -120,7 +120,7 @@ const (
 	modeAuto   splitMode = iota // splitBlocks where the CPU has AVX2, else splitWordsSWAR
 	modeSWAR                    // splitWordsSWAR
 	modeBlocks                  // splitBlocks, with classifyGo where the CPU lacks AVX2
-	modeMarks                   // splitBlocks without its fast path, splitPlainAVX2
+	modeMarks                   // splitBlocks without its fast path, splitRowAVX2
 )
 
 // forget is called when spans is written by anything but split, or given
