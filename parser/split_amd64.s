@@ -9,10 +9,10 @@
 TEXT ·classifyAVX2(SB), NOSPLIT, $0-64
 	MOVQ src_base+0(FP), SI
 	MOVQ src_len+8(FP), CX
-	SHRQ $6, CX                 // whole blocks in src
-	CMPQ CX, $4                 // maxBlocks
+	SHRQ $6, CX                 // whole blocks (blockBytes) in src
+	CMPQ CX, $const_maxBlocks
 	JLE  blocksSet
-	MOVQ $4, CX
+	MOVQ $const_maxBlocks, CX
 
 blocksSet:
 	MOVQ prev_base+24(FP), DI

@@ -28,11 +28,11 @@ type blockMasks struct {
 // compare and a VPMOVMSKB mark the commas, the quotes, the line ends or the
 // bad bytes of 32 bytes at once, and the split walks the marks, as
 // splitWordsSWAR walks a word's. It finds every field of every line, the
-// remembered ones too: what the memo saves it is a parse of fields that are
-// the line before's, told apart by pairs of bytes (same), not the finding
-// of commas, which costs it little. A row in a read buffer is split by
-// splitRowAVX2 alone; splitMarks takes the rest (whole lines, doubled
-// quotes, lines it declines).
+// remembered ones too (with masks the search costs little): the memo tells
+// which fields are the line before's, by pairs of bytes (same), to save the
+// Reader their parse. A row in a read buffer is split by splitRowAVX2
+// alone; splitMarks takes the rest (whole lines, doubled quotes, lines it
+// declines).
 func (m *splitMemo) splitBlocks(buf []byte, spans []span, whole bool) (end, nfields int, ok bool) {
 	if useBlocks && !whole && m.mode != modeMarks {
 		if end, nf, ok := splitRowAVX2(buf, spans, m); ok {
@@ -195,8 +195,9 @@ func (m *splitMemo) remember(plainEnd int, commas [2]uint64, equalPairs uint64) 
 	// The fields before p lie where the line before's did: up to p the
 	// commas are the same, and neither line has a quote (nor a NUL or a
 	// non-ASCII byte, or it would have been declined) before it.
-	// Written without branches: which fields are the line before's
-	// changes from row to row, and a branch on it would be mispredicted.
+	// Written for conditional moves, not branches: which fields are the
+	// line before's changes from row to row, and a branch on it would be
+	// mispredicted.
 	diff := bits.TrailingZeros64(commas[0] ^ m.commas[0])
 	if diff == 64 {
 		diff += bits.TrailingZeros64(commas[1] ^ m.commas[1])
@@ -225,6 +226,8 @@ func classifyGo(src, prev []byte, out *[maxBlocks]blockMasks) int {
 	k := 0
 	for ; k < maxBlocks && len(src) >= blockBytes; k++ {
 		var mk blockMasks
+		// zeroBytes needs bytes below 0x80: it is given their low 7
+		// bits, and &^x drops the marks of bytes of 0x80 or more.
 		for i := 0; i < blockBytes; i += 8 {
 			x := binary.LittleEndian.Uint64(src[i:])
 			shift := uint(i)
@@ -254,12 +257,3 @@ func classifyGo(src, prev []byte, out *[maxBlocks]blockMasks) int {
 // i. The product puts byte i's bit in bit 56+i, and no two of the partial
 // products share a bit, so nothing carries into them.
 func packHighs(x uint64) uint64 { return (x >> 7) * 0x0102040810204080 >> 56 }
-
-// bitsBelow returns the 128-bit mask of the bits below n (n <= 128), low
-// word first.
-func bitsBelow(n uint) (lo, hi uint64) {
-	if n >= 64 {
-		return ^uint64(0), 1<<(n-64) - 1
-	}
-	return 1<<n - 1, 0
-}

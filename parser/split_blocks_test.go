@@ -492,3 +492,12 @@ func TestSplitRowQuoted(t *testing.T) {
 		}
 	}
 }
+
+// bitsBelow returns the 128-bit mask of the bits below n (n <= 128), low
+// word first.
+func bitsBelow(n uint) (lo, hi uint64) {
+	if n >= 64 {
+		return ^uint64(0), 1<<(n-64) - 1
+	}
+	return 1<<n - 1, 0
+}

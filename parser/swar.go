@@ -73,10 +73,11 @@ const (
 // Reader then takes its value from the row before instead of parsing it or
 // comparing it with its caches.
 //
-// Two splitters keep it, one per process (useBlocks): splitBlocks, which
-// classifies 64 bytes at a time with AVX2, and splitWordsSWAR, 8 bytes at
-// a time, for CPUs without AVX2. Each keeps its own part below; same reads
-// what both leave.
+// Two splitters keep it, one per process (useBlocks): splitBlocks, 32
+// bytes a compare with AVX2, and splitWordsSWAR, 8 bytes at a time, for
+// CPUs without AVX2. Each keeps its own part below; same reads what both
+// leave. splitRowAVX2 (split_amd64.s) reads and writes splitBlocks's part
+// and sameFields and differ at the offsets go_asm.h gives.
 type splitMemo struct {
 	// splitWordsSWAR's: the line's first words while it was in an
 	// unquoted field, and after each word how many fields were complete
