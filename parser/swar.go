@@ -16,6 +16,17 @@ const (
 // the marks give exact positions.
 func zeroBytes(x uint64) uint64 { return ^((x + lows) | x) & highs }
 
+// nonzeroPairs returns a bit for each of x's 16-bit pairs of bytes that is
+// not zero: bit i for bytes 2i and 2i+1. The mark of pair i, its high bit,
+// is moved to bit 0 of the pair and then by the product to bit 48+i: the
+// partial products that are not those lie below bit 48 or at 64 and above,
+// each in a bit of its own, so nothing carries into bits 48 to 51.
+func nonzeroPairs(x uint64) uint64 {
+	const lows16, highs16 = 0x7FFF7FFF7FFF7FFF, 0x8000800080008000
+	marks := (x&lows16 + lows16 | x) & highs16
+	return (marks >> 15) * (1<<48 | 1<<33 | 1<<18 | 1<<3) >> 48
+}
+
 // unusual marks with its high bit each byte of x that is a control
 // character (below 0x20: a line end, a NUL, a tab) or not ASCII (0x80 or
 // more): one test for the bytes the split must look at one by one. It is
@@ -25,8 +36,8 @@ func unusual(x uint64) uint64 { return (x | ^(x&lows + ones*0x60)) & highs }
 // span is a field's place in its line: line[start:end].
 type span struct{ start, end int32 }
 
-// splitFast splits a line of ASCII with no NUL at its commas, reading 8
-// bytes at a time, into spans (offsets, not slices: the Reader keeps them
+// splitFast splits a line of ASCII with no NUL at its commas, reading 64
+// bytes (splitBlocks) or 8 bytes (splitWordsSWAR) at a time, into spans (offsets, not slices: the Reader keeps them
 // in the heap, and storing a slice there would cost a write barrier per
 // field while the collector runs). Quoting follows RFC 4180 within the
 // line, as splitLine: a field that starts with a quote runs to its closing
@@ -48,37 +59,74 @@ func splitFast(line []byte, spans []span) (int, bool) {
 // memoWords is how much of a line's start a splitMemo remembers: 16 words,
 // 128 bytes, past the date-time, connector-id, session-id, sequence-number
 // and both endpoints of a typical row.
-const memoWords = 16
+const (
+	memoWords = 16
+	memoBytes = 8 * memoWords
+)
 
-// splitMemo remembers the start of the last line split into the same spans:
-// its first words while it was in an unquoted field, and after each word
-// how many fields were complete and where the open one started. Rows of a
-// log repeat their start (the second, the connector-id, the session-id, the
-// endpoints), and a word of the new line that equals the remembered one, or
-// differs only in bytes that are neither commas, quotes, NUL nor non-ASCII
-// (a millisecond, a sequence number), leaves the split exactly where it was:
-// such words are compared instead of scanned, and the spans of the fields
-// they hold are already in place.
+// splitMemo remembers the start of the last line split into the same spans.
+// Rows of a log repeat their start (the second, the connector-id, the
+// session-id, the endpoints), and a new line whose commas lie where the
+// last line's did, with no quote, NUL or non-ASCII byte among them, has
+// the same fields there: the same spans, and each field whose bytes are
+// all unchanged is byte for byte the field of the line before (same): the
+// Reader then takes its value from the row before instead of parsing it or
+// comparing it with its caches.
 //
-// It also says which fields of the line just split are byte for byte those
-// of the line before (same): the Reader then takes their values from the
-// row before instead of comparing them with its caches.
+// Two splitters keep it, one per process (useBlocks): splitBlocks, 32
+// bytes a compare with AVX2, and splitWordsSWAR, 8 bytes at a time, for
+// CPUs without AVX2. Each keeps its own part below; same reads what both
+// leave. splitRowAVX2 (split_amd64.s) reads and writes splitBlocks's part
+// and sameFields and differ at the offsets go_asm.h gives.
 type splitMemo struct {
+	// splitWordsSWAR's: the line's first words while it was in an
+	// unquoted field, and after each word how many fields were complete
+	// and where the open one started. A word of the new line that equals
+	// the remembered one, or differs only in bytes that are neither
+	// commas, quotes, NUL nor non-ASCII (a millisecond, a sequence
+	// number), leaves the split exactly where it was: such words are
+	// compared instead of scanned, and the spans of the fields they hold
+	// are already in place.
 	n     int // words remembered; 0 when spans no longer hold the last line's
 	words [memoWords]uint64
 	nf    [memoWords]int32
 	start [memoWords]int32
 
-	// Of the line just split: sameFields is how many of its first fields
-	// lie in the words compared with the line before, and diff marks the
-	// words of those (bit w for word w) that differed from it.
+	// splitBlocks's: the line's first bytes (the classifier compares them
+	// with the next line's and stores those in their place), how many of
+	// them lie before its first quote and line end (plain; 0 when nothing
+	// is remembered), and where its commas were among them.
+	prev   [memoBytes]byte
+	plain  int
+	commas [2]uint64
+
+	// Of the line just split: its first sameFields fields lie where the
+	// line before's did, and differ marks the pairs of bytes among those
+	// (bit i for bytes 2i and 2i+1, below memoBytes) that are not the line
+	// before's. Pairs, not bytes: a field's first and last pair may hold
+	// a byte that is not the field's, but that byte is a comma both lines
+	// have there.
 	sameFields int32
-	diff       uint32
+	differ     uint64
+
+	// mode is which splitter takes this memo's lines: the process's
+	// (useBlocks) unless a test asks for one.
+	mode splitMode
 }
+
+// splitMode names a splitter, for tests that compare them.
+type splitMode uint8
+
+const (
+	modeAuto   splitMode = iota // splitBlocks where the CPU has AVX2, else splitWordsSWAR
+	modeSWAR                    // splitWordsSWAR
+	modeBlocks                  // splitBlocks, with classifyGo where the CPU lacks AVX2
+	modeMarks                   // splitBlocks without its fast path, splitRowAVX2
+)
 
 // forget is called when spans is written by anything but split, or given
 // up for another.
-func (m *splitMemo) forget() { m.n, m.sameFields = 0, 0 }
+func (m *splitMemo) forget() { m.n, m.plain, m.sameFields = 0, 0, 0 }
 
 // same says whether field k of the line just split, in spans, is byte for
 // byte field k of the line split before it.
@@ -86,22 +134,34 @@ func (m *splitMemo) same(spans []span, k int) bool {
 	if k >= int(m.sameFields) {
 		return false
 	}
-	// The bits of the words from the one holding the field's first byte
-	// to the one before past (an empty field: none, or the word it is in).
-	// Both are at most memoWords; the masks tell the compiler the shifts
-	// are smaller than 32, so it adds no test for larger ones.
+	// The pairs from the one holding the field's first byte to the one
+	// holding its last (an empty field: none, or the pair with the commas
+	// before and after it). Both are at most 64 (a field below sameFields
+	// ends before memoBytes); the masks tell the compiler so.
 	s := spans[k]
-	first, past := uint(s.start)>>3&15, uint(s.end+7)>>3&31
-	return m.diff&(1<<past-1<<first) == 0
+	first, past := uint(s.start)>>1&63, uint(s.end+1)>>1&127
+	return m.differ&(1<<past-1<<first) == 0
 }
 
-// split is splitFast, starting where the remembered words of the last line,
-// split into the same spans, stop matching. spans must hold what the last
-// call left there unless m.forget was called since.
+// blocks says whether this memo's lines take splitBlocks, else
+// splitWordsSWAR: the same results, the same fields the same.
+func (m *splitMemo) blocks() bool { return m.mode >= modeBlocks || m.mode == modeAuto && useBlocks }
+
+// split is splitFast with the memo of the last line split into the same
+// spans. spans must hold what the last call left there unless m.forget was
+// called since: splitWordsSWAR starts where the remembered words of the
+// last line stop matching, its fields there already in place.
 func (m *splitMemo) split(line []byte, spans []span) (int, bool) {
-	// The memo is forgotten here, not by a deferred call in splitWords:
-	// a defer costs its set-up on every row.
-	_, nf, ok := m.splitWords(line, spans, true)
+	// The memo is forgotten here, not by a deferred call in the split:
+	// a defer costs its set-up on every row. The splitters are called
+	// here, not by a function that chooses one: a call costs too.
+	var nf int
+	var ok bool
+	if m.blocks() {
+		_, nf, ok = m.splitBlocks(line, spans, true)
+	} else {
+		_, nf, ok = m.splitWordsSWAR(line, spans, true)
+	}
 	if !ok {
 		m.forget() // spans were overwritten in part
 	}
@@ -127,7 +187,12 @@ func (m *splitMemo) splitNext(buf []byte, spans []span) (line []byte, took, nf i
 	case '\n', '\r', '#', bom[0]:
 		return nil, 0, 0, false
 	}
-	end, nf, ok := m.splitWords(buf, spans, false)
+	var end int
+	if m.blocks() {
+		end, nf, ok = m.splitBlocks(buf, spans, false)
+	} else {
+		end, nf, ok = m.splitWordsSWAR(buf, spans, false)
+	}
 	if !ok {
 		m.forget() // spans were overwritten in part
 		return nil, 0, 0, false
@@ -139,22 +204,18 @@ func (m *splitMemo) splitNext(buf []byte, spans []span) (line []byte, took, nf i
 	return buf[:n], end + 1, nf, true
 }
 
-// splitWords splits the line at the start of buf: all of buf when whole,
-// else buf up to its first '\n' (declining when there is none), and
+// splitWordsSWAR splits the line at the start of buf: all of buf when
+// whole, else buf up to its first '\n' (declining when there is none), and
 // returns where the line ended (len(buf), or the '\n'). When the line ends
 // in "\r\n" the '\r' ends the last field's span or follows its closing
-// quote, as if the line had been cut before it. It leaves m.n as it stands
-// when it declines a line.
-func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfields int, ok bool) {
-	const (
-		plain    = iota // in an unquoted field
-		inQuotes        // inside a quoted field
-		closed          // just after a quoted field's closing quote
-	)
+// quote, as if the line had been cut before it. It reads 8 bytes at a time,
+// with no instructions but a 64-bit CPU's, and leaves m.n as it stands when
+// it declines a line.
+func (m *splitMemo) splitWordsSWAR(buf []byte, spans []span, whole bool) (end, nfields int, ok bool) {
 	nb, nf, limit := len(buf), 0, len(spans)
-	start, closeAt, state := 0, 0, plain
+	start, closeAt, state := 0, 0, fieldPlain
 	i, w := 0, 0
-	var diff uint32
+	var differ uint64
 	for known := min(m.n, nb/8); w < known; w++ {
 		x := binary.LittleEndian.Uint64(buf[8*w : 8*w+8])
 		if x == m.words[w] {
@@ -168,9 +229,9 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 		// Remembered as this line's, so that the next line is compared
 		// with this one: same means the line before.
 		m.words[w] = x
-		diff |= 1 << w
+		differ |= nonzeroPairs(x^was) << (4 * w)
 	}
-	m.sameFields, m.diff = 0, diff
+	m.sameFields, m.differ = 0, differ
 	if w > 0 {
 		nf, start, i = int(m.nf[w-1]), int(m.start[w-1]), 8*w
 		m.sameFields = int32(nf)
@@ -185,7 +246,7 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 		// inside a quoted field not even they. The marks of a word
 		// without those bytes are exact.
 		switch state {
-		case plain:
+		case fieldPlain:
 			for ; i <= nb-8; i += 8 {
 				x := binary.LittleEndian.Uint64(buf[i : i+8])
 				if unusual(x)|zeroBytes(x^(ones*'"')) != 0 {
@@ -206,7 +267,7 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 					m.n = w + 1
 				}
 			}
-		case inQuotes:
+		case fieldInQuotes:
 			for ; i <= nb-8; i += 8 {
 				x := binary.LittleEndian.Uint64(buf[i : i+8])
 				if unusual(x)|zeroBytes(x^(ones*'"')) != 0 {
@@ -255,12 +316,12 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 			pos := i + bits.TrailingZeros64(marks)>>3
 			c := buf[pos]
 			switch state {
-			case plain:
+			case fieldPlain:
 				if c == '"' {
 					if pos != start {
 						return 0, 0, false // a bare quote
 					}
-					state = inQuotes
+					state = fieldInQuotes
 					continue
 				}
 				if nf+2 > limit { // a comma means one more field
@@ -269,11 +330,11 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 				spans[nf] = span{int32(start), int32(pos)}
 				nf++
 				start = pos + 1
-			case inQuotes:
+			case fieldInQuotes:
 				if c == '"' {
-					state, closeAt = closed, pos
+					state, closeAt = fieldClosed, pos
 				}
-			case closed:
+			case fieldClosed:
 				if pos != closeAt+1 {
 					return 0, 0, false // text after the closing quote
 				}
@@ -282,7 +343,7 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 						return 0, 0, false
 					}
 					escaped |= 1 << nf
-					state = inQuotes
+					state = fieldInQuotes
 					continue
 				}
 				if nf+2 > limit {
@@ -290,7 +351,7 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 				}
 				spans[nf] = span{int32(start + 1), int32(closeAt)}
 				nf++
-				start, state = pos+1, plain
+				start, state = pos+1, fieldPlain
 			}
 		}
 		if last {
@@ -298,18 +359,36 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 		}
 		i += 8
 	}
+	if nf, ok = finishLine(buf, spans, end, whole, nf, start, closeAt, state, escaped); !ok {
+		return 0, 0, false
+	}
+	return end, nf, true
+}
+
+// The states of a split between two commas or quotes.
+const (
+	fieldPlain    = iota // in an unquoted field
+	fieldInQuotes        // inside a quoted field
+	fieldClosed          // just after a quoted field's closing quote
+)
+
+// finishLine ends the split of the line that ended at end with the last
+// field, from start, in the state the split left it, and unescapes the
+// fields marked in escaped. It returns how many fields the line has, or
+// false for a quoted field never closed or followed by text.
+func finishLine(buf []byte, spans []span, end int, whole bool, nf, start, closeAt, state int, escaped uint64) (int, bool) {
 	n := end // the line's end, a '\r' before a '\n' cut off
 	if !whole && n > 0 && buf[n-1] == '\r' {
 		n--
 	}
 	switch state {
-	case plain:
+	case fieldPlain:
 		spans[nf] = span{int32(start), int32(n)}
-	case inQuotes:
-		return 0, 0, false // never closed
-	case closed:
+	case fieldInQuotes:
+		return 0, false // never closed
+	case fieldClosed:
 		if closeAt != n-1 {
-			return 0, 0, false
+			return 0, false
 		}
 		spans[nf] = span{int32(start + 1), int32(closeAt)}
 	}
@@ -326,7 +405,7 @@ func (m *splitMemo) splitWords(buf []byte, spans []span, whole bool) (end, nfiel
 		}
 		s.end = w
 	}
-	return end, nf, true
+	return nf, true
 }
 
 // wordAt returns line[i:i+8] as a little-endian word; past the end of line

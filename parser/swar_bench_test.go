@@ -81,3 +81,38 @@ func BenchmarkSplitMemo(b *testing.B) {
 	}
 	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N)/float64(len(rows)), "cpu-ns/row")
 }
+
+// BenchmarkSplitNext splits the rows where they lie in a read buffer, one
+// after another, as the Reader's common path does, with each splitter.
+func BenchmarkSplitNext(b *testing.B) {
+	data := bytes.Clone(benchLog()) // rows with doubled quotes are unescaped in place
+	for _, mode := range []struct {
+		name string
+		mode splitMode
+	}{{"swar", modeSWAR}, {"blocks", modeBlocks}} {
+		b.Run(mode.name, func(b *testing.B) {
+			m := splitMemo{mode: mode.mode}
+			spans := make([]span, 9)
+			b.SetBytes(int64(len(data)))
+			rows := 0
+			cpu0 := processCPUNanos()
+			for b.Loop() {
+				rows = 0
+				for pos := 0; pos < len(data); {
+					if _, took, _, ok := m.splitNext(data[pos:], spans); ok {
+						pos += took
+						rows++
+						continue
+					}
+					m.forget() // a header line, or a row with doubled quotes: the Reader's other path
+					end := bytes.IndexByte(data[pos:], '\n')
+					if end < 0 {
+						break
+					}
+					pos += end + 1
+				}
+			}
+			b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N)/float64(rows), "cpu-ns/row")
+		})
+	}
+}

@@ -9,10 +9,20 @@ import (
 	"time"
 )
 
-// checkSplitFast compares splitFast with splitLine, which returned want
-// and err for line: on an ASCII line without NUL they agree (splitFast
-// takes every row splitLine accepts, and declines the rest); on any other
-// line splitFast declines.
+// splitModes are the splitters the tests compare: splitBlocks takes
+// classifyGo where the CPU lacks AVX2, so both run on every machine.
+var splitModes = []splitMode{modeSWAR, modeBlocks, modeMarks}
+
+// splitAlone is splitFast with the splitter of mode.
+func splitAlone(mode splitMode, line []byte, spans []span) (int, bool) {
+	m := splitMemo{mode: mode}
+	return m.split(line, spans)
+}
+
+// checkSplitFast compares splitFast, with each splitter, with splitLine,
+// which returned want and err for line: on an ASCII line without NUL they
+// agree (splitFast takes every row splitLine accepts, and declines the
+// rest); on any other line splitFast declines.
 func checkSplitFast(t *testing.T, n int, line []byte, want [][]byte, err error) {
 	t.Helper()
 	ascii := bytes.IndexByte(line, 0) < 0
@@ -20,20 +30,22 @@ func checkSplitFast(t *testing.T, n int, line []byte, want [][]byte, err error) 
 		ascii = ascii && c < 0x80
 	}
 	spans := make([]span, maxFields)
-	in := bytes.Clone(line) // unescaped in place
-	nf, ok := splitFast(in, spans)
-	switch {
-	case !ascii && ok:
-		t.Fatalf("line %d %q: splitFast took a line with NUL or non-ASCII bytes", n, line)
-	case ascii && ok != (err == nil):
-		t.Fatalf("line %d %q: splitFast ok %v, splitLine err %v", n, line, ok, err)
-	case ok:
-		if nf != len(want) {
-			t.Fatalf("line %d %q: splitFast %d fields, splitLine %d", n, line, nf, len(want))
-		}
-		for i, s := range spans[:nf] {
-			if got := in[s.start:s.end]; !bytes.Equal(got, want[i]) {
-				t.Fatalf("line %d %q field %d: splitFast %q, splitLine %q", n, line, i, got, want[i])
+	for _, mode := range splitModes {
+		in := bytes.Clone(line) // unescaped in place
+		nf, ok := splitAlone(mode, in, spans)
+		switch {
+		case !ascii && ok:
+			t.Fatalf("line %d %q, splitter %d: splitFast took a line with NUL or non-ASCII bytes", n, line, mode)
+		case ascii && ok != (err == nil):
+			t.Fatalf("line %d %q, splitter %d: splitFast ok %v, splitLine err %v", n, line, mode, ok, err)
+		case ok:
+			if nf != len(want) {
+				t.Fatalf("line %d %q, splitter %d: splitFast %d fields, splitLine %d", n, line, mode, nf, len(want))
+			}
+			for i, s := range spans[:nf] {
+				if got := in[s.start:s.end]; !bytes.Equal(got, want[i]) {
+					t.Fatalf("line %d %q, splitter %d, field %d: splitFast %q, splitLine %q", n, line, mode, i, got, want[i])
+				}
 			}
 		}
 	}
@@ -80,23 +92,36 @@ func TestSplitFast(t *testing.T) {
 }
 
 // checkSplitMemo splits lines in turn with one splitMemo and one spans, as
-// the Reader does, and checks each split against splitFast's of the line
-// alone: what the memo skips must never change a result.
+// the Reader does, with each splitter, and checks each split against
+// splitWordsSWAR's of the line alone: what the memo skips must never change
+// a result, nor the splitter.
 // It also checks that a field the memo calls the same as the line before's
-// (splitMemo.same) is, and returns how many it called the same.
+// (splitMemo.same) is, and returns how many it called the same, the least
+// of the splitters'.
 func checkSplitMemo(t *testing.T, lines [][]byte, limit int) (same int) {
 	t.Helper()
-	var m splitMemo
+	same = -1
+	for _, mode := range splitModes {
+		if n := checkSplitMemoMode(t, mode, lines, limit); same < 0 || n < same {
+			same = n
+		}
+	}
+	return same
+}
+
+func checkSplitMemoMode(t *testing.T, mode splitMode, lines [][]byte, limit int) (same int) {
+	t.Helper()
+	m := splitMemo{mode: mode}
 	spans := make([]span, limit)
 	fresh := make([]span, limit)
 	var before [][]byte // the fields of the line before, when it was split
 	for n, line := range lines {
 		alone := bytes.Clone(line)
-		want, wantOK := splitFast(alone, fresh)
+		want, wantOK := splitAlone(modeSWAR, alone, fresh)
 		in := bytes.Clone(line)
 		got, ok := m.split(in, spans)
 		if ok != wantOK || got != want {
-			t.Fatalf("line %d %q: memo %d %v, alone %d %v", n+1, line, got, ok, want, wantOK)
+			t.Fatalf("splitter %d, line %d %q: memo %d %v, alone %d %v", mode, n+1, line, got, ok, want, wantOK)
 		}
 		if !ok {
 			before = nil
@@ -106,11 +131,11 @@ func checkSplitMemo(t *testing.T, lines [][]byte, limit int) (same int) {
 		for i := range got {
 			g, w := in[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]
 			if !bytes.Equal(g, w) {
-				t.Fatalf("line %d %q field %d: memo %q, alone %q", n+1, line, i, g, w)
+				t.Fatalf("splitter %d, line %d %q field %d: memo %q, alone %q", mode, n+1, line, i, g, w)
 			}
 			if m.same(spans, i) {
 				if i >= len(before) || !bytes.Equal(g, before[i]) {
-					t.Fatalf("line %d %q field %d %q: the memo says it is the line before's, which was %q", n+1, line, i, g, before)
+					t.Fatalf("splitter %d, line %d %q field %d %q: the memo says it is the line before's, which was %q", mode, n+1, line, i, g, before)
 				}
 				same++
 			}
@@ -253,16 +278,30 @@ func TestSameFieldsAsRowBefore(t *testing.T) {
 }
 
 // checkSplitNext walks buf as the Reader does with lines already in its
-// read buffer: splitNext on what is left, one memo throughout. Each line it
-// takes must be the line up to the first '\n', one '\r' before it cut off,
-// split as splitFast splits that line alone; it must decline a line
-// splitFast declines, a blank or header line, and a last line without '\n'.
-// It returns how many lines splitNext took.
+// read buffer: splitNext on what is left, one memo throughout, with each
+// splitter. Each line it takes must be the line up to the first '\n', one
+// '\r' before it cut off, split as splitWordsSWAR splits that line alone;
+// it must decline a line that declines, a blank or header line, and a last
+// line without '\n'. It returns how many lines splitNext took, the least of
+// the splitters'.
 func checkSplitNext(t *testing.T, buf []byte, limit int) (took int) {
 	t.Helper()
-	var m splitMemo
+	took = -1
+	for _, mode := range splitModes {
+		if n := checkSplitNextMode(t, mode, buf, limit); took < 0 || n < took {
+			took = n
+		}
+	}
+	return took
+}
+
+func checkSplitNextMode(t *testing.T, mode splitMode, buf []byte, limit int) (took int) {
+	t.Helper()
+	m := splitMemo{mode: mode}
 	spans := make([]span, limit)
 	fresh := make([]span, limit)
+	var before [][]byte // the fields of the line taken before, if it was the last split
+	work := bytes.Clone(buf)
 	for pos, n := 0, 1; pos < len(buf); n++ {
 		rest := buf[pos:]
 		end := bytes.IndexByte(rest, '\n')
@@ -271,27 +310,40 @@ func checkSplitNext(t *testing.T, buf []byte, limit int) (took int) {
 			stripped = bytes.TrimSuffix(rest[:end], []byte("\r"))
 		}
 		alone := bytes.Clone(stripped)
-		want, wantOK := splitFast(alone, fresh)
+		want, wantOK := splitAlone(modeSWAR, alone, fresh)
 		special := len(stripped) == 0 || stripped[0] == '#' || stripped[0] == '\r' || bytes.HasPrefix(stripped, bom)
-		in := bytes.Clone(rest)
-		line, used, got, ok := m.splitNext(in, spans)
+		// Split in a copy of buf, as the Reader splits in its read buffer:
+		// a line taken is unescaped in place, and a line declined is left
+		// as it was.
+		line, used, got, ok := m.splitNext(work[pos:], spans)
 		switch {
 		case end < 0 || special:
 			if ok {
-				t.Fatalf("line %d %q: splitNext took it", n, rest[:max(end+1, 0)])
+				t.Fatalf("splitter %d, line %d %q: splitNext took it", mode, n, rest[:max(end+1, 0)])
 			}
 		case ok != wantOK:
-			t.Fatalf("line %d %q: splitNext %v, splitFast %v", n, stripped, ok, wantOK)
+			t.Fatalf("splitter %d, line %d %q: splitNext %v, splitFast %v", mode, n, stripped, ok, wantOK)
 		case ok:
 			if used != end+1 || len(line) != len(stripped) || got != want {
-				t.Fatalf("line %d %q: splitNext took %d bytes, %d fields; want %d, %d", n, stripped, used, got, end+1, want)
+				t.Fatalf("splitter %d, line %d %q: splitNext took %d bytes, %d fields; want %d, %d", mode, n, stripped, used, got, end+1, want)
 			}
+			var fields [][]byte
 			for i := range got {
-				if g, w := line[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]; !bytes.Equal(g, w) {
-					t.Fatalf("line %d %q field %d: splitNext %q, splitFast %q", n, stripped, i, g, w)
+				g, w := line[spans[i].start:spans[i].end], alone[fresh[i].start:fresh[i].end]
+				if !bytes.Equal(g, w) {
+					t.Fatalf("splitter %d, line %d %q field %d: splitNext %q, splitFast %q", mode, n, stripped, i, g, w)
 				}
+				if m.same(spans, i) && (i >= len(before) || !bytes.Equal(g, before[i])) {
+					t.Fatalf("splitter %d, line %d %q field %d %q: the memo says it is the line before's, which was %q", mode, n, stripped, i, g, before)
+				}
+				fields = append(fields, bytes.Clone(g))
 			}
+			before = fields
 			took++
+		}
+		if !ok {
+			before = nil
+			m.forget() // as the Reader does: the line-by-line path takes it
 		}
 		if end < 0 {
 			break
