@@ -1048,6 +1048,10 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	}
 	st.sessionsLower = st.sessionsLower || g.part.over.sessions > 0
 	st.messagesLower = st.messagesLower || g.part.over.msgs > 0
+	// The example sessions of the outside domains' details, kept as the
+	// details keep them until the earliest are known: only those become
+	// sampleRecs (relaySamples orders them as samples does).
+	var smp relaySamples
 	for i := range g.doms {
 		rd := &g.doms[i]
 		if !j.outsideID[rd.id] {
@@ -1058,7 +1062,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
 		if det := g.detailAt(rd); det != nil {
-			det.samples.addTo(&st.samples, server, files)
+			smp.merge(det.samples, files)
 			det.senders.addTo(&st.senders, 64)
 		}
 	}
@@ -1085,32 +1089,54 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	if st.rcpts > 0 {
 		// The shared detail: the domains past the first names, which
 		// relayed (outside) or not is not told apart there.
-		g.otherDet.samples.addTo(&st.samples, server, files)
+		smp.merge(g.otherDet.samples, files)
 		g.otherDet.senders.addTo(&st.senders, 64)
 	}
-	for k, n := range g.rcptHours.all() {
-		if out, _ := j.outside(k.of); out {
-			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
+	smp.addTo(&st.samples, server, files)
+	// An hour's entries are summed before they are added to st.hours, one
+	// map update per hour instead of one per entry (a botnet's clients
+	// keep a hundred entries an hour each): the sums are the same, and an
+	// hour is in st.hours when an entry of it relayed, as when each was
+	// added.
+	for _, slot := range g.rcptHours.slots {
+		var n int64
+		relayed := false
+		for _, e := range slot.entries {
+			if out, _ := j.outside(e.of); out {
+				n += e.n
+				relayed = true
+			}
+		}
+		if relayed {
+			st.hours.add(time.Unix(slot.hour, 0), 0, n, 0)
 		}
 	}
 	// A session's hours are judged as its set is, when it is kept, else
 	// by the set's first domain.
-	for k, n := range g.sessHours.all() {
-		i := -1
-		for x := range g.sigs {
-			if g.sigs[x].hash == k.of.set && sets[x].sessions {
-				i = x
-				break
+	for _, slot := range g.sessHours.slots {
+		var n int64
+		relayed := false
+		for _, e := range slot.entries {
+			i := -1
+			for x := range g.sigs {
+				if g.sigs[x].hash == e.of.set && sets[x].sessions {
+					i = x
+					break
+				}
+			}
+			var out bool
+			if i >= 0 {
+				out = sets[i].outside
+			} else {
+				out, _ = j.outside(e.of.first)
+			}
+			if out {
+				n += e.n
+				relayed = true
 			}
 		}
-		var out bool
-		if i >= 0 {
-			out = sets[i].outside
-		} else {
-			out, _ = j.outside(k.of.first)
-		}
-		if out {
-			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
+		if relayed {
+			st.hours.add(time.Unix(slot.hour, 0), n, 0, 0)
 		}
 	}
 	for _, p := range g.rcpts.list {
