@@ -1025,8 +1025,12 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	// another is compared.)
 	type setVerdict struct{ outside, sessions bool }
 	sets := make([]setVerdict, len(g.sigs))
+	// Most relaying clients (a botnet's) relay only to outside domains:
+	// then every set, hour and address relayed, and their counts are
+	// summed without judging each (domainJudge.allOutside).
+	allOutside := j.allOutside(g)
 	for i, sig := range g.sigs {
-		out := outside(sig.key)
+		out := allOutside || outside(sig.key)
 		sets[i] = setVerdict{out, sig.sessions != 0 && (isLowerASCII(sig.key) || addrHash(sig.key) == sig.hash)}
 		if out {
 			st.sessions += sig.sessions
@@ -1099,6 +1103,10 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	// hour is in st.hours when an entry of it relayed, as when each was
 	// added.
 	for _, slot := range g.rcptHours.slots {
+		if allOutside {
+			st.hours.add(time.Unix(slot.hour, 0), 0, slot.total, 0)
+			continue
+		}
 		var n int64
 		relayed := false
 		for _, e := range slot.entries {
@@ -1114,6 +1122,10 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	// A session's hours are judged as its set is, when it is kept, else
 	// by the set's first domain.
 	for _, slot := range g.sessHours.slots {
+		if allOutside {
+			st.hours.add(time.Unix(slot.hour, 0), slot.total, 0, 0)
+			continue
+		}
 		var n int64
 		relayed := false
 		for _, e := range slot.entries {
@@ -1138,6 +1150,14 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		if relayed {
 			st.hours.add(time.Unix(slot.hour, 0), n, 0, 0)
 		}
+	}
+	if allOutside {
+		st.outRcpts = make([]uint64, len(g.rcpts.list))
+		for i, p := range g.rcpts.list {
+			st.outRcpts[i] = p.addr
+		}
+		st.outRcptsLower = g.rcpts.dropped
+		return st
 	}
 	for _, p := range g.rcpts.list {
 		out, known := j.outside(p.domain)
