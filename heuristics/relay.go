@@ -993,7 +993,7 @@ type relayStats struct {
 	domains                      []domainCount // outside domains, in no order (relayFinding sums and sorts them)
 	span                         span
 	samples                      samples
-	senders                      counter
+	senders                      senderCounts
 	hours                        hourly // sessions that relayed, recipients relayed
 	// The group's distinct recipient addresses (their hashes) in outside
 	// domains, and whether some could not be judged (a pattern accepted)
@@ -1001,6 +1001,65 @@ type relayStats struct {
 	// over a finding's clients.
 	outRcpts      []uint64
 	outRcptsLower bool
+}
+
+// senderCounts are the senders a client's outside domains counted, as a
+// counter limited to some number of values keeps them (keep): a sorted
+// slice instead of a map, built by appending the details' values and
+// sorting them once, where a map per client cost an insert, a copy of the
+// value and an allocation per sender (a botnet's 1,600 clients count
+// twenty each).
+type senderCounts struct {
+	vals    []valueCount // by value, once each (after keep)
+	over    int64        // what values not kept counted
+	dropped bool         // some value was not kept
+}
+
+// add appends what c counted; keep then sums and bounds it.
+func (s *senderCounts) add(c *smallCounter) {
+	if c.many == nil {
+		s.vals = append(s.vals, c.few...)
+		return
+	}
+	for v, n := range c.many.m {
+		s.vals = append(s.vals, valueCount{v, *n})
+	}
+	s.over += c.many.over
+	s.dropped = s.dropped || c.many.dropped
+}
+
+// keep sums the counts of each value and keeps the limit values that sort
+// first, as counter.merge of every counter added, limited to limit, does:
+// a counter keeps those values, each with its whole count (a value among
+// them was kept from its first count on), counts the rest in over, and
+// is dropped when there were more values (or a counter added was).
+func (s *senderCounts) keep(limit int) {
+	slices.SortFunc(s.vals, func(a, b valueCount) int { return strings.Compare(a.v, b.v) })
+	summed := s.vals[:0]
+	for _, x := range s.vals {
+		if n := len(summed); n > 0 && summed[n-1].v == x.v {
+			summed[n-1].n += x.n
+			continue
+		}
+		summed = append(summed, x)
+	}
+	if len(summed) > limit {
+		s.dropped = true
+		for _, x := range summed[limit:] {
+			s.over += x.n
+		}
+		summed = summed[:limit]
+	}
+	s.vals = summed
+}
+
+// addTo adds what s counted to dst, as dst.merge of s's counter does.
+func (s *senderCounts) addTo(dst *counter, limit int) {
+	for _, x := range s.vals {
+		dst.add(x.v, x.n, limit)
+	}
+	dst.over += s.over
+	dst.dropped = dst.dropped || s.dropped
 }
 
 type domainCount struct {
@@ -1031,7 +1090,9 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	allOutside := j.allOutside(g)
 	for i, sig := range g.sigs {
 		out := allOutside || outside(sig.key)
-		sets[i] = setVerdict{out, sig.sessions != 0 && (isLowerASCII(sig.key) || addrHash(sig.key) == sig.hash)}
+		// Whether it is a session's set is asked only of the hours judged
+		// one by one (below): a long key's scan is spared when all relayed.
+		sets[i] = setVerdict{out, !allOutside && sig.sessions != 0 && (isLowerASCII(sig.key) || addrHash(sig.key) == sig.hash)}
 		if out {
 			st.sessions += sig.sessions
 			st.messages += sig.msgs
@@ -1067,7 +1128,7 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		st.span.add(rd.span.times())
 		if det := g.detailAt(rd); det != nil {
 			smp.merge(det.samples, files)
-			det.senders.addTo(&st.senders, 64)
+			st.senders.add(&det.senders)
 		}
 	}
 	if g.other.rcpts > 0 {
@@ -1094,8 +1155,9 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		// The shared detail: the domains past the first names, which
 		// relayed (outside) or not is not told apart there.
 		smp.merge(g.otherDet.samples, files)
-		g.otherDet.senders.addTo(&st.senders, 64)
+		st.senders.add(&g.otherDet.senders)
 	}
+	st.senders.keep(64)
 	smp.addTo(&st.samples, server, files)
 	// An hour's entries are summed before they are added to st.hours, one
 	// map update per hour instead of one per entry (a botnet's clients
@@ -1152,9 +1214,11 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 		}
 	}
 	if allOutside {
-		st.outRcpts = make([]uint64, len(g.rcpts.list))
-		for i, p := range g.rcpts.list {
-			st.outRcpts[i] = p.addr
+		if n := len(g.rcpts.list); n > 0 { // nil when none, as below
+			st.outRcpts = make([]uint64, n)
+			for i, p := range g.rcpts.list {
+				st.outRcpts[i] = p.addr
+			}
 		}
 		st.outRcptsLower = g.rcpts.dropped
 		return st
@@ -1921,7 +1985,7 @@ func (w *relayFindingWork) sumTotals(v *orgView, hourCutoff int64) {
 func (w *relayFindingWork) sumSenders() {
 	var senders counter
 	for _, m := range w.members {
-		senders.merge(&m.st.senders, MaxListed)
+		m.st.senders.addTo(&senders, MaxListed)
 	}
 	w.senders = senders.top("top senders (MAIL FROM), by recipients accepted in outside domains", MaxListed)
 }
