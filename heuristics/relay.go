@@ -1502,7 +1502,12 @@ func (s *rcptSet) compact(buf []rcptPair) (fresh int, _ []rcptPair) {
 		return 0, buf
 	}
 	slices.SortFunc(tail, func(a, b rcptPair) int {
-		return cmp.Or(cmp.Compare(a.addr, b.addr), cmp.Compare(a.domain, b.domain))
+		// The domains are compared only for equal addresses: cmp.Or
+		// would compare them every time (its arguments are evaluated).
+		if a.addr != b.addr {
+			return cmp.Compare(a.addr, b.addr)
+		}
+		return cmp.Compare(a.domain, b.domain)
 	})
 	// Merge the prefix and the sorted tail into buf, one entry per
 	// address; on a tie the prefix's entry is kept when its domain hash
