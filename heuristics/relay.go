@@ -994,7 +994,7 @@ type relayStats struct {
 	span                         span
 	samples                      samples
 	senders                      senderCounts
-	hours                        hourly // sessions that relayed, recipients relayed
+	hours                        hourSums // sessions that relayed, recipients relayed
 	// The group's distinct recipient addresses (their hashes) in outside
 	// domains, and whether some could not be judged (a pattern accepted)
 	// or were not kept (rcptSet.dropped): distinctOutside counts them
@@ -1060,6 +1060,87 @@ func (s *senderCounts) addTo(dst *counter, limit int) {
 	}
 	dst.over += s.over
 	dst.dropped = dst.dropped || s.dropped
+}
+
+// hourSums are a client's counts per hour, as hourly counts them, in a
+// slice: a client's hours are few, and a map per client, then merging
+// 1,600 of them into a finding's, cost a map update per client and hour.
+// After sort, each hour is there once, in order.
+type hourSums []hourSum
+
+type hourSum struct {
+	hour int64    // Unix hour (unixHour)
+	c    [3]int64 // sessions, recipients, failures: hourly's
+}
+
+// add adds sessions and rcpts to hour's counts, as hourly.add does; sort
+// then sums each hour's.
+func (h *hourSums) add(hour, sessions, rcpts int64) {
+	*h = append(*h, hourSum{unixHour(time.Unix(hour, 0)), [3]int64{sessions, rcpts, 0}})
+}
+
+// sort orders the hours and sums the counts of each.
+func (h *hourSums) sort() {
+	slices.SortFunc(*h, func(a, b hourSum) int { return cmp.Compare(a.hour, b.hour) })
+	summed := (*h)[:0]
+	for _, x := range *h {
+		if n := len(summed); n > 0 && summed[n-1].hour == x.hour {
+			for i := range x.c {
+				summed[n-1].c[i] += x.c[i]
+			}
+			continue
+		}
+		summed = append(summed, x)
+	}
+	*h = summed
+}
+
+// sumHours is the hourly of every client's hours (sorted), as merging
+// them one by one makes it: an hour is there when a client's is, with the
+// sum of their counts. They are summed in an array spanning the hours
+// (a botnet's clients relay in the same few hours), unless the hours are
+// too far apart for one.
+func sumHours(all []hourSums) hourly {
+	first, last, n := int64(math.MaxInt64), int64(math.MinInt64), 0
+	for _, h := range all {
+		if len(h) > 0 {
+			first, last = min(first, h[0].hour), max(last, h[len(h)-1].hour)
+			n += len(h)
+		}
+	}
+	if n == 0 {
+		return nil // as merging nothing leaves it
+	}
+	out := hourly{}
+	span := (last-first)/3600 + 1
+	if span > int64(max(4*n, 1<<12)) {
+		for _, h := range all {
+			for _, x := range h {
+				out.add(time.Unix(x.hour, 0), x.c[0], x.c[1], x.c[2])
+			}
+		}
+		return out
+	}
+	type slot struct {
+		c    [3]int64
+		seen bool
+	}
+	sums := make([]slot, span)
+	for _, h := range all {
+		for _, x := range h {
+			s := &sums[(x.hour-first)/3600]
+			s.seen = true
+			for i := range x.c {
+				s.c[i] += x.c[i]
+			}
+		}
+	}
+	for i, s := range sums {
+		if s.seen {
+			out[first+int64(i)*3600] = s.c
+		}
+	}
+	return out
 }
 
 type domainCount struct {
@@ -1159,14 +1240,13 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	}
 	st.senders.keep(64)
 	smp.addTo(&st.samples, server, files)
-	// An hour's entries are summed before they are added to st.hours, one
-	// map update per hour instead of one per entry (a botnet's clients
-	// keep a hundred entries an hour each): the sums are the same, and an
-	// hour is in st.hours when an entry of it relayed, as when each was
-	// added.
+	// An hour's entries are summed before they are added to st.hours, once
+	// per hour instead of once per entry (a botnet's clients keep a
+	// hundred entries an hour each): the sums are the same, and an hour is
+	// in st.hours when an entry of it relayed, as when each was added.
 	for _, slot := range g.rcptHours.slots {
 		if allOutside {
-			st.hours.add(time.Unix(slot.hour, 0), 0, slot.total, 0)
+			st.hours.add(slot.hour, 0, slot.total)
 			continue
 		}
 		var n int64
@@ -1178,14 +1258,14 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			}
 		}
 		if relayed {
-			st.hours.add(time.Unix(slot.hour, 0), 0, n, 0)
+			st.hours.add(slot.hour, 0, n)
 		}
 	}
 	// A session's hours are judged as its set is, when it is kept, else
 	// by the set's first domain.
 	for _, slot := range g.sessHours.slots {
 		if allOutside {
-			st.hours.add(time.Unix(slot.hour, 0), slot.total, 0, 0)
+			st.hours.add(slot.hour, slot.total, 0)
 			continue
 		}
 		var n int64
@@ -1210,9 +1290,10 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			}
 		}
 		if relayed {
-			st.hours.add(time.Unix(slot.hour, 0), n, 0, 0)
+			st.hours.add(slot.hour, n, 0)
 		}
 	}
+	st.hours.sort()
 	if allOutside {
 		if n := len(g.rcpts.list); n > 0 { // nil when none, as below
 			st.outRcpts = make([]uint64, n)
@@ -2057,9 +2138,11 @@ func (w *relayFindingWork) sumEHLO() {
 }
 
 func (w *relayFindingWork) sumHours() {
-	for _, m := range w.members {
-		w.hours.merge(m.st.hours)
+	all := make([]hourSums, len(w.members))
+	for i, m := range w.members {
+		all[i] = m.st.hours
 	}
+	w.hours = sumHours(all)
 }
 
 func (w *relayFindingWork) sumDomains() {

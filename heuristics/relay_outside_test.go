@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -108,9 +109,15 @@ func TestRelayOutsideAsOneByOne(t *testing.T) {
 // set, hour, sample and address one by one.
 func relayOutsideOneByOne(g *relayGroup, v *orgView, j *domainJudge, list []string, server string, files []string) (st relayStats) {
 	// The senders are counted by a counter, then listed by value as
-	// senderCounts lists them.
+	// senderCounts lists them; the hours likewise by an hourly, then
+	// listed in order as hourSums.
 	var senders counter
+	var hours hourly
 	defer func() {
+		for h, c := range hours {
+			st.hours = append(st.hours, hourSum{h, c})
+		}
+		slices.SortFunc(st.hours, func(a, b hourSum) int { return cmp.Compare(a.hour, b.hour) })
 		for v, n := range senders.m {
 			st.senders.vals = append(st.senders.vals, valueCount{v, *n})
 		}
@@ -197,7 +204,7 @@ func relayOutsideOneByOne(g *relayGroup, v *orgView, j *domainJudge, list []stri
 	}
 	for k, n := range g.rcptHours.all() {
 		if out, _ := j.outside(k.of); out {
-			st.hours.add(time.Unix(k.hour, 0), 0, n, 0)
+			hours.add(time.Unix(k.hour, 0), 0, n, 0)
 		}
 	}
 	// A session's hours are judged as its set is, when it is kept, else
@@ -217,7 +224,7 @@ func relayOutsideOneByOne(g *relayGroup, v *orgView, j *domainJudge, list []stri
 			out, _ = j.outside(k.of.first)
 		}
 		if out {
-			st.hours.add(time.Unix(k.hour, 0), n, 0, 0)
+			hours.add(time.Unix(k.hour, 0), n, 0, 0)
 		}
 	}
 	for _, p := range g.rcpts.list {
