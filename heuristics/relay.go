@@ -2065,7 +2065,45 @@ func (w *relayFindingWork) sumTotals(v *orgView, hourCutoff int64) {
 		}
 		sources = append(sources, src)
 	}
+	sortSources(sources)
 	t.sources = sourceStats(sources)
+}
+
+// sortSources puts sources in sourceStats's order: most recipients, then
+// most sessions, then by address (compareAddrText). sourceStats parses
+// both addresses' text at every comparison, 20,000 parses for a botnet's
+// 1,600 sources; here each is parsed once, and sourceStats's sort then
+// finds them in order (pdqsort checks an ordered run in one pass).
+//
+// It leaves them as they are unless every address parses and no two
+// sources tie: compareAddrText orders text that does not parse (an
+// unlogged address) by text among addresses ordered by value, which is
+// no order every sort agrees on, and the result would be the sort's.
+func sortSources(sources []SourceStat) {
+	addrs := make([]netip.Addr, len(sources))
+	order := make([]int32, len(sources))
+	for i, src := range sources {
+		a, err := netip.ParseAddr(src.Addr)
+		if err != nil {
+			return
+		}
+		addrs[i], order[i] = a, int32(i)
+	}
+	compare := func(i, j int32) int {
+		a, b := &sources[i], &sources[j]
+		return cmp.Or(cmp.Compare(b.Recipients, a.Recipients), cmp.Compare(b.Sessions, a.Sessions), addrs[i].Compare(addrs[j]))
+	}
+	slices.SortFunc(order, compare)
+	for k := 1; k < len(order); k++ {
+		if compare(order[k-1], order[k]) == 0 {
+			return
+		}
+	}
+	sorted := make([]SourceStat, len(sources))
+	for k, i := range order {
+		sorted[k] = sources[i]
+	}
+	copy(sources, sorted)
 }
 
 func (w *relayFindingWork) sumSenders() { w.senders = sendersFact(w.members) }
