@@ -1789,7 +1789,7 @@ type relayFindingKey struct {
 type relayMember struct {
 	client netip.Addr
 	g      *relayGroup
-	st     relayStats
+	st     *relayStats // the report's, by client: not copied
 }
 
 // report judges every client once the organisation and the NAT addresses
@@ -1815,28 +1815,34 @@ func (d *RelayDetector) report(in *detectorInputs, r *Report) any {
 		keys = append(keys, k)
 	}
 	stats := make([]relayStats, len(keys))
+	groups := make([]*relayGroup, len(keys))
+	classes := make([]relayClass, len(keys))
 	// Each client is judged on its own, so the clients are split over
-	// goroutines: each writes its client's figures in stats, by index,
+	// goroutines: each writes its client's group, figures and verdict
+	// (classify, which reads only what no report changes) by index,
 	// whichever goroutine it is.
 	relayParallel(len(keys), func(i int) {
 		g := d.groups[keys[i]]
+		groups[i] = g
 		stats[i] = g.outside(in.org, judge, d.nameList, keys[i].server, d.files.names)
 		// What outside has read is let go at once: the report of 1,600
 		// relaying clients would otherwise come on top of all of it, at
 		// the end of a scan, where its memory peaks.
 		g.release()
+		if stats[i].rcpts > 0 {
+			classes[i] = classify(keys[i], stats[i], in.org, in.use, nat)
+		}
 	})
 	for i, k := range keys {
-		g, st := d.groups[k], stats[i]
-		if st.rcpts == 0 {
+		if stats[i].rcpts == 0 {
 			delete(d.groups, k)
 			continue
 		}
-		fk := relayFindingKey{server: k.server, connector: k.connector, class: classify(k, st, in.org, in.use, nat)}
+		fk := relayFindingKey{server: k.server, connector: k.connector, class: classes[i]}
 		if fk.class == relayNAT {
 			fk.nat = k.client
 		}
-		byKey[fk] = append(byKey[fk], relayMember{k.client, g, st})
+		byKey[fk] = append(byKey[fk], relayMember{k.client, groups[i], &stats[i]})
 	}
 	works := make([]*relayFindingWork, 0, len(byKey))
 	for fk, members := range byKey {
@@ -2040,7 +2046,7 @@ func (w *relayFindingWork) sumTotals(v *orgView, hourCutoff int64) {
 	t := &w.totals
 	sources := make([]SourceStat, 0, len(w.members))
 	for _, m := range w.members {
-		st := &m.st
+		st := m.st
 		t.sessions += st.sessions
 		t.messages += st.messages
 		t.queued += st.queued

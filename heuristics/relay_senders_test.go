@@ -37,7 +37,7 @@ func TestRelaySendersFactAsCounter(t *testing.T) {
 					sc.dropped, sc.over = true, 5
 				}
 				sc.keep(64)
-				members = append(members, relayMember{st: relayStats{senders: sc}})
+				members = append(members, relayMember{st: &relayStats{senders: sc}})
 			}
 			got, want := sendersFact(members), sendersFactByCounter(members)
 			if tc.name == "past MaxListed" && len(want.Values) < MaxListed {
