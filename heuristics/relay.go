@@ -1522,6 +1522,16 @@ func (c *smallCounter) addTo(dst *counter, limit int) {
 	}
 }
 
+// only is the value c counted, when it counted one (distinct() == 1).
+func (c *smallCounter) only() string {
+	if c.many != nil {
+		for v := range c.many.m {
+			return v
+		}
+	}
+	return c.few[0].v
+}
+
 // distinct is how many distinct values c kept.
 func (c *smallCounter) distinct() int {
 	if c.many != nil {
@@ -2067,7 +2077,7 @@ func (w *relayFindingWork) sumTotals(v *orgView, hourCutoff int64) {
 		}
 		src := SourceStat{Addr: addrString(m.client), Public: isPublic, Sessions: st.sessions, Recipients: st.rcpts, First: st.span.first, Last: st.span.last}
 		if m.g.ehlo.distinct() == 1 {
-			src.EHLO = topValues(m.g.ehlo.counter(), 1)[0]
+			src.EHLO = m.g.ehlo.only() // topValues of one value, without building a counter of it
 		}
 		sources = append(sources, src)
 	}

@@ -51,3 +51,20 @@ func TestRelaySortSourcesAsSourceStats(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallCounterOnly: the one value a smallCounter counted is the one
+// topValues lists, in the short list and in the counter it grows into.
+func TestSmallCounterOnly(t *testing.T) {
+	var few smallCounter
+	few.add("mx.example", 3, 64)
+	many := smallCounter{many: &counter{}} // as one that grew past smallCounterMax and was shrunk
+	many.many.add("bot.example", 2, 64)
+	for _, c := range []*smallCounter{&few, &many} {
+		if c.distinct() != 1 {
+			t.Fatalf("%+v counted %d values", c, c.distinct())
+		}
+		if got, want := c.only(), topValues(c.counter(), 1)[0]; got != want {
+			t.Errorf("only %q, topValues %q", got, want)
+		}
+	}
+}
