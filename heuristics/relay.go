@@ -1017,6 +1017,11 @@ type senderCounts struct {
 
 // add appends what c counted; keep then sums and bounds it.
 func (s *senderCounts) add(c *smallCounter) {
+	if s.vals == nil && c.distinct() > 0 {
+		// A client's details count some twenty senders each: room for
+		// a few details' at once, not grown one by one.
+		s.vals = make([]valueCount, 0, max(32, c.distinct()))
+	}
 	if c.many == nil {
 		s.vals = append(s.vals, c.few...)
 		return
@@ -1204,6 +1209,13 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 			continue
 		}
 		name := list[rd.id]
+		if st.domains == nil {
+			// Room for the rest at once: growing the slice domain by
+			// domain cost 1,600 clients several allocations each, in
+			// the scan's last moments, where they paid the collector's
+			// assists.
+			st.domains = make([]domainCount, 0, len(g.doms)-i+1)
+		}
 		st.domains = append(st.domains, domainCount{name, rd.rcpts})
 		st.rcpts += rd.rcpts
 		st.span.add(rd.span.times())
@@ -1244,6 +1256,9 @@ func (g *relayGroup) outside(v *orgView, j *domainJudge, list []string, server s
 	// per hour instead of once per entry (a botnet's clients keep a
 	// hundred entries an hour each): the sums are the same, and an hour is
 	// in st.hours when an entry of it relayed, as when each was added.
+	if n := len(g.rcptHours.slots) + len(g.sessHours.slots); allOutside && n > 0 {
+		st.hours = make(hourSums, 0, n) // each slot adds one
+	}
 	for _, slot := range g.rcptHours.slots {
 		if allOutside {
 			st.hours.add(slot.hour, 0, slot.total)
