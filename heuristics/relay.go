@@ -990,7 +990,7 @@ type relayStats struct {
 	// Some sessions (messages) were counted by their first domain only,
 	// which is accepted: whether they relayed is not known.
 	sessionsLower, messagesLower bool
-	domains                      []domainCount // outside domains, in no order (relayFinding sums and sorts them)
+	domains                      []domainCount // outside domains, in no order (sumDomains sums and sorts them)
 	span                         span
 	samples                      samples
 	senders                      senderCounts
@@ -2012,7 +2012,7 @@ type relayFindingWork struct {
 	domains []domainCount
 	names   []string
 	domFact Fact
-	// sumDistinct: the distinct recipient addresses (distinctOutside).
+	// The distinct recipient addresses (distinctOutside, a task of its own).
 	distinct      int64
 	distinctLower bool
 	// sumOtherDomains, when a client relayed to the other domains: the
