@@ -25,6 +25,9 @@ type hourSlot[T comparable] struct {
 	hour    int64
 	entries []hourEntry[T]
 	index   map[T]int32 // the entries' positions, once there are more than hourScanMax
+	// total is the sum of the entries' counts: the report takes it when
+	// every entry counts (relayGroup.outside), without reading them.
+	total int64
 }
 
 type hourEntry[T comparable] struct {
@@ -79,6 +82,7 @@ func (c *hourCounts[T]) add(d *RelayDetector, hour int64, of T, n int64) {
 	if si >= 0 {
 		if ei := c.slots[si].find(of); ei >= 0 {
 			c.slots[si].entries[ei].n += n
+			c.slots[si].total += n
 			return
 		}
 	}
@@ -105,6 +109,7 @@ func (c *hourCounts[T]) add(d *RelayDetector, hour int64, of T, n int64) {
 	}
 	s := &c.slots[si]
 	s.entries = append(s.entries, hourEntry[T]{of, n})
+	s.total += n
 	c.entries++
 	if s.index != nil {
 		s.index[of] = int32(len(s.entries) - 1)

@@ -12,6 +12,7 @@ import (
 // for it: the same entries, counts and hour budget, with hours in no
 // order, cut again and again, more than hourScanMax hours, and hours of
 // more than hourScanMax domains (where the slots and entries are indexed).
+// Each hour's total is its entries' counts summed.
 func TestHourCountsAsMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	d, ref := newRelayDetector(), newRelayDetector()
@@ -58,6 +59,15 @@ func TestHourCountsAsMap(t *testing.T) {
 	d.purgeHours()
 	if got := hoursOf(g.rcptHours); !maps.Equal(got, want) || g.rcptHours.len() != len(want) {
 		t.Errorf("%d entries kept (len %d), want %d as in a map", len(got), g.rcptHours.len(), len(want))
+	}
+	for _, s := range g.rcptHours.slots {
+		var sum int64
+		for _, e := range s.entries {
+			sum += e.n
+		}
+		if s.total != sum {
+			t.Errorf("hour %d: total %d, its entries count %d", s.hour, s.total, sum)
+		}
 	}
 	if d.hourCutoff >= 150*3600 {
 		t.Errorf("hours cut at %d: the test tests less than it says", d.hourCutoff)

@@ -17,6 +17,9 @@ type domainJudge struct {
 	// by hash, are judged against those.
 	acceptedHashes map[uint64]struct{}
 	wildcard       bool
+	// hashClash: two of the names share a hash, so outside(hash) may not
+	// say of one what it says of the other (allOutside is then false).
+	hashClash bool
 }
 
 func newDomainJudge(v *orgView, nameList []string) *domainJudge {
@@ -24,7 +27,11 @@ func newDomainJudge(v *orgView, nameList []string) *domainJudge {
 		acceptedHashes: map[uint64]struct{}{}, wildcard: hasWildcard(v.accepted)}
 	for id, n := range nameList {
 		out := !v.isAccepted(n)
-		j.outsideNamed[addrHash(n)] = out
+		h := addrHash(n)
+		if _, seen := j.outsideNamed[h]; seen {
+			j.hashClash = true // the names are distinct (RelayDetector.intern)
+		}
+		j.outsideNamed[h] = out
 		j.outsideID[id] = out
 	}
 	for _, a := range v.accepted {
@@ -51,4 +58,23 @@ func (j *domainJudge) outside(h uint64) (outside, known bool) {
 		return false, false
 	}
 	return true, true
+}
+
+// allOutside reports whether every domain g counted recipients in is
+// outside the accepted domains, as outside judges them by hash and as the
+// accepted domains judge them by name: g kept every one apart (no other
+// domains, relayGroup.evicted and evictedOver), each is outside, and no
+// two names share a hash. Every domain set, hour and address of g then
+// relayed (relayGroup.outside need not judge them one by one): their
+// domains are g's domains.
+func (j *domainJudge) allOutside(g *relayGroup) bool {
+	if j.hashClash || len(g.evicted) > 0 || g.evictedOver > 0 {
+		return false
+	}
+	for _, id := range g.domIDs {
+		if !j.outsideID[id] {
+			return false
+		}
+	}
+	return true
 }

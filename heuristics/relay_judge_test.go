@@ -71,7 +71,7 @@ func TestDistinctOutsideAsASet(t *testing.T) {
 				want[h] = true
 			}
 			st.outRcptsLower = c == 250
-			members = append(members, relayMember{st: st})
+			members = append(members, relayMember{st: &st})
 		}
 		if n, lower := distinctOutside(members); n != int64(len(want)) || lower != (clients > 250) {
 			t.Errorf("%d clients: %d distinct (lower %v), want %d", clients, n, lower, len(want))
