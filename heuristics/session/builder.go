@@ -425,6 +425,13 @@ type frow struct {
 	off        uint32
 	dLen, cLen uint32
 	event      byte
+	// noSentence: the record the row came from holds the 5.7.3 sentence
+	// (exchangeAuthFailureText) in none of its data and context, so the
+	// replay need not search this row's fields for it. Add searches each
+	// record's text once, from the sentence's rare byte, in a few long
+	// runs; the replay searched every long field, in as many short calls.
+	// False (search) for rows from anywhere else.
+	noSentence bool
 }
 
 type fragment struct {
@@ -584,6 +591,11 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 	serversNull, remoteNull := servers.NullN() > 0, remoteIP.NullN() > 0
 	dataText, dataOffs := stringValues(data)
 	contextText, contextOffs := stringValues(context)
+	// Every field of the record is a slice of this text (some cut to
+	// MaxFieldBytes): if it holds no 5.7.3 sentence, neither does any
+	// field (see frow.noSentence).
+	noSentence := !containsExchangeAuthFailureText(dataText[dataOffs[0]:dataOffs[n]]) &&
+		!containsExchangeAuthFailureText(contextText[contextOffs[0]:contextOffs[n]])
 
 	var curKey fragKey
 	var cur *fragment
@@ -642,7 +654,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		cur.rows = append(cur.rows, frow{})
 		fr := &cur.rows[len(cur.rows)-1]
 		fr.t, fr.line, fr.seq, fr.file = int64(ts[i]), lines[i], seq, file
-		fr.off, fr.dLen, fr.cLen, fr.event = off, uint32(len(d)), uint32(len(c)), ev
+		fr.off, fr.dLen, fr.cLen, fr.event, fr.noSentence = off, uint32(len(d)), uint32(len(c)), ev, noSentence
 		p.openBytes += len(d) + len(c) + frowBytes
 		if seq < cur.localAt && localIP.IsValid(i) {
 			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq
