@@ -560,3 +560,20 @@ func TestSentenceSearchedOnlyWhereItMayBe(t *testing.T) {
 		}
 	}
 }
+
+// TestEventLeftEmpty: a row whose event the log left empty (a null in
+// the event column) is read as one without an event, whether its record
+// has other rows or not: Add looks at the validity bitmap only for a
+// column with nulls. The row's "Set Session Permissions" counts (the
+// replay reads such rows as information rows); read as another event it
+// would not. It fails if Add reads the dictionary index of a null.
+func TestEventLeftEmpty(t *testing.T) {
+	text := recvHeader + rows(`EX01\Default EX01`, "08DE0000000000A1", "10.0.0.11:25", "203.0.113.1:1", 0,
+		"+,,", ",SMTPSubmit SMTPAcceptAnySender,Set Session Permissions", ">,220 EX01 ready,", "<,EHLO a.example,", "-,,Local")
+	for _, batch := range []int{1, 2, 1000} {
+		ss := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(batch)}})
+		if len(ss) != 1 || !ss[0].Complete || ss[0].Permissions != "SMTPSubmit SMTPAcceptAnySender" || ss[0].EHLO != "a.example" {
+			t.Errorf("records of %d rows: %+v, want one complete session with the permissions of the row without an event", batch, ss)
+		}
+	}
+}
