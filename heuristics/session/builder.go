@@ -185,7 +185,8 @@ func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 // MaxOpenBytes is a worker's share of MaxOpenBytes.
 func (b *Builder) MaxOpenBytes() int { return b.maxOpenBytes }
 
-// Stats returns the builder's counters.
+// Stats returns the builder's counters. Sessions and Complete count the
+// sessions of the Adds that returned, and of Finish or Drain once they did.
 func (b *Builder) Stats() *BuildStats { return &b.stats }
 
 // HeldOpen is how many sessions the builder holds open now, over all
@@ -715,6 +716,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		}
 	}
 	p.newest = newest // read by Drain only, after the last Add
+	p.scratch.publish(&b.stats)
 	if o := int64(p.open.len()); o > b.stats.MaxOpenNow.Load() {
 		b.stats.MaxOpenNow.Store(o) // racy max across workers; a statistic only
 	}
@@ -890,6 +892,7 @@ func (b *Builder) Finish() {
 	for _, j := range b.joinOpen() {
 		b.emitFragment(j.k, j.f, &scratch)
 	}
+	scratch.publish(&b.stats)
 }
 
 // joined is one session put together from the fragments left open.
@@ -1017,6 +1020,21 @@ type emitScratch struct {
 	lendArrays bool
 	msgs       []Message
 	rcpts      []Rcpt
+	// built and builtComplete count the sessions built (and of those the
+	// complete ones) since the last publish: counted here and added to
+	// the shared BuildStats once per record, not once per session, where
+	// the workers' atomic adds took the counters' cache line from each
+	// other.
+	built, builtComplete int64
+}
+
+// publish adds the sessions sc counted to st.
+func (sc *emitScratch) publish(st *BuildStats) {
+	if sc.built > 0 {
+		st.Sessions.Add(sc.built)
+		st.Complete.Add(sc.builtComplete)
+		sc.built, sc.builtComplete = 0, 0
+	}
 }
 
 // rcptArray returns an empty array with room for n recipients: sc.rcpts if
@@ -1132,9 +1150,9 @@ func (b *Builder) session(k fragKey, f *fragment, sc *emitScratch) *Session {
 	} else {
 		buildSession(s, f.rows, all, &b.names, sc)
 	}
-	b.stats.Sessions.Add(1)
+	sc.built++
 	if s.Complete {
-		b.stats.Complete.Add(1)
+		sc.builtComplete++
 	}
 	return s
 }
