@@ -185,7 +185,8 @@ func NewBuilder(workers, maxOpen int, emit func(*Session)) *Builder {
 // MaxOpenBytes is a worker's share of MaxOpenBytes.
 func (b *Builder) MaxOpenBytes() int { return b.maxOpenBytes }
 
-// Stats returns the builder's counters.
+// Stats returns the builder's counters. Sessions and Complete count the
+// sessions of the Adds that returned, and of Finish or Drain once they did.
 func (b *Builder) Stats() *BuildStats { return &b.stats }
 
 // HeldOpen is how many sessions the builder holds open now, over all
@@ -425,6 +426,13 @@ type frow struct {
 	off        uint32
 	dLen, cLen uint32
 	event      byte
+	// noSentence: the record the row came from holds the 5.7.3 sentence
+	// (exchangeAuthFailureText) in none of its data and context, so the
+	// replay need not search this row's fields for it. Add searches each
+	// record's text once, from the sentence's rare byte, in a few long
+	// runs; the replay searched every long field, in as many short calls.
+	// False (search) for rows from anywhere else.
+	noSentence bool
 }
 
 type fragment struct {
@@ -584,6 +592,19 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 	serversNull, remoteNull := servers.NullN() > 0, remoteIP.NullN() > 0
 	dataText, dataOffs := stringValues(data)
 	contextText, contextOffs := stringValues(context)
+	// Every field of the record is a slice of this text (some cut to
+	// MaxFieldBytes): if it holds no 5.7.3 sentence, neither does any
+	// field (see frow.noSentence).
+	noSentence := !containsExchangeAuthFailureText(dataText[dataOffs[0]:dataOffs[n]]) &&
+		!containsExchangeAuthFailureText(contextText[contextOffs[0]:contextOffs[n]])
+
+	// Each column cut to the record's rows: the compiler then sees that
+	// every index below is in range and checks none (some thirty compares
+	// and branches a row).
+	fileIdx, serverIdx, connIdx, logTypes, eventIdx = fileIdx[:n], serverIdx[:n], connIdx[:n], logTypes[:n], eventIdx[:n]
+	lines, ts, sids, seqs, remotePorts = lines[:n], ts[:n], sids[:n], seqs[:n], remotePorts[:n]
+	dataOffs, contextOffs = dataOffs[:n+1], contextOffs[:n+1]
+	eventsNull := events.NullN() > 0
 
 	var curKey fragKey
 	var cur *fragment
@@ -623,7 +644,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		file := curKey.file
 		seq := seqs[i]
 		var ev byte
-		if events.IsValid(i) {
+		if !eventsNull || events.IsValid(i) {
 			ev = evOf[eventIdx[i]]
 		}
 		d, c := dataText[dataOffs[i]:dataOffs[i+1]], contextText[contextOffs[i]:contextOffs[i+1]]
@@ -633,16 +654,33 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 			b.example(&b.truncatedAt, ref, ref.String())
 			d, c = d[:min(len(d), MaxFieldBytes)], c[:min(len(c), MaxFieldBytes)]
 		}
-		off := uint32(len(cur.buf))
-		cur.buf = append(append(cur.buf, d...), c...)
-		// The row is written field by field where it goes: from a
-		// composite literal the compiler builds it on the stack with
-		// 4-byte stores and copies it with 16-byte loads, which wait for
-		// the stores to drain (no store forwarding), at every row.
-		cur.rows = append(cur.rows, frow{})
+		// The text: room made once for both fields, and an empty field
+		// (the context of most rows) not copied at all.
+		off := len(cur.buf)
+		if end := off + len(d) + len(c); end <= cap(cur.buf) {
+			cur.buf = cur.buf[:end]
+		} else {
+			cur.buf = append(cur.buf, make([]byte, len(d)+len(c))...)
+		}
+		if len(d) > 0 {
+			copy(cur.buf[off:], d)
+		}
+		if len(c) > 0 {
+			copy(cur.buf[off+len(d):], c)
+		}
+		// The row is written field by field where it goes, over whatever
+		// the array held there (every field is written): a composite
+		// literal the compiler builds on the stack with 4-byte stores and
+		// copies with 16-byte loads, which wait for the stores to drain (no
+		// store forwarding), and zeroing the row first cost a store miss
+		// more, at every row.
+		if len(cur.rows) == cap(cur.rows) {
+			cur.rows = slices.Grow(cur.rows, 1)
+		}
+		cur.rows = cur.rows[:len(cur.rows)+1]
 		fr := &cur.rows[len(cur.rows)-1]
 		fr.t, fr.line, fr.seq, fr.file = int64(ts[i]), lines[i], seq, file
-		fr.off, fr.dLen, fr.cLen, fr.event = off, uint32(len(d)), uint32(len(c)), ev
+		fr.off, fr.dLen, fr.cLen, fr.event, fr.noSentence = uint32(off), uint32(len(d)), uint32(len(c)), ev, noSentence
 		p.openBytes += len(d) + len(c) + frowBytes
 		if seq < cur.localAt && localIP.IsValid(i) {
 			cur.local, cur.localAt = netip.AddrPortFrom(parser.IPAt(localIP, i), localPort.Value(i)), seq
@@ -678,6 +716,7 @@ func (b *Builder) Add(worker int, rec arrow.Record) {
 		}
 	}
 	p.newest = newest // read by Drain only, after the last Add
+	p.scratch.publish(&b.stats)
 	if o := int64(p.open.len()); o > b.stats.MaxOpenNow.Load() {
 		b.stats.MaxOpenNow.Store(o) // racy max across workers; a statistic only
 	}
@@ -853,6 +892,7 @@ func (b *Builder) Finish() {
 	for _, j := range b.joinOpen() {
 		b.emitFragment(j.k, j.f, &scratch)
 	}
+	scratch.publish(&b.stats)
 }
 
 // joined is one session put together from the fragments left open.
@@ -980,6 +1020,21 @@ type emitScratch struct {
 	lendArrays bool
 	msgs       []Message
 	rcpts      []Rcpt
+	// built and builtComplete count the sessions built (and of those the
+	// complete ones) since the last publish: counted here and added to
+	// the shared BuildStats once per record, not once per session, where
+	// the workers' atomic adds took the counters' cache line from each
+	// other.
+	built, builtComplete int64
+}
+
+// publish adds the sessions sc counted to st.
+func (sc *emitScratch) publish(st *BuildStats) {
+	if sc.built > 0 {
+		st.Sessions.Add(sc.built)
+		st.Complete.Add(sc.builtComplete)
+		sc.built, sc.builtComplete = 0, 0
+	}
 }
 
 // rcptArray returns an empty array with room for n recipients: sc.rcpts if
@@ -1095,9 +1150,9 @@ func (b *Builder) session(k fragKey, f *fragment, sc *emitScratch) *Session {
 	} else {
 		buildSession(s, f.rows, all, &b.names, sc)
 	}
-	b.stats.Sessions.Add(1)
+	sc.built++
 	if s.Complete {
-		b.stats.Complete.Add(1)
+		sc.builtComplete++
 	}
 	return s
 }

@@ -67,6 +67,7 @@ func (b *Builder) Drain(carry time.Duration) []Open {
 		})
 		out = append(out, o)
 	}
+	scratch.publish(&b.stats)
 	return out
 }
 

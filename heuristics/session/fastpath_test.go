@@ -500,3 +500,80 @@ func TestHasPermissionFastPath(t *testing.T) {
 		check(b.String())
 	}
 }
+
+// TestSentenceSearchedOnlyWhereItMayBe: the replay searches a row's fields
+// for the 5.7.3 sentence only when the row's record holds it somewhere
+// (frow.noSentence); the rows it lists are those whose data or context, as
+// kept (cut to MaxFieldBytes), the check finds it in: in data or context,
+// whole, cut off at the end of a long field, and in records of one row,
+// a few, or all, so that records with and without it alternate. It fails
+// if Add searches the data alone, or the replay skips the 5.7.3 code at a
+// field's start in records without the sentence.
+func TestSentenceSearchedOnlyWhereItMayBe(t *testing.T) {
+	long := strings.Repeat("y", MaxFieldBytes-20)
+	pieces := []string{"", "250 2.1.5 Recipient OK", "receiving message", "451 5.7.3 Require basic authentication",
+		exchangeAuthFailureText, "451 4.4.0 Primary target IP address responded with: 451 5.7.3 " + exchangeAuthFailureText + ".",
+		long + exchangeAuthFailureText, // cut within the sentence: not kept whole
+		long[:len(long)-30] + exchangeAuthFailureText, "Proxy destination(s) obtained from OnProxyInboundMessage event"}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for round := range 40 {
+		var b strings.Builder
+		b.WriteString(recvHeader)
+		want := map[uint64][]int64{} // session-id: the lines the check finds
+		line := int64(4)             // the header's
+		for id := uint64(1); id <= 6; id++ {
+			n := 2 + rng.IntN(12)
+			for seq := range n {
+				event, data, ctx := "*", pieces[rng.IntN(len(pieces))], pieces[rng.IntN(len(pieces))]
+				if round%2 == 0 && rng.IntN(4) > 0 {
+					data, ctx = pieces[rng.IntN(4)], pieces[rng.IntN(4)] // records without the sentence
+				}
+				switch {
+				case seq == 0:
+					event, data, ctx = "+", "", ""
+				case seq == n-1:
+					event, data = "-", ""
+				case rng.IntN(3) == 0:
+					event, ctx = ">", ""
+				}
+				line++
+				if isExchangeAuthFailure(data[:min(len(data), MaxFieldBytes)]) || isExchangeAuthFailure(ctx[:min(len(ctx), MaxFieldBytes)]) {
+					want[id] = append(want[id], line)
+				}
+				fmt.Fprintf(&b, "2026-11-02T10:00:00.%03dZ,EX01\\Default EX01,%016X,%d,10.0.0.11:25,203.0.113.%d:1,%s,%s,%s\r\n", seq, id, seq, id, event, data, ctx)
+			}
+		}
+		for _, batch := range []int{1, 3, 1000} {
+			ss := buildSessions(t, 1, logFile{"a.log", b.String(), []parser.Option{parser.WithBatchRows(batch)}})
+			if len(ss) != 6 {
+				t.Fatalf("%d sessions, want 6", len(ss))
+			}
+			for _, s := range ss {
+				var got []int64
+				for _, r := range s.ExchangeAuthFailures {
+					got = append(got, r.Line)
+				}
+				if !reflect.DeepEqual(got, want[s.ID]) {
+					t.Fatalf("round %d, records of %d rows: session %d lists the 5.7.3 rows %v, want %v", round, batch, s.ID, got, want[s.ID])
+				}
+			}
+		}
+	}
+}
+
+// TestEventLeftEmpty: a row whose event the log left empty (a null in
+// the event column) is read as one without an event, whether its record
+// has other rows or not: Add looks at the validity bitmap only for a
+// column with nulls. The row's "Set Session Permissions" counts (the
+// replay reads such rows as information rows); read as another event it
+// would not. It fails if Add reads the dictionary index of a null.
+func TestEventLeftEmpty(t *testing.T) {
+	text := recvHeader + rows(`EX01\Default EX01`, "08DE0000000000A1", "10.0.0.11:25", "203.0.113.1:1", 0,
+		"+,,", ",SMTPSubmit SMTPAcceptAnySender,Set Session Permissions", ">,220 EX01 ready,", "<,EHLO a.example,", "-,,Local")
+	for _, batch := range []int{1, 2, 1000} {
+		ss := buildSessions(t, 1, logFile{"a.log", text, []parser.Option{parser.WithBatchRows(batch)}})
+		if len(ss) != 1 || !ss[0].Complete || ss[0].Permissions != "SMTPSubmit SMTPAcceptAnySender" || ss[0].EHLO != "a.example" {
+			t.Errorf("records of %d rows: %+v, want one complete session with the permissions of the row without an event", batch, ss)
+		}
+	}
+}

@@ -368,7 +368,11 @@ func buildSession(s *Session, rows []frow, text string, names *interner, sc *emi
 		start, end = min(start, r.t), max(end, r.t)
 		// Before the switch: a row it skips (a reply nobody asked for, or
 		// one answering a MAIL FROM we did not see) still says what went wrong.
-		if isExchangeAuthFailure(r.data) || isExchangeAuthFailure(r.context) {
+		// The sentence is searched for only in rows from a record that
+		// holds it somewhere (see frow.noSentence): the search in every
+		// long field cost more than the rest of the check.
+		if startsWithExchangeAuthFailure(r.data) || startsWithExchangeAuthFailure(r.context) ||
+			!fr.noSentence && (holdsExchangeAuthFailureText(r.data) || holdsExchangeAuthFailureText(r.context)) {
 			s.ExchangeAuthFailures = append(s.ExchangeAuthFailures, r.ref)
 		}
 		switch r.event {
@@ -815,8 +819,19 @@ func (s *Session) applyProxyKeyValue(k, v string) {
 // come first and are inlined at each call, so that only long fields pay for
 // the search.
 func isExchangeAuthFailure(text string) bool {
-	return len(text) >= 20 && (text[:len(exchangeAuthFailurePrefix)] == exchangeAuthFailurePrefix ||
-		len(text) >= len(exchangeAuthFailureText) && containsExchangeAuthFailureText(text))
+	return startsWithExchangeAuthFailure(text) || holdsExchangeAuthFailureText(text)
+}
+
+// startsWithExchangeAuthFailure and holdsExchangeAuthFailureText are the
+// two halves of isExchangeAuthFailure: the 5.7.3 code at the start of a
+// text of 20 bytes or more, and the sentence anywhere in it. The replay
+// asks the second only of rows whose record may hold the sentence.
+func startsWithExchangeAuthFailure(text string) bool {
+	return len(text) >= 20 && text[:len(exchangeAuthFailurePrefix)] == exchangeAuthFailurePrefix
+}
+
+func holdsExchangeAuthFailureText(text string) bool {
+	return len(text) >= len(exchangeAuthFailureText) && containsExchangeAuthFailureText(text)
 }
 
 // The 5.7.3 failure as Exchange writes it, in one spelling: a case-sensitive

@@ -47,6 +47,17 @@ func buildSessions(t *testing.T, workers int, files ...logFile) []*Session {
 		mem.AssertSize(t, 0)
 	}
 	b.Finish()
+	// The counts each worker keeps and adds once per record (and at
+	// Finish) are those of the sessions emitted.
+	complete := 0
+	for _, s := range out {
+		if s.Complete {
+			complete++
+		}
+	}
+	if st := b.Stats(); st.Sessions.Load() != int64(len(out)) || st.Complete.Load() != int64(complete) {
+		t.Errorf("Stats: %d sessions, %d complete; emitted %d, %d complete", st.Sessions.Load(), st.Complete.Load(), len(out), complete)
+	}
 	slices.SortFunc(out, func(a, b *Session) int {
 		return cmp.Or(cmp.Compare(a.Server, b.Server), cmp.Compare(a.LogType, b.LogType), cmp.Compare(a.ID, b.ID))
 	})
@@ -675,5 +686,30 @@ func TestFileStatesKeptOrDerived(t *testing.T) {
 		if got, want := build(files, maxOpen, false), build(files, maxOpen, true); got != want {
 			t.Fatalf("round %d: states read from fragments give\n%s\nstates kept give\n%s", round, got, want)
 		}
+	}
+}
+
+// TestDrainCounts: the sessions Drain emits (an incomplete one idle past
+// the carry) count in Stats with those Add emitted; the one it carries
+// does not.
+func TestDrainCounts(t *testing.T) {
+	c := `EX01\Default EX01`
+	text := recvHeader +
+		"2026-11-02T08:00:00.000Z," + c + ",08DE0000000000B1,0,10.0.0.11:25,203.0.113.1:1,+,,\r\n" + // idle two hours: emitted
+		rows(c, "08DE0000000000B2", "10.0.0.11:25", "203.0.113.2:1", 0, "+,,", "<,EHLO a.example,", "-,,Local") + // complete
+		rows(c, "08DE0000000000B3", "10.0.0.11:25", "203.0.113.3:1", 0, "+,,", "<,EHLO b.example,") // open: carried
+	var emitted []*Session
+	b := NewBuilder(1, 0, func(s *Session) { emitted = append(emitted, s) })
+	r := parser.NewReader(strings.NewReader(text), "a.log")
+	for r.Next() {
+		b.Add(0, r.Record())
+	}
+	r.Release()
+	open := b.Drain(DefaultCarry)
+	if len(open) != 1 || len(emitted) != 2 {
+		t.Fatalf("%d carried, %d emitted; want 1 and 2", len(open), len(emitted))
+	}
+	if st := b.Stats(); st.Sessions.Load() != 2 || st.Complete.Load() != 1 {
+		t.Errorf("Stats: %d sessions, %d complete; want 2 and 1", st.Sessions.Load(), st.Complete.Load())
 	}
 }
