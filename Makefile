@@ -26,6 +26,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test ./...
 	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime 15s -fuzzminimizetime 5s
+	$(GO) test ./parser -run '^$$' -fuzz FuzzSplitters -fuzztime 10s -fuzzminimizetime 5s
 	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime 15s -fuzzminimizetime 5s
 
 # The quick tier: everything but the slowest end-to-end tests and the fuzzers.
@@ -75,6 +76,7 @@ cross:
 
 fuzz:
 	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./parser -run '^$$' -fuzz FuzzSplitters -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./heuristics -run '^$$' -fuzz FuzzSessions -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./heuristics/inventory -run '^$$' -fuzz FuzzInventory -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
