@@ -104,10 +104,19 @@ func rowsOf(t testing.TB, rec arrow.Record) []dumpRow {
 // every stream must keep, whatever its content.
 func readAll(t testing.TB, input io.Reader, name string, opts ...Option) dump {
 	t.Helper()
+	return readAllWith(t, input, name, nil, opts...)
+}
+
+// readAllWith is readAll with setup called on the Reader before it reads.
+func readAllWith(t testing.TB, input io.Reader, name string, setup func(*Reader), opts ...Option) dump {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	r := NewReader(input, name, append([]Option{WithAllocator(mem)}, opts...)...)
 	defer r.Release()
+	if setup != nil {
+		setup(r)
+	}
 	d := dump{Rows: []dumpRow{}, Problems: []string{}}
 	for r.Next() {
 		d.Rows = append(d.Rows, rowsOf(t, r.Record())...)

@@ -10,8 +10,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow/go/v15/arrow/memory"
 )
 
 // classifyByBytes is classifyGo one byte at a time, as its doc reads: the
@@ -277,31 +275,10 @@ func TestSplitAtPageEnd(t *testing.T) {
 }
 
 // readAllMode is readAll with the Reader's memo given to the splitter of
-// mode: the records, the problems and the stats.
+// mode: the records, the problems and the stats (and readAll's checks).
 func readAllMode(t testing.TB, input io.Reader, mode splitMode, opts ...Option) dump {
 	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	r := NewReader(input, "modes.log", append([]Option{WithAllocator(mem)}, opts...)...)
-	defer r.Release()
-	r.memo.mode = mode
-	d := dump{Rows: []dumpRow{}, Problems: []string{}}
-	for r.Next() {
-		d.Rows = append(d.Rows, rowsOf(t, r.Record())...)
-	}
-	if err := r.Err(); err != nil {
-		d.Err = err.Error()
-	}
-	st := r.Stats()
-	d.LogType, d.Version = r.LogType().String(), r.Version()
-	d.Stats = dumpStats{st.Lines, st.HeaderLines, st.BlankLines, st.RowsRead, st.RowsEmitted, st.RowsRejected, st.Warnings}
-	for _, e := range r.Problems().Rejects {
-		d.Problems = append(d.Problems, "rejected "+e.Error())
-	}
-	for _, e := range r.Problems().Warnings {
-		d.Problems = append(d.Problems, "warning "+e.Error())
-	}
-	return d
+	return readAllWith(t, input, "modes.log", func(r *Reader) { r.memo.mode = mode }, opts...)
 }
 
 // checkSplittersSameRecords reads in with each splitter, and without the
